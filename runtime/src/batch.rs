@@ -1,0 +1,132 @@
+//! A batch of records, serialized once and shared by every sink.
+
+use bytes::Bytes;
+
+/// A batch of newline-terminated JSON records.
+///
+/// The bytes are serialized once when events are emitted and shared (reference
+/// counted) by every sink: native sinks read them in place, the wasm adapter
+/// copies them once into the guest. Every record is one compact JSON value
+/// followed by `\n`, so splitting on `\n` is exact.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    bytes: Bytes,
+    count: u32,
+    first_sequence: u64,
+}
+
+impl Batch {
+    /// Wraps newline-terminated records. `count` must be the number of `\n`
+    /// in `bytes`; the pipeline guarantees it.
+    pub(crate) fn new(bytes: Bytes, count: u32, first_sequence: u64) -> Self {
+        debug_assert_eq!(
+            bytes.iter().filter(|b| **b == b'\n').count(),
+            count as usize
+        );
+        Self {
+            bytes,
+            count,
+            first_sequence,
+        }
+    }
+
+    /// Builds a batch from records given one per item, for tests and embedders
+    /// that drive a sink directly. Each record must be one JSON value without
+    /// raw newlines.
+    pub fn from_records<I, R>(records: I, first_sequence: u64) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: AsRef<[u8]>,
+    {
+        let mut buf = Vec::new();
+        let mut count = 0u32;
+        for record in records {
+            buf.extend_from_slice(record.as_ref());
+            buf.push(b'\n');
+            count += 1;
+        }
+        Self::new(Bytes::from(buf), count, first_sequence)
+    }
+
+    /// The records as one buffer: each record followed by `\n`.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// How many records the batch holds.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// Whether the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The pipeline sequence number of the first record.
+    pub fn first_sequence(&self) -> u64 {
+        self.first_sequence
+    }
+
+    /// The records, each without its trailing newline.
+    pub fn records(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.bytes
+            .split(|b| *b == b'\n')
+            .take(self.count as usize)
+    }
+
+    /// The batch without its first `n` records (used to retry the tail of a
+    /// partially accepted batch). Shares the same buffer.
+    pub fn skip(&self, n: u32) -> Batch {
+        if n == 0 {
+            return self.clone();
+        }
+        if n >= self.count {
+            return Batch::new(Bytes::new(), 0, self.first_sequence + u64::from(self.count));
+        }
+        let offset = self
+            .bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(n as usize - 1)
+            .map(|(i, _)| i + 1)
+            .unwrap_or(self.bytes.len());
+        Batch::new(
+            self.bytes.slice(offset..),
+            self.count - n,
+            self.first_sequence + u64::from(n),
+        )
+    }
+
+    /// The first `n` records of the batch. Shares the same buffer.
+    pub fn take(&self, n: u32) -> Batch {
+        if n >= self.count {
+            return self.clone();
+        }
+        let rest = self.skip(n);
+        let end = self.bytes.len() - rest.bytes.len();
+        Batch::new(self.bytes.slice(..end), n, self.first_sequence)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_and_take_split_on_record_boundaries() {
+        let batch = Batch::from_records([r#"{"a":1}"#, r#"{"a":2}"#, r#"{"a":3}"#], 10);
+        let tail = batch.skip(1);
+        assert_eq!(tail.len(), 2);
+        assert_eq!(tail.first_sequence(), 11);
+        assert_eq!(tail.bytes(), b"{\"a\":2}\n{\"a\":3}\n");
+        let head = batch.take(2);
+        assert_eq!(head.len(), 2);
+        assert_eq!(head.bytes(), b"{\"a\":1}\n{\"a\":2}\n");
+        assert!(batch.skip(3).is_empty());
+        assert_eq!(batch.skip(3).first_sequence(), 13);
+        let records: Vec<&[u8]> = batch.records().collect();
+        assert_eq!(records, vec![&b"{\"a\":1}"[..], b"{\"a\":2}", b"{\"a\":3}"]);
+    }
+}

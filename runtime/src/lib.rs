@@ -1,0 +1,42 @@
+//! sinkbox: WebAssembly-sandboxed sinks for structured log and event
+//! pipelines.
+//!
+//! Events are serialized once into batches; every sink, native or sandboxed,
+//! gets the same shared batch through its own queue and worker thread.
+//! Sandboxed sinks are wasm components run by wasmtime, each instance in its
+//! own store with a memory cap, a CPU deadline and no ambient authority.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use sinkbox::{Pipeline, sinks::{FileSink, FileSinkOptions}};
+//!
+//! let pipeline = Pipeline::builder()
+//!     .sink("applog", FileSink::new(FileSinkOptions { path: "app.ndjson".into(), sync_on_flush: true }))
+//!     .build()?;
+//! pipeline.emit(&serde_json::json!({"level": "info", "message": "hello"}))?;
+//! pipeline.flush(Duration::from_secs(5));
+//! let stats = pipeline.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod batch;
+pub mod config;
+pub mod pipeline;
+pub mod sink;
+pub mod sinks;
+mod tracing_layer;
+pub mod wasm;
+
+pub use batch::Batch;
+pub use config::Config;
+pub use pipeline::{EmitError, FlushReport, Pipeline, PipelineBuilder, SinkSpec, SinkStats};
+pub use sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
+pub use tracing_layer::SinkboxLayer;
+
+impl Pipeline {
+    /// Reads a TOML config file and starts the pipeline it describes.
+    pub fn from_config_file(path: impl AsRef<std::path::Path>) -> anyhow::Result<Pipeline> {
+        let config = Config::from_file(path.as_ref())?;
+        config::build_pipeline(&config)
+    }
+}

@@ -1,0 +1,67 @@
+//! The open batch that `emit` appends to, closed by count, size or age.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use crate::batch::Batch;
+
+/// When the pipeline closes a batch and hands it to the sinks.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchOptions {
+    /// Close the batch once it holds this many records.
+    pub max_records: u32,
+    /// Close the batch once its serialized records reach this size.
+    #[serde(with = "crate::config::byte_size")]
+    pub max_bytes: u64,
+    /// Close a non-empty batch once its first record is this old.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        Self {
+            max_records: 1024,
+            max_bytes: 1024 * 1024,
+            timeout: Duration::from_millis(200),
+        }
+    }
+}
+
+/// The batch being filled. Records are serialized straight into its buffer.
+pub(crate) struct OpenBatch {
+    pub buf: Vec<u8>,
+    pub count: u32,
+    pub first_sequence: u64,
+    pub opened_at: Instant,
+}
+
+impl OpenBatch {
+    pub fn new() -> Self {
+        Self {
+            buf: Vec::new(),
+            count: 0,
+            first_sequence: 0,
+            opened_at: Instant::now(),
+        }
+    }
+
+    pub fn is_full(&self, options: &BatchOptions) -> bool {
+        self.count >= options.max_records || self.buf.len() as u64 >= options.max_bytes
+    }
+
+    /// Takes the records out as a closed batch and starts the next one.
+    pub fn close(&mut self, capacity_hint: usize) -> Option<Batch> {
+        if self.count == 0 {
+            return None;
+        }
+        let buf = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity_hint));
+        let batch = Batch::new(Bytes::from(buf), self.count, self.first_sequence);
+        self.first_sequence += u64::from(self.count);
+        self.count = 0;
+        Some(batch)
+    }
+}

@@ -1,0 +1,92 @@
+//! Per-sink counters, updated by the sink's worker and read at any time.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Live counters of one sink. Cheap to update from the worker thread.
+#[derive(Debug, Default)]
+pub(crate) struct SinkCounters {
+    pub records: AtomicU64,
+    pub bytes: AtomicU64,
+    pub batches: AtomicU64,
+    pub retryable: AtomicU64,
+    pub rejected: AtomicU64,
+    pub partial: AtomicU64,
+    pub fatal: AtomicU64,
+    pub retries: AtomicU64,
+    pub dropped: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub restarts: AtomicU64,
+    pub queue_depth: AtomicU64,
+}
+
+impl SinkCounters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn snapshot(&self, name: &str) -> SinkStats {
+        SinkStats {
+            name: name.to_owned(),
+            records: self.records.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            batches: self.batches.load(Relaxed),
+            errors: OutcomeErrors {
+                retryable: self.retryable.load(Relaxed),
+                rejected: self.rejected.load(Relaxed),
+                partial: self.partial.load(Relaxed),
+                fatal: self.fatal.load(Relaxed),
+            },
+            retries: self.retries.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            dead_lettered: self.dead_lettered.load(Relaxed),
+            restarts: self.restarts.load(Relaxed),
+            queue_depth: self.queue_depth.load(Relaxed),
+        }
+    }
+}
+
+/// A point-in-time copy of one sink's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SinkStats {
+    /// The sink's name from the configuration.
+    pub name: String,
+    /// Records the sink accepted.
+    pub records: u64,
+    /// Bytes of the records the sink accepted (newlines included).
+    pub bytes: u64,
+    /// Batches fully accepted.
+    pub batches: u64,
+    /// Failed calls, by outcome.
+    pub errors: OutcomeErrors,
+    /// Times a batch (or its tail) was sent again.
+    pub retries: u64,
+    /// Records dropped by the overflow policy.
+    pub dropped: u64,
+    /// Records written to the dead-letter file.
+    pub dead_lettered: u64,
+    /// Times the sink was restarted after a fatal outcome or a crash.
+    pub restarts: u64,
+    /// Batches waiting in the sink's queue.
+    pub queue_depth: u64,
+}
+
+/// Failed calls of one sink, by outcome. Traps, deadline hits and memory
+/// limit hits of a wasm sink count as `fatal`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutcomeErrors {
+    /// `retryable` answers.
+    pub retryable: u64,
+    /// `rejected` answers.
+    pub rejected: u64,
+    /// `partial` answers.
+    pub partial: u64,
+    /// `fatal` answers and guest crashes.
+    pub fatal: u64,
+}
+
+impl OutcomeErrors {
+    /// All failed calls.
+    pub fn total(&self) -> u64 {
+        self.retryable + self.rejected + self.partial + self.fatal
+    }
+}

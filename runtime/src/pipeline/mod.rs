@@ -1,0 +1,459 @@
+//! The pipeline: serialize each event once, batch, fan out to every sink's
+//! own queue and worker.
+
+mod batcher;
+mod control;
+mod counters;
+mod dead_letter;
+mod queue;
+mod retry_policy;
+mod worker;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use batcher::BatchOptions;
+pub use counters::{OutcomeErrors, SinkStats};
+pub use queue::OverflowPolicy;
+pub use retry_policy::RetryPolicy;
+
+use batcher::OpenBatch;
+use control::FlushTicket;
+use dead_letter::DeadLetterFile;
+use queue::{PushResult, QueueItem, SinkQueue};
+use worker::{SinkWorker, WorkerShared};
+
+use crate::batch::Batch;
+use crate::sink::{Health, Sink};
+
+/// How one sink is attached to the pipeline: the sink plus its queue and
+/// retry settings.
+pub struct SinkSpec {
+    /// Unique name, used in counters, logs and the dead-letter file name.
+    pub name: String,
+    /// The sink itself, native or wasm.
+    pub sink: Box<dyn Sink>,
+    /// Batches the sink's queue holds before the overflow policy applies.
+    pub queue_capacity: usize,
+    /// What happens when the queue is full.
+    pub overflow: OverflowPolicy,
+    /// Retry, back-off and restart limits.
+    pub retry: RetryPolicy,
+}
+
+impl SinkSpec {
+    /// A sink with the default queue (64 batches, `block`) and retry policy.
+    pub fn new(name: impl Into<String>, sink: impl Sink + 'static) -> Self {
+        Self {
+            name: name.into(),
+            sink: Box::new(sink),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            overflow: OverflowPolicy::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Default number of batches a sink's queue holds.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 64;
+
+/// Builds a [`Pipeline`] programmatically.
+#[derive(Default)]
+pub struct PipelineBuilder {
+    batch: BatchOptions,
+    data_dir: Option<PathBuf>,
+    sinks: Vec<SinkSpec>,
+}
+
+impl PipelineBuilder {
+    /// Sets when batches close.
+    pub fn batch(mut self, batch: BatchOptions) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Sets the directory for dead-letter files (default `sinkbox-data`).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Adds a sink with default queue and retry settings.
+    pub fn sink(self, name: impl Into<String>, sink: impl Sink + 'static) -> Self {
+        self.sink_spec(SinkSpec::new(name, sink))
+    }
+
+    /// Adds a sink with its own queue and retry settings.
+    pub fn sink_spec(mut self, spec: SinkSpec) -> Self {
+        self.sinks.push(spec);
+        self
+    }
+
+    /// Starts every sink on its own worker and returns the running pipeline.
+    /// Fails, stopping the sinks already started, if a name repeats or a sink
+    /// cannot start.
+    pub fn build(self) -> Result<Pipeline, PipelineError> {
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("sinkbox-data"));
+        let mut seen = std::collections::HashSet::new();
+        for spec in &self.sinks {
+            if !seen.insert(spec.name.clone()) {
+                return Err(PipelineError::DuplicateSink(spec.name.clone()));
+            }
+        }
+        let mut workers = Vec::new();
+        let mut handles = Vec::new();
+        for spec in self.sinks {
+            let shared = Arc::new(WorkerShared {
+                name: spec.name.clone(),
+                queue: SinkQueue::new(spec.queue_capacity, spec.overflow),
+                counters: Default::default(),
+                health: Mutex::new(Health::Healthy),
+            });
+            let dead_letters = DeadLetterFile::new(&data_dir, &spec.name);
+            let worker = SinkWorker::new(shared.clone(), spec.sink, spec.retry, dead_letters);
+            match worker.spawn() {
+                Ok(handle) => {
+                    workers.push(shared);
+                    handles.push(handle);
+                }
+                Err(message) => {
+                    for (shared, handle) in workers.iter().zip(handles) {
+                        shared.queue.push_control(QueueItem::Stop);
+                        let _ = handle.join();
+                    }
+                    return Err(PipelineError::SinkStart {
+                        sink: spec.name,
+                        message,
+                    });
+                }
+            }
+        }
+        let inner = Arc::new(Inner {
+            open: Mutex::new(OpenBatch::new()),
+            opened: Condvar::new(),
+            dispatch: Mutex::new(()),
+            options: self.batch,
+            workers,
+            handles: Mutex::new(handles),
+            closed: AtomicBool::new(false),
+            timer: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&inner);
+        let timer = std::thread::Builder::new()
+            .name("sinkbox-batch-timer".into())
+            .spawn(move || batch_timer(weak))
+            .map_err(|err| PipelineError::Thread(err.to_string()))?;
+        *inner.timer.lock().unwrap() = Some(timer);
+        Ok(Pipeline { inner })
+    }
+}
+
+/// Why a pipeline could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Two sinks share a name.
+    #[error("two sinks are named `{0}`; give each sink a unique name")]
+    DuplicateSink(String),
+    /// A sink's `start` failed.
+    #[error("sink `{sink}` failed to start: {message}")]
+    SinkStart {
+        /// The sink's name.
+        sink: String,
+        /// What the sink said.
+        message: String,
+    },
+    /// The OS refused a thread.
+    #[error("could not start a pipeline thread: {0}")]
+    Thread(String),
+}
+
+/// Why an event was not accepted by [`Pipeline::emit`].
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// The pipeline was shut down.
+    #[error("the pipeline is shut down; events emitted after shutdown are refused")]
+    Closed,
+    /// The value could not be serialized to JSON.
+    #[error("the event could not be serialized to JSON: {0}")]
+    Serialize(serde_json::Error),
+    /// Bytes given to [`Pipeline::emit_json`] are not one JSON value.
+    #[error("not a single JSON value: {0}")]
+    InvalidJson(serde_json::Error),
+}
+
+/// The result of [`Pipeline::flush`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Sinks that had not finished when the deadline passed.
+    pub timed_out: Vec<String>,
+    /// Sinks whose flush failed, with why.
+    pub failed: Vec<(String, String)>,
+}
+
+impl FlushReport {
+    /// Whether every sink flushed in time.
+    pub fn is_complete(&self) -> bool {
+        self.timed_out.is_empty() && self.failed.is_empty()
+    }
+}
+
+impl std::fmt::Display for FlushReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_complete() {
+            return f.write_str("every sink flushed");
+        }
+        let mut parts = Vec::new();
+        if !self.timed_out.is_empty() {
+            parts.push(format!("not finished in time: {}", self.timed_out.join(", ")));
+        }
+        for (sink, why) in &self.failed {
+            parts.push(format!("{sink} failed: {why}"));
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// A running pipeline. Cheap to clone; every clone drives the same sinks.
+///
+/// Events are serialized once into the open batch; a batch closes when it
+/// reaches `max_records`, `max_bytes` or its `timeout`, and is then shared by
+/// every sink's queue. Dropping the last handle shuts the pipeline down.
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    open: Mutex<OpenBatch>,
+    /// Wakes the batch timer when an empty batch gets its first record.
+    opened: Condvar,
+    /// Held while a closed batch is pushed to the queues, so every sink sees
+    /// batches in sequence order.
+    dispatch: Mutex<()>,
+    options: BatchOptions,
+    workers: Vec<Arc<WorkerShared>>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+    closed: AtomicBool,
+    timer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Pipeline {
+    /// Starts building a pipeline programmatically.
+    pub fn builder() -> PipelineBuilder {
+        PipelineBuilder::default()
+    }
+
+    /// Emits one event, serialized to JSON exactly once.
+    pub fn emit<T: serde::Serialize + ?Sized>(&self, event: &T) -> Result<(), EmitError> {
+        self.append(|buf| serde_json::to_writer(buf, event).map_err(EmitError::Serialize))
+    }
+
+    /// Emits one event given as JSON bytes. The bytes must hold exactly one
+    /// JSON value; they are copied as they are when compact, re-serialized
+    /// when they contain newlines.
+    pub fn emit_json(&self, json: &[u8]) -> Result<(), EmitError> {
+        let json = json.trim_ascii();
+        let mut values = serde_json::Deserializer::from_slice(json).into_iter::<serde::de::IgnoredAny>();
+        match values.next() {
+            Some(Ok(_)) => {}
+            Some(Err(err)) => return Err(EmitError::InvalidJson(err)),
+            None => {
+                return Err(EmitError::InvalidJson(serde::de::Error::custom(
+                    "empty input; expected one JSON value",
+                )));
+            }
+        }
+        if values.byte_offset() != json.len() {
+            return Err(EmitError::InvalidJson(serde::de::Error::custom(format!(
+                "trailing characters after the JSON value at byte {}",
+                values.byte_offset()
+            ))));
+        }
+        if json.contains(&b'\n') || json.contains(&b'\r') {
+            let value: serde_json::Value = serde_json::from_slice(json).map_err(EmitError::InvalidJson)?;
+            return self.emit(&value);
+        }
+        self.append(|buf| {
+            buf.write_all(json).expect("writing to a Vec cannot fail");
+            Ok(())
+        })
+    }
+
+    fn append(&self, serialize: impl FnOnce(&mut Vec<u8>) -> Result<(), EmitError>) -> Result<(), EmitError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(EmitError::Closed);
+        }
+        let mut open = self.inner.open.lock().unwrap();
+        let start = open.buf.len();
+        if let Err(err) = serialize(&mut open.buf) {
+            open.buf.truncate(start);
+            return Err(err);
+        }
+        open.buf.push(b'\n');
+        open.count += 1;
+        if open.count == 1 {
+            open.opened_at = Instant::now();
+            self.inner.opened.notify_one();
+        }
+        if open.is_full(&self.inner.options) {
+            let hint = open.buf.len();
+            let batch = open.close(hint);
+            let dispatch = self.inner.dispatch.lock().unwrap();
+            drop(open);
+            if let Some(batch) = batch {
+                self.inner.dispatch(batch, false);
+            }
+            drop(dispatch);
+        }
+        Ok(())
+    }
+
+    /// Waits until every sink has handed off everything emitted before this
+    /// call, or until `timeout` passes; the report names the sinks that did not
+    /// finish or failed.
+    pub fn flush(&self, timeout: Duration) -> FlushReport {
+        let deadline = Instant::now() + timeout;
+        self.inner.close_open_batch(true);
+        let tickets: Vec<_> = self
+            .inner
+            .workers
+            .iter()
+            .map(|worker| {
+                let ticket = Arc::new(FlushTicket::new());
+                worker.queue.push_control(QueueItem::Flush(ticket.clone()));
+                (worker.name.clone(), ticket)
+            })
+            .collect();
+        let mut report = FlushReport::default();
+        for (name, ticket) in tickets {
+            match ticket.wait_until(deadline) {
+                Some(Ok(())) => {}
+                Some(Err(why)) => report.failed.push((name, why)),
+                None => report.timed_out.push(name),
+            }
+        }
+        report
+    }
+
+    /// Refuses further events, delivers everything queued, flushes and stops
+    /// every sink, and returns the final counters. Calling it again returns
+    /// the counters at once.
+    pub fn shutdown(&self) -> Vec<SinkStats> {
+        self.inner.shutdown();
+        self.stats()
+    }
+
+    /// Counters of every sink, in configuration order.
+    pub fn stats(&self) -> Vec<SinkStats> {
+        self.inner
+            .workers
+            .iter()
+            .map(|worker| {
+                let mut stats = worker.counters.snapshot(&worker.name);
+                stats.queue_depth = worker.queue.depth() as u64;
+                stats
+            })
+            .collect()
+    }
+
+    /// The last known health of every sink, in configuration order.
+    pub fn health(&self) -> Vec<(String, Health)> {
+        self.inner
+            .workers
+            .iter()
+            .map(|worker| (worker.name.clone(), worker.health.lock().unwrap().clone()))
+            .collect()
+    }
+
+    /// The names of the sinks, in configuration order.
+    pub fn sink_names(&self) -> Vec<String> {
+        self.inner.workers.iter().map(|w| w.name.clone()).collect()
+    }
+}
+
+impl Inner {
+    /// Pushes a closed batch to every queue. `force` ignores capacity (used by
+    /// flush and shutdown, which must not wait behind a full queue).
+    fn dispatch(&self, batch: Batch, force: bool) {
+        for worker in &self.workers {
+            if force {
+                worker.queue.push_control(QueueItem::Batch(batch.clone()));
+                continue;
+            }
+            if let PushResult::Dropped(records) = worker.queue.push_batch(batch.clone()) {
+                counters::SinkCounters::add(&worker.counters.dropped, u64::from(records));
+            }
+        }
+    }
+
+    fn close_open_batch(&self, force: bool) {
+        let mut open = self.open.lock().unwrap();
+        let batch = open.close(0);
+        let dispatch = self.dispatch.lock().unwrap();
+        drop(open);
+        if let Some(batch) = batch {
+            self.dispatch(batch, force);
+        }
+        drop(dispatch);
+    }
+
+    fn shutdown(&self) {
+        // Holding `handles` makes a concurrent second call wait for the first.
+        let mut handles = self.handles.lock().unwrap();
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.opened.notify_all();
+        if let Some(timer) = self.timer.lock().unwrap().take() {
+            // The timer thread itself may drop the last handle; it cannot join itself.
+            if timer.thread().id() != std::thread::current().id() {
+                let _ = timer.join();
+            }
+        }
+        self.close_open_batch(true);
+        for worker in &self.workers {
+            worker.queue.push_control(QueueItem::Stop);
+        }
+        for handle in handles.drain(..) {
+            if handle.join().is_err() {
+                tracing::error!("a sink worker panicked during shutdown");
+            }
+        }
+        let _ = std::io::stdout().flush();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Closes the open batch when its first record is older than the timeout.
+/// Holds only a weak reference so dropping the last pipeline handle ends it.
+fn batch_timer(inner: Weak<Inner>) {
+    loop {
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let timeout = inner.options.timeout;
+        let open = inner.open.lock().unwrap();
+        let wait = if open.count == 0 {
+            timeout.max(Duration::from_millis(50))
+        } else {
+            timeout.saturating_sub(open.opened_at.elapsed())
+        };
+        if open.count > 0 && wait.is_zero() {
+            drop(open);
+            inner.close_open_batch(false);
+            continue;
+        }
+        let (open, _) = inner.opened.wait_timeout(open, wait).unwrap();
+        drop(open);
+    }
+}

@@ -1,0 +1,126 @@
+//! The bounded queue in front of each sink, with its overflow policy.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::control::FlushTicket;
+use crate::batch::Batch;
+
+/// What a sink's queue does when it is full and another batch arrives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverflowPolicy {
+    /// Wait until the sink makes room (back-pressure on `emit`). The default,
+    /// as in Vector: nothing is lost, but a stuck sink slows the producer.
+    #[default]
+    Block,
+    /// Drop the batch that just arrived and count its records as dropped.
+    DropNewest,
+    /// Drop the oldest queued batch to make room and count its records.
+    DropOldest,
+}
+
+pub(crate) enum QueueItem {
+    Batch(Batch),
+    Flush(Arc<FlushTicket>),
+    Stop,
+}
+
+/// A bounded FIFO of batches plus control items. Control items (flush, stop)
+/// are never dropped and never wait for room, so a flush cannot deadlock
+/// behind a full queue.
+pub(crate) struct SinkQueue {
+    state: Mutex<QueueState>,
+    not_empty: Condvar,
+    not_full: Condvar,
+    capacity: usize,
+    policy: OverflowPolicy,
+}
+
+struct QueueState {
+    items: VecDeque<QueueItem>,
+    batches: usize,
+}
+
+/// What `push_batch` did with the batch.
+pub(crate) enum PushResult {
+    Queued,
+    /// The policy dropped this many records (the new batch or an old one).
+    Dropped(u32),
+}
+
+impl SinkQueue {
+    pub fn new(capacity: usize, policy: OverflowPolicy) -> Self {
+        Self {
+            state: Mutex::new(QueueState {
+                items: VecDeque::new(),
+                batches: 0,
+            }),
+            not_empty: Condvar::new(),
+            not_full: Condvar::new(),
+            capacity: capacity.max(1),
+            policy,
+        }
+    }
+
+    pub fn push_batch(&self, batch: Batch) -> PushResult {
+        let mut state = self.state.lock().unwrap();
+        let mut result = PushResult::Queued;
+        if state.batches >= self.capacity {
+            match self.policy {
+                OverflowPolicy::Block => {
+                    state = self
+                        .not_full
+                        .wait_while(state, |s| s.batches >= self.capacity)
+                        .unwrap();
+                }
+                OverflowPolicy::DropNewest => return PushResult::Dropped(batch.len()),
+                OverflowPolicy::DropOldest => {
+                    let oldest = state
+                        .items
+                        .iter()
+                        .position(|item| matches!(item, QueueItem::Batch(_)));
+                    if let Some(QueueItem::Batch(old)) =
+                        oldest.and_then(|i| state.items.remove(i))
+                    {
+                        state.batches -= 1;
+                        result = PushResult::Dropped(old.len());
+                    }
+                }
+            }
+        }
+        state.items.push_back(QueueItem::Batch(batch));
+        state.batches += 1;
+        drop(state);
+        self.not_empty.notify_one();
+        result
+    }
+
+    pub fn push_control(&self, item: QueueItem) {
+        self.state.lock().unwrap().items.push_back(item);
+        self.not_empty.notify_one();
+    }
+
+    /// Waits up to `timeout` for the next item.
+    pub fn pop(&self, timeout: Duration) -> Option<QueueItem> {
+        let state = self.state.lock().unwrap();
+        let (mut state, _) = self
+            .not_empty
+            .wait_timeout_while(state, timeout, |s| s.items.is_empty())
+            .unwrap();
+        let item = state.items.pop_front()?;
+        if matches!(item, QueueItem::Batch(_)) {
+            state.batches -= 1;
+            drop(state);
+            self.not_full.notify_one();
+        }
+        Some(item)
+    }
+
+    pub fn depth(&self) -> usize {
+        self.state.lock().unwrap().batches
+    }
+}

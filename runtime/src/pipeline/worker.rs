@@ -1,0 +1,283 @@
+//! The thread that drives one sink: takes batches from its queue, delivers
+//! them with retries and restarts, dead-letters what cannot be delivered.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::counters::SinkCounters;
+use super::dead_letter::DeadLetterFile;
+use super::queue::{QueueItem, SinkQueue};
+use super::retry_policy::RetryPolicy;
+use crate::batch::Batch;
+use crate::sink::{FlushOutcome, Health, Sink, WriteOutcome};
+
+/// How often an idle worker asks its sink for its health.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// State shared between a worker thread and the pipeline handle.
+pub(crate) struct WorkerShared {
+    pub name: String,
+    pub queue: SinkQueue,
+    pub counters: SinkCounters,
+    pub health: Mutex<Health>,
+}
+
+/// Drives one sink on its own thread.
+pub(crate) struct SinkWorker {
+    shared: Arc<WorkerShared>,
+    sink: Box<dyn Sink>,
+    policy: RetryPolicy,
+    dead_letters: DeadLetterFile,
+    running: bool,
+}
+
+impl SinkWorker {
+    pub fn new(
+        shared: Arc<WorkerShared>,
+        sink: Box<dyn Sink>,
+        policy: RetryPolicy,
+        dead_letters: DeadLetterFile,
+    ) -> Self {
+        Self {
+            shared,
+            sink,
+            policy,
+            dead_letters,
+            running: false,
+        }
+    }
+
+    /// Starts the sink on a new thread; returns once `start` has answered, so
+    /// a sink that cannot start is reported while the pipeline is built.
+    pub fn spawn(mut self) -> Result<JoinHandle<()>, String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let name = self.shared.name.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("sinkbox-sink-{name}"))
+            .spawn(move || {
+                match self.sink.start() {
+                    Ok(()) => {
+                        self.running = true;
+                        let _ = tx.send(Ok(()));
+                    }
+                    Err(err) => {
+                        let _ = tx.send(Err(err.to_string()));
+                        return;
+                    }
+                }
+                self.run();
+            })
+            .map_err(|err| format!("could not spawn a worker thread: {err}"))?;
+        match rx.recv() {
+            Ok(Ok(())) => Ok(handle),
+            Ok(Err(err)) => {
+                let _ = handle.join();
+                Err(err)
+            }
+            Err(_) => {
+                let _ = handle.join();
+                Err("the sink panicked while starting".to_owned())
+            }
+        }
+    }
+
+    fn run(&mut self) {
+        loop {
+            let Some(item) = self.shared.queue.pop(HEALTH_INTERVAL) else {
+                self.refresh_health();
+                continue;
+            };
+            self.shared
+                .counters
+                .queue_depth
+                .store(self.shared.queue.depth() as u64, Relaxed);
+            match item {
+                QueueItem::Batch(batch) => self.deliver(batch),
+                QueueItem::Flush(ticket) => ticket.complete(self.flush()),
+                QueueItem::Stop => {
+                    if self.running {
+                        let _ = self.flush();
+                        self.sink.stop();
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn refresh_health(&mut self) {
+        let health = if self.running {
+            self.sink.health()
+        } else {
+            Health::Unhealthy("the sink is not running; it will be restarted on the next batch".into())
+        };
+        *self.shared.health.lock().unwrap() = health;
+    }
+
+    fn set_health(&self, health: Health) {
+        *self.shared.health.lock().unwrap() = health;
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        if !self.running && !self.restart() {
+            return Err("the sink is not running and could not be restarted".into());
+        }
+        let mut attempt = 0;
+        loop {
+            match self.sink.flush() {
+                FlushOutcome::Done => return Ok(()),
+                FlushOutcome::Retryable(reason) => {
+                    attempt += 1;
+                    if attempt > self.policy.max_retries {
+                        return Err(format!("flush still failing after {} retries: {reason}", self.policy.max_retries));
+                    }
+                    std::thread::sleep(self.policy.backoff(attempt));
+                }
+                FlushOutcome::Fatal(reason) => {
+                    SinkCounters::add(&self.shared.counters.fatal, 1);
+                    self.running = false;
+                    self.restart();
+                    return Err(format!("flush failed: {reason}"));
+                }
+            }
+        }
+    }
+
+    /// Drops the broken sink state and starts it again. Returns whether the
+    /// sink runs afterwards.
+    fn restart(&mut self) -> bool {
+        SinkCounters::add(&self.shared.counters.restarts, 1);
+        match self.sink.restart() {
+            Ok(()) => {
+                self.running = true;
+                true
+            }
+            Err(err) => {
+                tracing::warn!(sink = %self.shared.name, "restart failed: {err}");
+                self.set_health(Health::Unhealthy(format!("restart failed: {err}")));
+                self.running = false;
+                false
+            }
+        }
+    }
+
+    /// Delivers one batch: retries `retryable` and the tail of `partial` with
+    /// back-off, restarts the sink on `fatal`, dead-letters when the limits run
+    /// out or on `rejected`.
+    fn deliver(&mut self, mut batch: Batch) {
+        let shared = self.shared.clone();
+        let counters = &shared.counters;
+        let mut retries = 0u32;
+        let mut restarts = 0u32;
+        let mut last_failure = String::new();
+        loop {
+            if !self.running {
+                if restarts >= self.policy.max_restarts {
+                    self.dead_letter(
+                        &batch,
+                        &format!(
+                            "the sink failed again after {} restarts: {last_failure}",
+                            self.policy.max_restarts
+                        ),
+                    );
+                    return;
+                }
+                restarts += 1;
+                if !self.restart() {
+                    last_failure = "the sink could not be restarted".into();
+                    std::thread::sleep(self.policy.backoff(restarts));
+                    continue;
+                }
+            }
+            let outcome = self.sink.write(&batch);
+            match outcome {
+                WriteOutcome::Accepted => {
+                    self.accepted(&batch);
+                    SinkCounters::add(&counters.batches, 1);
+                    if retries > 0 || restarts > 0 {
+                        self.set_health(Health::Healthy);
+                    }
+                    return;
+                }
+                WriteOutcome::Partial { accepted, reason } if accepted < batch.len() => {
+                    SinkCounters::add(&counters.partial, 1);
+                    self.accepted(&batch.take(accepted));
+                    batch = batch.skip(accepted);
+                    if !self.retry_after(&mut retries, &batch, &reason) {
+                        return;
+                    }
+                }
+                WriteOutcome::Partial { .. } => {
+                    // A partial answer that covers the whole batch is an accept.
+                    self.accepted(&batch);
+                    SinkCounters::add(&counters.batches, 1);
+                    return;
+                }
+                WriteOutcome::Retryable(reason) => {
+                    SinkCounters::add(&counters.retryable, 1);
+                    if !self.retry_after(&mut retries, &batch, &reason) {
+                        return;
+                    }
+                }
+                WriteOutcome::Rejected(reason) => {
+                    SinkCounters::add(&counters.rejected, 1);
+                    self.dead_letter(&batch, &format!("rejected: {reason}"));
+                    return;
+                }
+                WriteOutcome::Fatal(reason) => {
+                    SinkCounters::add(&counters.fatal, 1);
+                    tracing::warn!(sink = %self.shared.name, "fatal: {reason}");
+                    self.running = false;
+                    last_failure = reason;
+                    if restarts < self.policy.max_restarts {
+                        SinkCounters::add(&counters.retries, 1);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts a retry and sleeps the back-off; dead-letters and returns
+    /// `false` once the retry limit is spent.
+    fn retry_after(&mut self, retries: &mut u32, batch: &Batch, reason: &str) -> bool {
+        *retries += 1;
+        if *retries > self.policy.max_retries {
+            self.dead_letter(
+                batch,
+                &format!("still failing after {} retries: {reason}", self.policy.max_retries),
+            );
+            return false;
+        }
+        SinkCounters::add(&self.shared.counters.retries, 1);
+        self.set_health(Health::Degraded(format!("retrying: {reason}")));
+        std::thread::sleep(self.policy.backoff(*retries));
+        true
+    }
+
+    fn accepted(&self, batch: &Batch) {
+        let counters = &self.shared.counters;
+        SinkCounters::add(&counters.records, u64::from(batch.len()));
+        SinkCounters::add(&counters.bytes, batch.bytes().len() as u64);
+    }
+
+    fn dead_letter(&mut self, batch: &Batch, reason: &str) {
+        SinkCounters::add(&self.shared.counters.dead_lettered, u64::from(batch.len()));
+        if let Err(err) = self.dead_letters.write(batch, reason) {
+            tracing::error!(
+                sink = %self.shared.name,
+                path = %self.dead_letters.path().display(),
+                "could not write {} dead-lettered records: {err}",
+                batch.len()
+            );
+        } else {
+            tracing::warn!(
+                sink = %self.shared.name,
+                path = %self.dead_letters.path().display(),
+                "dead-lettered {} records: {reason}",
+                batch.len()
+            );
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The trait every sink implements, native or sandboxed, and its outcomes.
+
+use crate::batch::Batch;
+
+/// A sink: something that delivers batches of records somewhere.
+///
+/// The pipeline drives each sink from its own worker thread, one call at a
+/// time: `start`, then any number of `write`, `flush` and `health`, then
+/// `stop`. Native sinks and the wasm adapter implement the same trait with the
+/// same outcomes, so the pipeline does not care which kind it drives.
+pub trait Sink: Send {
+    /// Prepares the sink (opens files, checks options). Called once before the
+    /// first write, and again by [`Sink::restart`] after a fatal outcome.
+    fn start(&mut self) -> Result<(), SinkError>;
+
+    /// Delivers one batch and says how it went.
+    fn write(&mut self, batch: &Batch) -> WriteOutcome;
+
+    /// Hands off everything accepted so far. Must be idempotent.
+    fn flush(&mut self) -> FlushOutcome {
+        FlushOutcome::Done
+    }
+
+    /// Releases resources. Idempotent; never fails.
+    fn stop(&mut self) {}
+
+    /// The sink's own view of its health. Must be cheap.
+    fn health(&mut self) -> Health {
+        Health::Healthy
+    }
+
+    /// Replaces a broken sink with a fresh one after a fatal outcome. The
+    /// default stops and starts the sink again; the wasm adapter drops its
+    /// instance and instantiates a new one.
+    fn restart(&mut self) -> Result<(), SinkError> {
+        self.stop();
+        self.start()
+    }
+}
+
+/// What happened to one batch handed to [`Sink::write`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Every record was delivered.
+    Accepted,
+    /// A transient failure: retry the same batch after a back-off.
+    Retryable(String),
+    /// The batch can never be delivered: dead-letter it, do not retry.
+    Rejected(String),
+    /// The first `accepted` records were delivered; retry the rest.
+    Partial {
+        /// Records delivered, counted from the start of the batch.
+        accepted: u32,
+        /// Why the rest was not.
+        reason: String,
+    },
+    /// The sink is broken: restart it and retry the batch.
+    Fatal(String),
+}
+
+/// What happened to a [`Sink::flush`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FlushOutcome {
+    /// Everything accepted so far is handed off.
+    Done,
+    /// Not yet: the caller may flush again later.
+    Retryable(String),
+    /// The sink is broken: restart it.
+    Fatal(String),
+}
+
+/// A sink's health.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// Working normally.
+    Healthy,
+    /// Working, but impaired.
+    Degraded(String),
+    /// Not able to deliver at the moment.
+    Unhealthy(String),
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Health::Healthy => f.write_str("healthy"),
+            Health::Degraded(why) => write!(f, "degraded: {why}"),
+            Health::Unhealthy(why) => write!(f, "unhealthy: {why}"),
+        }
+    }
+}
+
+/// A sink could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SinkError {
+    message: String,
+}
+
+impl SinkError {
+    /// An error with a message that says what is wrong and how to fix it.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<std::io::Error> for SinkError {
+    fn from(err: std::io::Error) -> Self {
+        SinkError::new(err.to_string())
+    }
+}

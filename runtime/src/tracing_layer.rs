@@ -1,0 +1,76 @@
+//! A `tracing` layer that turns an application's `tracing` events into
+//! sinkbox records.
+
+use std::time::SystemTime;
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+
+use crate::pipeline::Pipeline;
+
+/// Emits every `tracing` event as one record:
+/// `{"timestamp":"…","level":"info","target":"app::db","message":"…",<fields>}`.
+///
+/// Events from sinkbox itself (targets starting with `sinkbox`) are skipped,
+/// so the pipeline never feeds on its own diagnostics.
+///
+/// ```no_run
+/// use tracing_subscriber::prelude::*;
+/// # let pipeline: sinkbox::Pipeline = todo!();
+/// tracing_subscriber::registry().with(sinkbox::SinkboxLayer::new(pipeline)).init();
+/// tracing::info!(user = "ada", "logged in");
+/// ```
+pub struct SinkboxLayer {
+    pipeline: Pipeline,
+}
+
+impl SinkboxLayer {
+    /// A layer that emits into `pipeline`.
+    pub fn new(pipeline: Pipeline) -> Self {
+        Self { pipeline }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for SinkboxLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        if meta.target().starts_with("sinkbox") {
+            return;
+        }
+        let mut record = Map::new();
+        record.insert(
+            "timestamp".into(),
+            Value::String(humantime::format_rfc3339_micros(SystemTime::now()).to_string()),
+        );
+        record.insert("level".into(), Value::String(meta.level().as_str().to_ascii_lowercase()));
+        record.insert("target".into(), Value::String(meta.target().to_owned()));
+        event.record(&mut JsonVisitor(&mut record));
+        // A closed pipeline refuses events; a logging layer must not fail the caller.
+        let _ = self.pipeline.emit(&record);
+    }
+}
+
+struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonVisitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), Value::String(value.to_owned()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+}

@@ -1,0 +1,168 @@
+//! The one wasmtime `Engine` a runtime shares, its epoch ticker, its linker
+//! and its compile cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use super::bindings::{SinkWorld, SinkWorldPre};
+use super::compile_cache::CompileCache;
+use super::epoch::EpochTicker;
+use super::host_state::HostState;
+use super::{WasmError, describe};
+
+/// Compiles and links sink components. One per runtime; cheap to clone.
+///
+/// Holds the shared `Engine` (with epoch interruption on), the `Linker` that
+/// offers guests WASI 0.2 and the `host` interface, the epoch ticker (stopped
+/// when the last clone is dropped) and the compile cache.
+#[derive(Clone)]
+pub struct WasmEngine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: Option<CompileCache>,
+    _ticker: EpochTicker,
+}
+
+/// A sink component compiled and linked once; every instance of the sink is
+/// created from it.
+pub struct SinkComponent {
+    path: PathBuf,
+    pre: SinkWorldPre<HostState>,
+    engine: WasmEngine,
+    from_cache: bool,
+}
+
+impl SinkComponent {
+    /// The file the component was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the compiled code came from the compile cache.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
+    }
+
+    pub(crate) fn pre(&self) -> &SinkWorldPre<HostState> {
+        &self.pre
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine.inner.engine
+    }
+}
+
+impl WasmEngine {
+    /// An engine whose compiled components are cached under `cache_dir`
+    /// (`None` compiles every time).
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Self, WasmError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| WasmError::Engine(describe(e)))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| WasmError::Engine(describe(e)))?;
+        SinkWorld::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(|e| WasmError::Engine(describe(e)))?;
+        let ticker = EpochTicker::start(engine.clone())
+            .map_err(|e| WasmError::Engine(format!("could not start the epoch thread: {e}")))?;
+        let cache = cache_dir.map(|dir| CompileCache::new(dir, &engine));
+        Ok(Self {
+            inner: Arc::new(EngineInner {
+                engine,
+                linker,
+                cache,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// The default compile cache directory: `$SINKBOX_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/sinkbox`, else `~/.cache/sinkbox`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("SINKBOX_CACHE_DIR") {
+            return Some(PathBuf::from(dir));
+        }
+        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+            return Some(PathBuf::from(dir).join("sinkbox"));
+        }
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("sinkbox"))
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Reads, compiles (or loads from the cache) and links a component, and
+    /// checks that it fits the sink contract.
+    pub fn load(&self, path: &Path) -> Result<Arc<SinkComponent>, WasmError> {
+        let (component, from_cache) = self.compile(path)?;
+        let pre = self.link(path, &component)?;
+        Ok(Arc::new(SinkComponent {
+            path: path.to_owned(),
+            pre,
+            engine: self.clone(),
+            from_cache,
+        }))
+    }
+
+    /// Compiles a component file, using the cache when it has it.
+    pub(crate) fn compile(&self, path: &Path) -> Result<(Component, bool), WasmError> {
+        let bytes = std::fs::read(path).map_err(|source| WasmError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        super::check_header(path, &bytes)?;
+        if let Some(cache) = &self.inner.cache
+            && let Some(component) = cache.get(&self.inner.engine, &bytes)
+        {
+            return Ok((component, true));
+        }
+        let component =
+            Component::new(&self.inner.engine, &bytes).map_err(|e| WasmError::Compile {
+                path: path.to_owned(),
+                message: describe(e),
+            })?;
+        if let Some(cache) = &self.inner.cache {
+            cache.put(&bytes, &component);
+        }
+        Ok((component, false))
+    }
+
+    /// Links a compiled component against what the host offers and checks its
+    /// exports against the contract.
+    pub(crate) fn link(
+        &self,
+        path: &Path,
+        component: &Component,
+    ) -> Result<SinkWorldPre<HostState>, WasmError> {
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| WasmError::Contract {
+                path: path.to_owned(),
+                message: format!(
+                    "it imports something sinkbox does not provide (sinks may import only \
+                     `sinkbox:sink/host` and WASI 0.2): {}",
+                    describe(e)
+                ),
+            })?;
+        SinkWorldPre::new(instance_pre).map_err(|e| WasmError::Contract {
+            path: path.to_owned(),
+            message: format!(
+                "it does not export the `sinkbox:sink/sink@0.1.0` interface the host calls: {}",
+                describe(e)
+            ),
+        })
+    }
+}

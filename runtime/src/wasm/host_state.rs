@@ -1,0 +1,95 @@
+//! The per-instance state a guest's `Store` holds: its WASI context, its
+//! limits and its diagnostics.
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{Level, sinkbox::sink::host, sinkbox::sink::types};
+use super::diagnostics::{GuestDiagnostics, GuestLevel, GuestStream};
+
+/// Data of one sink instance's `Store`.
+pub(crate) struct HostState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limiter: GuestLimiter,
+    pub diagnostics: GuestDiagnostics,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: Level, message: String) {
+        let level = match level {
+            Level::Trace => GuestLevel::Trace,
+            Level::Debug => GuestLevel::Debug,
+            Level::Info => GuestLevel::Info,
+            Level::Warn => GuestLevel::Warn,
+            Level::Error => GuestLevel::Error,
+        };
+        self.diagnostics.log(level, GuestStream::Log, &message);
+    }
+}
+
+/// Memory, table and instance caps of one guest instance. Unlike wasmtime's
+/// `StoreLimits` it remembers that the memory cap was hit, so the host can
+/// say "out of memory" instead of showing a bare trap.
+pub(crate) struct GuestLimiter {
+    pub memory_bytes: usize,
+    pub table_elements: usize,
+    pub memory_cap_hit: Option<usize>,
+}
+
+/// Instances, memories and tables one component may create. A sink built by
+/// any of the supported toolchains needs far fewer.
+const MAX_INSTANCES: usize = 64;
+const MAX_TABLES: usize = 64;
+const MAX_MEMORIES: usize = 16;
+
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            self.memory_cap_hit = Some(desired);
+            return Err(wasmtime::format_err!(
+                "the guest asked for {desired} bytes of linear memory, over its memory_limit of {} bytes",
+                self.memory_bytes
+            ));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= self.table_elements)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+}

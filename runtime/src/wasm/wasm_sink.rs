@@ -1,0 +1,239 @@
+//! The adapter that makes a sink component look like any other [`Sink`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use super::bindings::{self, SinkWorld};
+use super::diagnostics::{GuestDiagnostics, GuestLogBuffer, GuestStream};
+use super::engine::SinkComponent;
+use super::epoch::ticks_for;
+use super::host_state::{GuestLimiter, HostState};
+use super::describe;
+use crate::batch::Batch;
+use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
+
+/// A host directory a sink may use, the only filesystem access it gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The directory on the host. Created if missing (unless read-only).
+    pub host_path: PathBuf,
+    /// Where the guest sees it (default `/data`).
+    pub guest_path: String,
+    /// Grant read access only.
+    pub read_only: bool,
+}
+
+/// Limits, grants and configuration of one wasm sink.
+#[derive(Clone, Debug)]
+pub struct WasmSinkOptions {
+    /// Cap on the instance's linear memory, in bytes (default 64 MiB).
+    pub memory_limit: u64,
+    /// CPU deadline of one call into the guest (default 2 s).
+    pub call_timeout: Duration,
+    /// An optional directory grant.
+    pub grant: Option<DirGrant>,
+    /// The sink's own options, passed to its `start`.
+    pub config: Vec<(String, String)>,
+    /// If set, every guest log line is also kept here.
+    pub log_capture: Option<GuestLogBuffer>,
+}
+
+impl Default for WasmSinkOptions {
+    fn default() -> Self {
+        Self {
+            memory_limit: 64 * 1024 * 1024,
+            call_timeout: Duration::from_secs(2),
+            grant: None,
+            config: Vec::new(),
+            log_capture: None,
+        }
+    }
+}
+
+/// A sandboxed sink: one component instance in its own `Store`.
+///
+/// A trap, a deadline hit, a memory-cap hit or a `fatal` answer drops the
+/// instance; [`Sink::restart`] makes a fresh one and calls `start` again.
+pub struct WasmSink {
+    name: String,
+    component: Arc<SinkComponent>,
+    options: WasmSinkOptions,
+    live: Option<Live>,
+}
+
+struct Live {
+    store: Store<HostState>,
+    world: SinkWorld,
+}
+
+impl WasmSink {
+    /// A sink named `name` running `component` with `options`. Nothing runs
+    /// until [`Sink::start`].
+    pub fn new(name: impl Into<String>, component: Arc<SinkComponent>, options: WasmSinkOptions) -> Self {
+        Self {
+            name: name.into(),
+            component,
+            options,
+            live: None,
+        }
+    }
+
+    fn instantiate(&self) -> Result<Live, String> {
+        let diagnostics = GuestDiagnostics::new(&self.name, self.options.log_capture.clone());
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(diagnostics.output(GuestStream::Stdout))
+            .stderr(diagnostics.output(GuestStream::Stderr))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            // Each sink has its own worker thread, so file I/O may block it.
+            .allow_blocking_current_thread(true);
+        if let Some(grant) = &self.options.grant {
+            if !grant.read_only {
+                std::fs::create_dir_all(&grant.host_path).map_err(|e| {
+                    format!("cannot create the granted directory `{}`: {e}", grant.host_path.display())
+                })?;
+            }
+            let perms = if grant.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
+            wasi.preopened_dir(&grant.host_path, &grant.guest_path, perms)
+                .map_err(|e| {
+                    format!(
+                        "cannot grant the directory `{}`: {}",
+                        grant.host_path.display(),
+                        describe(e)
+                    )
+                })?;
+        }
+        let state = HostState {
+            wasi: wasi.build(),
+            table: Default::default(),
+            limiter: GuestLimiter {
+                memory_bytes: usize::try_from(self.options.memory_limit).unwrap_or(usize::MAX),
+                table_elements: 100_000,
+                memory_cap_hit: None,
+            },
+            diagnostics,
+        };
+        let mut store = Store::new(self.component.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks_for(self.options.call_timeout));
+        match self.component.pre().instantiate(&mut store) {
+            Ok(world) => Ok(Live { store, world }),
+            Err(err) => Err(self.describe_fault("instantiate", err, &store)),
+        }
+    }
+
+    /// Runs one guest call under the deadline. A fault drops the instance.
+    fn call<R>(
+        &mut self,
+        func: &str,
+        f: impl FnOnce(&SinkWorld, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, String> {
+        let Some(live) = self.live.as_mut() else {
+            return Err("the sink has no running instance".into());
+        };
+        live.store.set_epoch_deadline(ticks_for(self.options.call_timeout));
+        match f(&live.world, &mut live.store) {
+            Ok(value) => Ok(value),
+            Err(err) => {
+                let live = self.live.take().expect("checked above");
+                Err(self.describe_fault(func, err, &live.store))
+            }
+        }
+    }
+
+    fn describe_fault(&self, func: &str, err: wasmtime::Error, store: &Store<HostState>) -> String {
+        if let Some(desired) = store.data().limiter.memory_cap_hit {
+            return format!(
+                "`{func}` ran out of memory: it asked for {desired} bytes, over its memory_limit of {} bytes",
+                self.options.memory_limit
+            );
+        }
+        if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return format!(
+                "`{func}` ran past its call_timeout of {:?} and was stopped",
+                self.options.call_timeout
+            );
+        }
+        format!("`{func}` trapped: {}", describe(err))
+    }
+}
+
+impl Sink for WasmSink {
+    fn start(&mut self) -> Result<(), SinkError> {
+        self.live = Some(self.instantiate().map_err(SinkError::new)?);
+        let config = self.options.config.clone();
+        let pairs: Vec<(&str, &str)> = config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let started = self
+            .call("start", |world, store| world.sinkbox_sink_sink().call_start(store, &pairs))
+            .map_err(SinkError::new)?;
+        if let Err(message) = started {
+            self.live = None;
+            return Err(SinkError::new(format!("the sink refused its configuration: {message}")));
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, batch: &Batch) -> WriteOutcome {
+        let arg = bindings::Batch {
+            records: batch.bytes(),
+            count: batch.len(),
+            first_sequence: batch.first_sequence(),
+        };
+        match self.call("write", |world, store| world.sinkbox_sink_sink().call_write(store, arg)) {
+            Ok(bindings::WriteOutcome::Accepted) => WriteOutcome::Accepted,
+            Ok(bindings::WriteOutcome::Retryable(reason)) => WriteOutcome::Retryable(reason),
+            Ok(bindings::WriteOutcome::Rejected(reason)) => WriteOutcome::Rejected(reason),
+            Ok(bindings::WriteOutcome::Partial(partial)) => WriteOutcome::Partial {
+                accepted: partial.accepted,
+                reason: partial.reason,
+            },
+            Ok(bindings::WriteOutcome::Fatal(reason)) => {
+                self.live = None;
+                WriteOutcome::Fatal(reason)
+            }
+            Err(fault) => WriteOutcome::Fatal(fault),
+        }
+    }
+
+    fn flush(&mut self) -> FlushOutcome {
+        match self.call("flush", |world, store| world.sinkbox_sink_sink().call_flush(store)) {
+            Ok(bindings::FlushOutcome::Done) => FlushOutcome::Done,
+            Ok(bindings::FlushOutcome::Retryable(reason)) => FlushOutcome::Retryable(reason),
+            Ok(bindings::FlushOutcome::Fatal(reason)) => {
+                self.live = None;
+                FlushOutcome::Fatal(reason)
+            }
+            Err(fault) => FlushOutcome::Fatal(fault),
+        }
+    }
+
+    fn stop(&mut self) {
+        if self.live.is_some() {
+            if let Err(fault) = self.call("stop", |world, store| world.sinkbox_sink_sink().call_stop(store)) {
+                tracing::warn!(sink = %self.name, "{fault}");
+            }
+            self.live = None;
+        }
+    }
+
+    fn health(&mut self) -> Health {
+        match self.call("health", |world, store| world.sinkbox_sink_sink().call_health(store)) {
+            Ok(bindings::HealthStatus::Healthy) => Health::Healthy,
+            Ok(bindings::HealthStatus::Degraded(why)) => Health::Degraded(why),
+            Ok(bindings::HealthStatus::Unhealthy(why)) => Health::Unhealthy(why),
+            Err(fault) => Health::Unhealthy(fault),
+        }
+    }
+
+    fn restart(&mut self) -> Result<(), SinkError> {
+        // A faulted instance must not be called again: drop it without `stop`.
+        self.live = None;
+        self.start()
+    }
+}
