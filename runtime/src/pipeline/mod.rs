@@ -381,7 +381,7 @@ impl Inner {
     fn dispatch(&self, batch: Batch, force: bool) {
         for worker in &self.workers {
             if force {
-                worker.queue.push_control(QueueItem::Batch(batch.clone()));
+                worker.queue.push_batch_over_capacity(batch.clone());
                 continue;
             }
             if let PushResult::Dropped(records) = worker.queue.push_batch(batch.clone()) {

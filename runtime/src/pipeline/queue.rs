@@ -99,7 +99,19 @@ impl SinkQueue {
         result
     }
 
+    /// Queues a batch past the capacity (flush and shutdown must not wait
+    /// behind a full queue, and must not drop).
+    pub fn push_batch_over_capacity(&self, batch: Batch) {
+        let mut state = self.state.lock().unwrap();
+        state.items.push_back(QueueItem::Batch(batch));
+        state.batches += 1;
+        drop(state);
+        self.not_empty.notify_one();
+    }
+
+    /// Queues a flush ticket or the stop marker; never waits, never drops.
     pub fn push_control(&self, item: QueueItem) {
+        debug_assert!(!matches!(item, QueueItem::Batch(_)));
         self.state.lock().unwrap().items.push_back(item);
         self.not_empty.notify_one();
     }

@@ -160,7 +160,13 @@ impl WasmSink {
                 self.options.call_timeout
             );
         }
-        format!("`{func}` trapped: {}", describe(err))
+        if let Some(trap) = err.downcast_ref::<Trap>().copied() {
+            // The full guest backtrace is for whoever debugs the sink, not for
+            // every counter line and dead-letter record.
+            tracing::debug!(sink = %self.name, "`{func}` trapped: {}", describe(err));
+            return format!("`{func}` trapped: {trap}");
+        }
+        format!("`{func}` failed: {}", describe(err))
     }
 }
 

@@ -1,0 +1,124 @@
+//! `sinkbox run`: NDJSON in, every configured sink out.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sinkbox::{Pipeline, SinkStats};
+
+/// Malformed lines reported one by one; past this only the count is kept.
+const MAX_REPORTED_MALFORMED: u64 = 20;
+
+pub fn run(config: &Path, input: &str) -> anyhow::Result<ExitCode> {
+    let pipeline = match Pipeline::from_config_file(config) {
+        Ok(pipeline) => pipeline,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let started = Instant::now();
+    spawn_signal_handler(pipeline.clone(), started)?;
+
+    let reader: Box<dyn Read> = if input == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(File::open(input).with_context(|| format!("cannot open the input `{input}`"))?)
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} events read ({per_sec})")
+                .expect("valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+
+    let mut line = Vec::new();
+    let (mut line_no, mut events, mut malformed) = (0u64, 0u64, 0u64);
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("cannot read the input after line {line_no}"))?;
+        if read == 0 {
+            break;
+        }
+        line_no += 1;
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        match pipeline.emit_json(&line) {
+            Ok(()) => events += 1,
+            Err(sinkbox::EmitError::Closed) => break,
+            Err(err) => {
+                malformed += 1;
+                if malformed <= MAX_REPORTED_MALFORMED {
+                    let message = format!("line {line_no}: skipped malformed event: {err}");
+                    match &progress {
+                        Some(bar) => bar.println(message),
+                        None => eprintln!("{message}"),
+                    }
+                }
+            }
+        }
+        if let Some(bar) = &progress
+            && events % 4096 == 0
+        {
+            bar.set_position(events);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let stats = pipeline.shutdown();
+    print_summary(&stats, started.elapsed());
+    eprintln!("read {events} event(s) from {line_no} line(s); {malformed} malformed line(s) skipped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// On SIGINT or SIGTERM: drain every queue, flush and stop the sinks, print
+/// the summary and exit. Works even while the main thread blocks on stdin.
+fn spawn_signal_handler(pipeline: Pipeline, started: Instant) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("sinkbox-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                eprintln!("received signal {signal}; draining queues and stopping sinks");
+                let stats = pipeline.shutdown();
+                print_summary(&stats, started.elapsed());
+                std::process::exit(128 + signal);
+            }
+        })?;
+    Ok(())
+}
+
+fn print_summary(stats: &[SinkStats], elapsed: Duration) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "{:<16} {:>10} {:>12} {:>8} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
+        "sink", "records", "bytes", "batches", "errors", "retries", "dropped", "dead", "restarts", "records/s"
+    );
+    for s in stats {
+        eprintln!(
+            "{:<16} {:>10} {:>12} {:>8} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12.0}",
+            s.name,
+            s.records,
+            s.bytes,
+            s.batches,
+            s.errors.total(),
+            s.retries,
+            s.dropped,
+            s.dead_lettered,
+            s.restarts,
+            s.records as f64 / secs
+        );
+    }
+}
