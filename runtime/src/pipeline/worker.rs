@@ -16,6 +16,20 @@ use crate::sink::{FlushOutcome, Health, Sink, WriteOutcome};
 /// How often an idle worker asks its sink for its health.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Runs one call into a sink, turning a panic into an error message so a
+/// buggy native sink is restarted like a crashed guest instead of killing
+/// its worker.
+fn guarded<R>(what: &str, call: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        format!("the sink panicked in `{what}`: {message}")
+    })
+}
+
 /// State shared between a worker thread and the pipeline handle.
 pub(crate) struct WorkerShared {
     pub name: String,
@@ -57,13 +71,13 @@ impl SinkWorker {
         let handle = std::thread::Builder::new()
             .name(format!("sinkbox-sink-{name}"))
             .spawn(move || {
-                match self.sink.start() {
+                match guarded("start", || self.sink.start()).and_then(|r| r.map_err(|e| e.to_string())) {
                     Ok(()) => {
                         self.running = true;
                         let _ = tx.send(Ok(()));
                     }
                     Err(err) => {
-                        let _ = tx.send(Err(err.to_string()));
+                        let _ = tx.send(Err(err));
                         return;
                     }
                 }
@@ -99,7 +113,7 @@ impl SinkWorker {
                 QueueItem::Stop => {
                     if self.running {
                         let _ = self.flush();
-                        self.sink.stop();
+                        let _ = guarded("stop", || self.sink.stop());
                     }
                     return;
                 }
@@ -109,7 +123,7 @@ impl SinkWorker {
 
     fn refresh_health(&mut self) {
         let health = if self.running {
-            self.sink.health()
+            guarded("health", || self.sink.health()).unwrap_or_else(Health::Unhealthy)
         } else {
             Health::Unhealthy("the sink is not running; it will be restarted on the next batch".into())
         };
@@ -126,7 +140,7 @@ impl SinkWorker {
         }
         let mut attempt = 0;
         loop {
-            match self.sink.flush() {
+            match guarded("flush", || self.sink.flush()).unwrap_or_else(FlushOutcome::Fatal) {
                 FlushOutcome::Done => return Ok(()),
                 FlushOutcome::Retryable(reason) => {
                     attempt += 1;
@@ -149,7 +163,7 @@ impl SinkWorker {
     /// sink runs afterwards.
     fn restart(&mut self) -> bool {
         SinkCounters::add(&self.shared.counters.restarts, 1);
-        match self.sink.restart() {
+        match guarded("restart", || self.sink.restart()).and_then(|r| r.map_err(|e| e.to_string())) {
             Ok(()) => {
                 self.running = true;
                 true
@@ -191,7 +205,7 @@ impl SinkWorker {
                     continue;
                 }
             }
-            let outcome = self.sink.write(&batch);
+            let outcome = guarded("write", || self.sink.write(&batch)).unwrap_or_else(WriteOutcome::Fatal);
             match outcome {
                 WriteOutcome::Accepted => {
                     self.accepted(&batch);
