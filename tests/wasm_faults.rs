@@ -1,0 +1,191 @@
+//! Hostile and broken guests: one that traps, one that loops forever, one
+//! that allocates past its cap. In each case the host stays up, the faulty
+//! sink is restarted and its poisoned batch dead-lettered, and a native sink
+//! beside it receives every event.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sinkbox::pipeline::{BatchOptions, PipelineError, RetryPolicy};
+use sinkbox::sinks::{FileSink, FileSinkOptions};
+use sinkbox::wasm::{GuestLogBuffer, GuestStream, WasmSink, WasmSinkOptions};
+use sinkbox::{Pipeline, SinkSpec, SinkStats};
+use support::{component, fast_retry, read_lines, records, wait_until};
+
+struct FaultRun {
+    faulty: SinkStats,
+    applog: SinkStats,
+    applog_lines: Vec<String>,
+    dead_letters: Vec<serde_json::Value>,
+}
+
+/// Sends three batches of 4 (the middle one carrying `marker`) to the
+/// faulty guest and to a native file sink, then shuts down.
+fn run_with_fault(dir: &Path, guest: &str, marker: &str, options: WasmSinkOptions, retry: RetryPolicy) -> FaultRun {
+    let faulty = WasmSink::new("faulty", component(guest), options);
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.join("data"))
+        .batch(BatchOptions {
+            max_records: 4,
+            max_bytes: 1 << 20,
+            timeout: Duration::from_secs(3600),
+        })
+        .sink_spec(SinkSpec {
+            retry,
+            ..SinkSpec::new("faulty", faulty)
+        })
+        .sink(
+            "applog",
+            FileSink::new(FileSinkOptions {
+                path: dir.join("applog.ndjson"),
+                sync_on_flush: true,
+            }),
+        )
+        .build()
+        .unwrap();
+    let mut all = records(0, 4, None, "");
+    all.extend(records(4, 4, Some(5), marker));
+    all.extend(records(8, 4, None, ""));
+    for record in &all {
+        pipeline.emit_json(record.as_bytes()).unwrap();
+    }
+    let mut stats = pipeline.shutdown();
+    let applog = stats.pop().unwrap();
+    let faulty = stats.pop().unwrap();
+    let applog_lines = read_lines(&dir.join("applog.ndjson"));
+    assert_eq!(applog_lines, all, "the native sink beside the faulty one must get every event, in order");
+    FaultRun {
+        faulty,
+        applog,
+        applog_lines,
+        dead_letters: read_lines(&dir.join("data").join("dead-letter").join("faulty.ndjson"))
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    }
+}
+
+fn assert_contained(run: &FaultRun, reason_part: &str) {
+    assert_eq!(run.applog.records, 12);
+    assert_eq!(run.applog.errors.total(), 0);
+    assert_eq!(run.faulty.records, 8, "the batches without the marker are delivered");
+    assert_eq!(run.faulty.dead_lettered, 4, "the poisoned batch is dead-lettered");
+    assert_eq!(run.faulty.errors.fatal, 3, "first try plus max_restarts = 2");
+    assert_eq!(run.faulty.restarts, 3, "two for the poisoned batch, one for the next");
+    assert_eq!(run.dead_letters.len(), 4);
+    let sequences: Vec<u64> = run.dead_letters.iter().map(|l| l["sequence"].as_u64().unwrap()).collect();
+    assert_eq!(sequences, vec![4, 5, 6, 7]);
+    let reason = run.dead_letters[0]["reason"].as_str().unwrap();
+    assert!(reason.contains(reason_part), "dead-letter reason `{reason}` should mention `{reason_part}`");
+    assert_eq!(run.applog_lines.len(), 12);
+}
+
+#[test]
+fn a_trapping_guest_is_restarted_and_its_batch_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = GuestLogBuffer::new();
+    let options = WasmSinkOptions {
+        log_capture: Some(logs.clone()),
+        ..WasmSinkOptions::default()
+    };
+    let run = run_with_fault(dir.path(), "trap-sink", r#""trap":true"#, options, fast_retry());
+    assert_contained(&run, "`write` trapped: wasm trap: wasm `unreachable` instruction executed");
+    // The guest's panic message reached the host's diagnostics via stderr.
+    assert!(
+        logs.lines()
+            .iter()
+            .any(|l| l.stream == GuestStream::Stderr && l.message.contains("found the trap marker")),
+        "{:?}",
+        logs.lines()
+    );
+}
+
+#[test]
+fn a_looping_guest_is_stopped_by_its_call_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = WasmSinkOptions {
+        call_timeout: Duration::from_millis(200),
+        ..WasmSinkOptions::default()
+    };
+    let run = run_with_fault(dir.path(), "loop-sink", r#""loop":true"#, options, fast_retry());
+    assert_contained(&run, "`write` ran past its call_timeout of 200ms and was stopped");
+}
+
+#[test]
+fn a_guest_allocating_past_its_cap_runs_out_of_memory_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = WasmSinkOptions {
+        memory_limit: 16 * 1024 * 1024,
+        ..WasmSinkOptions::default()
+    };
+    let run = run_with_fault(dir.path(), "oom-sink", r#""oom":true"#, options, fast_retry());
+    assert_contained(&run, "`write` ran out of memory");
+    assert_contained(&run, "over its memory_limit of 16777216 bytes");
+}
+
+#[test]
+fn a_stuck_guest_does_not_delay_the_sink_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // The looping sink needs at least 3 x 1 s before it gives up on the batch.
+    let looping = WasmSink::new(
+        "looping",
+        component("loop-sink"),
+        WasmSinkOptions {
+            call_timeout: Duration::from_secs(1),
+            ..WasmSinkOptions::default()
+        },
+    );
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path().join("data"))
+        .batch(BatchOptions {
+            max_records: 2,
+            ..BatchOptions::default()
+        })
+        .sink_spec(SinkSpec {
+            retry: fast_retry(),
+            ..SinkSpec::new("looping", looping)
+        })
+        .sink(
+            "applog",
+            FileSink::new(FileSinkOptions {
+                path: dir.path().join("applog.ndjson"),
+                sync_on_flush: false,
+            }),
+        )
+        .build()
+        .unwrap();
+    let mut all = records(0, 2, Some(0), r#""loop":true"#);
+    all.extend(records(2, 100, None, ""));
+    for record in &all {
+        pipeline.emit_json(record.as_bytes()).unwrap();
+    }
+    wait_until("the file sink has every record", || pipeline.stats()[1].records == 102);
+    let looping = &pipeline.stats()[0];
+    assert_eq!(looping.dead_lettered, 0, "the stuck sink is still working on its first batch");
+    assert_eq!(looping.records, 0);
+    let stats = pipeline.shutdown();
+    assert_eq!(stats[0].dead_lettered, 2);
+    assert_eq!(stats[0].records, 100);
+}
+
+#[test]
+fn a_guest_looping_in_start_fails_the_build_with_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = WasmSink::new(
+        "looping",
+        component("loop-sink"),
+        WasmSinkOptions {
+            call_timeout: Duration::from_millis(100),
+            config: vec![("loop_in".into(), "start".into())],
+            ..WasmSinkOptions::default()
+        },
+    );
+    let result = Pipeline::builder().data_dir(dir.path()).sink("looping", sink).build();
+    let Err(PipelineError::SinkStart { sink, message }) = result else {
+        panic!("a sink whose start never returns must fail the build");
+    };
+    assert_eq!(sink, "looping");
+    assert!(message.contains("`start` ran past its call_timeout of 100ms"), "{message}");
+}
