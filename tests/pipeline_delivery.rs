@@ -1,0 +1,394 @@
+//! The pipeline with native sinks: flush and shutdown semantics, overflow
+//! policies, batch closing, emit validation, panicking sinks, the tracing
+//! layer.
+
+mod support;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use sinkbox::pipeline::{BatchOptions, OverflowPolicy};
+use sinkbox::{Batch, EmitError, FlushOutcome, Pipeline, Sink, SinkError, SinkSpec, SinkboxLayer, WriteOutcome};
+use support::{fast_retry, wait_until};
+
+/// A gate a test opens to let a blocked sink go on.
+#[derive(Default)]
+struct Gate {
+    state: Mutex<(bool, u32)>, // (open, writes entered)
+    changed: Condvar,
+}
+
+impl Gate {
+    fn closed() -> Arc<Gate> {
+        Arc::new(Gate::default())
+    }
+    fn open(&self) {
+        self.state.lock().unwrap().0 = true;
+        self.changed.notify_all();
+    }
+    fn pass(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.1 += 1;
+        self.changed.notify_all();
+        while !state.0 {
+            state = self.changed.wait(state).unwrap();
+        }
+    }
+    fn entered(&self) -> u32 {
+        self.state.lock().unwrap().1
+    }
+}
+
+/// Records what it receives; optionally blocks every write on a gate.
+#[derive(Clone, Default)]
+struct Recorder {
+    records: Arc<Mutex<Vec<String>>>,
+    batches: Arc<Mutex<Vec<(u64, u32)>>>,
+    flushes: Arc<AtomicU32>,
+    stops: Arc<AtomicU32>,
+}
+
+struct RecordingSink {
+    recorder: Recorder,
+    gate: Option<Arc<Gate>>,
+    panic_once: bool,
+}
+
+impl RecordingSink {
+    fn new(recorder: &Recorder) -> Self {
+        Self {
+            recorder: recorder.clone(),
+            gate: None,
+            panic_once: false,
+        }
+    }
+    fn gated(recorder: &Recorder, gate: &Arc<Gate>) -> Self {
+        Self {
+            gate: Some(gate.clone()),
+            ..Self::new(recorder)
+        }
+    }
+}
+
+impl Sink for RecordingSink {
+    fn start(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+    fn write(&mut self, batch: &Batch) -> WriteOutcome {
+        if let Some(gate) = &self.gate {
+            gate.pass();
+        }
+        if std::mem::take(&mut self.panic_once) {
+            panic!("a bug in a native sink");
+        }
+        self.recorder.batches.lock().unwrap().push((batch.first_sequence(), batch.len()));
+        let mut records = self.recorder.records.lock().unwrap();
+        records.extend(batch.records().map(|r| String::from_utf8(r.to_vec()).unwrap()));
+        WriteOutcome::Accepted
+    }
+    fn flush(&mut self) -> FlushOutcome {
+        self.recorder.flushes.fetch_add(1, Ordering::SeqCst);
+        FlushOutcome::Done
+    }
+    fn stop(&mut self) {
+        self.recorder.stops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn manual_batches() -> BatchOptions {
+    BatchOptions {
+        max_records: 10_000,
+        max_bytes: 1 << 24,
+        timeout: Duration::from_secs(3600),
+    }
+}
+
+fn emit_n(pipeline: &Pipeline, range: std::ops::Range<u32>) {
+    for i in range {
+        pipeline.emit(&serde_json::json!({ "i": i })).unwrap();
+    }
+}
+
+fn numbers(recorder: &Recorder) -> Vec<u32> {
+    recorder
+        .records
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(r).unwrap()["i"].as_u64().unwrap() as u32)
+        .collect()
+}
+
+#[test]
+fn flush_returns_once_every_sink_has_everything_emitted_before_it() {
+    let (a, b) = (Recorder::default(), Recorder::default());
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(manual_batches())
+        .sink("a", RecordingSink::new(&a))
+        .sink("b", RecordingSink::new(&b))
+        .build()
+        .unwrap();
+    emit_n(&pipeline, 0..10);
+    let report = pipeline.flush(Duration::from_secs(60));
+    assert!(report.is_complete(), "{report}");
+    for recorder in [&a, &b] {
+        assert_eq!(numbers(recorder), (0..10).collect::<Vec<_>>());
+        assert_eq!(recorder.flushes.load(Ordering::SeqCst), 1);
+    }
+    // A second flush with nothing new still flushes and completes.
+    assert!(pipeline.flush(Duration::from_secs(60)).is_complete());
+    pipeline.shutdown();
+    assert_eq!(a.stops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_flush_past_its_deadline_names_the_sinks_that_did_not_finish() {
+    let (slow, fast) = (Recorder::default(), Recorder::default());
+    let gate = Gate::closed();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(manual_batches())
+        .sink("slow", RecordingSink::gated(&slow, &gate))
+        .sink("fast", RecordingSink::new(&fast))
+        .build()
+        .unwrap();
+    emit_n(&pipeline, 0..3);
+    let report = pipeline.flush(Duration::from_millis(100));
+    assert_eq!(report.timed_out, vec!["slow".to_owned()]);
+    assert!(report.failed.is_empty());
+    assert_eq!(report.to_string(), "not finished in time: slow");
+    assert_eq!(numbers(&fast), vec![0, 1, 2]);
+    gate.open();
+    pipeline.shutdown();
+    assert_eq!(numbers(&slow), vec![0, 1, 2], "nothing is lost after a timed-out flush");
+}
+
+#[test]
+fn shutdown_drains_every_queue_and_stops_each_sink_once() {
+    let recorder = Recorder::default();
+    let gate = Gate::closed();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(BatchOptions {
+            max_records: 2,
+            ..manual_batches()
+        })
+        .sink("gated", RecordingSink::gated(&recorder, &gate))
+        .build()
+        .unwrap();
+    emit_n(&pipeline, 0..9);
+    wait_until("the sink is inside its first write", || gate.entered() == 1);
+    let opener = {
+        let gate = gate.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            gate.open();
+        })
+    };
+    let stats = pipeline.shutdown();
+    opener.join().unwrap();
+    assert_eq!(numbers(&recorder), (0..9).collect::<Vec<_>>());
+    assert_eq!(stats[0].records, 9);
+    assert_eq!(stats[0].batches, 5);
+    assert_eq!(recorder.stops.load(Ordering::SeqCst), 1);
+    assert_eq!(recorder.flushes.load(Ordering::SeqCst), 1);
+    // Idempotent, and later events are refused.
+    assert_eq!(pipeline.shutdown(), stats);
+    assert!(matches!(pipeline.emit(&1), Err(EmitError::Closed)));
+    assert_eq!(recorder.stops.load(Ordering::SeqCst), 1);
+}
+
+fn overflow_run(policy: OverflowPolicy) -> (Vec<u32>, u64) {
+    let recorder = Recorder::default();
+    let gate = Gate::closed();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(BatchOptions {
+            max_records: 1,
+            ..manual_batches()
+        })
+        .sink_spec(SinkSpec {
+            queue_capacity: 1,
+            overflow: policy,
+            ..SinkSpec::new("gated", RecordingSink::gated(&recorder, &gate))
+        })
+        .build()
+        .unwrap();
+    emit_n(&pipeline, 0..1);
+    wait_until("the sink holds batch 0 inside write", || gate.entered() == 1);
+    emit_n(&pipeline, 1..5);
+    let dropped = pipeline.stats()[0].dropped;
+    gate.open();
+    pipeline.shutdown();
+    (numbers(&recorder), dropped)
+}
+
+#[test]
+fn drop_newest_keeps_the_queued_batch_and_counts_the_rest() {
+    assert_eq!(overflow_run(OverflowPolicy::DropNewest), (vec![0, 1], 3));
+}
+
+#[test]
+fn drop_oldest_keeps_the_latest_batch_and_counts_the_rest() {
+    assert_eq!(overflow_run(OverflowPolicy::DropOldest), (vec![0, 4], 3));
+}
+
+#[test]
+fn block_holds_the_producer_until_the_sink_makes_room() {
+    let recorder = Recorder::default();
+    let gate = Gate::closed();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(BatchOptions {
+            max_records: 1,
+            ..manual_batches()
+        })
+        .sink_spec(SinkSpec {
+            queue_capacity: 1,
+            overflow: OverflowPolicy::Block,
+            ..SinkSpec::new("gated", RecordingSink::gated(&recorder, &gate))
+        })
+        .build()
+        .unwrap();
+    emit_n(&pipeline, 0..1);
+    wait_until("the sink holds batch 0 inside write", || gate.entered() == 1);
+    emit_n(&pipeline, 1..2);
+    let producer = {
+        let pipeline = pipeline.clone();
+        std::thread::spawn(move || emit_n(&pipeline, 2..3))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!producer.is_finished(), "emit must wait while the queue is full");
+    gate.open();
+    producer.join().unwrap();
+    let stats = pipeline.shutdown();
+    assert_eq!(numbers(&recorder), vec![0, 1, 2]);
+    assert_eq!(stats[0].dropped, 0);
+}
+
+#[test]
+fn batches_close_by_count_and_by_age_with_continuous_sequences() {
+    let recorder = Recorder::default();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(BatchOptions {
+            max_records: 3,
+            max_bytes: 1 << 20,
+            timeout: Duration::from_millis(300),
+        })
+        .sink("rec", RecordingSink::new(&recorder))
+        .build()
+        .unwrap();
+    emit_n(&pipeline, 0..7);
+    // Two full batches at once, then the last record once its batch is old enough.
+    wait_until("the timer closes the partial batch", || numbers(&recorder).len() == 7);
+    assert_eq!(*recorder.batches.lock().unwrap(), vec![(0, 3), (3, 3), (6, 1)]);
+    assert_eq!(recorder.flushes.load(Ordering::SeqCst), 0, "closing a batch is not a flush");
+    pipeline.shutdown();
+}
+
+#[test]
+fn batches_close_by_size() {
+    let recorder = Recorder::default();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(BatchOptions {
+            max_bytes: 20,
+            ..manual_batches()
+        })
+        .sink("rec", RecordingSink::new(&recorder))
+        .build()
+        .unwrap();
+    emit_n(&pipeline, 0..4); // `{"i":0}\n` is 8 bytes: the third record closes a batch.
+    wait_until("the first batch closes", || recorder.batches.lock().unwrap().len() == 1);
+    assert_eq!(recorder.batches.lock().unwrap()[0], (0, 3));
+    pipeline.shutdown();
+    assert_eq!(numbers(&recorder), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn emit_json_accepts_one_value_and_says_what_is_wrong_otherwise() {
+    let recorder = Recorder::default();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(manual_batches())
+        .sink("rec", RecordingSink::new(&recorder))
+        .build()
+        .unwrap();
+    pipeline.emit_json(b"  {\"a\":1}\r\n").unwrap();
+    pipeline.emit_json(b"{\n  \"pretty\": [1,\n 2]\n}").unwrap();
+    let err = pipeline.emit_json(b"{\"a\":").unwrap_err().to_string();
+    assert!(err.starts_with("not a single JSON value: EOF while parsing"), "{err}");
+    let err = pipeline.emit_json(b"{} {}").unwrap_err().to_string();
+    assert!(err.contains("trailing characters after the JSON value at byte 2"), "{err}");
+    let err = pipeline.emit_json(b"   ").unwrap_err().to_string();
+    assert!(err.contains("empty input"), "{err}");
+    pipeline.shutdown();
+    assert_eq!(
+        *recorder.records.lock().unwrap(),
+        vec![r#"{"a":1}"#.to_owned(), r#"{"pretty":[1,2]}"#.to_owned()]
+    );
+}
+
+#[test]
+fn a_panicking_native_sink_is_restarted_and_loses_nothing() {
+    let recorder = Recorder::default();
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink {
+        panic_once: true,
+        ..RecordingSink::new(&recorder)
+    };
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(manual_batches())
+        .sink_spec(SinkSpec {
+            retry: fast_retry(),
+            ..SinkSpec::new("buggy", sink)
+        })
+        .build()
+        .unwrap();
+    emit_n(&pipeline, 0..3);
+    let stats = pipeline.shutdown().remove(0);
+    assert_eq!(numbers(&recorder), vec![0, 1, 2]);
+    assert_eq!(stats.errors.fatal, 1);
+    assert_eq!(stats.restarts, 1);
+    assert_eq!(stats.dead_lettered, 0);
+}
+
+#[test]
+fn the_tracing_layer_turns_application_events_into_records() {
+    use tracing_subscriber::prelude::*;
+    let recorder = Recorder::default();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(manual_batches())
+        .sink("rec", RecordingSink::new(&recorder))
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(SinkboxLayer::new(pipeline.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(target: "app::auth", user = "ada", attempts = 3, "logged in");
+        tracing::warn!(target: "sinkbox::internal", "never fed back into the pipeline");
+    });
+    pipeline.shutdown();
+    let records = recorder.records.lock().unwrap();
+    assert_eq!(records.len(), 1);
+    let record: serde_json::Value = serde_json::from_str(&records[0]).unwrap();
+    assert_eq!(record["level"], "info");
+    assert_eq!(record["target"], "app::auth");
+    assert_eq!(record["message"], "logged in");
+    assert_eq!(record["user"], "ada");
+    assert_eq!(record["attempts"], 3);
+    assert!(record["timestamp"].as_str().unwrap().ends_with('Z'));
+}
