@@ -216,7 +216,8 @@ impl Config {
     /// resolved against `base_dir`.
     pub fn from_toml(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
         let parser = Parser { origin, base_dir };
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| parser.error("", e.to_string().trim_end()))?;
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| parser.error("", e.to_string().trim_end()))?;
         for key in table.keys() {
             if key != "runtime" && key != "sinks" {
                 return Err(parser.error(key, "unknown top-level table; expected `runtime` or `sinks`"));
@@ -283,7 +284,7 @@ impl Parser<'_> {
             } else {
                 format!("{prefix}.{inner}")
             };
-            self.error(&path, err.into_inner().to_string())
+            self.error(&path, err.into_inner().message().trim_end())
         })
     }
 

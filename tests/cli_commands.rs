@@ -1,0 +1,196 @@
+//! The `sinkbox` binary: `run`, `validate`, `inspect`, and signals.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use support::{guest, read_lines, wait_until, workspace_root};
+
+fn sinkbox() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sinkbox"));
+    cmd.env("SINKBOX_CACHE_DIR", workspace_root().join("target").join("sinkbox-test-cache"))
+        .env("NO_COLOR", "1")
+        .env_remove("SINKBOX_LOG");
+    cmd
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn write_config(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("sinkbox.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn run_skips_malformed_lines_by_number_and_delivers_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[sinks.applog]\ntype = \"file\"\npath = \"out/app.ndjson\"\n\n\
+             [sinks.stats]\ntype = \"wasm\"\ncomponent = \"{}\"\n",
+            guest("stats-sink").display()
+        ),
+    );
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(
+        &input,
+        "{\"level\":\"info\",\"n\":1}\nnot json\n\n{\"level\":\"warn\",\"n\":2}\n{\"broken\":\n{\"level\":\"info\",\"n\":3}",
+    )
+    .unwrap();
+    let output = sinkbox().arg("run").arg("--config").arg(&config).arg("--input").arg(&input).output().unwrap();
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("line 2: skipped malformed event: not a single JSON value"), "{stderr}");
+    assert!(stderr.contains("line 5: skipped malformed event"), "{stderr}");
+    assert!(stderr.contains("read 3 event(s) from 6 line(s); 2 malformed line(s) skipped"), "{stderr}");
+    assert!(stderr.contains("stats: total=3 info=2 warn=1 malformed=0"), "{stderr}");
+    let summary = stderr.lines().find(|l| l.starts_with("applog ")).expect("a summary line per sink");
+    let columns: Vec<&str> = summary.split_whitespace().collect();
+    assert_eq!(&columns[1..3], ["3", "69"], "records and bytes: {summary}");
+    assert_eq!(
+        read_lines(&dir.path().join("out/app.ndjson")),
+        vec![r#"{"level":"info","n":1}"#, r#"{"level":"warn","n":2}"#, r#"{"level":"info","n":3}"#]
+    );
+}
+
+#[test]
+fn run_reads_stdin_and_drains_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[runtime.batch]\ntimeout = \"10ms\"\n[sinks.applog]\ntype = \"file\"\npath = \"out/app.ndjson\"\n",
+    );
+    let mut child = sinkbox()
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for n in 0..5 {
+        writeln!(stdin, "{{\"n\":{n}}}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let out = dir.path().join("out/app.ndjson");
+    wait_until("the events reach the file", || read_lines(&out).len() == 5);
+    // stdin stays open: the run only ends through the signal.
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(128 + 15), "{stderr}");
+    assert!(stderr.contains("received signal 15; draining queues and stopping sinks"), "{stderr}");
+    assert!(stderr.lines().any(|l| l.starts_with("applog ") && l.split_whitespace().nth(1) == Some("5")), "{stderr}");
+    drop(stdin);
+}
+
+#[test]
+fn validate_accepts_a_good_config_and_checks_its_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[sinks.console]\ntype = \"stdout\"\n[sinks.f]\ntype = \"wasm\"\ncomponent = \"{}\"\n",
+            guest("filter-sink").display()
+        ),
+    );
+    let output = sinkbox().arg("validate").arg("--config").arg(&config).output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.ends_with("ok, 2 sink(s): console (stdout), f (wasm)\n"), "{stdout}");
+}
+
+#[test]
+fn validate_names_the_field_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[sinks.console]\ntype = \"stdot\"\n");
+    let output = sinkbox().arg("validate").arg("--config").arg(&config).output().unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("sinks.console.type: unknown sink type `stdot`"), "{stderr}");
+    assert!(stderr.contains("(did you mean `stdout`?)"), "{stderr}");
+}
+
+#[test]
+fn validate_reports_missing_and_wrong_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_module = dir.path().join("core.wasm");
+    std::fs::write(&core_module, wat::parse_str("(module)").unwrap()).unwrap();
+    let config = write_config(
+        dir.path(),
+        "[sinks.gone]\ntype = \"wasm\"\ncomponent = \"missing.wasm\"\n[sinks.core]\ntype = \"wasm\"\ncomponent = \"core.wasm\"\n",
+    );
+    let output = sinkbox().arg("validate").arg("--config").arg(&config).output().unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("sinks.gone.component: cannot read"), "{stderr}");
+    assert!(stderr.contains("missing.wasm"), "{stderr}");
+    assert!(stderr.contains("sinks.core.component:"), "{stderr}");
+    assert!(stderr.contains("is a core WebAssembly module, not a component"), "{stderr}");
+}
+
+#[test]
+fn inspect_shows_a_sink_and_its_fit() {
+    let output = sinkbox().arg("inspect").arg(guest("filter-sink")).output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("imports:\n"), "{stdout}");
+    assert!(stdout.contains("  sinkbox:sink/host@0.1.0 (instance)"), "{stdout}");
+    assert!(stdout.contains("  wasi:filesystem/preopens@0.2."), "{stdout}");
+    assert!(stdout.contains("exports:\n  sinkbox:sink/sink@0.1.0 (instance)"), "{stdout}");
+    assert!(stdout.ends_with("sink contract: ok (sinkbox:sink/sink@0.1.0)\n"), "{stdout}");
+}
+
+#[test]
+fn inspect_explains_what_is_wrong_with_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (dir.path().join("absent.wasm"), "cannot read"),
+        (dir.path().join("text.wasm"), "is not a WebAssembly file (it does not start with `\\0asm`)"),
+        (dir.path().join("core.wasm"), "is a core WebAssembly module, not a component; build the sink with `cargo build --target wasm32-wasip2`"),
+        (dir.path().join("truncated.wasm"), "is not a valid component"),
+    ];
+    std::fs::write(&cases[1].0, "hello, I am not wasm").unwrap();
+    std::fs::write(&cases[2].0, wat::parse_str("(module (func (export \"write\")))").unwrap()).unwrap();
+    let sink = std::fs::read(guest("count-sink")).unwrap();
+    std::fs::write(&cases[3].0, &sink[..sink.len() / 2]).unwrap();
+    for (path, expected) in &cases {
+        let output = sinkbox().arg("inspect").arg(path).output().unwrap();
+        let (_, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(1), "{}: {stderr}", path.display());
+        assert!(stderr.contains(expected), "{}: expected `{expected}` in {stderr}", path.display());
+    }
+}
+
+#[test]
+fn inspect_says_when_a_component_is_not_a_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.wasm");
+    let component = wat::parse_str(
+        r#"(component
+             (core module $m (func (export "f") (result i32) i32.const 1))
+             (core instance $i (instantiate $m))
+             (func (export "answer") (result u32) (canon lift (core func $i "f"))))"#,
+    )
+    .unwrap();
+    std::fs::write(&path, component).unwrap();
+    let output = sinkbox().arg("inspect").arg(&path).output().unwrap();
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout.contains("exports:\n  answer (func)"), "{stdout}");
+    assert!(
+        stdout.contains("sink contract: does not fit: it does not export the `sinkbox:sink/sink@0.1.0` interface"),
+        "{stdout}"
+    );
+}
