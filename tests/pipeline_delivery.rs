@@ -380,6 +380,7 @@ fn the_tracing_layer_turns_application_events_into_records() {
     tracing::subscriber::with_default(subscriber, || {
         tracing::info!(target: "app::auth", user = "ada", attempts = 3, "logged in");
         tracing::warn!(target: "sinkbox::internal", "never fed back into the pipeline");
+        tracing::debug!(target: "app::auth", "below the default minimum level");
     });
     pipeline.shutdown();
     let records = recorder.records.lock().unwrap();

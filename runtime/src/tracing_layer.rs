@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
 use crate::pipeline::Pipeline;
@@ -13,8 +13,11 @@ use crate::pipeline::Pipeline;
 /// Emits every `tracing` event as one record:
 /// `{"timestamp":"…","level":"info","target":"app::db","message":"…",<fields>}`.
 ///
-/// Events from sinkbox itself (targets starting with `sinkbox`) are skipped,
-/// so the pipeline never feeds on its own diagnostics.
+/// Only events at `info` or more severe are kept unless
+/// [`SinkboxLayer::with_min_level`] says otherwise. Events from sinkbox itself
+/// (targets starting with `sinkbox`) and every event raised on a sinkbox
+/// thread (a sink's worker, the batch timer) are skipped, so the pipeline
+/// never feeds on its own diagnostics nor waits on its own queue.
 ///
 /// ```no_run
 /// use tracing_subscriber::prelude::*;
@@ -24,19 +27,34 @@ use crate::pipeline::Pipeline;
 /// ```
 pub struct SinkboxLayer {
     pipeline: Pipeline,
+    min_level: Level,
 }
 
 impl SinkboxLayer {
-    /// A layer that emits into `pipeline`.
+    /// A layer that emits `info`, `warn` and `error` events into `pipeline`.
     pub fn new(pipeline: Pipeline) -> Self {
-        Self { pipeline }
+        Self {
+            pipeline,
+            min_level: Level::INFO,
+        }
     }
+
+    /// Keeps events at `level` or more severe (`Level::TRACE` keeps all).
+    pub fn with_min_level(mut self, level: Level) -> Self {
+        self.min_level = level;
+        self
+    }
+}
+
+fn on_sinkbox_thread() -> bool {
+    std::thread::current().name().is_some_and(|name| name.starts_with("sinkbox-"))
 }
 
 impl<S: Subscriber> Layer<S> for SinkboxLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
-        if meta.target().starts_with("sinkbox") {
+        // In tracing, more verbose levels compare greater.
+        if *meta.level() > self.min_level || meta.target().starts_with("sinkbox") || on_sinkbox_thread() {
             return;
         }
         let mut record = Map::new();
