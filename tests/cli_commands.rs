@@ -10,9 +10,12 @@ use support::{guest, read_lines, wait_until, workspace_root};
 
 fn sinkbox() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sinkbox"));
-    cmd.env("SINKBOX_CACHE_DIR", workspace_root().join("target").join("sinkbox-test-cache"))
-        .env("NO_COLOR", "1")
-        .env_remove("SINKBOX_LOG");
+    cmd.env(
+        "SINKBOX_CACHE_DIR",
+        workspace_root().join("target").join("sinkbox-test-cache"),
+    )
+    .env("NO_COLOR", "1")
+    .env_remove("SINKBOX_LOG");
     cmd
 }
 
@@ -46,19 +49,45 @@ fn run_skips_malformed_lines_by_number_and_delivers_the_rest() {
         "{\"level\":\"info\",\"n\":1}\nnot json\n\n{\"level\":\"warn\",\"n\":2}\n{\"broken\":\n{\"level\":\"info\",\"n\":3}",
     )
     .unwrap();
-    let output = sinkbox().arg("run").arg("--config").arg(&config).arg("--input").arg(&input).output().unwrap();
+    let output = sinkbox()
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
     let (_, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("line 2: skipped malformed event: not a single JSON value"), "{stderr}");
-    assert!(stderr.contains("line 5: skipped malformed event"), "{stderr}");
-    assert!(stderr.contains("read 3 event(s) from 6 line(s); 2 malformed line(s) skipped"), "{stderr}");
-    assert!(stderr.contains("stats: total=3 info=2 warn=1 malformed=0"), "{stderr}");
-    let summary = stderr.lines().find(|l| l.starts_with("applog ")).expect("a summary line per sink");
+    assert!(
+        stderr.contains("line 2: skipped malformed event: not a single JSON value"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 5: skipped malformed event"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("read 3 event(s) from 6 line(s); 2 malformed line(s) skipped"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stats: total=3 info=2 warn=1 malformed=0"),
+        "{stderr}"
+    );
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("applog "))
+        .expect("a summary line per sink");
     let columns: Vec<&str> = summary.split_whitespace().collect();
     assert_eq!(&columns[1..3], ["3", "69"], "records and bytes: {summary}");
     assert_eq!(
         read_lines(&dir.path().join("out/app.ndjson")),
-        vec![r#"{"level":"info","n":1}"#, r#"{"level":"warn","n":2}"#, r#"{"level":"info","n":3}"#]
+        vec![
+            r#"{"level":"info","n":1}"#,
+            r#"{"level":"warn","n":2}"#,
+            r#"{"level":"info","n":3}"#
+        ]
     );
 }
 
@@ -85,13 +114,25 @@ fn run_reads_stdin_and_drains_on_sigterm() {
     let out = dir.path().join("out/app.ndjson");
     wait_until("the events reach the file", || read_lines(&out).len() == 5);
     // stdin stays open: the run only ends through the signal.
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(128 + 15), "{stderr}");
-    assert!(stderr.contains("received signal 15; draining queues and stopping sinks"), "{stderr}");
-    assert!(stderr.lines().any(|l| l.starts_with("applog ") && l.split_whitespace().nth(1) == Some("5")), "{stderr}");
+    assert!(
+        stderr.contains("received signal 15; draining queues and stopping sinks"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("applog ") && l.split_whitespace().nth(1) == Some("5")),
+        "{stderr}"
+    );
     drop(stdin);
 }
 
@@ -105,20 +146,36 @@ fn validate_accepts_a_good_config_and_checks_its_components() {
             guest("filter-sink").display()
         ),
     );
-    let output = sinkbox().arg("validate").arg("--config").arg(&config).output().unwrap();
+    let output = sinkbox()
+        .arg("validate")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
-    assert!(stdout.ends_with("ok, 2 sink(s): console (stdout), f (wasm)\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("ok, 2 sink(s): console (stdout), f (wasm)\n"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn validate_names_the_field_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "[sinks.console]\ntype = \"stdot\"\n");
-    let output = sinkbox().arg("validate").arg("--config").arg(&config).output().unwrap();
+    let output = sinkbox()
+        .arg("validate")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr.contains("sinks.console.type: unknown sink type `stdot`"), "{stderr}");
+    assert!(
+        stderr.contains("sinks.console.type: unknown sink type `stdot`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("(did you mean `stdout`?)"), "{stderr}");
 }
 
@@ -131,25 +188,52 @@ fn validate_reports_missing_and_wrong_components() {
         dir.path(),
         "[sinks.gone]\ntype = \"wasm\"\ncomponent = \"missing.wasm\"\n[sinks.core]\ntype = \"wasm\"\ncomponent = \"core.wasm\"\n",
     );
-    let output = sinkbox().arg("validate").arg("--config").arg(&config).output().unwrap();
+    let output = sinkbox()
+        .arg("validate")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr.contains("sinks.gone.component: cannot read"), "{stderr}");
+    assert!(
+        stderr.contains("sinks.gone.component: cannot read"),
+        "{stderr}"
+    );
     assert!(stderr.contains("missing.wasm"), "{stderr}");
     assert!(stderr.contains("sinks.core.component:"), "{stderr}");
-    assert!(stderr.contains("is a core WebAssembly module, not a component"), "{stderr}");
+    assert!(
+        stderr.contains("is a core WebAssembly module, not a component"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn inspect_shows_a_sink_and_its_fit() {
-    let output = sinkbox().arg("inspect").arg(guest("filter-sink")).output().unwrap();
+    let output = sinkbox()
+        .arg("inspect")
+        .arg(guest("filter-sink"))
+        .output()
+        .unwrap();
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("imports:\n"), "{stdout}");
-    assert!(stdout.contains("  sinkbox:sink/host@0.1.0 (instance)"), "{stdout}");
-    assert!(stdout.contains("  wasi:filesystem/preopens@0.2."), "{stdout}");
-    assert!(stdout.contains("exports:\n  sinkbox:sink/sink@0.1.0 (instance)"), "{stdout}");
-    assert!(stdout.ends_with("sink contract: ok (sinkbox:sink/sink@0.1.0)\n"), "{stdout}");
+    assert!(
+        stdout.contains("  sinkbox:sink/host@0.1.0 (instance)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  wasi:filesystem/preopens@0.2."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("exports:\n  sinkbox:sink/sink@0.1.0 (instance)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("sink contract: ok (sinkbox:sink/sink@0.1.0)\n"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -157,19 +241,41 @@ fn inspect_explains_what_is_wrong_with_other_files() {
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(PathBuf, &str)> = vec![
         (dir.path().join("absent.wasm"), "cannot read"),
-        (dir.path().join("text.wasm"), "is not a WebAssembly file (it does not start with `\\0asm`)"),
-        (dir.path().join("core.wasm"), "is a core WebAssembly module, not a component; build the sink with `cargo build --target wasm32-wasip2`"),
-        (dir.path().join("truncated.wasm"), "is not a valid component"),
+        (
+            dir.path().join("text.wasm"),
+            "is not a WebAssembly file (it does not start with `\\0asm`)",
+        ),
+        (
+            dir.path().join("core.wasm"),
+            "is a core WebAssembly module, not a component; build the sink with `cargo build --target wasm32-wasip2`",
+        ),
+        (
+            dir.path().join("truncated.wasm"),
+            "is not a valid component",
+        ),
     ];
     std::fs::write(&cases[1].0, "hello, I am not wasm").unwrap();
-    std::fs::write(&cases[2].0, wat::parse_str("(module (func (export \"write\")))").unwrap()).unwrap();
+    std::fs::write(
+        &cases[2].0,
+        wat::parse_str("(module (func (export \"write\")))").unwrap(),
+    )
+    .unwrap();
     let sink = std::fs::read(guest("count-sink")).unwrap();
     std::fs::write(&cases[3].0, &sink[..sink.len() / 2]).unwrap();
     for (path, expected) in &cases {
         let output = sinkbox().arg("inspect").arg(path).output().unwrap();
         let (_, stderr) = text(&output);
-        assert_eq!(output.status.code(), Some(1), "{}: {stderr}", path.display());
-        assert!(stderr.contains(expected), "{}: expected `{expected}` in {stderr}", path.display());
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}: {stderr}",
+            path.display()
+        );
+        assert!(
+            stderr.contains(expected),
+            "{}: expected `{expected}` in {stderr}",
+            path.display()
+        );
     }
 }
 

@@ -51,7 +51,10 @@ fn a_full_config_parses_with_paths_resolved_against_the_file() {
     )
     .unwrap();
     assert_eq!(config.runtime.data_dir, Path::new("/etc/sinkbox/state"));
-    assert_eq!(config.runtime.cache_dir.as_deref(), Some(Path::new("/var/cache/sinkbox")));
+    assert_eq!(
+        config.runtime.cache_dir.as_deref(),
+        Some(Path::new("/var/cache/sinkbox"))
+    );
     assert_eq!(config.runtime.batch.max_records, 500);
     assert_eq!(config.runtime.batch.max_bytes, 256 * 1024);
     assert_eq!(config.runtime.batch.timeout, Duration::from_millis(50));
@@ -66,16 +69,27 @@ fn a_full_config_parses_with_paths_resolved_against_the_file() {
     assert_eq!(applog.retry.initial_backoff, Duration::from_millis(10));
     assert_eq!(applog.retry.max_backoff, Duration::from_secs(1));
     assert_eq!(applog.retry.max_restarts, 1);
-    let SinkKind::File(file) = &applog.kind else { panic!() };
+    let SinkKind::File(file) = &applog.kind else {
+        panic!()
+    };
     assert_eq!(file.path, Path::new("/etc/sinkbox/logs/app.ndjson"));
     assert!(!file.sync_on_flush);
 
-    let SinkKind::Wasm(wasm) = &config.sinks[2].kind else { panic!() };
+    let SinkKind::Wasm(wasm) = &config.sinks[2].kind else {
+        panic!()
+    };
     assert_eq!(wasm.component, Path::new("/etc/sinkbox/sinks/filter.wasm"));
     assert_eq!(wasm.memory_limit, 16 * 1024 * 1024);
     assert_eq!(wasm.call_timeout, Duration::from_millis(500));
     let grant = wasm.grant.as_ref().unwrap();
-    assert_eq!((grant.host_path.as_path(), grant.guest_path.as_str(), grant.read_only), (Path::new("/srv/out"), "/out", true));
+    assert_eq!(
+        (
+            grant.host_path.as_path(),
+            grant.guest_path.as_str(),
+            grant.read_only
+        ),
+        (Path::new("/srv/out"), "/out", true)
+    );
     assert_eq!(
         wasm.config,
         vec![
@@ -89,13 +103,18 @@ fn a_full_config_parses_with_paths_resolved_against_the_file() {
 #[test]
 fn defaults_apply_when_options_are_left_out() {
     let config = parse("[sinks.w]\ntype = \"wasm\"\ncomponent = \"x.wasm\"\n").unwrap();
-    assert_eq!(config.runtime.data_dir, Path::new("/etc/sinkbox/sinkbox-data"));
+    assert_eq!(
+        config.runtime.data_dir,
+        Path::new("/etc/sinkbox/sinkbox-data")
+    );
     assert_eq!(config.runtime.batch.max_records, 1024);
     let sink = &config.sinks[0];
     assert_eq!(sink.queue_capacity, 64);
     assert_eq!(sink.overflow, OverflowPolicy::Block);
     assert_eq!(sink.retry.max_retries, 5);
-    let SinkKind::Wasm(wasm) = &sink.kind else { panic!() };
+    let SinkKind::Wasm(wasm) = &sink.kind else {
+        panic!()
+    };
     assert_eq!(wasm.memory_limit, 64 * 1024 * 1024);
     assert_eq!(wasm.call_timeout, Duration::from_secs(2));
     assert!(wasm.grant.is_none());
@@ -135,9 +154,14 @@ fn a_wrong_value_names_the_field_and_the_expected_form() {
     let message = error("[sinks.a]\ntype = \"stdout\"\noverflow = \"drop\"\n");
     assert!(message.starts_with("test.toml: sinks.a.overflow: unknown variant `drop`, expected one of `block`, `drop_newest`, `drop_oldest`"), "{message}");
     let message = error("[runtime.batch]\ntimeout = \"soon\"\n[sinks.a]\ntype = \"stdout\"\n");
-    assert!(message.starts_with("test.toml: runtime.batch.timeout: "), "{message}");
+    assert!(
+        message.starts_with("test.toml: runtime.batch.timeout: "),
+        "{message}"
+    );
     assert_eq!(
-        error("[sinks.w]\ntype = \"wasm\"\ncomponent = \"x.wasm\"\nconfig = { nested = { a = 1 } }\n"),
+        error(
+            "[sinks.w]\ntype = \"wasm\"\ncomponent = \"x.wasm\"\nconfig = { nested = { a = 1 } }\n"
+        ),
         "test.toml: sinks.w.config.nested: expected a string, number or boolean; a sink's config is flat key/value pairs"
     );
     assert_eq!(
@@ -150,11 +174,17 @@ fn a_wrong_value_names_the_field_and_the_expected_form() {
 #[test]
 fn structural_mistakes_are_explained() {
     let message = error("[sinks.a\ntype = 1");
-    assert!(message.starts_with("test.toml: TOML parse error at line 1"), "{message}");
+    assert!(
+        message.starts_with("test.toml: TOML parse error at line 1"),
+        "{message}"
+    );
     assert!(error("").contains("no sinks are configured"));
     assert_eq!(
         error("[sink.a]\ntype = \"stdout\"\n"),
         "test.toml: sink: unknown top-level table; expected `runtime` or `sinks`"
     );
-    assert!(error("[runtime]\ndatadir = \"x\"\n[sinks.a]\ntype = \"stdout\"\n").contains("runtime.datadir: unknown field `datadir`"));
+    assert!(
+        error("[runtime]\ndatadir = \"x\"\n[sinks.a]\ntype = \"stdout\"\n")
+            .contains("runtime.datadir: unknown field `datadir`")
+    );
 }

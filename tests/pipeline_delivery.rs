@@ -9,7 +9,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use sinkbox::pipeline::{BatchOptions, OverflowPolicy};
-use sinkbox::{Batch, EmitError, FlushOutcome, Pipeline, Sink, SinkError, SinkSpec, SinkboxLayer, WriteOutcome};
+use sinkbox::{
+    Batch, EmitError, FlushOutcome, Pipeline, Sink, SinkError, SinkSpec, SinkboxLayer, WriteOutcome,
+};
 use support::{fast_retry, wait_until};
 
 /// A gate a test opens to let a blocked sink go on.
@@ -82,9 +84,17 @@ impl Sink for RecordingSink {
         if std::mem::take(&mut self.panic_once) {
             panic!("a bug in a native sink");
         }
-        self.recorder.batches.lock().unwrap().push((batch.first_sequence(), batch.len()));
+        self.recorder
+            .batches
+            .lock()
+            .unwrap()
+            .push((batch.first_sequence(), batch.len()));
         let mut records = self.recorder.records.lock().unwrap();
-        records.extend(batch.records().map(|r| String::from_utf8(r.to_vec()).unwrap()));
+        records.extend(
+            batch
+                .records()
+                .map(|r| String::from_utf8(r.to_vec()).unwrap()),
+        );
         WriteOutcome::Accepted
     }
     fn flush(&mut self) -> FlushOutcome {
@@ -116,7 +126,11 @@ fn numbers(recorder: &Recorder) -> Vec<u32> {
         .lock()
         .unwrap()
         .iter()
-        .map(|r| serde_json::from_str::<serde_json::Value>(r).unwrap()["i"].as_u64().unwrap() as u32)
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(r).unwrap()["i"]
+                .as_u64()
+                .unwrap() as u32
+        })
         .collect()
 }
 
@@ -164,7 +178,11 @@ fn a_flush_past_its_deadline_names_the_sinks_that_did_not_finish() {
     assert_eq!(numbers(&fast), vec![0, 1, 2]);
     gate.open();
     pipeline.shutdown();
-    assert_eq!(numbers(&slow), vec![0, 1, 2], "nothing is lost after a timed-out flush");
+    assert_eq!(
+        numbers(&slow),
+        vec![0, 1, 2],
+        "nothing is lost after a timed-out flush"
+    );
 }
 
 #[test]
@@ -221,7 +239,9 @@ fn overflow_run(policy: OverflowPolicy) -> (Vec<u32>, u64) {
         .build()
         .unwrap();
     emit_n(&pipeline, 0..1);
-    wait_until("the sink holds batch 0 inside write", || gate.entered() == 1);
+    wait_until("the sink holds batch 0 inside write", || {
+        gate.entered() == 1
+    });
     emit_n(&pipeline, 1..5);
     let dropped = pipeline.stats()[0].dropped;
     gate.open();
@@ -258,14 +278,19 @@ fn block_holds_the_producer_until_the_sink_makes_room() {
         .build()
         .unwrap();
     emit_n(&pipeline, 0..1);
-    wait_until("the sink holds batch 0 inside write", || gate.entered() == 1);
+    wait_until("the sink holds batch 0 inside write", || {
+        gate.entered() == 1
+    });
     emit_n(&pipeline, 1..2);
     let producer = {
         let pipeline = pipeline.clone();
         std::thread::spawn(move || emit_n(&pipeline, 2..3))
     };
     std::thread::sleep(Duration::from_millis(50));
-    assert!(!producer.is_finished(), "emit must wait while the queue is full");
+    assert!(
+        !producer.is_finished(),
+        "emit must wait while the queue is full"
+    );
     gate.open();
     producer.join().unwrap();
     let stats = pipeline.shutdown();
@@ -289,9 +314,18 @@ fn batches_close_by_count_and_by_age_with_continuous_sequences() {
         .unwrap();
     emit_n(&pipeline, 0..7);
     // Two full batches at once, then the last record once its batch is old enough.
-    wait_until("the timer closes the partial batch", || numbers(&recorder).len() == 7);
-    assert_eq!(*recorder.batches.lock().unwrap(), vec![(0, 3), (3, 3), (6, 1)]);
-    assert_eq!(recorder.flushes.load(Ordering::SeqCst), 0, "closing a batch is not a flush");
+    wait_until("the timer closes the partial batch", || {
+        numbers(&recorder).len() == 7
+    });
+    assert_eq!(
+        *recorder.batches.lock().unwrap(),
+        vec![(0, 3), (3, 3), (6, 1)]
+    );
+    assert_eq!(
+        recorder.flushes.load(Ordering::SeqCst),
+        0,
+        "closing a batch is not a flush"
+    );
     pipeline.shutdown();
 }
 
@@ -309,7 +343,9 @@ fn batches_close_by_size() {
         .build()
         .unwrap();
     emit_n(&pipeline, 0..4); // `{"i":0}\n` is 8 bytes: the third record closes a batch.
-    wait_until("the first batch closes", || recorder.batches.lock().unwrap().len() == 1);
+    wait_until("the first batch closes", || {
+        recorder.batches.lock().unwrap().len() == 1
+    });
     assert_eq!(recorder.batches.lock().unwrap()[0], (0, 3));
     pipeline.shutdown();
     assert_eq!(numbers(&recorder), vec![0, 1, 2, 3]);
@@ -328,9 +364,15 @@ fn emit_json_accepts_one_value_and_says_what_is_wrong_otherwise() {
     pipeline.emit_json(b"  {\"a\":1}\r\n").unwrap();
     pipeline.emit_json(b"{\n  \"pretty\": [1,\n 2]\n}").unwrap();
     let err = pipeline.emit_json(b"{\"a\":").unwrap_err().to_string();
-    assert!(err.starts_with("not a single JSON value: EOF while parsing"), "{err}");
+    assert!(
+        err.starts_with("not a single JSON value: EOF while parsing"),
+        "{err}"
+    );
     let err = pipeline.emit_json(b"{} {}").unwrap_err().to_string();
-    assert!(err.contains("trailing characters after the JSON value at byte 2"), "{err}");
+    assert!(
+        err.contains("trailing characters after the JSON value at byte 2"),
+        "{err}"
+    );
     let err = pipeline.emit_json(b"   ").unwrap_err().to_string();
     assert!(err.contains("empty input"), "{err}");
     pipeline.shutdown();

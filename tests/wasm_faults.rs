@@ -23,7 +23,13 @@ struct FaultRun {
 
 /// Sends three batches of 4 (the middle one carrying `marker`) to the
 /// faulty guest and to a native file sink, then shuts down.
-fn run_with_fault(dir: &Path, guest: &str, marker: &str, options: WasmSinkOptions, retry: RetryPolicy) -> FaultRun {
+fn run_with_fault(
+    dir: &Path,
+    guest: &str,
+    marker: &str,
+    options: WasmSinkOptions,
+    retry: RetryPolicy,
+) -> FaultRun {
     let faulty = WasmSink::new("faulty", component(guest), options);
     let pipeline = Pipeline::builder()
         .data_dir(dir.join("data"))
@@ -55,7 +61,10 @@ fn run_with_fault(dir: &Path, guest: &str, marker: &str, options: WasmSinkOption
     let applog = stats.pop().unwrap();
     let faulty = stats.pop().unwrap();
     let applog_lines = read_lines(&dir.join("applog.ndjson"));
-    assert_eq!(applog_lines, all, "the native sink beside the faulty one must get every event, in order");
+    assert_eq!(
+        applog_lines, all,
+        "the native sink beside the faulty one must get every event, in order"
+    );
     FaultRun {
         faulty,
         applog,
@@ -70,15 +79,34 @@ fn run_with_fault(dir: &Path, guest: &str, marker: &str, options: WasmSinkOption
 fn assert_contained(run: &FaultRun, reason_part: &str) {
     assert_eq!(run.applog.records, 12);
     assert_eq!(run.applog.errors.total(), 0);
-    assert_eq!(run.faulty.records, 8, "the batches without the marker are delivered");
-    assert_eq!(run.faulty.dead_lettered, 4, "the poisoned batch is dead-lettered");
-    assert_eq!(run.faulty.errors.fatal, 3, "first try plus max_restarts = 2");
-    assert_eq!(run.faulty.restarts, 3, "two for the poisoned batch, one for the next");
+    assert_eq!(
+        run.faulty.records, 8,
+        "the batches without the marker are delivered"
+    );
+    assert_eq!(
+        run.faulty.dead_lettered, 4,
+        "the poisoned batch is dead-lettered"
+    );
+    assert_eq!(
+        run.faulty.errors.fatal, 3,
+        "first try plus max_restarts = 2"
+    );
+    assert_eq!(
+        run.faulty.restarts, 3,
+        "two for the poisoned batch, one for the next"
+    );
     assert_eq!(run.dead_letters.len(), 4);
-    let sequences: Vec<u64> = run.dead_letters.iter().map(|l| l["sequence"].as_u64().unwrap()).collect();
+    let sequences: Vec<u64> = run
+        .dead_letters
+        .iter()
+        .map(|l| l["sequence"].as_u64().unwrap())
+        .collect();
     assert_eq!(sequences, vec![4, 5, 6, 7]);
     let reason = run.dead_letters[0]["reason"].as_str().unwrap();
-    assert!(reason.contains(reason_part), "dead-letter reason `{reason}` should mention `{reason_part}`");
+    assert!(
+        reason.contains(reason_part),
+        "dead-letter reason `{reason}` should mention `{reason_part}`"
+    );
     assert_eq!(run.applog_lines.len(), 12);
 }
 
@@ -90,8 +118,17 @@ fn a_trapping_guest_is_restarted_and_its_batch_dead_lettered() {
         log_capture: Some(logs.clone()),
         ..WasmSinkOptions::default()
     };
-    let run = run_with_fault(dir.path(), "trap-sink", r#""trap":true"#, options, fast_retry());
-    assert_contained(&run, "`write` trapped: wasm trap: wasm `unreachable` instruction executed");
+    let run = run_with_fault(
+        dir.path(),
+        "trap-sink",
+        r#""trap":true"#,
+        options,
+        fast_retry(),
+    );
+    assert_contained(
+        &run,
+        "`write` trapped: wasm trap: wasm `unreachable` instruction executed",
+    );
     // The guest's panic message reached the host's diagnostics via stderr.
     assert!(
         logs.lines()
@@ -109,8 +146,17 @@ fn a_looping_guest_is_stopped_by_its_call_timeout() {
         call_timeout: Duration::from_millis(200),
         ..WasmSinkOptions::default()
     };
-    let run = run_with_fault(dir.path(), "loop-sink", r#""loop":true"#, options, fast_retry());
-    assert_contained(&run, "`write` ran past its call_timeout of 200ms and was stopped");
+    let run = run_with_fault(
+        dir.path(),
+        "loop-sink",
+        r#""loop":true"#,
+        options,
+        fast_retry(),
+    );
+    assert_contained(
+        &run,
+        "`write` ran past its call_timeout of 200ms and was stopped",
+    );
 }
 
 #[test]
@@ -120,7 +166,13 @@ fn a_guest_allocating_past_its_cap_runs_out_of_memory_alone() {
         memory_limit: 16 * 1024 * 1024,
         ..WasmSinkOptions::default()
     };
-    let run = run_with_fault(dir.path(), "oom-sink", r#""oom":true"#, options, fast_retry());
+    let run = run_with_fault(
+        dir.path(),
+        "oom-sink",
+        r#""oom":true"#,
+        options,
+        fast_retry(),
+    );
     assert_contained(&run, "`write` ran out of memory");
     assert_contained(&run, "over its memory_limit of 16777216 bytes");
 }
@@ -161,9 +213,14 @@ fn a_stuck_guest_does_not_delay_the_sink_beside_it() {
     for record in &all {
         pipeline.emit_json(record.as_bytes()).unwrap();
     }
-    wait_until("the file sink has every record", || pipeline.stats()[1].records == 102);
+    wait_until("the file sink has every record", || {
+        pipeline.stats()[1].records == 102
+    });
     let looping = &pipeline.stats()[0];
-    assert_eq!(looping.dead_lettered, 0, "the stuck sink is still working on its first batch");
+    assert_eq!(
+        looping.dead_lettered, 0,
+        "the stuck sink is still working on its first batch"
+    );
     assert_eq!(looping.records, 0);
     let stats = pipeline.shutdown();
     assert_eq!(stats[0].dead_lettered, 2);
@@ -182,10 +239,16 @@ fn a_guest_looping_in_start_fails_the_build_with_the_deadline() {
             ..WasmSinkOptions::default()
         },
     );
-    let result = Pipeline::builder().data_dir(dir.path()).sink("looping", sink).build();
+    let result = Pipeline::builder()
+        .data_dir(dir.path())
+        .sink("looping", sink)
+        .build();
     let Err(PipelineError::SinkStart { sink, message }) = result else {
         panic!("a sink whose start never returns must fail the build");
     };
     assert_eq!(sink, "looping");
-    assert!(message.contains("`start` ran past its call_timeout of 100ms"), "{message}");
+    assert!(
+        message.contains("`start` ran past its call_timeout of 100ms"),
+        "{message}"
+    );
 }

@@ -113,9 +113,15 @@ fn retryable_forever_is_dead_lettered_after_max_retries() {
     for (k, letter) in letters.iter().enumerate() {
         assert_eq!(letter["sink"], "outcomes");
         assert_eq!(letter["sequence"], k as u64);
-        assert_eq!(letter["record"], serde_json::from_str::<serde_json::Value>(&bad[k]).unwrap());
+        assert_eq!(
+            letter["record"],
+            serde_json::from_str::<serde_json::Value>(&bad[k]).unwrap()
+        );
         let reason = letter["reason"].as_str().unwrap();
-        assert!(reason.contains("still failing after 2 retries: asked to retry"), "{reason}");
+        assert!(
+            reason.contains("still failing after 2 retries: asked to retry"),
+            "{reason}"
+        );
     }
 }
 
@@ -160,11 +166,19 @@ fn fatal_restarts_the_instance_then_dead_letters_and_recovers() {
     let stats = pipeline.shutdown().remove(0);
     assert_eq!(stats.errors.fatal, 3, "first try plus max_restarts = 2");
     assert_eq!(stats.dead_lettered, 3);
-    assert_eq!(stats.restarts, 3, "two for the failing batch, one for the next");
+    assert_eq!(
+        stats.restarts, 3,
+        "two for the failing batch, one for the next"
+    );
     assert_eq!(stats.records, 2);
     assert_eq!(accepted(dir.path()), good);
     let letters = dead_letters(dir.path());
-    assert!(letters[0]["reason"].as_str().unwrap().contains("asked to fail"));
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("asked to fail")
+    );
 }
 
 #[test]
@@ -174,8 +188,14 @@ fn a_start_error_fails_the_build_with_the_guest_message() {
         panic!("a sink that refuses to start must fail the build");
     };
     let message = err.to_string();
-    assert!(message.contains("sink `outcomes` failed to start"), "{message}");
-    assert!(message.contains("refusing to start because the option `refuse` is true"), "{message}");
+    assert!(
+        message.contains("sink `outcomes` failed to start"),
+        "{message}"
+    );
+    assert!(
+        message.contains("refusing to start because the option `refuse` is true"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -193,12 +213,18 @@ fn flush_and_stop_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let mut sink = outcome_sink(dir.path(), &[]);
     sink.start().unwrap();
-    assert_eq!(sink.write(&Batch::from_records([r#"{"i":0}"#], 0)), WriteOutcome::Accepted);
+    assert_eq!(
+        sink.write(&Batch::from_records([r#"{"i":0}"#], 0)),
+        WriteOutcome::Accepted
+    );
     assert_eq!(sink.flush(), FlushOutcome::Done);
     assert_eq!(sink.flush(), FlushOutcome::Done);
     assert_eq!(sink.health(), Health::Healthy);
     sink.stop();
     sink.stop();
     assert!(matches!(sink.health(), Health::Unhealthy(_)));
-    assert_eq!(read_lines(&dir.path().join("out").join("accepted.ndjson")), vec![r#"{"i":0}"#]);
+    assert_eq!(
+        read_lines(&dir.path().join("out").join("accepted.ndjson")),
+        vec![r#"{"i":0}"#]
+    );
 }

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use sinkbox::pipeline::BatchOptions;
-use sinkbox::wasm::{DirGrant, GuestLevel, GuestLogBuffer, GuestStream, WasmEngine, WasmSink, WasmSinkOptions};
+use sinkbox::wasm::{
+    DirGrant, GuestLevel, GuestLogBuffer, GuestStream, WasmEngine, WasmSink, WasmSinkOptions,
+};
 use sinkbox::{Pipeline, SinkSpec};
 use support::{component, guest, read_lines};
 
@@ -34,17 +36,25 @@ fn filter(config: &[(&str, &str)], grant: Option<DirGrant>) -> WasmSink {
         component("filter-sink"),
         WasmSinkOptions {
             grant,
-            config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            config: config
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..WasmSinkOptions::default()
         },
     )
 }
 
-fn run(dir: &Path, sinks: Vec<SinkSpec>) -> Result<Vec<sinkbox::SinkStats>, sinkbox::pipeline::PipelineError> {
-    let mut builder = Pipeline::builder().data_dir(dir.join("data")).batch(BatchOptions {
-        max_records: 4,
-        ..BatchOptions::default()
-    });
+fn run(
+    dir: &Path,
+    sinks: Vec<SinkSpec>,
+) -> Result<Vec<sinkbox::SinkStats>, sinkbox::pipeline::PipelineError> {
+    let mut builder = Pipeline::builder()
+        .data_dir(dir.join("data"))
+        .batch(BatchOptions {
+            max_records: 4,
+            ..BatchOptions::default()
+        });
     for sink in sinks {
         builder = builder.sink_spec(sink);
     }
@@ -59,7 +69,10 @@ fn run(dir: &Path, sinks: Vec<SinkSpec>) -> Result<Vec<sinkbox::SinkStats>, sink
 #[test]
 fn the_filter_sink_writes_matching_records_into_its_granted_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let warn_up = filter(&[("min_level", "warn"), ("path", "/data/warn.ndjson")], grant(dir.path()));
+    let warn_up = filter(
+        &[("min_level", "warn"), ("path", "/data/warn.ndjson")],
+        grant(dir.path()),
+    );
     let route_b = WasmSink::new(
         "route_b",
         component("filter-sink"),
@@ -74,8 +87,20 @@ fn the_filter_sink_writes_matching_records_into_its_granted_directory() {
             ..WasmSinkOptions::default()
         },
     );
-    let stats = run(dir.path(), vec![SinkSpec::new("warn_up", warn_up), SinkSpec::new("route_b", route_b)]).unwrap();
-    assert!(stats.iter().all(|s| s.records == 6 && s.errors.total() == 0), "{stats:?}");
+    let stats = run(
+        dir.path(),
+        vec![
+            SinkSpec::new("warn_up", warn_up),
+            SinkSpec::new("route_b", route_b),
+        ],
+    )
+    .unwrap();
+    assert!(
+        stats
+            .iter()
+            .all(|s| s.records == 6 && s.errors.total() == 0),
+        "{stats:?}"
+    );
     assert_eq!(
         read_lines(&dir.path().join("granted/warn.ndjson")),
         vec![EVENTS[1], EVENTS[2], EVENTS[4]]
@@ -91,7 +116,10 @@ fn without_a_grant_a_sink_has_no_filesystem() {
     let dir = tempfile::tempdir().unwrap();
     let err = run(dir.path(), vec![SinkSpec::new("filter", filter(&[], None))]).unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("cannot open `/data/filtered.ndjson`"), "{message}");
+    assert!(
+        message.contains("cannot open `/data/filtered.ndjson`"),
+        "{message}"
+    );
     assert!(message.contains("grant the sink a directory"), "{message}");
 }
 
@@ -99,8 +127,15 @@ fn without_a_grant_a_sink_has_no_filesystem() {
 fn a_grant_reaches_only_its_own_directory() {
     let dir = tempfile::tempdir().unwrap();
     let outside = dir.path().join("outside.ndjson");
-    let escape = format!("/data/../{}", outside.file_name().unwrap().to_str().unwrap());
-    for path in [escape.as_str(), "/etc/sinkbox-probe.ndjson", outside.to_str().unwrap()] {
+    let escape = format!(
+        "/data/../{}",
+        outside.file_name().unwrap().to_str().unwrap()
+    );
+    for path in [
+        escape.as_str(),
+        "/etc/sinkbox-probe.ndjson",
+        outside.to_str().unwrap(),
+    ] {
         let sink = filter(&[("path", path)], grant(dir.path()));
         let err = run(dir.path(), vec![SinkSpec::new("filter", sink)]).unwrap_err();
         assert!(err.to_string().contains("cannot open"), "{path}: {err}");
@@ -117,8 +152,16 @@ fn a_read_only_grant_refuses_writes() {
         read_only: true,
         ..grant(dir.path()).unwrap()
     });
-    let err = run(dir.path(), vec![SinkSpec::new("filter", filter(&[], read_only))]).unwrap_err();
-    assert!(err.to_string().contains("cannot open `/data/filtered.ndjson`"), "{err}");
+    let err = run(
+        dir.path(),
+        vec![SinkSpec::new("filter", filter(&[], read_only))],
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot open `/data/filtered.ndjson`"),
+        "{err}"
+    );
     assert!(!dir.path().join("granted/filtered.ndjson").exists());
 }
 
@@ -127,7 +170,11 @@ fn a_bad_option_is_refused_with_the_guest_message() {
     let dir = tempfile::tempdir().unwrap();
     let sink = filter(&[("min_level", "loud")], grant(dir.path()));
     let err = run(dir.path(), vec![SinkSpec::new("filter", sink)]).unwrap_err();
-    assert!(err.to_string().contains("min_level = `loud` is not a level"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("min_level = `loud` is not a level"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -146,7 +193,9 @@ fn the_stats_sink_reports_through_the_host_log_on_flush_and_stop() {
     let lines: Vec<String> = logs
         .lines()
         .into_iter()
-        .filter(|l| l.stream == GuestStream::Log && l.level == GuestLevel::Info && l.sink == "stats")
+        .filter(|l| {
+            l.stream == GuestStream::Log && l.level == GuestLevel::Info && l.sink == "stats"
+        })
         .map(|l| l.message)
         .collect();
     let summary = "stats: total=6 debug=1 error=2 info=1 none=1 warn=1 malformed=0";

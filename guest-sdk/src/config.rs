@@ -16,7 +16,11 @@ impl Config {
 
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of `key`, or `default`.
@@ -26,7 +30,9 @@ impl Config {
 
     /// The value of `key`, or an error that says it is required.
     pub fn require(&self, key: &str) -> Result<&str, String> {
-        self.get(key).ok_or_else(|| format!("the option `{key}` is required; set it in the sink's `config` table"))
+        self.get(key).ok_or_else(|| {
+            format!("the option `{key}` is required; set it in the sink's `config` table")
+        })
     }
 
     /// The value of `key` parsed as `T`; `Ok(None)` when unset, `Err` with
@@ -56,5 +62,40 @@ impl Config {
             .map(|(k, _)| k.as_str())
             .filter(|k| !known.contains(k))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::new(vec![
+            ("threshold".into(), "250".into()),
+            ("mode".into(), "fast".into()),
+            ("mode".into(), "slow".into()),
+        ])
+    }
+
+    #[test]
+    fn the_last_value_of_a_key_wins() {
+        assert_eq!(config().get("mode"), Some("slow"));
+        assert_eq!(config().get_or("absent", "dflt"), "dflt");
+    }
+
+    #[test]
+    fn parse_and_require_say_which_option_is_wrong() {
+        assert_eq!(config().parse::<u32>("threshold"), Ok(Some(250)));
+        assert_eq!(config().parse::<u32>("absent"), Ok(None));
+        let err = config().parse::<u32>("mode").unwrap_err();
+        assert_eq!(
+            err,
+            "the option `mode` = `slow` is not valid: invalid digit found in string"
+        );
+        assert_eq!(
+            config().require("path").unwrap_err(),
+            "the option `path` is required; set it in the sink's `config` table"
+        );
+        assert_eq!(config().unknown_keys(&["threshold"]), vec!["mode", "mode"]);
     }
 }

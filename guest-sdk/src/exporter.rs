@@ -53,6 +53,9 @@ impl<S: Sink> Guest for Exporter<S> {
     }
 
     fn health() -> HealthStatus {
-        with_sink::<S, _>(HealthStatus::Unhealthy("the sink is not started".into()), |sink| sink.health())
+        with_sink::<S, _>(
+            HealthStatus::Unhealthy("the sink is not started".into()),
+            |sink| sink.health(),
+        )
     }
 }

@@ -49,8 +49,8 @@ pub mod bindings {
 }
 
 pub use bindings::exports::sinkbox::sink::sink::{FlushOutcome, HealthStatus, WriteOutcome};
-pub use bindings::sinkbox::sink::types::PartialWrite;
 pub use bindings::sinkbox::sink::types::Level;
+pub use bindings::sinkbox::sink::types::PartialWrite;
 
 /// A sink: receives batches of JSON records from the host.
 ///

@@ -1,8 +1,8 @@
 //! Diagnostics through the host: lines show up in the host's log tagged with
 //! the sink's name. Messages over 4 KiB are truncated by the host.
 
-use crate::bindings::sinkbox::sink::host;
 use crate::Level;
+use crate::bindings::sinkbox::sink::host;
 
 /// Logs `message` at `level`.
 pub fn log(level: Level, message: &str) {

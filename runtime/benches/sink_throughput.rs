@@ -43,7 +43,9 @@ const ROUND_TIME: Duration = Duration::from_millis(300);
 
 fn record(i: usize) -> String {
     // ~100 bytes, shaped like a log line.
-    let r = format!(r#"{{"ts":"2026-11-22T10:00:00Z","level":"info","msg":"request served","route":"/api/items","id":"{i:08}"}}"#);
+    let r = format!(
+        r#"{{"ts":"2026-11-22T10:00:00Z","level":"info","msg":"request served","route":"/api/items","id":"{i:08}"}}"#
+    );
     debug_assert!((95..=105).contains(&r.len()));
     r
 }
@@ -88,7 +90,13 @@ fn pipeline_rate(sink: Box<dyn Sink>, records: &[String]) -> f64 {
         })
         .sink_spec(sinkbox::SinkSpec {
             sink,
-            ..sinkbox::SinkSpec::new("bench", NativeCountSink { records: 0, bytes: 0 })
+            ..sinkbox::SinkSpec::new(
+                "bench",
+                NativeCountSink {
+                    records: 0,
+                    bytes: 0,
+                },
+            )
         })
         .build()
         .unwrap();
@@ -103,7 +111,11 @@ fn pipeline_rate(sink: Box<dyn Sink>, records: &[String]) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let path = guest_path();
-    anyhow::ensure!(path.exists(), "{} is missing; run `cargo xtask bench`, which builds it", path.display());
+    anyhow::ensure!(
+        path.exists(),
+        "{} is missing; run `cargo xtask bench`, which builds it",
+        path.display()
+    );
     let cache = tempfile::tempdir()?;
 
     // Start times: cold compile, cached load (a new engine, as a new process
@@ -122,9 +134,17 @@ fn main() -> anyhow::Result<()> {
     wasm.start()?;
     let instantiate_ms = t.elapsed().as_secs_f64() * 1e3;
 
-    let mut native = NativeCountSink { records: 0, bytes: 0 };
-    println!("component start: cold compile {cold_ms:.1} ms, cached load {cached_ms:.2} ms, instantiate+start {instantiate_ms:.3} ms");
-    println!("{:>6} {:>16} {:>16} {:>11}", "batch", "native rec/s", "wasm rec/s", "wasm/native");
+    let mut native = NativeCountSink {
+        records: 0,
+        bytes: 0,
+    };
+    println!(
+        "component start: cold compile {cold_ms:.1} ms, cached load {cached_ms:.2} ms, instantiate+start {instantiate_ms:.3} ms"
+    );
+    println!(
+        "{:>6} {:>16} {:>16} {:>11}",
+        "batch", "native rec/s", "wasm rec/s", "wasm/native"
+    );
     let mut rows = Vec::new();
     for size in BATCH_SIZES {
         let batches = batches(size);
@@ -140,17 +160,37 @@ fn main() -> anyhow::Result<()> {
         }));
     }
 
+    // Read the native counters, as the guest does at stop, so the optimizer
+    // cannot drop the counting loop as dead code.
+    println!(
+        "native sink counted {} records, {} bytes",
+        native.records, native.bytes
+    );
+
     let records: Vec<String> = (0..500_000).map(record).collect();
     let (mut n, mut w) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        n.push(pipeline_rate(Box::new(NativeCountSink { records: 0, bytes: 0 }), &records));
+        n.push(pipeline_rate(
+            Box::new(NativeCountSink {
+                records: 0,
+                bytes: 0,
+            }),
+            &records,
+        ));
         w.push(pipeline_rate(
-            Box::new(WasmSink::new("count", component.clone(), WasmSinkOptions::default())),
+            Box::new(WasmSink::new(
+                "count",
+                component.clone(),
+                WasmSinkOptions::default(),
+            )),
             &records,
         ));
     }
     let (pn, pw) = (median(n), median(w));
-    println!("pipeline (emit_json -> batch 1024 -> sink): native {pn:.0} rec/s, wasm {pw:.0} rec/s, ratio {:.3}", pw / pn);
+    println!(
+        "pipeline (emit_json -> batch 1024 -> sink): native {pn:.0} rec/s, wasm {pw:.0} rec/s, ratio {:.3}",
+        pw / pn
+    );
 
     let summary = serde_json::json!({
         "record_bytes": record(0).len(),
@@ -160,7 +200,10 @@ fn main() -> anyhow::Result<()> {
     });
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
     println!("wrote {}", out.join("summary.json").display());
     Ok(())
 }

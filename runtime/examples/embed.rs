@@ -40,12 +40,17 @@ fn main() -> anyhow::Result<()> {
     if let Some(component) = std::env::args().nth(1) {
         let engine = WasmEngine::new(WasmEngine::default_cache_dir())?;
         let component = engine.load(component.as_ref())?;
-        builder = builder.sink("sandboxed", WasmSink::new("sandboxed", component, WasmSinkOptions::default()));
+        builder = builder.sink(
+            "sandboxed",
+            WasmSink::new("sandboxed", component, WasmSinkOptions::default()),
+        );
     }
     let pipeline = builder.build()?;
 
     // The application's own `tracing` events become records too.
-    tracing_subscriber::registry().with(SinkboxLayer::new(pipeline.clone())).init();
+    tracing_subscriber::registry()
+        .with(SinkboxLayer::new(pipeline.clone()))
+        .init();
     tracing::info!(user = "ada", "checkout started");
 
     for order_id in 0..1000 {
@@ -69,6 +74,9 @@ fn main() -> anyhow::Result<()> {
             stats.dead_lettered
         );
     }
-    println!("records written to {}", out_dir.join("app.ndjson").display());
+    println!(
+        "records written to {}",
+        out_dir.join("app.ndjson").display()
+    );
     Ok(())
 }

@@ -19,10 +19,7 @@ impl Batch {
     /// Wraps newline-terminated records. `count` must be the number of `\n`
     /// in `bytes`; the pipeline guarantees it.
     pub(crate) fn new(bytes: Bytes, count: u32, first_sequence: u64) -> Self {
-        debug_assert_eq!(
-            bytes.iter().filter(|b| **b == b'\n').count(),
-            count as usize
-        );
+        debug_assert_eq!(memchr::memchr_iter(b'\n', &bytes).count(), count as usize);
         Self {
             bytes,
             count,
@@ -70,9 +67,13 @@ impl Batch {
 
     /// The records, each without its trailing newline.
     pub fn records(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.bytes
-            .split(|b| *b == b'\n')
-            .take(self.count as usize)
+        let bytes: &[u8] = &self.bytes;
+        let mut start = 0;
+        memchr::memchr_iter(b'\n', bytes).map(move |end| {
+            let record = &bytes[start..end];
+            start = end + 1;
+            record
+        })
     }
 
     /// The batch without its first `n` records (used to retry the tail of a
@@ -84,14 +85,9 @@ impl Batch {
         if n >= self.count {
             return Batch::new(Bytes::new(), 0, self.first_sequence + u64::from(self.count));
         }
-        let offset = self
-            .bytes
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| **b == b'\n')
+        let offset = memchr::memchr_iter(b'\n', &self.bytes)
             .nth(n as usize - 1)
-            .map(|(i, _)| i + 1)
-            .unwrap_or(self.bytes.len());
+            .map_or(self.bytes.len(), |i| i + 1);
         Batch::new(
             self.bytes.slice(offset..),
             self.count - n,

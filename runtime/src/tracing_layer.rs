@@ -47,14 +47,19 @@ impl SinkboxLayer {
 }
 
 fn on_sinkbox_thread() -> bool {
-    std::thread::current().name().is_some_and(|name| name.starts_with("sinkbox-"))
+    std::thread::current()
+        .name()
+        .is_some_and(|name| name.starts_with("sinkbox-"))
 }
 
 impl<S: Subscriber> Layer<S> for SinkboxLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
         // In tracing, more verbose levels compare greater.
-        if *meta.level() > self.min_level || meta.target().starts_with("sinkbox") || on_sinkbox_thread() {
+        if *meta.level() > self.min_level
+            || meta.target().starts_with("sinkbox")
+            || on_sinkbox_thread()
+        {
             return;
         }
         let mut record = Map::new();
@@ -62,7 +67,10 @@ impl<S: Subscriber> Layer<S> for SinkboxLayer {
             "timestamp".into(),
             Value::String(humantime::format_rfc3339_micros(SystemTime::now()).to_string()),
         );
-        record.insert("level".into(), Value::String(meta.level().as_str().to_ascii_lowercase()));
+        record.insert(
+            "level".into(),
+            Value::String(meta.level().as_str().to_ascii_lowercase()),
+        );
         record.insert("target".into(), Value::String(meta.target().to_owned()));
         event.record(&mut JsonVisitor(&mut record));
         // A closed pipeline refuses events; a logging layer must not fail the caller.
@@ -74,10 +82,12 @@ struct JsonVisitor<'a>(&'a mut Map<String, Value>);
 
 impl Visit for JsonVisitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+        self.0
+            .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), Value::String(value.to_owned()));
+        self.0
+            .insert(field.name().to_owned(), Value::String(value.to_owned()));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.0.insert(field.name().to_owned(), Value::from(value));

@@ -22,7 +22,10 @@ const GUESTS: &[&str] = &[
 ];
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn target_dir() -> PathBuf {
@@ -51,7 +54,11 @@ pub fn guest(name: &str) -> PathBuf {
         .join("wasm32-wasip2")
         .join("release")
         .join(format!("{}.wasm", name.replace('-', "_")));
-    assert!(path.exists(), "{} is missing after the guest build", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing after the guest build",
+        path.display()
+    );
     path
 }
 

@@ -21,7 +21,9 @@ const OPTIONS: &[&str] = &["min_level", "level_field", "field", "equals", "path"
 struct FilterSink {
     min_level: usize,
     level_field: String,
-    matcher: Option<(String, String)>,
+    /// The field, the expected text, and that text parsed as JSON (so
+    /// `equals = "500"` matches the number 500 without formatting every record).
+    matcher: Option<(String, String, Option<Value>)>,
     path: String,
     file: File,
     seen: u64,
@@ -49,9 +51,9 @@ impl FilterSink {
         };
         let field_ok = match &self.matcher {
             None => true,
-            Some((field, expected)) => match record.get(field) {
-                Some(Value::String(s)) => s == expected,
-                Some(other) => other.to_string() == *expected,
+            Some((field, text, json)) => match record.get(field) {
+                Some(Value::String(s)) => s == text,
+                Some(other) => json.as_ref() == Some(other),
                 None => false,
             },
         };
@@ -70,13 +72,20 @@ impl Sink for FilterSink {
     fn start(config: Config) -> Result<Self, String> {
         let unknown = config.unknown_keys(OPTIONS);
         if !unknown.is_empty() {
-            return Err(format!("unknown option(s) {unknown:?}; valid options: {OPTIONS:?}"));
+            return Err(format!(
+                "unknown option(s) {unknown:?}; valid options: {OPTIONS:?}"
+            ));
         }
         let min_level_text = config.get_or("min_level", "info");
-        let min_level = level_rank(min_level_text)
-            .ok_or_else(|| format!("min_level = `{min_level_text}` is not a level; use one of {LEVELS:?}"))?;
+        let min_level = level_rank(min_level_text).ok_or_else(|| {
+            format!("min_level = `{min_level_text}` is not a level; use one of {LEVELS:?}")
+        })?;
         let matcher = match (config.get("field"), config.get("equals")) {
-            (Some(field), Some(value)) => Some((field.to_owned(), value.to_owned())),
+            (Some(field), Some(value)) => Some((
+                field.to_owned(),
+                value.to_owned(),
+                serde_json::from_str(value).ok(),
+            )),
             (None, None) => None,
             _ => return Err("set both `field` and `equals`, or neither".into()),
         };

@@ -24,15 +24,26 @@ struct StatsSink {
 
 impl StatsSink {
     fn summary(&self) -> String {
-        let levels: Vec<String> = self.by_level.iter().map(|(level, n)| format!("{level}={n}")).collect();
-        format!("stats: total={} {} malformed={}", self.total, levels.join(" "), self.malformed)
+        let levels: Vec<String> = self
+            .by_level
+            .iter()
+            .map(|(level, n)| format!("{level}={n}"))
+            .collect();
+        format!(
+            "stats: total={} {} malformed={}",
+            self.total,
+            levels.join(" "),
+            self.malformed
+        )
     }
 }
 
 impl Sink for StatsSink {
     fn start(config: Config) -> Result<Self, String> {
         if let Some(key) = config.unknown_keys(&["level_field"]).first() {
-            return Err(format!("unknown option `{key}`; the only option is `level_field`"));
+            return Err(format!(
+                "unknown option `{key}`; the only option is `level_field`"
+            ));
         }
         Ok(StatsSink {
             level_field: config.get_or("level_field", "level").to_owned(),
@@ -48,16 +59,22 @@ impl Sink for StatsSink {
             let level = if self.level_field == "level" {
                 // Fast path: borrow the one field instead of building a tree.
                 match serde_json::from_slice::<Levelled>(record) {
-                    Ok(r) => Some(r.level.map(|l| l.to_ascii_lowercase()).unwrap_or_else(|| "none".into())),
+                    Ok(r) => Some(
+                        r.level
+                            .map(|l| l.to_ascii_lowercase())
+                            .unwrap_or_else(|| "none".into()),
+                    ),
                     Err(_) => None,
                 }
             } else {
-                serde_json::from_slice::<serde_json::Value>(record).ok().map(|v| {
-                    v.get(&self.level_field)
-                        .and_then(|l| l.as_str())
-                        .map(str::to_ascii_lowercase)
-                        .unwrap_or_else(|| "none".into())
-                })
+                serde_json::from_slice::<serde_json::Value>(record)
+                    .ok()
+                    .map(|v| {
+                        v.get(&self.level_field)
+                            .and_then(|l| l.as_str())
+                            .map(str::to_ascii_lowercase)
+                            .unwrap_or_else(|| "none".into())
+                    })
             };
             match level {
                 Some(level) => *self.by_level.entry(level).or_default() += 1,

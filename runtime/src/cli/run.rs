@@ -78,7 +78,9 @@ pub fn run(config: &Path, input: &str) -> anyhow::Result<ExitCode> {
     }
     let stats = pipeline.shutdown();
     print_summary(&stats, started.elapsed());
-    eprintln!("read {events} event(s) from {line_no} line(s); {malformed} malformed line(s) skipped");
+    eprintln!(
+        "read {events} event(s) from {line_no} line(s); {malformed} malformed line(s) skipped"
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -104,7 +106,16 @@ fn print_summary(stats: &[SinkStats], elapsed: Duration) {
     let secs = elapsed.as_secs_f64().max(1e-9);
     eprintln!(
         "{:<16} {:>10} {:>12} {:>8} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
-        "sink", "records", "bytes", "batches", "errors", "retries", "dropped", "dead", "restarts", "records/s"
+        "sink",
+        "records",
+        "bytes",
+        "batches",
+        "errors",
+        "retries",
+        "dropped",
+        "dead",
+        "restarts",
+        "records/s"
     );
     for s in stats {
         eprintln!(

@@ -21,11 +21,19 @@ pub fn validate(path: &Path) -> anyhow::Result<ExitCode> {
             let engine = match &engine {
                 Some(engine) => engine,
                 None => engine.insert(WasmEngine::new(
-                    config.runtime.cache_dir.clone().or_else(WasmEngine::default_cache_dir),
+                    config
+                        .runtime
+                        .cache_dir
+                        .clone()
+                        .or_else(WasmEngine::default_cache_dir),
                 )?),
             };
             if let Err(err) = engine.load(&wasm.component) {
-                eprintln!("error: {}: sinks.{}.component: {err}", path.display(), sink.name);
+                eprintln!(
+                    "error: {}: sinks.{}.component: {err}",
+                    path.display(),
+                    sink.name
+                );
                 problems += 1;
             }
         }
@@ -45,6 +53,11 @@ pub fn validate(path: &Path) -> anyhow::Result<ExitCode> {
             format!("{} ({kind})", sink.name)
         })
         .collect();
-    println!("{}: ok, {} sink(s): {}", path.display(), names.len(), names.join(", "));
+    println!(
+        "{}: ok, {} sink(s): {}",
+        path.display(),
+        names.len(),
+        names.join(", ")
+    );
     Ok(ExitCode::SUCCESS)
 }

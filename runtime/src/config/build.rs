@@ -27,7 +27,11 @@ pub fn build_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
                 let engine = match &engine {
                     Some(engine) => engine,
                     None => engine.insert(WasmEngine::new(
-                        config.runtime.cache_dir.clone().or_else(WasmEngine::default_cache_dir),
+                        config
+                            .runtime
+                            .cache_dir
+                            .clone()
+                            .or_else(WasmEngine::default_cache_dir),
                     )?),
                 };
                 let component = match components.get(&wasm.component) {

@@ -12,7 +12,9 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D:
         Text(String),
     }
     match Raw::deserialize(deserializer).map_err(|_| {
-        de::Error::custom("expected a size: a number of bytes or a string such as \"64MiB\" or \"10 MB\"")
+        de::Error::custom(
+            "expected a size: a number of bytes or a string such as \"64MiB\" or \"10 MB\"",
+        )
     })? {
         Raw::Bytes(n) => Ok(n),
         Raw::Text(text) => parse(&text).map_err(de::Error::custom),

@@ -20,8 +20,8 @@
 //!
 //! Relative paths are resolved against the directory of the config file.
 
-pub(crate) mod byte_size;
 mod build;
+pub(crate) mod byte_size;
 mod suggest;
 
 use std::path::{Path, PathBuf};
@@ -220,7 +220,10 @@ impl Config {
             toml::from_str(text).map_err(|e| parser.error("", e.to_string().trim_end()))?;
         for key in table.keys() {
             if key != "runtime" && key != "sinks" {
-                return Err(parser.error(key, "unknown top-level table; expected `runtime` or `sinks`"));
+                return Err(parser.error(
+                    key,
+                    "unknown top-level table; expected `runtime` or `sinks`",
+                ));
             }
         }
         let runtime: RawRuntime = match table.remove("runtime") {
@@ -229,7 +232,12 @@ impl Config {
         };
         let sinks_table = match table.remove("sinks") {
             Some(toml::Value::Table(sinks)) => sinks,
-            Some(_) => return Err(parser.error("sinks", "expected a table of named sinks, such as `[sinks.console]`")),
+            Some(_) => {
+                return Err(parser.error(
+                    "sinks",
+                    "expected a table of named sinks, such as `[sinks.console]`",
+                ));
+            }
             None => toml::Table::new(),
         };
         if sinks_table.is_empty() {
@@ -276,7 +284,11 @@ impl Parser<'_> {
     }
 
     /// Deserializes `value`, reporting the exact field path on error.
-    fn deserialize<T: DeserializeOwned>(&self, prefix: &str, value: toml::Value) -> Result<T, ConfigError> {
+    fn deserialize<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+        value: toml::Value,
+    ) -> Result<T, ConfigError> {
         serde_path_to_error::deserialize(value).map_err(|err| {
             let inner = err.path().to_string();
             let path = if inner == "." || inner.is_empty() {
@@ -293,12 +305,29 @@ impl Parser<'_> {
         let toml::Value::Table(mut table) = value else {
             return Err(self.error(&at, "expected a table with at least `type = \"...\"`"));
         };
-        let known_types = || SINK_TYPES.iter().map(|(name, _)| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+        let known_types = || {
+            SINK_TYPES
+                .iter()
+                .map(|(name, _)| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let kind_name = match table.remove("type") {
             Some(toml::Value::String(kind)) => kind,
-            Some(_) => return Err(self.error(&format!("{at}.type"), format!("expected a string, one of {}", known_types()))),
+            Some(_) => {
+                return Err(self.error(
+                    &format!("{at}.type"),
+                    format!("expected a string, one of {}", known_types()),
+                ));
+            }
             None => {
-                return Err(self.error(&format!("{at}.type"), format!("missing; every sink needs `type = \"...\"`, one of {}", known_types())));
+                return Err(self.error(
+                    &format!("{at}.type"),
+                    format!(
+                        "missing; every sink needs `type = \"...\"`, one of {}",
+                        known_types()
+                    ),
+                ));
             }
         };
         let mut common = toml::Table::new();
@@ -325,8 +354,13 @@ impl Parser<'_> {
             }
             "wasm" => SinkKind::Wasm(self.wasm(&at, options)?),
             other => {
-                let mut message = format!("unknown sink type `{other}`; known types: {}", known_types());
-                if let Some(close) = suggest::did_you_mean(other, SINK_TYPES.iter().map(|(n, _)| *n)) {
+                let mut message = format!(
+                    "unknown sink type `{other}`; known types: {}",
+                    known_types()
+                );
+                if let Some(close) =
+                    suggest::did_you_mean(other, SINK_TYPES.iter().map(|(n, _)| *n))
+                {
                     message.push_str(&format!(" (did you mean `{close}`?)"));
                 }
                 return Err(self.error(&format!("{at}.type"), message));
@@ -343,10 +377,17 @@ impl Parser<'_> {
 
     /// Deserializes a type's own options; an unknown option also lists the
     /// options every sink accepts.
-    fn sink_options<T: DeserializeOwned>(&self, at: &str, value: toml::Value) -> Result<T, ConfigError> {
+    fn sink_options<T: DeserializeOwned>(
+        &self,
+        at: &str,
+        value: toml::Value,
+    ) -> Result<T, ConfigError> {
         self.deserialize(at, value).map_err(|mut err| {
             if err.message.starts_with("unknown field") {
-                err.message.push_str(&format!("; every sink also accepts {}", COMMON_OPTIONS.join(", ")));
+                err.message.push_str(&format!(
+                    "; every sink also accepts {}",
+                    COMMON_OPTIONS.join(", ")
+                ));
             }
             err
         })
@@ -372,10 +413,16 @@ impl Parser<'_> {
             config.push((key, text));
         }
         if raw.memory_limit < 64 * 1024 {
-            return Err(self.error(&format!("{at}.memory_limit"), "must be at least 64KiB (one wasm page); the default is \"64MiB\""));
+            return Err(self.error(
+                &format!("{at}.memory_limit"),
+                "must be at least 64KiB (one wasm page); the default is \"64MiB\"",
+            ));
         }
         if raw.call_timeout.is_zero() {
-            return Err(self.error(&format!("{at}.call_timeout"), "must be more than zero, such as \"2s\""));
+            return Err(self.error(
+                &format!("{at}.call_timeout"),
+                "must be more than zero, such as \"2s\"",
+            ));
         }
         Ok(WasmSinkConfig {
             component: self.resolve(raw.component),

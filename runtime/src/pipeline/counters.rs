@@ -16,7 +16,6 @@ pub(crate) struct SinkCounters {
     pub dropped: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub restarts: AtomicU64,
-    pub queue_depth: AtomicU64,
 }
 
 impl SinkCounters {
@@ -24,7 +23,8 @@ impl SinkCounters {
         counter.fetch_add(n, Relaxed);
     }
 
-    pub fn snapshot(&self, name: &str) -> SinkStats {
+    /// The counters, with `queue_depth` as given (it is the queue's, not a counter).
+    pub fn snapshot(&self, name: &str, queue_depth: u64) -> SinkStats {
         SinkStats {
             name: name.to_owned(),
             records: self.records.load(Relaxed),
@@ -40,7 +40,7 @@ impl SinkCounters {
             dropped: self.dropped.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
             restarts: self.restarts.load(Relaxed),
-            queue_depth: self.queue_depth.load(Relaxed),
+            queue_depth,
         }
     }
 }

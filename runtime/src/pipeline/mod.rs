@@ -97,7 +97,9 @@ impl PipelineBuilder {
     /// Fails, stopping the sinks already started, if a name repeats or a sink
     /// cannot start.
     pub fn build(self) -> Result<Pipeline, PipelineError> {
-        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("sinkbox-data"));
+        let data_dir = self
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("sinkbox-data"));
         let mut seen = std::collections::HashSet::new();
         for spec in &self.sinks {
             if !seen.insert(spec.name.clone()) {
@@ -208,7 +210,10 @@ impl std::fmt::Display for FlushReport {
         }
         let mut parts = Vec::new();
         if !self.timed_out.is_empty() {
-            parts.push(format!("not finished in time: {}", self.timed_out.join(", ")));
+            parts.push(format!(
+                "not finished in time: {}",
+                self.timed_out.join(", ")
+            ));
         }
         for (sink, why) in &self.failed {
             parts.push(format!("{sink} failed: {why}"));
@@ -257,7 +262,8 @@ impl Pipeline {
     /// when they contain newlines.
     pub fn emit_json(&self, json: &[u8]) -> Result<(), EmitError> {
         let json = json.trim_ascii();
-        let mut values = serde_json::Deserializer::from_slice(json).into_iter::<serde::de::IgnoredAny>();
+        let mut values =
+            serde_json::Deserializer::from_slice(json).into_iter::<serde::de::IgnoredAny>();
         match values.next() {
             Some(Ok(_)) => {}
             Some(Err(err)) => return Err(EmitError::InvalidJson(err)),
@@ -274,7 +280,8 @@ impl Pipeline {
             ))));
         }
         if json.contains(&b'\n') || json.contains(&b'\r') {
-            let value: serde_json::Value = serde_json::from_slice(json).map_err(EmitError::InvalidJson)?;
+            let value: serde_json::Value =
+                serde_json::from_slice(json).map_err(EmitError::InvalidJson)?;
             return self.emit(&value);
         }
         self.append(|buf| {
@@ -283,11 +290,16 @@ impl Pipeline {
         })
     }
 
-    fn append(&self, serialize: impl FnOnce(&mut Vec<u8>) -> Result<(), EmitError>) -> Result<(), EmitError> {
+    fn append(
+        &self,
+        serialize: impl FnOnce(&mut Vec<u8>) -> Result<(), EmitError>,
+    ) -> Result<(), EmitError> {
+        let mut open = self.inner.open.lock().unwrap();
+        // Checked under the lock: shutdown closes the open batch under this
+        // lock after setting `closed`, so no accepted event misses it.
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(EmitError::Closed);
         }
-        let mut open = self.inner.open.lock().unwrap();
         let start = open.buf.len();
         if let Err(err) = serialize(&mut open.buf) {
             open.buf.truncate(start);
@@ -353,9 +365,9 @@ impl Pipeline {
             .workers
             .iter()
             .map(|worker| {
-                let mut stats = worker.counters.snapshot(&worker.name);
-                stats.queue_depth = worker.queue.depth() as u64;
-                stats
+                worker
+                    .counters
+                    .snapshot(&worker.name, worker.queue.depth() as u64)
             })
             .collect()
     }
@@ -453,7 +465,12 @@ fn batch_timer(inner: Weak<Inner>) {
             inner.close_open_batch(false);
             continue;
         }
-        let (open, _) = inner.opened.wait_timeout(open, wait).unwrap();
+        // Wake at least every 100 ms so this thread never holds the last
+        // strong reference for long after the application dropped its handles.
+        let (open, _) = inner
+            .opened
+            .wait_timeout(open, wait.min(Duration::from_millis(100)))
+            .unwrap();
         drop(open);
     }
 }

@@ -83,8 +83,7 @@ impl SinkQueue {
                         .items
                         .iter()
                         .position(|item| matches!(item, QueueItem::Batch(_)));
-                    if let Some(QueueItem::Batch(old)) =
-                        oldest.and_then(|i| state.items.remove(i))
+                    if let Some(QueueItem::Batch(old)) = oldest.and_then(|i| state.items.remove(i))
                     {
                         state.batches -= 1;
                         result = PushResult::Dropped(old.len());

@@ -1,7 +1,6 @@
 //! The thread that drives one sink: takes batches from its queue, delivers
 //! them with retries and restarts, dead-letters what cannot be delivered.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -71,7 +70,9 @@ impl SinkWorker {
         let handle = std::thread::Builder::new()
             .name(format!("sinkbox-sink-{name}"))
             .spawn(move || {
-                match guarded("start", || self.sink.start()).and_then(|r| r.map_err(|e| e.to_string())) {
+                match guarded("start", || self.sink.start())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                {
                     Ok(()) => {
                         self.running = true;
                         let _ = tx.send(Ok(()));
@@ -103,10 +104,6 @@ impl SinkWorker {
                 self.refresh_health();
                 continue;
             };
-            self.shared
-                .counters
-                .queue_depth
-                .store(self.shared.queue.depth() as u64, Relaxed);
             match item {
                 QueueItem::Batch(batch) => self.deliver(batch),
                 QueueItem::Flush(ticket) => ticket.complete(self.flush()),
@@ -125,7 +122,9 @@ impl SinkWorker {
         let health = if self.running {
             guarded("health", || self.sink.health()).unwrap_or_else(Health::Unhealthy)
         } else {
-            Health::Unhealthy("the sink is not running; it will be restarted on the next batch".into())
+            Health::Unhealthy(
+                "the sink is not running; it will be restarted on the next batch".into(),
+            )
         };
         *self.shared.health.lock().unwrap() = health;
     }
@@ -145,7 +144,10 @@ impl SinkWorker {
                 FlushOutcome::Retryable(reason) => {
                     attempt += 1;
                     if attempt > self.policy.max_retries {
-                        return Err(format!("flush still failing after {} retries: {reason}", self.policy.max_retries));
+                        return Err(format!(
+                            "flush still failing after {} retries: {reason}",
+                            self.policy.max_retries
+                        ));
                     }
                     std::thread::sleep(self.policy.backoff(attempt));
                 }
@@ -163,7 +165,8 @@ impl SinkWorker {
     /// sink runs afterwards.
     fn restart(&mut self) -> bool {
         SinkCounters::add(&self.shared.counters.restarts, 1);
-        match guarded("restart", || self.sink.restart()).and_then(|r| r.map_err(|e| e.to_string())) {
+        match guarded("restart", || self.sink.restart()).and_then(|r| r.map_err(|e| e.to_string()))
+        {
             Ok(()) => {
                 self.running = true;
                 true
@@ -205,7 +208,8 @@ impl SinkWorker {
                     continue;
                 }
             }
-            let outcome = guarded("write", || self.sink.write(&batch)).unwrap_or_else(WriteOutcome::Fatal);
+            let outcome =
+                guarded("write", || self.sink.write(&batch)).unwrap_or_else(WriteOutcome::Fatal);
             match outcome {
                 WriteOutcome::Accepted => {
                     self.accepted(&batch);
@@ -260,7 +264,10 @@ impl SinkWorker {
         if *retries > self.policy.max_retries {
             self.dead_letter(
                 batch,
-                &format!("still failing after {} retries: {reason}", self.policy.max_retries),
+                &format!(
+                    "still failing after {} retries: {reason}",
+                    self.policy.max_retries
+                ),
             );
             return false;
         }

@@ -51,14 +51,22 @@ impl Sink for FileSink {
         let path = &self.options.path;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                SinkError::new(format!("cannot create the directory `{}`: {e}", dir.display()))
+                SinkError::new(format!(
+                    "cannot create the directory `{}`: {e}",
+                    dir.display()
+                ))
             })?;
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| SinkError::new(format!("cannot open `{}` for appending: {e}", path.display())))?;
+            .map_err(|e| {
+                SinkError::new(format!(
+                    "cannot open `{}` for appending: {e}",
+                    path.display()
+                ))
+            })?;
         self.len = file.metadata().map(|m| m.len()).unwrap_or(0);
         self.file = Some(file);
         Ok(())
@@ -78,7 +86,10 @@ impl Sink for FileSink {
                 // Cut off whatever part of the batch made it, so the retry
                 // does not leave a half record behind.
                 let _ = file.set_len(self.len);
-                WriteOutcome::Retryable(format!("cannot write to `{}`: {err}", self.options.path.display()))
+                WriteOutcome::Retryable(format!(
+                    "cannot write to `{}`: {err}",
+                    self.options.path.display()
+                ))
             }
         }
     }
@@ -87,10 +98,14 @@ impl Sink for FileSink {
         let Some(file) = self.file.as_mut() else {
             return FlushOutcome::Fatal("the file is not open".into());
         };
-        if self.options.sync_on_flush && self.dirty {
-            if let Err(err) = file.sync_data() {
-                return FlushOutcome::Retryable(format!("cannot sync `{}`: {err}", self.options.path.display()));
-            }
+        if self.options.sync_on_flush
+            && self.dirty
+            && let Err(err) = file.sync_data()
+        {
+            return FlushOutcome::Retryable(format!(
+                "cannot sync `{}`: {err}",
+                self.options.path.display()
+            ));
         }
         self.dirty = false;
         FlushOutcome::Done

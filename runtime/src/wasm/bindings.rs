@@ -8,5 +8,5 @@ wasmtime::component::bindgen!({
     ownership: Borrowing { duplicate_if_necessary: true },
 });
 
-pub use exports::sinkbox::sink::sink::{Batch, FlushOutcome, HealthStatus, WriteOutcome};
-pub use sinkbox::sink::types::Level;
+pub use self::exports::sinkbox::sink::sink::{Batch, FlushOutcome, HealthStatus, WriteOutcome};
+pub use self::sinkbox::sink::types::Level;

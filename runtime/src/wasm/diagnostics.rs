@@ -168,11 +168,21 @@ impl DiagnosticsState {
         self.budget -= message.len();
         let sink = self.sink.as_str();
         match level {
-            GuestLevel::Trace => tracing::trace!(target: "sinkbox::guest", sink, ?stream, "{message}"),
-            GuestLevel::Debug => tracing::debug!(target: "sinkbox::guest", sink, ?stream, "{message}"),
-            GuestLevel::Info => tracing::info!(target: "sinkbox::guest", sink, ?stream, "{message}"),
-            GuestLevel::Warn => tracing::warn!(target: "sinkbox::guest", sink, ?stream, "{message}"),
-            GuestLevel::Error => tracing::error!(target: "sinkbox::guest", sink, ?stream, "{message}"),
+            GuestLevel::Trace => {
+                tracing::trace!(target: "sinkbox::guest", sink, ?stream, "{message}")
+            }
+            GuestLevel::Debug => {
+                tracing::debug!(target: "sinkbox::guest", sink, ?stream, "{message}")
+            }
+            GuestLevel::Info => {
+                tracing::info!(target: "sinkbox::guest", sink, ?stream, "{message}")
+            }
+            GuestLevel::Warn => {
+                tracing::warn!(target: "sinkbox::guest", sink, ?stream, "{message}")
+            }
+            GuestLevel::Error => {
+                tracing::error!(target: "sinkbox::guest", sink, ?stream, "{message}")
+            }
         }
         if let Some(capture) = &self.capture {
             capture.push(GuestLogLine {

@@ -145,18 +145,18 @@ impl WasmEngine {
         path: &Path,
         component: &Component,
     ) -> Result<SinkWorldPre<HostState>, WasmError> {
-        let instance_pre = self
-            .inner
-            .linker
-            .instantiate_pre(component)
-            .map_err(|e| WasmError::Contract {
-                path: path.to_owned(),
-                message: format!(
-                    "it imports something sinkbox does not provide (sinks may import only \
+        let instance_pre =
+            self.inner
+                .linker
+                .instantiate_pre(component)
+                .map_err(|e| WasmError::Contract {
+                    path: path.to_owned(),
+                    message: format!(
+                        "it imports something sinkbox does not provide (sinks may import only \
                      `sinkbox:sink/host` and WASI 0.2): {}",
-                    describe(e)
-                ),
-            })?;
+                        describe(e)
+                    ),
+                })?;
         SinkWorldPre::new(instance_pre).map_err(|e| WasmError::Contract {
             path: path.to_owned(),
             message: format!(

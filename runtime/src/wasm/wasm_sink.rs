@@ -8,11 +8,11 @@ use wasmtime::{Store, Trap};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::bindings::{self, SinkWorld};
+use super::describe;
 use super::diagnostics::{GuestDiagnostics, GuestLogBuffer, GuestStream};
 use super::engine::SinkComponent;
 use super::epoch::ticks_for;
 use super::host_state::{GuestLimiter, HostState};
-use super::describe;
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
@@ -73,7 +73,11 @@ struct Live {
 impl WasmSink {
     /// A sink named `name` running `component` with `options`. Nothing runs
     /// until [`Sink::start`].
-    pub fn new(name: impl Into<String>, component: Arc<SinkComponent>, options: WasmSinkOptions) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        component: Arc<SinkComponent>,
+        options: WasmSinkOptions,
+    ) -> Self {
         Self {
             name: name.into(),
             component,
@@ -95,10 +99,17 @@ impl WasmSink {
         if let Some(grant) = &self.options.grant {
             if !grant.read_only {
                 std::fs::create_dir_all(&grant.host_path).map_err(|e| {
-                    format!("cannot create the granted directory `{}`: {e}", grant.host_path.display())
+                    format!(
+                        "cannot create the granted directory `{}`: {e}",
+                        grant.host_path.display()
+                    )
                 })?;
             }
-            let perms = if grant.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
+            let perms = if grant.read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
             wasi.preopened_dir(&grant.host_path, &grant.guest_path, perms)
                 .map_err(|e| {
                     format!(
@@ -137,7 +148,8 @@ impl WasmSink {
         let Some(live) = self.live.as_mut() else {
             return Err("the sink has no running instance".into());
         };
-        live.store.set_epoch_deadline(ticks_for(self.options.call_timeout));
+        live.store
+            .set_epoch_deadline(ticks_for(self.options.call_timeout));
         match f(&live.world, &mut live.store) {
             Ok(value) => Ok(value),
             Err(err) => {
@@ -174,13 +186,20 @@ impl Sink for WasmSink {
     fn start(&mut self) -> Result<(), SinkError> {
         self.live = Some(self.instantiate().map_err(SinkError::new)?);
         let config = self.options.config.clone();
-        let pairs: Vec<(&str, &str)> = config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = config
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let started = self
-            .call("start", |world, store| world.sinkbox_sink_sink().call_start(store, &pairs))
+            .call("start", |world, store| {
+                world.sinkbox_sink_sink().call_start(store, &pairs)
+            })
             .map_err(SinkError::new)?;
         if let Err(message) = started {
             self.live = None;
-            return Err(SinkError::new(format!("the sink refused its configuration: {message}")));
+            return Err(SinkError::new(format!(
+                "the sink refused its configuration: {message}"
+            )));
         }
         Ok(())
     }
@@ -191,7 +210,9 @@ impl Sink for WasmSink {
             count: batch.len(),
             first_sequence: batch.first_sequence(),
         };
-        match self.call("write", |world, store| world.sinkbox_sink_sink().call_write(store, arg)) {
+        match self.call("write", |world, store| {
+            world.sinkbox_sink_sink().call_write(store, arg)
+        }) {
             Ok(bindings::WriteOutcome::Accepted) => WriteOutcome::Accepted,
             Ok(bindings::WriteOutcome::Retryable(reason)) => WriteOutcome::Retryable(reason),
             Ok(bindings::WriteOutcome::Rejected(reason)) => WriteOutcome::Rejected(reason),
@@ -208,7 +229,9 @@ impl Sink for WasmSink {
     }
 
     fn flush(&mut self) -> FlushOutcome {
-        match self.call("flush", |world, store| world.sinkbox_sink_sink().call_flush(store)) {
+        match self.call("flush", |world, store| {
+            world.sinkbox_sink_sink().call_flush(store)
+        }) {
             Ok(bindings::FlushOutcome::Done) => FlushOutcome::Done,
             Ok(bindings::FlushOutcome::Retryable(reason)) => FlushOutcome::Retryable(reason),
             Ok(bindings::FlushOutcome::Fatal(reason)) => {
@@ -221,7 +244,9 @@ impl Sink for WasmSink {
 
     fn stop(&mut self) {
         if self.live.is_some() {
-            if let Err(fault) = self.call("stop", |world, store| world.sinkbox_sink_sink().call_stop(store)) {
+            if let Err(fault) = self.call("stop", |world, store| {
+                world.sinkbox_sink_sink().call_stop(store)
+            }) {
                 tracing::warn!(sink = %self.name, "{fault}");
             }
             self.live = None;
@@ -229,7 +254,9 @@ impl Sink for WasmSink {
     }
 
     fn health(&mut self) -> Health {
-        match self.call("health", |world, store| world.sinkbox_sink_sink().call_health(store)) {
+        match self.call("health", |world, store| {
+            world.sinkbox_sink_sink().call_health(store)
+        }) {
             Ok(bindings::HealthStatus::Healthy) => Health::Healthy,
             Ok(bindings::HealthStatus::Degraded(why)) => Health::Degraded(why),
             Ok(bindings::HealthStatus::Unhealthy(why)) => Health::Unhealthy(why),

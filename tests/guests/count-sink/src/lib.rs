@@ -10,7 +10,10 @@ struct CountSink {
 
 impl Sink for CountSink {
     fn start(_config: Config) -> Result<Self, String> {
-        Ok(CountSink { records: 0, bytes: 0 })
+        Ok(CountSink {
+            records: 0,
+            bytes: 0,
+        })
     }
 
     fn write(&mut self, batch: Batch) -> WriteOutcome {
@@ -22,7 +25,10 @@ impl Sink for CountSink {
     }
 
     fn stop(&mut self) {
-        log::info(&format!("counted {} records, {} bytes", self.records, self.bytes));
+        log::info(&format!(
+            "counted {} records, {} bytes",
+            self.records, self.bytes
+        ));
     }
 }
 

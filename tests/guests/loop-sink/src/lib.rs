@@ -22,7 +22,10 @@ impl Sink for LoopSink {
 
     fn write(&mut self, batch: Batch) -> WriteOutcome {
         let marker: &[u8] = b"\"loop\":true";
-        if batch.records().any(|r| r.windows(marker.len()).any(|w| w == marker)) {
+        if batch
+            .records()
+            .any(|r| r.windows(marker.len()).any(|w| w == marker))
+        {
             spin();
         }
         WriteOutcome::Accepted

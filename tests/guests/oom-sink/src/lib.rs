@@ -14,7 +14,10 @@ impl Sink for OomSink {
 
     fn write(&mut self, batch: Batch) -> WriteOutcome {
         let marker: &[u8] = b"\"oom\":true";
-        if batch.records().any(|r| r.windows(marker.len()).any(|w| w == marker)) {
+        if batch
+            .records()
+            .any(|r| r.windows(marker.len()).any(|w| w == marker))
+        {
             loop {
                 // Touch every page so the memory is really used.
                 self.hoard.push(vec![1u8; 1 << 20]);

@@ -16,7 +16,9 @@ use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 
-use sinkbox_guest::{Batch, Config, FlushOutcome, HealthStatus, PartialWrite, Sink, WriteOutcome, log};
+use sinkbox_guest::{
+    Batch, Config, FlushOutcome, HealthStatus, PartialWrite, Sink, WriteOutcome, log,
+};
 
 struct OutcomeSink {
     out: Option<File>,

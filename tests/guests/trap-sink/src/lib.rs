@@ -12,7 +12,10 @@ impl Sink for TrapSink {
 
     fn write(&mut self, batch: Batch) -> WriteOutcome {
         let marker: &[u8] = b"\"trap\":true";
-        if batch.records().any(|r| r.windows(marker.len()).any(|w| w == marker)) {
+        if batch
+            .records()
+            .any(|r| r.windows(marker.len()).any(|w| w == marker))
+        {
             panic!("found the trap marker");
         }
         WriteOutcome::Accepted
