@@ -218,7 +218,36 @@ fn shutdown_drains_every_queue_and_stops_each_sink_once() {
     // Idempotent, and later events are refused.
     assert_eq!(pipeline.shutdown(), stats);
     assert!(matches!(pipeline.emit(&1), Err(EmitError::Closed)));
+    assert!(
+        pipeline.flush(Duration::from_secs(3600)).is_complete(),
+        "nothing left to flush"
+    );
     assert_eq!(recorder.stops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn dropping_the_last_handle_delivers_everything_and_stops() {
+    let recorder = Recorder::default();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(manual_batches())
+        .sink("rec", RecordingSink::new(&recorder))
+        .build()
+        .unwrap();
+    let clone = pipeline.clone();
+    emit_n(&pipeline, 0..3);
+    drop(pipeline);
+    emit_n(&clone, 3..4);
+    assert_eq!(
+        recorder.stops.load(Ordering::SeqCst),
+        0,
+        "a clone keeps it running"
+    );
+    drop(clone);
+    assert_eq!(numbers(&recorder), vec![0, 1, 2, 3]);
+    assert_eq!(recorder.stops.load(Ordering::SeqCst), 1);
+    assert_eq!(recorder.flushes.load(Ordering::SeqCst), 1);
 }
 
 fn overflow_run(policy: OverflowPolicy) -> (Vec<u32>, u64) {
@@ -373,12 +402,21 @@ fn emit_json_accepts_one_value_and_says_what_is_wrong_otherwise() {
         err.contains("trailing characters after the JSON value at byte 2"),
         "{err}"
     );
+    let err = pipeline
+        .emit_json(b"{\"a\":\"\xff\"}")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid UTF-8 at byte 6"), "{err}");
     let err = pipeline.emit_json(b"   ").unwrap_err().to_string();
     assert!(err.contains("empty input"), "{err}");
     pipeline.shutdown();
     assert_eq!(
         *recorder.records.lock().unwrap(),
-        vec![r#"{"a":1}"#.to_owned(), r#"{"pretty":[1,2]}"#.to_owned()]
+        // Line breaks between tokens become spaces; nothing else changes.
+        vec![
+            r#"{"a":1}"#.to_owned(),
+            r#"{   "pretty": [1,  2] }"#.to_owned()
+        ]
     );
 }
 

@@ -160,6 +160,26 @@ fn a_looping_guest_is_stopped_by_its_call_timeout() {
 }
 
 #[test]
+fn a_guest_sleeping_in_a_host_call_is_stopped_by_its_call_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = WasmSinkOptions {
+        call_timeout: Duration::from_millis(200),
+        ..WasmSinkOptions::default()
+    };
+    let run = run_with_fault(
+        dir.path(),
+        "loop-sink",
+        r#""sleep":true"#,
+        options,
+        fast_retry(),
+    );
+    assert_contained(
+        &run,
+        "`write` did not return within its call_timeout of 200ms (it was blocked in a host call, such as a sleep)",
+    );
+}
+
+#[test]
 fn a_guest_allocating_past_its_cap_runs_out_of_memory_alone() {
     let dir = tempfile::tempdir().unwrap();
     let options = WasmSinkOptions {
@@ -251,4 +271,40 @@ fn a_guest_looping_in_start_fails_the_build_with_the_deadline() {
         message.contains("`start` ran past its call_timeout of 100ms"),
         "{message}"
     );
+}
+
+#[test]
+fn a_guest_failing_in_health_is_restarted_before_its_next_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = WasmSink::new(
+        "sick",
+        component("loop-sink"),
+        WasmSinkOptions {
+            call_timeout: Duration::from_millis(100),
+            config: vec![("loop_in".into(), "health".into())],
+            ..WasmSinkOptions::default()
+        },
+    );
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .sink("sick", sink)
+        .build()
+        .unwrap();
+    // The idle worker polls health; the guest hangs there and is cut off.
+    wait_until(
+        "the health poll reports the fault",
+        || matches!(&pipeline.health()[0].1, sinkbox::Health::Unhealthy(why) if why.contains("`health` ran past its call_timeout")),
+    );
+    for record in records(0, 3, None, "") {
+        pipeline.emit_json(record.as_bytes()).unwrap();
+    }
+    assert!(pipeline.flush(Duration::from_secs(60)).is_complete());
+    let stats = pipeline.shutdown().remove(0);
+    assert_eq!(stats.records, 3);
+    assert_eq!(
+        stats.errors.fatal, 0,
+        "the batch went to a fresh instance, not the broken one"
+    );
+    assert!(stats.restarts >= 1);
+    assert_eq!(stats.dead_lettered, 0);
 }

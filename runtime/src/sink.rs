@@ -29,6 +29,13 @@ pub trait Sink: Send {
         Health::Healthy
     }
 
+    /// Whether the sink broke outside `write` (for example a wasm instance
+    /// that trapped in `health`) and must be restarted before it is used
+    /// again. The default never breaks that way.
+    fn needs_restart(&self) -> bool {
+        false
+    }
+
     /// Replaces a broken sink with a fresh one after a fatal outcome. The
     /// default stops and starts the sink again; the wasm adapter drops its
     /// instance and instantiates a new one.

@@ -43,9 +43,16 @@ pub fn run(config: &Path, input: &str) -> anyhow::Result<ExitCode> {
     let (mut line_no, mut events, mut malformed) = (0u64, 0u64, 0u64);
     loop {
         line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("cannot read the input after line {line_no}"))?;
+        let read = match reader.read_until(b'\n', &mut line) {
+            Ok(read) => read,
+            Err(err) => {
+                // Deliver what was already accepted before giving up.
+                let stats = pipeline.shutdown();
+                print_summary(&stats, started.elapsed());
+                return Err(err)
+                    .with_context(|| format!("cannot read the input after line {line_no}"));
+            }
+        };
         if read == 0 {
             break;
         }
@@ -86,17 +93,30 @@ pub fn run(config: &Path, input: &str) -> anyhow::Result<ExitCode> {
 
 /// On SIGINT or SIGTERM: drain every queue, flush and stop the sinks, print
 /// the summary and exit. Works even while the main thread blocks on stdin.
+/// A second signal exits at once.
 fn spawn_signal_handler(pipeline: Pipeline, started: Instant) -> anyhow::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
         .name("sinkbox-signals".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                eprintln!("received signal {signal}; draining queues and stopping sinks");
-                let stats = pipeline.shutdown();
-                print_summary(&stats, started.elapsed());
-                std::process::exit(128 + signal);
+            let mut draining = false;
+            for signal in signals.forever() {
+                if draining {
+                    // A second signal during a long drain exits without waiting.
+                    eprintln!("received signal {signal} again; exiting without draining");
+                    std::process::exit(128 + signal);
+                }
+                draining = true;
+                eprintln!(
+                    "received signal {signal}; draining queues and stopping sinks (send it again to exit at once)"
+                );
+                let pipeline = pipeline.clone();
+                std::thread::spawn(move || {
+                    let stats = pipeline.shutdown();
+                    print_summary(&stats, started.elapsed());
+                    std::process::exit(128 + signal);
+                });
             }
         })?;
     Ok(())

@@ -12,7 +12,7 @@ mod worker;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -144,13 +144,15 @@ impl PipelineBuilder {
             closed: AtomicBool::new(false),
             timer: Mutex::new(None),
         });
-        let weak = Arc::downgrade(&inner);
+        let timer_inner = inner.clone();
         let timer = std::thread::Builder::new()
             .name("sinkbox-batch-timer".into())
-            .spawn(move || batch_timer(weak))
+            .spawn(move || batch_timer(&timer_inner))
             .map_err(|err| PipelineError::Thread(err.to_string()))?;
         *inner.timer.lock().unwrap() = Some(timer);
-        Ok(Pipeline { inner })
+        Ok(Pipeline {
+            inner: Arc::new(Handle(inner)),
+        })
     }
 }
 
@@ -229,7 +231,25 @@ impl std::fmt::Display for FlushReport {
 /// every sink's queue. Dropping the last handle shuts the pipeline down.
 #[derive(Clone)]
 pub struct Pipeline {
-    inner: Arc<Inner>,
+    inner: Arc<Handle>,
+}
+
+/// Shared by every clone of a [`Pipeline`]; shuts the pipeline down when the
+/// last clone is dropped. Threads inside the pipeline hold `Arc<Inner>`, not
+/// this, so they never keep it alive.
+struct Handle(Arc<Inner>);
+
+impl std::ops::Deref for Handle {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
 }
 
 struct Inner {
@@ -258,8 +278,8 @@ impl Pipeline {
     }
 
     /// Emits one event given as JSON bytes. The bytes must hold exactly one
-    /// JSON value; they are copied as they are when compact, re-serialized
-    /// when they contain newlines.
+    /// JSON value in UTF-8; they are copied as they are (line breaks between
+    /// tokens become spaces, so a record stays on one line).
     pub fn emit_json(&self, json: &[u8]) -> Result<(), EmitError> {
         let json = json.trim_ascii();
         let mut values =
@@ -279,13 +299,23 @@ impl Pipeline {
                 values.byte_offset()
             ))));
         }
-        if json.contains(&b'\n') || json.contains(&b'\r') {
-            let value: serde_json::Value =
-                serde_json::from_slice(json).map_err(EmitError::InvalidJson)?;
-            return self.emit(&value);
+        // serde_json skips strings without checking their UTF-8.
+        if let Err(err) = std::str::from_utf8(json) {
+            return Err(EmitError::InvalidJson(serde::de::Error::custom(format!(
+                "invalid UTF-8 at byte {}",
+                err.valid_up_to()
+            ))));
         }
         self.append(|buf| {
-            buf.write_all(json).expect("writing to a Vec cannot fail");
+            let start = buf.len();
+            buf.extend_from_slice(json);
+            // In valid JSON a raw CR or LF can only be whitespace between
+            // tokens, so a space keeps the value and the one-line framing.
+            for byte in &mut buf[start..] {
+                if *byte == b'\n' || *byte == b'\r' {
+                    *byte = b' ';
+                }
+            }
             Ok(())
         })
     }
@@ -301,9 +331,19 @@ impl Pipeline {
             return Err(EmitError::Closed);
         }
         let start = open.buf.len();
-        if let Err(err) = serialize(&mut open.buf) {
-            open.buf.truncate(start);
-            return Err(err);
+        // A panicking `Serialize` impl must not leave half a record behind
+        // nor poison the batch for every other caller.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serialize(&mut open.buf))) {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                open.buf.truncate(start);
+                return Err(err);
+            }
+            Err(panic) => {
+                open.buf.truncate(start);
+                drop(open);
+                std::panic::resume_unwind(panic);
+            }
         }
         open.buf.push(b'\n');
         open.count += 1;
@@ -327,8 +367,18 @@ impl Pipeline {
     /// Waits until every sink has handed off everything emitted before this
     /// call, or until `timeout` passes; the report names the sinks that did not
     /// finish or failed.
+    ///
+    /// With the `block` overflow policy, closing the open batch may first
+    /// wait for a full queue, like `emit` does. After [`Pipeline::shutdown`]
+    /// there is nothing left to flush and it returns at once.
     pub fn flush(&self, timeout: Duration) -> FlushReport {
-        let deadline = Instant::now() + timeout;
+        if self.inner.closed.load(Ordering::Acquire) {
+            return FlushReport::default();
+        }
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
         self.inner.close_open_batch(true);
         let tickets: Vec<_> = self
             .inner
@@ -421,10 +471,7 @@ impl Inner {
         }
         self.opened.notify_all();
         if let Some(timer) = self.timer.lock().unwrap().take() {
-            // The timer thread itself may drop the last handle; it cannot join itself.
-            if timer.thread().id() != std::thread::current().id() {
-                let _ = timer.join();
-            }
+            let _ = timer.join();
         }
         self.close_open_batch(true);
         for worker in &self.workers {
@@ -439,24 +486,17 @@ impl Inner {
     }
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
 /// Closes the open batch when its first record is older than the timeout.
-/// Holds only a weak reference so dropping the last pipeline handle ends it.
-fn batch_timer(inner: Weak<Inner>) {
+/// Ends when the pipeline shuts down.
+fn batch_timer(inner: &Inner) {
     loop {
-        let Some(inner) = inner.upgrade() else { return };
         if inner.closed.load(Ordering::Acquire) {
             return;
         }
-        let timeout = inner.options.timeout;
         let open = inner.open.lock().unwrap();
+        let timeout = inner.options.timeout;
         let wait = if open.count == 0 {
-            timeout.max(Duration::from_millis(50))
+            timeout
         } else {
             timeout.saturating_sub(open.opened_at.elapsed())
         };
@@ -465,8 +505,8 @@ fn batch_timer(inner: Weak<Inner>) {
             inner.close_open_batch(false);
             continue;
         }
-        // Wake at least every 100 ms so this thread never holds the last
-        // strong reference for long after the application dropped its handles.
+        // Wake at least every 100 ms to notice a shutdown whose notification
+        // came between the check above and this wait.
         let (open, _) = inner
             .opened
             .wait_timeout(open, wait.min(Duration::from_millis(100)))

@@ -118,15 +118,18 @@ impl SinkWorker {
         }
     }
 
+    /// Asks a running sink for its health. A stopped sink keeps the health
+    /// recorded when it broke, which says why.
     fn refresh_health(&mut self) {
-        let health = if self.running {
-            guarded("health", || self.sink.health()).unwrap_or_else(Health::Unhealthy)
-        } else {
-            Health::Unhealthy(
-                "the sink is not running; it will be restarted on the next batch".into(),
-            )
-        };
-        *self.shared.health.lock().unwrap() = health;
+        if !self.running {
+            return;
+        }
+        let health = guarded("health", || self.sink.health()).unwrap_or_else(Health::Unhealthy);
+        // A crash inside `health` leaves nothing to stop: restart on the next batch.
+        if self.sink.needs_restart() {
+            self.running = false;
+        }
+        self.set_health(health);
     }
 
     fn set_health(&self, health: Health) {
@@ -162,12 +165,12 @@ impl SinkWorker {
     }
 
     /// Drops the broken sink state and starts it again. Returns whether the
-    /// sink runs afterwards.
+    /// sink runs afterwards; only a successful restart is counted.
     fn restart(&mut self) -> bool {
-        SinkCounters::add(&self.shared.counters.restarts, 1);
         match guarded("restart", || self.sink.restart()).and_then(|r| r.map_err(|e| e.to_string()))
         {
             Ok(()) => {
+                SinkCounters::add(&self.shared.counters.restarts, 1);
                 self.running = true;
                 true
             }
@@ -188,6 +191,7 @@ impl SinkWorker {
         let counters = &shared.counters;
         let mut retries = 0u32;
         let mut restarts = 0u32;
+        let mut sent_before = false;
         let mut last_failure = String::new();
         loop {
             if !self.running {
@@ -208,34 +212,35 @@ impl SinkWorker {
                     continue;
                 }
             }
+            // A retry is a batch (or its tail) actually sent again.
+            if std::mem::replace(&mut sent_before, true) {
+                SinkCounters::add(&counters.retries, 1);
+            }
             let outcome =
                 guarded("write", || self.sink.write(&batch)).unwrap_or_else(WriteOutcome::Fatal);
             match outcome {
-                WriteOutcome::Accepted => {
-                    self.accepted(&batch);
-                    SinkCounters::add(&counters.batches, 1);
-                    if retries > 0 || restarts > 0 {
-                        self.set_health(Health::Healthy);
-                    }
-                    return;
-                }
+                WriteOutcome::Accepted => return self.batch_done(&batch),
                 WriteOutcome::Partial { accepted, reason } if accepted < batch.len() => {
                     SinkCounters::add(&counters.partial, 1);
                     self.accepted(&batch.take(accepted));
                     batch = batch.skip(accepted);
-                    if !self.retry_after(&mut retries, &batch, &reason) {
+                    if !self.back_off(&mut retries, &batch, &reason) {
                         return;
                     }
                 }
-                WriteOutcome::Partial { .. } => {
-                    // A partial answer that covers the whole batch is an accept.
-                    self.accepted(&batch);
-                    SinkCounters::add(&counters.batches, 1);
-                    return;
+                WriteOutcome::Partial { accepted, .. } => {
+                    if accepted > batch.len() {
+                        tracing::warn!(
+                            sink = %self.shared.name,
+                            "contract violation: `partial` accepted {accepted} of {} records; treated as accepted",
+                            batch.len()
+                        );
+                    }
+                    return self.batch_done(&batch);
                 }
                 WriteOutcome::Retryable(reason) => {
                     SinkCounters::add(&counters.retryable, 1);
-                    if !self.retry_after(&mut retries, &batch, &reason) {
+                    if !self.back_off(&mut retries, &batch, &reason) {
                         return;
                     }
                 }
@@ -249,17 +254,23 @@ impl SinkWorker {
                     tracing::warn!(sink = %self.shared.name, "fatal: {reason}");
                     self.running = false;
                     last_failure = reason;
-                    if restarts < self.policy.max_restarts {
-                        SinkCounters::add(&counters.retries, 1);
-                    }
                 }
             }
         }
     }
 
-    /// Counts a retry and sleeps the back-off; dead-letters and returns
+    fn batch_done(&self, batch: &Batch) {
+        self.accepted(batch);
+        SinkCounters::add(&self.shared.counters.batches, 1);
+        let mut health = self.shared.health.lock().unwrap();
+        if *health != Health::Healthy {
+            *health = Health::Healthy;
+        }
+    }
+
+    /// Spends one retry and sleeps the back-off; dead-letters and returns
     /// `false` once the retry limit is spent.
-    fn retry_after(&mut self, retries: &mut u32, batch: &Batch, reason: &str) -> bool {
+    fn back_off(&mut self, retries: &mut u32, batch: &Batch, reason: &str) -> bool {
         *retries += 1;
         if *retries > self.policy.max_retries {
             self.dead_letter(
@@ -271,7 +282,6 @@ impl SinkWorker {
             );
             return false;
         }
-        SinkCounters::add(&self.shared.counters.retries, 1);
         self.set_health(Health::Degraded(format!("retrying: {reason}")));
         std::thread::sleep(self.policy.backoff(*retries));
         true
@@ -284,21 +294,22 @@ impl SinkWorker {
     }
 
     fn dead_letter(&mut self, batch: &Batch, reason: &str) {
-        SinkCounters::add(&self.shared.counters.dead_lettered, u64::from(batch.len()));
-        if let Err(err) = self.dead_letters.write(batch, reason) {
-            tracing::error!(
+        match self.dead_letters.write(batch, reason) {
+            Ok(()) => {
+                SinkCounters::add(&self.shared.counters.dead_lettered, u64::from(batch.len()));
+                tracing::warn!(
+                    sink = %self.shared.name,
+                    path = %self.dead_letters.path().display(),
+                    "dead-lettered {} records: {reason}",
+                    batch.len()
+                );
+            }
+            Err(err) => tracing::error!(
                 sink = %self.shared.name,
                 path = %self.dead_letters.path().display(),
-                "could not write {} dead-lettered records: {err}",
+                "lost {} records: they could not be delivered ({reason}) nor written to the dead-letter file: {err}",
                 batch.len()
-            );
-        } else {
-            tracing::warn!(
-                sink = %self.shared.name,
-                path = %self.dead_letters.path().display(),
-                "dead-lettered {} records: {reason}",
-                batch.len()
-            );
+            ),
         }
     }
 }

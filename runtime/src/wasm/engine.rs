@@ -16,7 +16,7 @@ use super::{WasmError, describe};
 /// Compiles and links sink components. One per runtime; cheap to clone.
 ///
 /// Holds the shared `Engine` (with epoch interruption on), the `Linker` that
-/// offers guests WASI 0.2 and the `host` interface, the epoch ticker (stopped
+/// offers guests WASI 0.2 (async host functions) and the `host` interface, the epoch ticker (stopped
 /// when the last clone is dropped) and the compile cache.
 #[derive(Clone)]
 pub struct WasmEngine {
@@ -68,7 +68,7 @@ impl WasmEngine {
         config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|e| WasmError::Engine(describe(e)))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| WasmError::Engine(describe(e)))?;
         SinkWorld::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(|e| WasmError::Engine(describe(e)))?;

@@ -44,8 +44,12 @@ impl host::Host for HostState {
 /// `StoreLimits` it remembers that the memory cap was hit, so the host can
 /// say "out of memory" instead of showing a bare trap.
 pub(crate) struct GuestLimiter {
+    /// Cap on all of the instance's linear memories together.
     pub memory_bytes: usize,
     pub table_elements: usize,
+    /// Bytes of linear memory granted so far, across every memory (memory is
+    /// only given back when the store is dropped).
+    pub memory_used: usize,
     pub memory_cap_hit: Option<usize>,
 }
 
@@ -58,17 +62,21 @@ const MAX_MEMORIES: usize = 16;
 impl ResourceLimiter for GuestLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
-            self.memory_cap_hit = Some(desired);
+        let total = self
+            .memory_used
+            .saturating_add(desired.saturating_sub(current));
+        if total > self.memory_bytes {
+            self.memory_cap_hit = Some(total);
             return Err(wasmtime::format_err!(
-                "the guest asked for {desired} bytes of linear memory, over its memory_limit of {} bytes",
+                "the guest asked for {total} bytes of linear memory, over its memory_limit of {} bytes",
                 self.memory_bytes
             ));
         }
+        self.memory_used = total;
         Ok(true)
     }
 

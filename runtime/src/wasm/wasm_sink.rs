@@ -11,7 +11,7 @@ use super::bindings::{self, SinkWorld};
 use super::describe;
 use super::diagnostics::{GuestDiagnostics, GuestLogBuffer, GuestStream};
 use super::engine::SinkComponent;
-use super::epoch::ticks_for;
+use super::epoch::{EPOCH_TICK, ticks_for};
 use super::host_state::{GuestLimiter, HostState};
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
@@ -63,6 +63,9 @@ pub struct WasmSink {
     component: Arc<SinkComponent>,
     options: WasmSinkOptions,
     live: Option<Live>,
+    /// Drives guest calls on the sink's own thread; its timer bounds calls
+    /// that block in the host.
+    executor: Option<tokio::runtime::Runtime>,
 }
 
 struct Live {
@@ -83,6 +86,7 @@ impl WasmSink {
             component,
             options,
             live: None,
+            executor: None,
         }
     }
 
@@ -125,6 +129,7 @@ impl WasmSink {
             limiter: GuestLimiter {
                 memory_bytes: usize::try_from(self.options.memory_limit).unwrap_or(usize::MAX),
                 table_elements: 100_000,
+                memory_used: 0,
                 memory_cap_hit: None,
             },
             diagnostics,
@@ -133,28 +138,66 @@ impl WasmSink {
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks_for(self.options.call_timeout));
-        match self.component.pre().instantiate(&mut store) {
-            Ok(world) => Ok(Live { store, world }),
-            Err(err) => Err(self.describe_fault("instantiate", err, &store)),
+        let executor = self.executor()?;
+        // The timer must be created inside the executor, hence the async block.
+        let instantiated = executor.block_on(async {
+            tokio::time::timeout(
+                self.wall_clock_limit(),
+                self.component.pre().instantiate_async(&mut store),
+            )
+            .await
+        });
+        match instantiated {
+            Ok(Ok(world)) => Ok(Live { store, world }),
+            Ok(Err(err)) => Err(self.describe_fault("instantiate", err, &store)),
+            Err(_) => Err(self.describe_blocked("instantiate")),
         }
+    }
+
+    fn executor(&self) -> Result<&tokio::runtime::Runtime, String> {
+        self.executor
+            .as_ref()
+            .ok_or_else(|| "the sink's executor is not running".to_owned())
+    }
+
+    /// The wall-clock bound of one call. Epoch interruption stops a guest
+    /// burning CPU at `call_timeout`; this timer, a little later, stops one
+    /// waiting inside a host call.
+    fn wall_clock_limit(&self) -> Duration {
+        self.options.call_timeout + 2 * EPOCH_TICK
+    }
+
+    fn describe_blocked(&self, func: &str) -> String {
+        format!(
+            "`{func}` did not return within its call_timeout of {:?} (it was blocked in a host call, such as a sleep) and was stopped",
+            self.options.call_timeout
+        )
     }
 
     /// Runs one guest call under the deadline. A fault drops the instance.
     fn call<R>(
         &mut self,
         func: &str,
-        f: impl FnOnce(&SinkWorld, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&SinkWorld, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, String> {
-        let Some(live) = self.live.as_mut() else {
+        let (Some(live), Some(executor)) = (self.live.as_mut(), self.executor.as_ref()) else {
             return Err("the sink has no running instance".into());
         };
         live.store
             .set_epoch_deadline(ticks_for(self.options.call_timeout));
-        match f(&live.world, &mut live.store) {
-            Ok(value) => Ok(value),
-            Err(err) => {
+        let limit = self.options.call_timeout + 2 * EPOCH_TICK;
+        let result = executor
+            .block_on(async { tokio::time::timeout(limit, f(&live.world, &mut live.store)).await });
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => {
                 let live = self.live.take().expect("checked above");
                 Err(self.describe_fault(func, err, &live.store))
+            }
+            Err(_) => {
+                // The call's future was dropped mid-call: the instance is unusable.
+                self.live = None;
+                Err(self.describe_blocked(func))
             }
         }
     }
@@ -184,6 +227,13 @@ impl WasmSink {
 
 impl Sink for WasmSink {
     fn start(&mut self) -> Result<(), SinkError> {
+        if self.executor.is_none() {
+            let executor = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .map_err(|e| SinkError::new(format!("cannot start the sink's executor: {e}")))?;
+            self.executor = Some(executor);
+        }
         self.live = Some(self.instantiate().map_err(SinkError::new)?);
         let config = self.options.config.clone();
         let pairs: Vec<(&str, &str)> = config
@@ -191,8 +241,8 @@ impl Sink for WasmSink {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let started = self
-            .call("start", |world, store| {
-                world.sinkbox_sink_sink().call_start(store, &pairs)
+            .call("start", async |world, store| {
+                world.sinkbox_sink_sink().call_start(store, &pairs).await
             })
             .map_err(SinkError::new)?;
         if let Err(message) = started {
@@ -210,8 +260,8 @@ impl Sink for WasmSink {
             count: batch.len(),
             first_sequence: batch.first_sequence(),
         };
-        match self.call("write", |world, store| {
-            world.sinkbox_sink_sink().call_write(store, arg)
+        match self.call("write", async |world, store| {
+            world.sinkbox_sink_sink().call_write(store, arg).await
         }) {
             Ok(bindings::WriteOutcome::Accepted) => WriteOutcome::Accepted,
             Ok(bindings::WriteOutcome::Retryable(reason)) => WriteOutcome::Retryable(reason),
@@ -229,8 +279,8 @@ impl Sink for WasmSink {
     }
 
     fn flush(&mut self) -> FlushOutcome {
-        match self.call("flush", |world, store| {
-            world.sinkbox_sink_sink().call_flush(store)
+        match self.call("flush", async |world, store| {
+            world.sinkbox_sink_sink().call_flush(store).await
         }) {
             Ok(bindings::FlushOutcome::Done) => FlushOutcome::Done,
             Ok(bindings::FlushOutcome::Retryable(reason)) => FlushOutcome::Retryable(reason),
@@ -244,8 +294,8 @@ impl Sink for WasmSink {
 
     fn stop(&mut self) {
         if self.live.is_some() {
-            if let Err(fault) = self.call("stop", |world, store| {
-                world.sinkbox_sink_sink().call_stop(store)
+            if let Err(fault) = self.call("stop", async |world, store| {
+                world.sinkbox_sink_sink().call_stop(store).await
             }) {
                 tracing::warn!(sink = %self.name, "{fault}");
             }
@@ -254,14 +304,18 @@ impl Sink for WasmSink {
     }
 
     fn health(&mut self) -> Health {
-        match self.call("health", |world, store| {
-            world.sinkbox_sink_sink().call_health(store)
+        match self.call("health", async |world, store| {
+            world.sinkbox_sink_sink().call_health(store).await
         }) {
             Ok(bindings::HealthStatus::Healthy) => Health::Healthy,
             Ok(bindings::HealthStatus::Degraded(why)) => Health::Degraded(why),
             Ok(bindings::HealthStatus::Unhealthy(why)) => Health::Unhealthy(why),
             Err(fault) => Health::Unhealthy(fault),
         }
+    }
+
+    fn needs_restart(&self) -> bool {
+        self.live.is_none()
     }
 
     fn restart(&mut self) -> Result<(), SinkError> {

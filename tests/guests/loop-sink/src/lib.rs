@@ -1,9 +1,14 @@
-//! Loops forever on any batch holding a record with `"loop":true`;
-//! accepts everything else. Option `loop_in = "start"` loops in `start`.
+//! Loops forever on any batch holding a record with `"loop":true`, and
+//! sleeps for an hour (blocked in a WASI host call, where epoch interruption
+//! cannot reach) on one holding `"sleep":true`; accepts everything else.
+//! Option `loop_in = "start"` loops in `start`; `loop_in = "health"` loops
+//! in every `health` call.
 
-use sinkbox_guest::{Batch, Config, Sink, WriteOutcome};
+use sinkbox_guest::{Batch, Config, HealthStatus, Sink, WriteOutcome};
 
-struct LoopSink;
+struct LoopSink {
+    loop_in_health: bool,
+}
 
 fn spin() -> ! {
     let mut n: u64 = 0;
@@ -17,7 +22,9 @@ impl Sink for LoopSink {
         if config.get("loop_in") == Some("start") {
             spin();
         }
-        Ok(LoopSink)
+        Ok(LoopSink {
+            loop_in_health: config.get("loop_in") == Some("health"),
+        })
     }
 
     fn write(&mut self, batch: Batch) -> WriteOutcome {
@@ -28,7 +35,21 @@ impl Sink for LoopSink {
         {
             spin();
         }
+        let marker: &[u8] = b"\"sleep\":true";
+        if batch
+            .records()
+            .any(|r| r.windows(marker.len()).any(|w| w == marker))
+        {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
         WriteOutcome::Accepted
+    }
+
+    fn health(&mut self) -> HealthStatus {
+        if self.loop_in_health {
+            spin();
+        }
+        HealthStatus::Healthy
     }
 }
 
