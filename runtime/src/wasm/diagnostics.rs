@@ -40,6 +40,17 @@ pub enum GuestStream {
     Stderr,
 }
 
+impl GuestStream {
+    /// `log`, `stdout` or `stderr`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestStream::Log => "log",
+            GuestStream::Stdout => "stdout",
+            GuestStream::Stderr => "stderr",
+        }
+    }
+}
+
 /// One diagnostic line from a guest.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct GuestLogLine {
@@ -167,21 +178,22 @@ impl DiagnosticsState {
         }
         self.budget -= message.len();
         let sink = self.sink.as_str();
+        let stream_name = stream.as_str();
         match level {
             GuestLevel::Trace => {
-                tracing::trace!(target: "sinkbox::guest", sink, ?stream, "{message}")
+                tracing::trace!(target: "sinkbox::guest", sink, stream = stream_name, "{message}")
             }
             GuestLevel::Debug => {
-                tracing::debug!(target: "sinkbox::guest", sink, ?stream, "{message}")
+                tracing::debug!(target: "sinkbox::guest", sink, stream = stream_name, "{message}")
             }
             GuestLevel::Info => {
-                tracing::info!(target: "sinkbox::guest", sink, ?stream, "{message}")
+                tracing::info!(target: "sinkbox::guest", sink, stream = stream_name, "{message}")
             }
             GuestLevel::Warn => {
-                tracing::warn!(target: "sinkbox::guest", sink, ?stream, "{message}")
+                tracing::warn!(target: "sinkbox::guest", sink, stream = stream_name, "{message}")
             }
             GuestLevel::Error => {
-                tracing::error!(target: "sinkbox::guest", sink, ?stream, "{message}")
+                tracing::error!(target: "sinkbox::guest", sink, stream = stream_name, "{message}")
             }
         }
         if let Some(capture) = &self.capture {
