@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -250,12 +251,16 @@ fn dropping_the_last_handle_delivers_everything_and_stops() {
     assert_eq!(recorder.flushes.load(Ordering::SeqCst), 1);
 }
 
-fn overflow_run(policy: OverflowPolicy) -> (Vec<u32>, u64) {
-    let recorder = Recorder::default();
-    let gate = Gate::closed();
-    let dir = tempfile::tempdir().unwrap();
+/// A pipeline of one-record batches into a sink with a one-batch queue,
+/// whose write of batch 0 is held at `gate`: the next batch fills the queue.
+fn one_slot_pipeline(
+    policy: OverflowPolicy,
+    recorder: &Recorder,
+    gate: &Arc<Gate>,
+    dir: &Path,
+) -> Pipeline {
     let pipeline = Pipeline::builder()
-        .data_dir(dir.path())
+        .data_dir(dir)
         .batch(BatchOptions {
             max_records: 1,
             ..manual_batches()
@@ -263,7 +268,7 @@ fn overflow_run(policy: OverflowPolicy) -> (Vec<u32>, u64) {
         .sink_spec(SinkSpec {
             queue_capacity: 1,
             overflow: policy,
-            ..SinkSpec::new("gated", RecordingSink::gated(&recorder, &gate))
+            ..SinkSpec::new("gated", RecordingSink::gated(recorder, gate))
         })
         .build()
         .unwrap();
@@ -271,6 +276,13 @@ fn overflow_run(policy: OverflowPolicy) -> (Vec<u32>, u64) {
     wait_until("the sink holds batch 0 inside write", || {
         gate.entered() == 1
     });
+    pipeline
+}
+
+fn overflow_run(policy: OverflowPolicy) -> (Vec<u32>, u64) {
+    let (recorder, gate) = (Recorder::default(), Gate::closed());
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = one_slot_pipeline(policy, &recorder, &gate, dir.path());
     emit_n(&pipeline, 1..5);
     let dropped = pipeline.stats()[0].dropped;
     gate.open();
@@ -290,26 +302,9 @@ fn drop_oldest_keeps_the_latest_batch_and_counts_the_rest() {
 
 #[test]
 fn block_holds_the_producer_until_the_sink_makes_room() {
-    let recorder = Recorder::default();
-    let gate = Gate::closed();
+    let (recorder, gate) = (Recorder::default(), Gate::closed());
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = Pipeline::builder()
-        .data_dir(dir.path())
-        .batch(BatchOptions {
-            max_records: 1,
-            ..manual_batches()
-        })
-        .sink_spec(SinkSpec {
-            queue_capacity: 1,
-            overflow: OverflowPolicy::Block,
-            ..SinkSpec::new("gated", RecordingSink::gated(&recorder, &gate))
-        })
-        .build()
-        .unwrap();
-    emit_n(&pipeline, 0..1);
-    wait_until("the sink holds batch 0 inside write", || {
-        gate.entered() == 1
-    });
+    let pipeline = one_slot_pipeline(OverflowPolicy::Block, &recorder, &gate, dir.path());
     emit_n(&pipeline, 1..2);
     let producer = {
         let pipeline = pipeline.clone();

@@ -10,17 +10,6 @@ use std::time::{Duration, Instant};
 use sinkbox::pipeline::RetryPolicy;
 use sinkbox::wasm::{SinkComponent, WasmEngine};
 
-/// Every guest crate the tests use.
-const GUESTS: &[&str] = &[
-    "filter-sink",
-    "stats-sink",
-    "count-sink",
-    "outcome-sink",
-    "trap-sink",
-    "loop-sink",
-    "oom-sink",
-];
-
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -35,20 +24,22 @@ fn target_dir() -> PathBuf {
 }
 
 /// The compiled component of guest crate `name` (e.g. `"trap-sink"`).
-/// Builds every guest once per test binary (a no-op when `cargo xtask test`
+/// Builds every guest once per test binary (quick when `cargo xtask test`
 /// already built them).
 pub fn guest(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
+        // `cargo xtask guests` knows the guest list and installs the target.
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = std::process::Command::new(cargo);
-        cmd.current_dir(workspace_root())
-            .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
-        for guest in GUESTS {
-            cmd.args(["-p", guest]);
-        }
-        let status = cmd.status().expect("run cargo to build the guests");
-        assert!(status.success(), "building the guests failed; run `cargo xtask test`, which installs the wasm32-wasip2 target");
+        let status = std::process::Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(["run", "--quiet", "--package", "xtask", "--", "guests"])
+            .status()
+            .expect("run cargo to build the guests");
+        assert!(
+            status.success(),
+            "building the guests failed; see `cargo xtask guests`"
+        );
     });
     let path = target_dir()
         .join("wasm32-wasip2")

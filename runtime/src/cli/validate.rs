@@ -4,7 +4,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use sinkbox::config::{Config, SinkKind};
-use sinkbox::wasm::WasmEngine;
 
 pub fn validate(path: &Path) -> anyhow::Result<ExitCode> {
     let config = match Config::from_file(path) {
@@ -20,13 +19,7 @@ pub fn validate(path: &Path) -> anyhow::Result<ExitCode> {
         if let SinkKind::Wasm(wasm) = &sink.kind {
             let engine = match &engine {
                 Some(engine) => engine,
-                None => engine.insert(WasmEngine::new(
-                    config
-                        .runtime
-                        .cache_dir
-                        .clone()
-                        .or_else(WasmEngine::default_cache_dir),
-                )?),
+                None => engine.insert(config.runtime.wasm_engine()?),
             };
             if let Err(err) = engine.load(&wasm.component) {
                 eprintln!(

@@ -26,13 +26,7 @@ pub fn build_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
             SinkKind::Wasm(wasm) => {
                 let engine = match &engine {
                     Some(engine) => engine,
-                    None => engine.insert(WasmEngine::new(
-                        config
-                            .runtime
-                            .cache_dir
-                            .clone()
-                            .or_else(WasmEngine::default_cache_dir),
-                    )?),
+                    None => engine.insert(config.runtime.wasm_engine()?),
                 };
                 let component = match components.get(&wasm.component) {
                     Some(component) => component.clone(),

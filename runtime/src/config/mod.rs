@@ -56,6 +56,18 @@ pub struct RuntimeConfig {
     pub batch: BatchOptions,
 }
 
+impl RuntimeConfig {
+    /// A wasm engine whose compile cache is this config's `cache_dir` (or the
+    /// default cache directory).
+    pub fn wasm_engine(&self) -> Result<crate::wasm::WasmEngine, crate::wasm::WasmError> {
+        let cache_dir = self
+            .cache_dir
+            .clone()
+            .or_else(crate::wasm::WasmEngine::default_cache_dir);
+        crate::wasm::WasmEngine::new(cache_dir)
+    }
+}
+
 /// One `[sinks.<name>]` table.
 #[derive(Clone, Debug)]
 pub struct SinkConfig {
