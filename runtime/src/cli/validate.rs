@@ -37,14 +37,7 @@ pub fn validate(path: &Path) -> anyhow::Result<ExitCode> {
     let names: Vec<String> = config
         .sinks
         .iter()
-        .map(|sink| {
-            let kind = match &sink.kind {
-                SinkKind::Stdout(_) => "stdout",
-                SinkKind::File(_) => "file",
-                SinkKind::Wasm(_) => "wasm",
-            };
-            format!("{} ({kind})", sink.name)
-        })
+        .map(|sink| format!("{} ({})", sink.name, sink.kind.type_name()))
         .collect();
     println!(
         "{}: ok, {} sink(s): {}",

@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 pub use build::build_pipeline;
 
 use crate::pipeline::{BatchOptions, DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RetryPolicy};
-use crate::sinks::{FileSinkOptions, StdoutSinkOptions};
+use crate::sinks::{FileSinkOptions, MmapSinkOptions, StdoutSinkOptions};
 
 /// A parsed configuration.
 #[derive(Clone, Debug)]
@@ -90,8 +90,22 @@ pub enum SinkKind {
     Stdout(StdoutSinkOptions),
     /// `type = "file"`.
     File(FileSinkOptions),
+    /// `type = "mmap"`.
+    Mmap(MmapSinkOptions),
     /// `type = "wasm"`.
     Wasm(WasmSinkConfig),
+}
+
+impl SinkKind {
+    /// The `type` name, as written in the config.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SinkKind::Stdout(_) => "stdout",
+            SinkKind::File(_) => "file",
+            SinkKind::Mmap(_) => "mmap",
+            SinkKind::Wasm(_) => "wasm",
+        }
+    }
 }
 
 /// The options of a `type = "wasm"` sink.
@@ -113,6 +127,10 @@ pub struct WasmSinkConfig {
 pub const SINK_TYPES: &[(&str, &str)] = &[
     ("stdout", "every record as one JSON line on standard output"),
     ("file", "appends every record as one JSON line to a file"),
+    (
+        "mmap",
+        "appends every record as one JSON line through a memory-mapped file",
+    ),
     ("wasm", "a sandboxed sink component (.wasm)"),
 ];
 
@@ -363,6 +381,11 @@ impl Parser<'_> {
                 let mut file: FileSinkOptions = self.sink_options(&at, options)?;
                 file.path = self.resolve(file.path);
                 SinkKind::File(file)
+            }
+            "mmap" => {
+                let mut mmap: MmapSinkOptions = self.sink_options(&at, options)?;
+                mmap.path = self.resolve(mmap.path);
+                SinkKind::Mmap(mmap)
             }
             "wasm" => SinkKind::Wasm(self.wasm(&at, options)?),
             other => {

@@ -1,0 +1,279 @@
+//! `MmapWriter`: appends bytes to a file through a memory map. A building
+//! block for embedders' own sinks; the `mmap` sink wraps it.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use memmap2::MmapMut;
+
+use crate::sink::Health;
+
+/// When an [`MmapWriter`] forces its pages to disk (`msync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// Never; the kernel writes pages back on its own schedule. Survives a
+    /// process crash, not a power loss.
+    None,
+    /// On every [`MmapWriter::flush`] (and on close).
+    OnFlush,
+    /// Whenever this many bytes were appended since the last sync, and on
+    /// flush and close.
+    EveryBytes(u64),
+}
+
+/// How an [`MmapWriter`] sizes and syncs its file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MmapWriterOptions {
+    /// The file's size when it is created (rounded up to a page).
+    pub initial_size: u64,
+    /// By how much the file grows when full (at least 1.1).
+    pub growth_factor: f64,
+    /// When pages are synced to disk.
+    pub sync: SyncPolicy,
+}
+
+impl Default for MmapWriterOptions {
+    fn default() -> Self {
+        Self {
+            initial_size: 64 * 1024 * 1024,
+            growth_factor: 2.0,
+            sync: SyncPolicy::OnFlush,
+        }
+    }
+}
+
+/// Appends to a file through a memory map: each append is a `memcpy` into
+/// the page cache, with no system call.
+///
+/// The file is pre-sized (`initial_size`) and grows by `growth_factor` when
+/// full. [`MmapWriter::close`] trims it to the bytes written. After a crash
+/// the file keeps its zero-filled tail; [`MmapWriter::open`] finds the true
+/// end (the last non-zero byte) and appends from there, so the zero padding
+/// is never read as data. Data that itself ends in zero bytes would lose
+/// them across a crash: use it for text such as JSON lines.
+pub struct MmapWriter {
+    path: PathBuf,
+    file: File,
+    map: Option<MmapMut>,
+    options: MmapWriterOptions,
+    /// Bytes of data in the file; appends go here.
+    len: u64,
+    /// The file's (and the map's) current size.
+    capacity: u64,
+    /// Start of the bytes appended since the last sync.
+    synced_to: u64,
+    failed: Option<String>,
+}
+
+fn page_round(n: u64) -> u64 {
+    const PAGE: u64 = 4096;
+    n.div_ceil(PAGE).max(1) * PAGE
+}
+
+impl MmapWriter {
+    /// Opens (creating if missing, with missing directories) `path` for
+    /// appending, finding the end of the data a previous writer left.
+    pub fn open(path: impl AsRef<Path>, options: MmapWriterOptions) -> io::Result<Self> {
+        let path = path.as_ref().to_owned();
+        if !(options.growth_factor >= 1.1 && options.growth_factor.is_finite()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "growth_factor must be a number of at least 1.1, not {}",
+                    options.growth_factor
+                ),
+            ));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        let existing = file.metadata()?.len();
+        let capacity = page_round(existing.max(options.initial_size));
+        if capacity != existing {
+            file.set_len(capacity)?;
+        }
+        // SAFETY: the map is only used while this writer owns the file; other
+        // processes changing the file underneath it is outside its contract
+        // (the same as for any mmap-based writer).
+        let map = unsafe { MmapMut::map_mut(&file)? };
+        let len = map[..existing as usize]
+            .iter()
+            .rposition(|b| *b != 0)
+            .map_or(0, |i| i as u64 + 1);
+        Ok(Self {
+            path,
+            file,
+            map: Some(map),
+            options,
+            len,
+            capacity,
+            synced_to: len,
+            failed: None,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of data written so far (not counting the zero-filled reserve).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether no data has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The data written so far.
+    pub fn data(&self) -> &[u8] {
+        self.map
+            .as_ref()
+            .map_or(&[], |map| &map[..self.len as usize])
+    }
+
+    /// Drops a last line that has no newline (a record cut short by a crash)
+    /// and returns how many bytes it had. Zeroes them, so a later crash does
+    /// not bring them back.
+    pub fn discard_partial_line(&mut self) -> u64 {
+        let Some(map) = self.map.as_mut() else {
+            return 0;
+        };
+        let data = &map[..self.len as usize];
+        if data.last().is_none_or(|b| *b == b'\n') {
+            return 0;
+        }
+        let keep = memchr::memrchr(b'\n', data).map_or(0, |i| i + 1);
+        map[keep..self.len as usize].fill(0);
+        let dropped = self.len - keep as u64;
+        self.len = keep as u64;
+        self.synced_to = self.synced_to.min(self.len);
+        dropped
+    }
+
+    /// Appends `bytes`, growing the file if needed.
+    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.append_parts(bytes, &[])
+    }
+
+    /// Appends `bytes` followed by a newline, as one reservation.
+    pub fn append_line(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.append_parts(bytes, b"\n")
+    }
+
+    fn append_parts(&mut self, head: &[u8], tail: &[u8]) -> io::Result<()> {
+        let needed = (head.len() + tail.len()) as u64;
+        if self.len + needed > self.capacity {
+            self.grow(self.len + needed)?;
+        }
+        let map = self.map.as_mut().ok_or_else(closed)?;
+        let start = self.len as usize;
+        map[start..start + head.len()].copy_from_slice(head);
+        map[start + head.len()..start + head.len() + tail.len()].copy_from_slice(tail);
+        self.len += needed;
+        if let SyncPolicy::EveryBytes(every) = self.options.sync
+            && self.len - self.synced_to >= every
+        {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    fn grow(&mut self, at_least: u64) -> io::Result<()> {
+        let grown = (self.capacity as f64 * self.options.growth_factor) as u64;
+        let capacity = page_round(grown.max(at_least));
+        // Unmap first: the file must not shrink or move under a live map.
+        drop(self.map.take());
+        let result = self.file.set_len(capacity).and_then(|()| {
+            // SAFETY: as in `open`.
+            unsafe { MmapMut::map_mut(&self.file) }
+        });
+        match result {
+            Ok(map) => {
+                self.map = Some(map);
+                self.capacity = capacity;
+                Ok(())
+            }
+            Err(err) => {
+                self.failed = Some(format!(
+                    "cannot grow `{}` to {capacity} bytes: {err}",
+                    self.path.display()
+                ));
+                // Map the old size again so the data written stays reachable.
+                // SAFETY: as in `open`.
+                self.map = unsafe { MmapMut::map_mut(&self.file) }.ok();
+                Err(err)
+            }
+        }
+    }
+
+    /// Forces the bytes appended since the last sync to disk.
+    fn sync(&mut self) -> io::Result<()> {
+        let map = self.map.as_ref().ok_or_else(closed)?;
+        if self.len > self.synced_to {
+            let start = self.synced_to as usize;
+            map.flush_range(start, self.len as usize - start)?;
+            self.synced_to = self.len;
+        }
+        Ok(())
+    }
+
+    /// Applies the sync policy: syncs unless it is [`SyncPolicy::None`].
+    /// Idempotent.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.options.sync == SyncPolicy::None {
+            return Ok(());
+        }
+        self.sync().inspect_err(|err| {
+            self.failed = Some(format!("cannot sync `{}`: {err}", self.path.display()));
+        })
+    }
+
+    /// Flushes, unmaps and trims the file to the data written.
+    pub fn close(mut self) -> io::Result<()> {
+        self.close_in_place()
+    }
+
+    fn close_in_place(&mut self) -> io::Result<()> {
+        if self.map.is_none() {
+            return Ok(());
+        }
+        self.flush()?;
+        drop(self.map.take());
+        self.file.set_len(self.len)?;
+        if self.options.sync != SyncPolicy::None {
+            self.file.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Healthy while open and no write, grow or sync has failed.
+    pub fn health(&self) -> Health {
+        match (&self.map, &self.failed) {
+            (_, Some(why)) => Health::Unhealthy(why.clone()),
+            (None, None) => Health::Unhealthy("the writer is closed".into()),
+            (Some(_), None) => Health::Healthy,
+        }
+    }
+}
+
+impl Drop for MmapWriter {
+    fn drop(&mut self) {
+        if let Err(err) = self.close_in_place() {
+            tracing::warn!(path = %self.path.display(), "closing the mmap writer failed: {err}");
+        }
+    }
+}
+
+fn closed() -> io::Error {
+    io::Error::other("the mmap writer is closed")
+}
