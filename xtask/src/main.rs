@@ -117,7 +117,15 @@ fn lint() -> Result<()> {
 
 fn bench() -> Result<()> {
     build_guests()?;
-    run(cargo().args(["bench", "-p", "sinkbox", "--bench", "sink_throughput"]))
+    run(cargo().args([
+        "bench",
+        "-p",
+        "sinkbox",
+        "--bench",
+        "sink_throughput",
+        "--bench",
+        "native_writers",
+    ]))
 }
 
 fn demo(root: &Path) -> Result<()> {
