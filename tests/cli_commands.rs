@@ -300,3 +300,49 @@ fn inspect_says_when_a_component_is_not_a_sink() {
         "{stdout}"
     );
 }
+
+#[test]
+fn stdout_pretty_colours_only_when_forced_or_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(
+        &input,
+        "{\"level\":\"error\",\"message\":\"boom\",\"code\":7}\n[\"not\",\"an\",\"object\"]\n",
+    )
+    .unwrap();
+    let run = |color: &str| {
+        let config = write_config(
+            dir.path(),
+            &format!("[sinks.pretty]\ntype = \"stdout_pretty\"\ncolor = \"{color}\"\n"),
+        );
+        let output = sinkbox()
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .arg("--input")
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // stdout is a pipe here: `auto` means no colour.
+    assert_eq!(
+        run("auto"),
+        "ERROR boom code=7\n[\"not\",\"an\",\"object\"]\n"
+    );
+    assert_eq!(run("never"), run("auto"));
+    let forced = run("always");
+    assert!(
+        forced.contains("\x1b[31m\x1b[1mERROR\x1b[0m boom"),
+        "{forced:?}"
+    );
+    assert!(
+        forced.ends_with("[\"not\",\"an\",\"object\"]\n"),
+        "non-objects are printed as they are: {forced:?}"
+    );
+}

@@ -124,7 +124,7 @@ fn defaults_apply_when_options_are_left_out() {
 fn an_unknown_type_lists_the_known_ones_with_a_suggestion() {
     assert_eq!(
         error("[sinks.console]\ntype = \"stdot\"\n"),
-        "test.toml: sinks.console.type: unknown sink type `stdot`; known types: `stdout`, `file`, `mmap`, `wasm` (did you mean `stdout`?)"
+        "test.toml: sinks.console.type: unknown sink type `stdot`; known types: `stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `wasm` (did you mean `stdout`?)"
     );
 }
 
@@ -132,7 +132,7 @@ fn an_unknown_type_lists_the_known_ones_with_a_suggestion() {
 fn a_missing_type_says_what_to_add() {
     assert_eq!(
         error("[sinks.console]\npath = \"x\"\n"),
-        "test.toml: sinks.console.type: missing; every sink needs `type = \"...\"`, one of `stdout`, `file`, `mmap`, `wasm`"
+        "test.toml: sinks.console.type: missing; every sink needs `type = \"...\"`, one of `stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `wasm`"
     );
 }
 
@@ -186,5 +186,86 @@ fn structural_mistakes_are_explained() {
     assert!(
         error("[runtime]\ndatadir = \"x\"\n[sinks.a]\ntype = \"stdout\"\n")
             .contains("runtime.datadir: unknown field `datadir`")
+    );
+}
+
+#[test]
+fn native_sink_types_parse_their_options() {
+    let config = parse(
+        r#"
+        [sinks.pretty]
+        type = "stdout_pretty"
+        color = "always"
+
+        [sinks.rolling]
+        type = "rotating_file"
+        path = "logs/app.log"
+        max_bytes = "10 MB"
+        interval = "daily"
+        max_files = 3
+        compress = true
+        mode = "text"
+
+        [sinks.hourly]
+        type = "rotating_file"
+        path = "h.log"
+        interval = 3600
+
+        [sinks.mapped]
+        type = "mmap"
+        path = "m.ndjson"
+        initial_size = "1MiB"
+        growth_factor = 1.5
+        sync = "4MiB"
+        "#,
+    )
+    .unwrap();
+    let SinkKind::StdoutPretty(pretty) = &config.sinks[0].kind else {
+        panic!()
+    };
+    assert_eq!(pretty.color, sinkbox::sinks::ColourChoice::Always);
+    let SinkKind::RotatingFile(rolling) = &config.sinks[1].kind else {
+        panic!()
+    };
+    assert_eq!(rolling.path, Path::new("/etc/sinkbox/logs/app.log"));
+    assert_eq!(rolling.max_bytes, Some(10_000_000));
+    assert_eq!(rolling.interval, Some(Duration::from_secs(86_400)));
+    assert_eq!((rolling.max_files, rolling.compress), (3, true));
+    assert_eq!(rolling.mode, sinkbox::sinks::FileMode::Text);
+    let SinkKind::RotatingFile(hourly) = &config.sinks[2].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (hourly.interval, hourly.max_bytes),
+        (Some(Duration::from_secs(3600)), None)
+    );
+    let SinkKind::Mmap(mapped) = &config.sinks[3].kind else {
+        panic!()
+    };
+    assert_eq!(mapped.initial_size, 1024 * 1024);
+    assert_eq!(
+        mapped.sync,
+        sinkbox::sinks::SyncPolicy::EveryBytes(4 * 1024 * 1024)
+    );
+}
+
+#[test]
+fn native_sink_option_errors_say_what_is_expected() {
+    assert_eq!(
+        error("[sinks.r]\ntype = \"rotating_file\"\npath = \"a.log\"\n"),
+        "test.toml: sinks.r: set `max_bytes`, `interval`, or both; without either the file never rotates (use the `file` sink for that)"
+    );
+    assert_eq!(
+        error("[sinks.r]\ntype = \"rotating_file\"\npath = \"a.log\"\ninterval = \"weekly\"\n"),
+        "test.toml: sinks.r.interval: `weekly` is not an interval; expected \"hourly\", \"daily\", a number of seconds, or a duration such as \"15m\""
+    );
+    assert_eq!(
+        error("[sinks.m]\ntype = \"mmap\"\npath = \"m\"\nsync = \"always\"\n"),
+        "test.toml: sinks.m.sync: `always` is not a sync policy; use \"none\", \"on_flush\" or a size such as \"4MiB\" (sync every that many bytes)"
+    );
+    assert!(
+        error("[sinks.p]\ntype = \"stdout_pretty\"\ncolor = \"rainbow\"\n").contains(
+            "sinks.p.color: unknown variant `rainbow`, expected one of `auto`, `always`, `never`"
+        )
     );
 }

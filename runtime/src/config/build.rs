@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{Config, SinkKind};
 use crate::pipeline::{Pipeline, SinkSpec};
 use crate::sink::Sink;
-use crate::sinks::{FileSink, MmapSink, StdoutSink};
+use crate::sinks::{FileSink, MmapSink, RotatingFileSink, StdoutPrettySink, StdoutSink};
 use crate::wasm::{SinkComponent, WasmEngine, WasmSink, WasmSinkOptions};
 
 /// Creates every configured sink and starts the pipeline. Wasm components
@@ -24,6 +24,8 @@ pub fn build_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
             SinkKind::Stdout(options) => Box::new(StdoutSink::new(options.clone())),
             SinkKind::File(options) => Box::new(FileSink::new(options.clone())),
             SinkKind::Mmap(options) => Box::new(MmapSink::new(options.clone())),
+            SinkKind::StdoutPretty(options) => Box::new(StdoutPrettySink::new(options.clone())),
+            SinkKind::RotatingFile(options) => Box::new(RotatingFileSink::new(options.clone())),
             SinkKind::Wasm(wasm) => {
                 let engine = match &engine {
                     Some(engine) => engine,

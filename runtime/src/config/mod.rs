@@ -33,7 +33,10 @@ use serde::de::DeserializeOwned;
 pub use build::build_pipeline;
 
 use crate::pipeline::{BatchOptions, DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RetryPolicy};
-use crate::sinks::{FileSinkOptions, MmapSinkOptions, StdoutSinkOptions};
+use crate::sinks::{
+    FileSinkOptions, MmapSinkOptions, RotatingFileSinkOptions, StdoutPrettySinkOptions,
+    StdoutSinkOptions,
+};
 
 /// A parsed configuration.
 #[derive(Clone, Debug)]
@@ -92,6 +95,10 @@ pub enum SinkKind {
     File(FileSinkOptions),
     /// `type = "mmap"`.
     Mmap(MmapSinkOptions),
+    /// `type = "stdout_pretty"`.
+    StdoutPretty(StdoutPrettySinkOptions),
+    /// `type = "rotating_file"`.
+    RotatingFile(RotatingFileSinkOptions),
     /// `type = "wasm"`.
     Wasm(WasmSinkConfig),
 }
@@ -103,6 +110,8 @@ impl SinkKind {
             SinkKind::Stdout(_) => "stdout",
             SinkKind::File(_) => "file",
             SinkKind::Mmap(_) => "mmap",
+            SinkKind::StdoutPretty(_) => "stdout_pretty",
+            SinkKind::RotatingFile(_) => "rotating_file",
             SinkKind::Wasm(_) => "wasm",
         }
     }
@@ -126,7 +135,15 @@ pub struct WasmSinkConfig {
 /// The sink types this build knows, with a one-line description.
 pub const SINK_TYPES: &[(&str, &str)] = &[
     ("stdout", "every record as one JSON line on standard output"),
+    (
+        "stdout_pretty",
+        "human-readable lines on standard output, coloured on a terminal",
+    ),
     ("file", "appends every record as one JSON line to a file"),
+    (
+        "rotating_file",
+        "JSON or text lines in a file rotated by size and/or time, with retention and gzip",
+    ),
     (
         "mmap",
         "appends every record as one JSON line through a memory-mapped file",
@@ -381,6 +398,15 @@ impl Parser<'_> {
                 let mut file: FileSinkOptions = self.sink_options(&at, options)?;
                 file.path = self.resolve(file.path);
                 SinkKind::File(file)
+            }
+            "stdout_pretty" => SinkKind::StdoutPretty(self.sink_options(&at, options)?),
+            "rotating_file" => {
+                let mut rotating: RotatingFileSinkOptions = self.sink_options(&at, options)?;
+                rotating
+                    .validate()
+                    .map_err(|message| self.error(&at, message))?;
+                rotating.path = self.resolve(rotating.path);
+                SinkKind::RotatingFile(rotating)
             }
             "mmap" => {
                 let mut mmap: MmapSinkOptions = self.sink_options(&at, options)?;

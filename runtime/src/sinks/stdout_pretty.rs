@@ -1,0 +1,85 @@
+//! `stdout_pretty`: human-readable lines on standard output.
+
+use std::io::{ErrorKind, IsTerminal, Write};
+
+use serde::Deserialize;
+
+use super::text_line::write_text_line;
+use crate::batch::Batch;
+use crate::sink::{FlushOutcome, Sink, SinkError, WriteOutcome};
+
+/// When `stdout_pretty` uses ANSI colours.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColourChoice {
+    /// When standard output is a terminal and `NO_COLOR` is unset (default).
+    #[default]
+    Auto,
+    /// Always (for `less -R`, CI logs that render ANSI).
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Options of the `stdout_pretty` sink.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutPrettySinkOptions {
+    /// `auto` (default), `always` or `never`.
+    #[serde(default)]
+    pub color: ColourChoice,
+}
+
+/// Writes each record as `time LEVEL message key=value ...`, one `write` per
+/// batch. Records that are not JSON objects are printed as they are.
+#[derive(Debug)]
+pub struct StdoutPrettySink {
+    colour: bool,
+    buffer: Vec<u8>,
+}
+
+impl StdoutPrettySink {
+    /// A pretty stdout sink; `auto` colour is decided here, once.
+    pub fn new(options: StdoutPrettySinkOptions) -> Self {
+        let colour = match options.color {
+            ColourChoice::Always => true,
+            ColourChoice::Never => false,
+            ColourChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        };
+        Self {
+            colour,
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl Sink for StdoutPrettySink {
+    fn start(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn write(&mut self, batch: &Batch) -> WriteOutcome {
+        self.buffer.clear();
+        for record in batch.records() {
+            write_text_line(&mut self.buffer, record, self.colour);
+            self.buffer.push(b'\n');
+        }
+        let mut out = std::io::stdout().lock();
+        match out.write_all(&self.buffer).and_then(|()| out.flush()) {
+            Ok(()) => WriteOutcome::Accepted,
+            Err(err) if err.kind() == ErrorKind::BrokenPipe => {
+                WriteOutcome::Rejected("standard output is closed".into())
+            }
+            Err(err) => WriteOutcome::Retryable(format!("cannot write to standard output: {err}")),
+        }
+    }
+
+    fn flush(&mut self) -> FlushOutcome {
+        match std::io::stdout().flush() {
+            Ok(()) => FlushOutcome::Done,
+            Err(err) => FlushOutcome::Retryable(format!("cannot flush standard output: {err}")),
+        }
+    }
+}
