@@ -124,7 +124,7 @@ fn defaults_apply_when_options_are_left_out() {
 fn an_unknown_type_lists_the_known_ones_with_a_suggestion() {
     assert_eq!(
         error("[sinks.console]\ntype = \"stdot\"\n"),
-        "test.toml: sinks.console.type: unknown sink type `stdot`; known types: `stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `wasm` (did you mean `stdout`?)"
+        "test.toml: sinks.console.type: unknown sink type `stdot`; known types: `stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `direct`, `relay`, `wasm` (did you mean `stdout`?)"
     );
 }
 
@@ -132,7 +132,7 @@ fn an_unknown_type_lists_the_known_ones_with_a_suggestion() {
 fn a_missing_type_says_what_to_add() {
     assert_eq!(
         error("[sinks.console]\npath = \"x\"\n"),
-        "test.toml: sinks.console.type: missing; every sink needs `type = \"...\"`, one of `stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `wasm`"
+        "test.toml: sinks.console.type: missing; every sink needs `type = \"...\"`, one of `stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `direct`, `relay`, `wasm`"
     );
 }
 

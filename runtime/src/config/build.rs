@@ -7,7 +7,9 @@ use std::sync::Arc;
 use super::{Config, SinkKind};
 use crate::pipeline::{Pipeline, SinkSpec};
 use crate::sink::Sink;
-use crate::sinks::{FileSink, MmapSink, RotatingFileSink, StdoutPrettySink, StdoutSink};
+use crate::sinks::{
+    DirectSink, FileSink, MmapSink, RelaySink, RotatingFileSink, StdoutPrettySink, StdoutSink,
+};
 use crate::wasm::{SinkComponent, WasmEngine, WasmSink, WasmSinkOptions};
 
 /// Creates every configured sink and starts the pipeline. Wasm components
@@ -26,6 +28,8 @@ pub fn build_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
             SinkKind::Mmap(options) => Box::new(MmapSink::new(options.clone())),
             SinkKind::StdoutPretty(options) => Box::new(StdoutPrettySink::new(options.clone())),
             SinkKind::RotatingFile(options) => Box::new(RotatingFileSink::new(options.clone())),
+            SinkKind::Direct(options) => Box::new(DirectSink::new(options.clone())),
+            SinkKind::Relay(options) => Box::new(RelaySink::new(options.clone())),
             SinkKind::Wasm(wasm) => {
                 let engine = match &engine {
                     Some(engine) => engine,

@@ -34,8 +34,8 @@ pub use build::build_pipeline;
 
 use crate::pipeline::{BatchOptions, DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RetryPolicy};
 use crate::sinks::{
-    FileSinkOptions, MmapSinkOptions, RotatingFileSinkOptions, StdoutPrettySinkOptions,
-    StdoutSinkOptions,
+    DirectSinkOptions, FileSinkOptions, MmapSinkOptions, RelaySinkOptions, RotatingFileSinkOptions,
+    StdoutPrettySinkOptions, StdoutSinkOptions,
 };
 
 /// A parsed configuration.
@@ -99,6 +99,10 @@ pub enum SinkKind {
     StdoutPretty(StdoutPrettySinkOptions),
     /// `type = "rotating_file"`.
     RotatingFile(RotatingFileSinkOptions),
+    /// `type = "direct"`.
+    Direct(DirectSinkOptions),
+    /// `type = "relay"`.
+    Relay(RelaySinkOptions),
     /// `type = "wasm"`.
     Wasm(WasmSinkConfig),
 }
@@ -112,6 +116,8 @@ impl SinkKind {
             SinkKind::Mmap(_) => "mmap",
             SinkKind::StdoutPretty(_) => "stdout_pretty",
             SinkKind::RotatingFile(_) => "rotating_file",
+            SinkKind::Direct(_) => "direct",
+            SinkKind::Relay(_) => "relay",
             SinkKind::Wasm(_) => "wasm",
         }
     }
@@ -147,6 +153,14 @@ pub const SINK_TYPES: &[(&str, &str)] = &[
     (
         "mmap",
         "appends every record as one JSON line through a memory-mapped file",
+    ),
+    (
+        "direct",
+        "streams NDJSON to a tcp://, unix:// or ws:// endpoint, reconnecting as needed",
+    ),
+    (
+        "relay",
+        "hands records to a local relay over a Unix socket, buffering while it is away",
     ),
     ("wasm", "a sandboxed sink component (.wasm)"),
 ];
@@ -407,6 +421,12 @@ impl Parser<'_> {
                     .map_err(|message| self.error(&at, message))?;
                 rotating.path = self.resolve(rotating.path);
                 SinkKind::RotatingFile(rotating)
+            }
+            "direct" => SinkKind::Direct(self.sink_options(&at, options)?),
+            "relay" => {
+                let mut relay: RelaySinkOptions = self.sink_options(&at, options)?;
+                relay.socket = self.resolve(relay.socket);
+                SinkKind::Relay(relay)
             }
             "mmap" => {
                 let mut mmap: MmapSinkOptions = self.sink_options(&at, options)?;

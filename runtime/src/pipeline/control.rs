@@ -8,13 +8,16 @@ use std::time::Instant;
 pub(crate) struct FlushTicket {
     state: Mutex<Option<Result<(), String>>>,
     done: Condvar,
+    /// When the caller stops waiting; the worker stops retrying then too.
+    pub deadline: Instant,
 }
 
 impl FlushTicket {
-    pub fn new() -> Self {
+    pub fn new(deadline: Instant) -> Self {
         Self {
             state: Mutex::new(None),
             done: Condvar::new(),
+            deadline,
         }
     }
 

@@ -385,7 +385,7 @@ impl Pipeline {
             .workers
             .iter()
             .map(|worker| {
-                let ticket = Arc::new(FlushTicket::new());
+                let ticket = Arc::new(FlushTicket::new(deadline));
                 worker.queue.push_control(QueueItem::Flush(ticket.clone()));
                 (worker.name.clone(), ticket)
             })

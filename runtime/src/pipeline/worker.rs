@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::counters::SinkCounters;
 use super::dead_letter::DeadLetterFile;
@@ -106,10 +106,10 @@ impl SinkWorker {
             };
             match item {
                 QueueItem::Batch(batch) => self.deliver(batch),
-                QueueItem::Flush(ticket) => ticket.complete(self.flush()),
+                QueueItem::Flush(ticket) => ticket.complete(self.flush(Some(ticket.deadline))),
                 QueueItem::Stop => {
                     if self.running {
-                        let _ = self.flush();
+                        let _ = self.flush(None);
                         let _ = guarded("stop", || self.sink.stop());
                     }
                     return;
@@ -136,7 +136,9 @@ impl SinkWorker {
         *self.shared.health.lock().unwrap() = health;
     }
 
-    fn flush(&mut self) -> Result<(), String> {
+    /// Flushes the sink, retrying `retryable` answers with back-off up to the
+    /// retry limit, and never past `deadline` (the caller's flush deadline).
+    fn flush(&mut self, deadline: Option<Instant>) -> Result<(), String> {
         if !self.running && !self.restart() {
             return Err("the sink is not running and could not be restarted".into());
         }
@@ -146,13 +148,14 @@ impl SinkWorker {
                 FlushOutcome::Done => return Ok(()),
                 FlushOutcome::Retryable(reason) => {
                     attempt += 1;
-                    if attempt > self.policy.max_retries {
+                    let pause = self.policy.backoff(attempt);
+                    let past_deadline = deadline.is_some_and(|d| Instant::now() + pause >= d);
+                    if attempt > self.policy.max_retries || past_deadline {
                         return Err(format!(
-                            "flush still failing after {} retries: {reason}",
-                            self.policy.max_retries
+                            "flush still failing after {attempt} attempts: {reason}"
                         ));
                     }
-                    std::thread::sleep(self.policy.backoff(attempt));
+                    std::thread::sleep(pause);
                 }
                 FlushOutcome::Fatal(reason) => {
                     SinkCounters::add(&self.shared.counters.fatal, 1);

@@ -3,17 +3,23 @@
 //!
 //! [`Sink`]: crate::sink::Sink
 
+mod connection;
+mod direct;
 mod file;
 mod mmap;
 mod mmap_writer;
+mod relay;
 mod rotating_file;
 mod stdout;
 mod stdout_pretty;
 mod text_line;
 
+pub use connection::{ConnectOptions, Endpoint};
+pub use direct::{DirectSink, DirectSinkOptions};
 pub use file::{FileSink, FileSinkOptions};
 pub use mmap::{MmapSink, MmapSinkOptions};
 pub use mmap_writer::{MmapWriter, MmapWriterOptions, SyncPolicy};
+pub use relay::{RelaySink, RelaySinkOptions};
 pub use rotating_file::{Clock, FileMode, RotatingFileSink, RotatingFileSinkOptions, SystemClock};
 pub use stdout::{StdoutSink, StdoutSinkOptions};
 pub use stdout_pretty::{ColourChoice, StdoutPrettySink, StdoutPrettySinkOptions};

@@ -1,0 +1,308 @@
+//! A lazily opened, self-healing stream connection, shared by every socket
+//! sink: it connects on first use with a timeout, notices a peer that went
+//! away, and reconnects with exponential back-off.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::sink::Health;
+
+/// Where a socket sink sends its records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `tcp://host:port`: NDJSON over a TCP stream.
+    Tcp(String),
+    /// `unix:///path/to/socket`: NDJSON over a Unix stream socket.
+    Unix(PathBuf),
+    /// `ws://host:port/path`: one WebSocket text message per batch, holding
+    /// the batch's NDJSON lines.
+    Ws(String),
+}
+
+impl FromStr for Endpoint {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let expected = "expected tcp://host:port, unix:///path/to/socket or ws://host:port/path";
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return Err(format!("`{text}` is not an endpoint URI; {expected}"));
+        };
+        match scheme {
+            "tcp"
+                if rest.rsplit_once(':').is_some_and(|(host, port)| {
+                    !host.is_empty() && port.parse::<u16>().is_ok()
+                }) =>
+            {
+                Ok(Endpoint::Tcp(rest.to_owned()))
+            }
+            "tcp" => Err(format!(
+                "`{text}` needs a host and a port, such as tcp://127.0.0.1:9000"
+            )),
+            "unix" if rest.starts_with('/') => Ok(Endpoint::Unix(PathBuf::from(rest))),
+            "unix" => Err(format!(
+                "`{text}` needs an absolute socket path, such as unix:///run/sinkbox.sock"
+            )),
+            "ws" => Ok(Endpoint::Ws(text.to_owned())),
+            "wss" => Err(format!(
+                "`{text}`: wss:// (TLS) is not supported yet; use ws:// behind a TLS-terminating proxy"
+            )),
+            other => Err(format!("unknown scheme `{other}` in `{text}`; {expected}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
+            Endpoint::Unix(path) => write!(f, "unix://{}", path.display()),
+            Endpoint::Ws(url) => f.write_str(url),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Endpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Connection settings shared by the socket sinks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Give up one connection attempt after this long (default 5 s); also
+    /// the limit on one blocked write.
+    pub connect_timeout: Duration,
+    /// Wait this long after a failed attempt before the next (default
+    /// 100 ms); doubled each failure.
+    pub retry_delay: Duration,
+    /// Upper bound of that wait (default 30 s).
+    pub max_retry_delay: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            retry_delay: Duration::from_millis(100),
+            max_retry_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+enum Transport {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    Ws(Box<tungstenite::WebSocket<TcpStream>>),
+}
+
+impl Transport {
+    fn connect(endpoint: &Endpoint, timeout: Duration) -> io::Result<Self> {
+        match endpoint {
+            Endpoint::Tcp(addr) => {
+                let stream = connect_tcp(addr, timeout)?;
+                Ok(Transport::Tcp(stream))
+            }
+            Endpoint::Unix(path) => {
+                let stream = UnixStream::connect(path)?;
+                stream.set_write_timeout(Some(timeout))?;
+                Ok(Transport::Unix(stream))
+            }
+            Endpoint::Ws(url) => {
+                let request =
+                    tungstenite::client::IntoClientRequest::into_client_request(url.as_str())
+                        .map_err(io::Error::other)?;
+                let host = request.uri().host().unwrap_or_default().to_owned();
+                let port = request.uri().port_u16().unwrap_or(80);
+                let stream = connect_tcp(&format!("{host}:{port}"), timeout)?;
+                stream.set_read_timeout(Some(timeout))?;
+                let (socket, _) = tungstenite::client(request, stream)
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                Ok(Transport::Ws(Box::new(socket)))
+            }
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Transport::Tcp(stream) => stream.write_all(bytes),
+            Transport::Unix(stream) => stream.write_all(bytes),
+            Transport::Ws(socket) => {
+                let text = std::str::from_utf8(bytes).map_err(io::Error::other)?;
+                socket
+                    .send(tungstenite::Message::text(text))
+                    .map_err(|e| io::Error::other(e.to_string()))
+            }
+        }
+    }
+
+    /// Whether the peer has closed its side. Receivers of this protocol never
+    /// send data, so any readable byte is discarded, and end-of-stream means
+    /// the peer went away: writing now would silently lose the batch.
+    fn peer_closed(&mut self) -> bool {
+        fn closed(
+            stream: &mut (impl Read + ?Sized),
+            set_nonblocking: impl Fn(bool) -> io::Result<()>,
+        ) -> bool {
+            if set_nonblocking(true).is_err() {
+                return true;
+            }
+            let mut buf = [0u8; 512];
+            let closed = loop {
+                match stream.read(&mut buf) {
+                    Ok(0) => break true,
+                    Ok(_) => continue,
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => break false,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break true,
+                }
+            };
+            closed || set_nonblocking(false).is_err()
+        }
+        match self {
+            Transport::Tcp(stream) => {
+                let handle = stream.try_clone();
+                match handle {
+                    Ok(handle) => closed(stream, |on| handle.set_nonblocking(on)),
+                    Err(_) => true,
+                }
+            }
+            Transport::Unix(stream) => {
+                let handle = stream.try_clone();
+                match handle {
+                    Ok(handle) => closed(stream, |on| handle.set_nonblocking(on)),
+                    Err(_) => true,
+                }
+            }
+            // A WebSocket peer may send pings; tungstenite answers them on
+            // the next send, and a closed peer fails that send.
+            Transport::Ws(_) => false,
+        }
+    }
+}
+
+fn connect_tcp(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
+    let mut last_error = io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("`{addr}` resolves to no address"),
+    );
+    for candidate in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&candidate, timeout) {
+            Ok(stream) => {
+                stream.set_nodelay(true)?;
+                stream.set_write_timeout(Some(timeout))?;
+                return Ok(stream);
+            }
+            Err(err) => last_error = err,
+        }
+    }
+    Err(last_error)
+}
+
+/// A connection opened on first use and reopened after a failure, with
+/// exponential back-off between attempts.
+pub(crate) struct LazyConnection {
+    endpoint: Endpoint,
+    options: ConnectOptions,
+    transport: Option<Transport>,
+    next_attempt: Option<Instant>,
+    delay: Duration,
+    last_error: Option<String>,
+}
+
+impl LazyConnection {
+    pub fn new(endpoint: Endpoint, options: ConnectOptions) -> Self {
+        let delay = options.retry_delay;
+        Self {
+            endpoint,
+            options,
+            transport: None,
+            next_attempt: None,
+            delay,
+            last_error: None,
+        }
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn fail(&mut self, what: &str, err: impl std::fmt::Display) -> String {
+        self.transport = None;
+        let message = format!("{what} {}: {err}", self.endpoint);
+        self.next_attempt = Some(Instant::now() + self.delay);
+        self.delay = (self.delay * 2).min(self.options.max_retry_delay);
+        self.last_error = Some(message.clone());
+        message
+    }
+
+    /// Whether a transport is connected and its peer still there, connecting
+    /// first if needed (unless still backing off from the last failure).
+    pub fn ensure_connected(&mut self) -> Result<(), String> {
+        if let Some(transport) = &mut self.transport
+            && transport.peer_closed()
+        {
+            self.transport = None;
+            tracing::info!(endpoint = %self.endpoint, "the peer closed the connection; reconnecting");
+        }
+        if self.transport.is_some() {
+            return Ok(());
+        }
+        if let Some(at) = self.next_attempt
+            && Instant::now() < at
+        {
+            let why = self.last_error.clone().unwrap_or_default();
+            return Err(format!(
+                "not connected (next attempt in {:?}): {why}",
+                at - Instant::now()
+            ));
+        }
+        match Transport::connect(&self.endpoint, self.options.connect_timeout) {
+            Ok(transport) => {
+                self.transport = Some(transport);
+                self.next_attempt = None;
+                self.delay = self.options.retry_delay;
+                self.last_error = None;
+                Ok(())
+            }
+            Err(err) => Err(self.fail("cannot connect to", err)),
+        }
+    }
+
+    /// Sends `bytes` whole, connecting first if needed. On failure the
+    /// connection is dropped, so the next call reconnects.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.ensure_connected()?;
+        let transport = self.transport.as_mut().expect("connected above");
+        match transport.send(bytes) {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.fail("lost the connection to", err)),
+        }
+    }
+
+    pub fn health(&self) -> Health {
+        match (&self.transport, &self.last_error) {
+            (Some(_), _) => Health::Healthy,
+            (None, Some(err)) => Health::Unhealthy(err.clone()),
+            (None, None) => Health::Degraded(format!(
+                "not connected yet to {} (connects on first write)",
+                self.endpoint
+            )),
+        }
+    }
+
+    pub fn close(&mut self) {
+        if let Some(Transport::Ws(mut socket)) = self.transport.take() {
+            let _ = socket.close(None);
+            let _ = socket.flush();
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! `relay`: hands records to a local relay process over a Unix socket,
+//! buffering in memory while the relay is away.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::connection::{ConnectOptions, Endpoint, LazyConnection};
+use super::direct::defaults;
+use crate::batch::Batch;
+use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
+
+/// Options of the `relay` sink.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelaySinkOptions {
+    /// The relay's Unix socket.
+    pub socket: PathBuf,
+    /// Bytes of batches held in memory while the relay is unreachable
+    /// (default `"8MiB"`); past that, writes answer `retryable`.
+    #[serde(default = "default_buffer_size", with = "crate::config::byte_size")]
+    pub buffer_size: u64,
+    /// Limit of one connection attempt and of one blocked write (default 5 s).
+    #[serde(default = "defaults::connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// First wait after a failed attempt, doubled each failure (default 100 ms).
+    #[serde(default = "defaults::retry_delay", with = "humantime_serde")]
+    pub retry_delay: Duration,
+    /// Upper bound of that wait (default 30 s).
+    #[serde(default = "defaults::max_retry_delay", with = "humantime_serde")]
+    pub max_retry_delay: Duration,
+}
+
+fn default_buffer_size() -> u64 {
+    8 * 1024 * 1024
+}
+
+/// Sends each batch to the relay; while the relay is unreachable, keeps
+/// batches in memory (up to `buffer_size`) and sends them, in order, once it
+/// is back. `flush` succeeds only when the buffer is empty, so
+/// `Pipeline::flush` and shutdown say when the relay never came back.
+pub struct RelaySink {
+    connection: LazyConnection,
+    buffer: VecDeque<Batch>,
+    buffered_bytes: u64,
+    buffer_size: u64,
+}
+
+impl RelaySink {
+    /// A relay sink; nothing connects until the first write.
+    pub fn new(options: RelaySinkOptions) -> Self {
+        let connect = ConnectOptions {
+            connect_timeout: options.connect_timeout,
+            retry_delay: options.retry_delay,
+            max_retry_delay: options.max_retry_delay,
+        };
+        Self {
+            connection: LazyConnection::new(Endpoint::Unix(options.socket), connect),
+            buffer: VecDeque::new(),
+            buffered_bytes: 0,
+            buffer_size: options.buffer_size,
+        }
+    }
+
+    /// Sends buffered batches in order until the buffer is empty or a send fails.
+    fn drain(&mut self) -> Result<(), String> {
+        while let Some(batch) = self.buffer.front() {
+            self.connection.send(batch.bytes())?;
+            self.buffered_bytes -= batch.bytes().len() as u64;
+            self.buffer.pop_front();
+        }
+        Ok(())
+    }
+}
+
+impl Sink for RelaySink {
+    fn start(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn write(&mut self, batch: &Batch) -> WriteOutcome {
+        let sent = self
+            .drain()
+            .and_then(|()| self.connection.send(batch.bytes()));
+        let Err(why) = sent else {
+            return WriteOutcome::Accepted;
+        };
+        let size = batch.bytes().len() as u64;
+        if self.buffered_bytes + size > self.buffer_size {
+            return WriteOutcome::Retryable(format!(
+                "the relay is unreachable and its {}-byte buffer is full: {why}",
+                self.buffer_size
+            ));
+        }
+        // The batch shares the pipeline's buffer: holding it copies nothing.
+        self.buffer.push_back(batch.clone());
+        self.buffered_bytes += size;
+        WriteOutcome::Accepted
+    }
+
+    fn flush(&mut self) -> FlushOutcome {
+        match self.drain() {
+            Ok(()) => FlushOutcome::Done,
+            Err(why) => FlushOutcome::Retryable(format!(
+                "{} batches ({} bytes) still buffered for the relay: {why}",
+                self.buffer.len(),
+                self.buffered_bytes
+            )),
+        }
+    }
+
+    fn stop(&mut self) {
+        if self.drain().is_err() {
+            let records: u32 = self.buffer.iter().map(Batch::len).sum();
+            tracing::error!(
+                socket = %self.connection.endpoint(),
+                "stopping with {records} records still buffered for an unreachable relay; they are lost"
+            );
+        }
+        self.connection.close();
+    }
+
+    fn health(&mut self) -> Health {
+        if self.buffer.is_empty() {
+            return self.connection.health();
+        }
+        Health::Degraded(format!(
+            "{} bytes buffered while the relay is unreachable",
+            self.buffered_bytes
+        ))
+    }
+}
