@@ -129,7 +129,7 @@ fn record(i: usize) -> String {
 /// Patient retries: the pipeline keeps a batch while the receiver is away.
 fn patient() -> RetryPolicy {
     RetryPolicy {
-        max_retries: 10_000,
+        max_retries: 500,
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(20),
         max_restarts: 3,
@@ -344,5 +344,80 @@ fn endpoints_are_checked() {
             .unwrap()
             .to_string(),
         "tcp://127.0.0.1:9000"
+    );
+}
+
+#[test]
+fn direct_wss_verifies_the_server_against_ca_file() {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, certified.cert.pem()).unwrap();
+    let cert = CertificateDer::from(certified.cert.der().to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap(),
+    );
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        // The first client does not trust the certificate and gives up
+        // during the handshake; serve the next one.
+        let mut socket = loop {
+            let (stream, _) = listener.accept().unwrap();
+            let tls = rustls::StreamOwned::new(
+                rustls::ServerConnection::new(server_config.clone()).unwrap(),
+                stream,
+            );
+            if let Ok(socket) = tungstenite::accept(tls) {
+                break socket;
+            }
+        };
+        let mut lines = Vec::new();
+        loop {
+            match socket.read() {
+                Ok(tungstenite::Message::Text(text)) => {
+                    lines.extend(text.lines().map(str::to_owned))
+                }
+                Ok(tungstenite::Message::Close(_)) | Err(_) => return lines,
+                Ok(_) => {}
+            }
+        }
+    });
+
+    // Without the CA the handshake fails: the certificate is not trusted.
+    let endpoint: Endpoint = format!("wss://localhost:{port}/ingest").parse().unwrap();
+    let mut untrusting = DirectSink::new(fast_reconnect(endpoint.clone()));
+    let outcome = untrusting.write(&sinkbox::Batch::from_records([record(0)], 0));
+    let sinkbox::WriteOutcome::Retryable(why) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(why.contains("cannot connect to wss://localhost"), "{why}");
+    assert!(why.to_lowercase().contains("certificate"), "{why}");
+
+    let pipeline = pipeline(
+        dir.path(),
+        DirectSink::new(DirectSinkOptions {
+            ca_file: Some(ca_file),
+            ..fast_reconnect(endpoint)
+        }),
+    );
+    for i in 0..12 {
+        pipeline.emit_json(record(i).as_bytes()).unwrap();
+    }
+    pipeline.shutdown();
+    assert_eq!(
+        server.join().unwrap(),
+        (0..12).map(record).collect::<Vec<_>>()
     );
 }

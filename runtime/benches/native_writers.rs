@@ -103,7 +103,10 @@ fn rotating_round(dir: &Path, records: &[Vec<u8>], max_bytes: u64, compress: boo
         sync_on_flush: false,
     });
     sink.start().unwrap();
-    let batches: Vec<Batch> = records.chunks(1024).map(|c| Batch::from_records(c, 0)).collect();
+    let batches: Vec<Batch> = records
+        .chunks(1024)
+        .map(|c| Batch::from_records(c, 0))
+        .collect();
     let per_pass: usize = batches.iter().map(|b| b.bytes().len()).sum();
     let passes = (256 << 20) / per_pass + 1;
     let started = Instant::now();

@@ -156,7 +156,7 @@ pub const SINK_TYPES: &[(&str, &str)] = &[
     ),
     (
         "direct",
-        "streams NDJSON to a tcp://, unix:// or ws:// endpoint, reconnecting as needed",
+        "streams NDJSON to a tcp://, unix://, ws:// or wss:// endpoint, reconnecting as needed",
     ),
     (
         "relay",
@@ -422,7 +422,11 @@ impl Parser<'_> {
                 rotating.path = self.resolve(rotating.path);
                 SinkKind::RotatingFile(rotating)
             }
-            "direct" => SinkKind::Direct(self.sink_options(&at, options)?),
+            "direct" => {
+                let mut direct: DirectSinkOptions = self.sink_options(&at, options)?;
+                direct.ca_file = direct.ca_file.map(|path| self.resolve(path));
+                SinkKind::Direct(direct)
+            }
             "relay" => {
                 let mut relay: RelaySinkOptions = self.sink_options(&at, options)?;
                 relay.socket = self.resolve(relay.socket);

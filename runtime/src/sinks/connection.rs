@@ -23,13 +23,16 @@ pub enum Endpoint {
     /// `ws://host:port/path`: one WebSocket text message per batch, holding
     /// the batch's NDJSON lines.
     Ws(String),
+    /// `wss://host:port/path`: the same over TLS (rustls; the web PKI roots
+    /// plus an optional `ca_file`).
+    Wss(String),
 }
 
 impl FromStr for Endpoint {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let expected = "expected tcp://host:port, unix:///path/to/socket or ws://host:port/path";
+        let expected = "expected tcp://host:port, unix:///path/to/socket, ws://host:port/path or wss://host:port/path";
         let Some((scheme, rest)) = text.split_once("://") else {
             return Err(format!("`{text}` is not an endpoint URI; {expected}"));
         };
@@ -49,9 +52,7 @@ impl FromStr for Endpoint {
                 "`{text}` needs an absolute socket path, such as unix:///run/sinkbox.sock"
             )),
             "ws" => Ok(Endpoint::Ws(text.to_owned())),
-            "wss" => Err(format!(
-                "`{text}`: wss:// (TLS) is not supported yet; use ws:// behind a TLS-terminating proxy"
-            )),
+            "wss" => Ok(Endpoint::Wss(text.to_owned())),
             other => Err(format!("unknown scheme `{other}` in `{text}`; {expected}")),
         }
     }
@@ -62,7 +63,7 @@ impl std::fmt::Display for Endpoint {
         match self {
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::Unix(path) => write!(f, "unix://{}", path.display()),
-            Endpoint::Ws(url) => f.write_str(url),
+            Endpoint::Ws(url) | Endpoint::Wss(url) => f.write_str(url),
         }
     }
 }
@@ -86,6 +87,9 @@ pub struct ConnectOptions {
     pub retry_delay: Duration,
     /// Upper bound of that wait (default 30 s).
     pub max_retry_delay: Duration,
+    /// Extra certificate authorities (PEM) trusted for `wss://`, besides the
+    /// web PKI roots: for private or self-signed servers.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for ConnectOptions {
@@ -94,18 +98,51 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(5),
             retry_delay: Duration::from_millis(100),
             max_retry_delay: Duration::from_secs(30),
+            ca_file: None,
         }
     }
+}
+
+/// The TLS client settings for `wss://`: the web PKI roots plus `ca_file`.
+fn tls_config(
+    ca_file: Option<&std::path::Path>,
+) -> io::Result<std::sync::Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| {
+            io::Error::other(format!("cannot read ca_file `{}`: {e}", path.display()))
+        })?;
+        for cert in certs {
+            let cert = cert.map_err(|e| {
+                io::Error::other(format!("bad certificate in `{}`: {e}", path.display()))
+            })?;
+            roots.add(cert).map_err(|e| {
+                io::Error::other(format!("unusable certificate in `{}`: {e}", path.display()))
+            })?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }
 
 enum Transport {
     Tcp(TcpStream),
     Unix(UnixStream),
-    Ws(Box<tungstenite::WebSocket<TcpStream>>),
+    Ws(Box<tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>>),
 }
 
 impl Transport {
-    fn connect(endpoint: &Endpoint, timeout: Duration) -> io::Result<Self> {
+    fn connect(endpoint: &Endpoint, options: &ConnectOptions) -> io::Result<Self> {
+        let timeout = options.connect_timeout;
         match endpoint {
             Endpoint::Tcp(addr) => {
                 let stream = connect_tcp(addr, timeout)?;
@@ -116,16 +153,26 @@ impl Transport {
                 stream.set_write_timeout(Some(timeout))?;
                 Ok(Transport::Unix(stream))
             }
-            Endpoint::Ws(url) => {
+            Endpoint::Ws(url) | Endpoint::Wss(url) => {
                 let request =
                     tungstenite::client::IntoClientRequest::into_client_request(url.as_str())
                         .map_err(io::Error::other)?;
+                let tls = matches!(endpoint, Endpoint::Wss(_));
                 let host = request.uri().host().unwrap_or_default().to_owned();
-                let port = request.uri().port_u16().unwrap_or(80);
-                let stream = connect_tcp(&format!("{host}:{port}"), timeout)?;
-                stream.set_read_timeout(Some(timeout))?;
-                let (socket, _) = tungstenite::client(request, stream)
-                    .map_err(|e| io::Error::other(e.to_string()))?;
+                let port = request
+                    .uri()
+                    .port_u16()
+                    .unwrap_or(if tls { 443 } else { 80 });
+                let stream = connect_tcp(&format!("{host}:{port}"), options.connect_timeout)?;
+                stream.set_read_timeout(Some(options.connect_timeout))?;
+                let connector = if tls {
+                    tungstenite::Connector::Rustls(tls_config(options.ca_file.as_deref())?)
+                } else {
+                    tungstenite::Connector::Plain
+                };
+                let (socket, _) =
+                    tungstenite::client_tls_with_config(request, stream, None, Some(connector))
+                        .map_err(|e| io::Error::other(e.to_string()))?;
                 Ok(Transport::Ws(Box::new(socket)))
             }
         }
@@ -265,7 +312,7 @@ impl LazyConnection {
                 at - Instant::now()
             ));
         }
-        match Transport::connect(&self.endpoint, self.options.connect_timeout) {
+        match Transport::connect(&self.endpoint, &self.options) {
             Ok(transport) => {
                 self.transport = Some(transport);
                 self.next_attempt = None;

@@ -12,8 +12,12 @@ use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirectSinkOptions {
-    /// `tcp://host:port`, `unix:///path` or `ws://host:port/path`.
+    /// `tcp://host:port`, `unix:///path`, `ws://host:port/path` or
+    /// `wss://host:port/path`.
     pub endpoint: Endpoint,
+    /// Extra certificate authorities (PEM) trusted for `wss://`.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Limit of one connection attempt and of one blocked write (default 5 s).
     #[serde(default = "defaults::connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -45,6 +49,7 @@ impl DirectSinkOptions {
         let connect = ConnectOptions::default();
         Self {
             endpoint,
+            ca_file: None,
             connect_timeout: connect.connect_timeout,
             retry_delay: connect.retry_delay,
             max_retry_delay: connect.max_retry_delay,
@@ -56,6 +61,7 @@ impl DirectSinkOptions {
             connect_timeout: self.connect_timeout,
             retry_delay: self.retry_delay,
             max_retry_delay: self.max_retry_delay,
+            ca_file: self.ca_file.clone(),
         }
     }
 }

@@ -55,6 +55,7 @@ impl RelaySink {
             connect_timeout: options.connect_timeout,
             retry_delay: options.retry_delay,
             max_retry_delay: options.max_retry_delay,
+            ca_file: None,
         };
         Self {
             connection: LazyConnection::new(Endpoint::Unix(options.socket), connect),
