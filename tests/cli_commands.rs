@@ -346,3 +346,43 @@ fn stdout_pretty_colours_only_when_forced_or_on_a_terminal() {
         "non-objects are printed as they are: {forced:?}"
     );
 }
+
+#[test]
+fn run_drives_the_native_file_sinks_from_a_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[runtime.batch]\nmax_records = 3\n\n\
+         [sinks.rolling]\ntype = \"rotating_file\"\npath = \"out/rolling/app.log\"\nmax_bytes = 60\nmax_files = 10\n\n\
+         [sinks.mapped]\ntype = \"mmap\"\npath = \"out/mapped.ndjson\"\ninitial_size = \"4KiB\"\n",
+    );
+    let input = dir.path().join("in.ndjson");
+    let records: Vec<String> = (0..10)
+        .map(|i| format!("{{\"n\":{i},\"pad\":\"xxxxxxxxxx\"}}"))
+        .collect();
+    std::fs::write(&input, records.join("\n")).unwrap();
+    let output = sinkbox()
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(read_lines(&dir.path().join("out/mapped.ndjson")), records);
+    // Each ~28-byte record fits twice into 60 bytes: rotated files hold whole records.
+    let rolling = dir.path().join("out/rolling");
+    let mut names: Vec<String> = std::fs::read_dir(&rolling)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    let total: usize = names
+        .iter()
+        .map(|n| read_lines(&rolling.join(n)).len())
+        .sum();
+    assert_eq!(total, 10);
+}
