@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
 
+use super::mmap_prefault::{AHEAD, Prefaulter};
 use crate::sink::Health;
 
 /// When an [`MmapWriter`] forces its pages to disk (`msync`).
@@ -64,6 +65,9 @@ pub struct MmapWriter {
     /// Start of the bytes appended since the last sync.
     synced_to: u64,
     failed: Option<String>,
+    prefaulter: Option<Prefaulter>,
+    /// How far the prefaulter was last asked to go.
+    prefault_until: u64,
 }
 
 fn page_round(n: u64) -> u64 {
@@ -116,6 +120,8 @@ impl MmapWriter {
             capacity,
             synced_to: len,
             failed: None,
+            prefaulter: Prefaulter::start(),
+            prefault_until: 0,
         })
     }
 
@@ -180,12 +186,24 @@ impl MmapWriter {
         map[start..start + head.len()].copy_from_slice(head);
         map[start + head.len()..start + head.len() + tail.len()].copy_from_slice(tail);
         self.len += needed;
+        if self.len + (AHEAD as u64) / 2 >= self.prefault_until {
+            self.prefault_ahead();
+        }
         if let SyncPolicy::EveryBytes(every) = self.options.sync
             && self.len - self.synced_to >= every
         {
             self.sync()?;
         }
         Ok(())
+    }
+
+    /// Asks the helper thread to prepare the pages ahead of the end.
+    fn prefault_ahead(&mut self) {
+        if let (Some(prefaulter), Some(map)) = (&self.prefaulter, &self.map) {
+            let until = (self.len + AHEAD as u64).min(self.capacity);
+            prefaulter.request(map.as_ptr(), self.len as usize & !4095, until as usize);
+            self.prefault_until = until;
+        }
     }
 
     fn grow(&mut self, at_least: u64) -> io::Result<()> {
@@ -201,6 +219,7 @@ impl MmapWriter {
             Ok(map) => {
                 self.map = Some(map);
                 self.capacity = capacity;
+                self.prefault_ahead();
                 Ok(())
             }
             Err(err) => {

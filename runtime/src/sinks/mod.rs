@@ -7,6 +7,7 @@ mod connection;
 mod direct;
 mod file;
 mod mmap;
+mod mmap_prefault;
 mod mmap_writer;
 mod relay;
 mod rotating_file;
