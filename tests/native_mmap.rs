@@ -83,7 +83,7 @@ fn a_bad_growth_factor_is_refused() {
         .unwrap();
     assert_eq!(
         err.to_string(),
-        "growth_factor must be a number of at least 1.1, not 1"
+        "growth_factor must be a number from 1.1 to 16, not 1"
     );
 }
 

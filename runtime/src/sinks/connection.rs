@@ -149,7 +149,12 @@ impl Transport {
                 Ok(Transport::Tcp(stream))
             }
             Endpoint::Unix(path) => {
-                let stream = UnixStream::connect(path)?;
+                // std's connect has no timeout, and blocks while a busy
+                // listener's backlog is full.
+                let socket =
+                    socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+                socket.connect_timeout(&socket2::SockAddr::unix(path)?, timeout)?;
+                let stream: UnixStream = socket.into();
                 stream.set_write_timeout(Some(timeout))?;
                 Ok(Transport::Unix(stream))
             }
@@ -178,15 +183,28 @@ impl Transport {
         }
     }
 
-    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+    /// Writes `bytes`; on failure also says how many bytes went out first.
+    fn send(&mut self, bytes: &[u8]) -> Result<(), (usize, io::Error)> {
+        fn write_counted(stream: &mut impl Write, bytes: &[u8]) -> Result<(), (usize, io::Error)> {
+            let mut sent = 0;
+            while sent < bytes.len() {
+                match stream.write(&bytes[sent..]) {
+                    Ok(0) => return Err((sent, io::ErrorKind::WriteZero.into())),
+                    Ok(n) => sent += n,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(err) => return Err((sent, err)),
+                }
+            }
+            Ok(())
+        }
         match self {
-            Transport::Tcp(stream) => stream.write_all(bytes),
-            Transport::Unix(stream) => stream.write_all(bytes),
+            Transport::Tcp(stream) => write_counted(stream, bytes),
+            Transport::Unix(stream) => write_counted(stream, bytes),
             Transport::Ws(socket) => {
-                let text = std::str::from_utf8(bytes).map_err(io::Error::other)?;
+                let text = std::str::from_utf8(bytes).map_err(|e| (0, io::Error::other(e)))?;
                 socket
                     .send(tungstenite::Message::text(text))
-                    .map_err(|e| io::Error::other(e.to_string()))
+                    .map_err(|e| (0, io::Error::other(e.to_string())))
             }
         }
     }
@@ -229,9 +247,47 @@ impl Transport {
                     Err(_) => true,
                 }
             }
-            // A WebSocket peer may send pings; tungstenite answers them on
-            // the next send, and a closed peer fails that send.
-            Transport::Ws(_) => false,
+            // Read whatever the server sent (pings are answered by
+            // tungstenite, a close frame means it is going away).
+            Transport::Ws(socket) => {
+                let tungstenite::stream::MaybeTlsStream::Plain(tcp) = socket.get_ref() else {
+                    return ws_closed(socket);
+                };
+                if tcp.set_nonblocking(true).is_err() {
+                    return true;
+                }
+                let closed = ws_closed(socket);
+                let tungstenite::stream::MaybeTlsStream::Plain(tcp) = socket.get_ref() else {
+                    return true;
+                };
+                closed || tcp.set_nonblocking(false).is_err()
+            }
+        }
+    }
+}
+
+/// Drains the frames a WebSocket server sent; `true` if it closed. Over TLS
+/// the socket stays blocking, so only what is already buffered is seen.
+fn ws_closed(
+    socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+) -> bool {
+    if !socket.can_read() {
+        return true;
+    }
+    if !matches!(
+        socket.get_ref(),
+        tungstenite::stream::MaybeTlsStream::Plain(_)
+    ) {
+        return false;
+    }
+    loop {
+        match socket.read() {
+            Ok(tungstenite::Message::Close(_)) => return true,
+            Ok(_) => continue,
+            Err(tungstenite::Error::Io(err)) if err.kind() == io::ErrorKind::WouldBlock => {
+                return false;
+            }
+            Err(_) => return true,
         }
     }
 }
@@ -252,6 +308,28 @@ fn connect_tcp(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
         }
     }
     Err(last_error)
+}
+
+/// Why a send failed, and how many whole records went out before it.
+#[derive(Debug)]
+pub(crate) struct SendError {
+    pub records_sent: u32,
+    pub reason: String,
+}
+
+impl SendError {
+    /// The outcome for the pipeline: `partial` if some records went out.
+    pub fn outcome(self) -> crate::sink::WriteOutcome {
+        use crate::sink::WriteOutcome;
+        if self.records_sent > 0 {
+            WriteOutcome::Partial {
+                accepted: self.records_sent,
+                reason: self.reason,
+            }
+        } else {
+            WriteOutcome::Retryable(self.reason)
+        }
+    }
 }
 
 /// A connection opened on first use and reopened after a failure, with
@@ -298,6 +376,7 @@ impl LazyConnection {
             && transport.peer_closed()
         {
             self.transport = None;
+            self.last_error = Some(format!("{} closed the connection", self.endpoint));
             tracing::info!(endpoint = %self.endpoint, "the peer closed the connection; reconnecting");
         }
         if self.transport.is_some() {
@@ -325,13 +404,23 @@ impl LazyConnection {
     }
 
     /// Sends `bytes` whole, connecting first if needed. On failure the
-    /// connection is dropped, so the next call reconnects.
-    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.ensure_connected()?;
+    /// connection is dropped, so the next call reconnects; the error says
+    /// how many whole records (newline-terminated) went out before it.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        self.ensure_connected().map_err(|reason| SendError {
+            records_sent: 0,
+            reason,
+        })?;
         let transport = self.transport.as_mut().expect("connected above");
         match transport.send(bytes) {
             Ok(()) => Ok(()),
-            Err(err) => Err(self.fail("lost the connection to", err)),
+            Err((sent, err)) => {
+                let records_sent = memchr::memchr_iter(b'\n', &bytes[..sent]).count() as u32;
+                Err(SendError {
+                    records_sent,
+                    reason: self.fail("lost the connection to", err),
+                })
+            }
         }
     }
 

@@ -90,9 +90,11 @@ impl Sink for DirectSink {
     }
 
     fn write(&mut self, batch: &Batch) -> WriteOutcome {
+        // A write cut short reports the whole records that went out, so the
+        // pipeline resends only the rest.
         match self.connection.send(batch.bytes()) {
             Ok(()) => WriteOutcome::Accepted,
-            Err(why) => WriteOutcome::Retryable(why),
+            Err(err) => err.outcome(),
         }
     }
 

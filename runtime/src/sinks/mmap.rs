@@ -90,7 +90,8 @@ impl Sink for MmapSink {
     }
 
     fn write(&mut self, batch: &Batch) -> WriteOutcome {
-        let Some(writer) = self.writer.as_mut() else {
+        let Some(writer) = self.writer.as_mut().filter(|w| w.is_open()) else {
+            // Only a restart (reopening the file) can help.
             return WriteOutcome::Fatal("the file is not open".into());
         };
         // Batches are newline-terminated records already: one copy per batch.

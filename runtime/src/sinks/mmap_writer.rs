@@ -28,7 +28,7 @@ pub enum SyncPolicy {
 pub struct MmapWriterOptions {
     /// The file's size when it is created (rounded up to a page).
     pub initial_size: u64,
-    /// By how much the file grows when full (at least 1.1).
+    /// By how much the file grows when full (1.1 to 16).
     pub growth_factor: f64,
     /// When pages are synced to disk.
     pub sync: SyncPolicy,
@@ -70,9 +70,41 @@ pub struct MmapWriter {
     prefault_until: u64,
 }
 
-fn page_round(n: u64) -> u64 {
+/// Largest file the writer will size: far beyond any log, far below overflow.
+const MAX_FILE: u64 = 1 << 50;
+
+fn page_round(n: u64) -> io::Result<u64> {
     const PAGE: u64 = 4096;
-    n.div_ceil(PAGE).max(1) * PAGE
+    if n > MAX_FILE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{n} bytes is past the largest file the mmap writer sizes ({MAX_FILE} bytes)"),
+        ));
+    }
+    Ok(n.div_ceil(PAGE).max(1) * PAGE)
+}
+
+/// Gives the file the blocks for `[from, to)` now, so that a full disk is an
+/// error here instead of a SIGBUS when a mapped page is first written.
+fn reserve(file: &File, from: u64, to: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if to <= from {
+        return file.set_len(to);
+    }
+    // SAFETY: a plain system call on a descriptor this writer owns.
+    let result = unsafe {
+        libc::posix_fallocate(
+            file.as_raw_fd(),
+            from as libc::off_t,
+            (to - from) as libc::off_t,
+        )
+    };
+    match result {
+        0 => Ok(()),
+        // File systems without fallocate: size the file sparsely instead.
+        libc::EOPNOTSUPP | libc::EINVAL => file.set_len(to),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
 }
 
 impl MmapWriter {
@@ -80,11 +112,11 @@ impl MmapWriter {
     /// appending, finding the end of the data a previous writer left.
     pub fn open(path: impl AsRef<Path>, options: MmapWriterOptions) -> io::Result<Self> {
         let path = path.as_ref().to_owned();
-        if !(options.growth_factor >= 1.1 && options.growth_factor.is_finite()) {
+        if !(1.1..=16.0).contains(&options.growth_factor) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "growth_factor must be a number of at least 1.1, not {}",
+                    "growth_factor must be a number from 1.1 to 16, not {}",
                     options.growth_factor
                 ),
             ));
@@ -99,9 +131,9 @@ impl MmapWriter {
             .truncate(false)
             .open(&path)?;
         let existing = file.metadata()?.len();
-        let capacity = page_round(existing.max(options.initial_size));
+        let capacity = page_round(existing.max(options.initial_size))?;
         if capacity != existing {
-            file.set_len(capacity)?;
+            reserve(&file, existing, capacity)?;
         }
         // SAFETY: the map is only used while this writer owns the file; other
         // processes changing the file underneath it is outside its contract
@@ -138,6 +170,11 @@ impl MmapWriter {
     /// Whether no data has been written.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Whether the file is mapped and usable (a failed grow can leave it not).
+    pub fn is_open(&self) -> bool {
+        self.map.is_some()
     }
 
     /// The data written so far.
@@ -191,8 +228,12 @@ impl MmapWriter {
         }
         if let SyncPolicy::EveryBytes(every) = self.options.sync
             && self.len - self.synced_to >= every
+            && let Err(err) = self.sync()
         {
-            self.sync()?;
+            // The bytes are in the map already: report through health and
+            // let the next flush retry the sync, rather than have the caller
+            // append them a second time.
+            self.failed = Some(format!("cannot sync `{}`: {err}", self.path.display()));
         }
         Ok(())
     }
@@ -207,11 +248,11 @@ impl MmapWriter {
     }
 
     fn grow(&mut self, at_least: u64) -> io::Result<()> {
-        let grown = (self.capacity as f64 * self.options.growth_factor) as u64;
-        let capacity = page_round(grown.max(at_least));
+        let grown = (self.capacity as f64 * self.options.growth_factor).min(MAX_FILE as f64) as u64;
+        let capacity = page_round(grown.max(at_least))?;
         // Unmap first: the file must not shrink or move under a live map.
         drop(self.map.take());
-        let result = self.file.set_len(capacity).and_then(|()| {
+        let result = reserve(&self.file, self.capacity, capacity).and_then(|()| {
             // SAFETY: as in `open`.
             unsafe { MmapMut::map_mut(&self.file) }
         });

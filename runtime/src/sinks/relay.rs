@@ -65,12 +65,26 @@ impl RelaySink {
         }
     }
 
-    /// Sends buffered batches in order until the buffer is empty or a send fails.
+    /// Sends buffered batches in order until the buffer is empty or a send
+    /// fails. A batch cut short stays buffered without the records that went
+    /// out.
     fn drain(&mut self) -> Result<(), String> {
         while let Some(batch) = self.buffer.front() {
-            self.connection.send(batch.bytes())?;
-            self.buffered_bytes -= batch.bytes().len() as u64;
-            self.buffer.pop_front();
+            let size = batch.bytes().len() as u64;
+            match self.connection.send(batch.bytes()) {
+                Ok(()) => {
+                    self.buffered_bytes -= size;
+                    self.buffer.pop_front();
+                }
+                Err(err) => {
+                    if err.records_sent > 0 {
+                        let rest = batch.skip(err.records_sent);
+                        self.buffered_bytes -= size - rest.bytes().len() as u64;
+                        self.buffer[0] = rest;
+                    }
+                    return Err(err.reason);
+                }
+            }
         }
         Ok(())
     }
@@ -82,21 +96,37 @@ impl Sink for RelaySink {
     }
 
     fn write(&mut self, batch: &Batch) -> WriteOutcome {
-        let sent = self
-            .drain()
-            .and_then(|()| self.connection.send(batch.bytes()));
+        // What is left of the batch to deliver or buffer: all of it, or the
+        // records after those a cut-short send delivered.
+        let mut batch = batch.clone();
+        let mut records_sent = 0;
+        let sent = self.drain().and_then(|()| {
+            self.connection.send(batch.bytes()).map_err(|err| {
+                records_sent = err.records_sent;
+                batch = batch.skip(err.records_sent);
+                err.reason
+            })
+        });
         let Err(why) = sent else {
             return WriteOutcome::Accepted;
         };
         let size = batch.bytes().len() as u64;
         if self.buffered_bytes + size > self.buffer_size {
-            return WriteOutcome::Retryable(format!(
+            let reason = format!(
                 "the relay is unreachable and its {}-byte buffer is full: {why}",
                 self.buffer_size
-            ));
+            );
+            return if records_sent > 0 {
+                WriteOutcome::Partial {
+                    accepted: records_sent,
+                    reason,
+                }
+            } else {
+                WriteOutcome::Retryable(reason)
+            };
         }
         // The batch shares the pipeline's buffer: holding it copies nothing.
-        self.buffer.push_back(batch.clone());
+        self.buffer.push_back(batch);
         self.buffered_bytes += size;
         WriteOutcome::Accepted
     }

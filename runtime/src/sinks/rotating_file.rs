@@ -103,9 +103,9 @@ fn interval<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duratio
             })?,
         },
     };
-    if period.as_secs() == 0 {
+    if period.as_secs() == 0 || period.as_secs() > 366 * 86_400 {
         return Err(de::Error::custom(format!(
-            "the interval must be at least one second; {expected}"
+            "the interval must be between one second and a year; {expected}"
         )));
     }
     Ok(Some(period))
@@ -224,10 +224,10 @@ impl RotatingFileSink {
                 match &self.compressor {
                     Some(compressor) => compressor.submit(rotated),
                     None => {
-                        if let Err(err) = prune(&self.options.path, self.options.max_files) {
-                            *self.problem.lock().unwrap() =
-                                Some(format!("cannot prune rotated files: {err}"));
-                        }
+                        *self.problem.lock().unwrap() =
+                            prune(&self.options.path, self.options.max_files)
+                                .err()
+                                .map(|err| format!("cannot prune rotated files: {err}"));
                     }
                 }
                 Ok(())
@@ -347,6 +347,10 @@ impl Sink for RotatingFileSink {
     }
 
     fn write(&mut self, batch: &Batch) -> WriteOutcome {
+        if self.file.is_none() {
+            // A rotation could not reopen the file: only a restart can help.
+            return WriteOutcome::Fatal(format!("`{}` is not open", self.options.path.display()));
+        }
         let now = self.clock.now();
         // Reuse the buffers across batches without borrowing `self` twice.
         let mut text = std::mem::take(&mut self.text);
@@ -439,11 +443,28 @@ pub(crate) fn rotated_files(active: &Path) -> std::io::Result<Vec<PathBuf>> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            name.starts_with(&prefix) && !name.ends_with(".tmp")
+            name.strip_prefix(&prefix).is_some_and(is_rotation_suffix)
         })
         .collect();
     files.sort_by_cached_key(|path| rotation_order(&prefix, path));
     Ok(files)
+}
+
+/// Whether `rest` (a file name after `<name>.`) is one of our rotation
+/// suffixes, `YYYYMMDDTHHMMSSZ[-N][.gz]`: retention must never touch other
+/// files that merely share the prefix (another sink's `app.log.err`, a
+/// `.bak`, a compression still in progress).
+fn is_rotation_suffix(rest: &str) -> bool {
+    let rest = rest.strip_suffix(".gz").unwrap_or(rest);
+    let (stamp, counter) = rest.split_once('-').unwrap_or((rest, "1"));
+    let b = stamp.as_bytes();
+    b.len() == 16
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'T'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+        && b[15] == b'Z'
+        && !counter.is_empty()
+        && counter.bytes().all(|c| c.is_ascii_digit())
 }
 
 /// Sort key of a rotated file: its time stamp, then its `-N` suffix (so
@@ -492,10 +513,16 @@ impl Compressor {
             .name("sinkbox-gzip".into())
             .spawn(move || {
                 for path in rotated {
-                    let result = gzip(&path).and_then(|()| prune(&active, keep));
-                    *problem.lock().unwrap() = result
-                        .err()
-                        .map(|err| format!("cannot compress `{}`: {err}", path.display()));
+                    let compressed = match gzip(&path) {
+                        // Already pruned while it waited in the queue.
+                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                        other => other
+                            .map_err(|err| format!("cannot compress `{}`: {err}", path.display())),
+                    };
+                    // Prune even when compression failed: that is when space runs short.
+                    let pruned = prune(&active, keep)
+                        .map_err(|err| format!("cannot prune rotated files: {err}"));
+                    *problem.lock().unwrap() = compressed.and(pruned).err();
                 }
             })?;
         Ok(Self {

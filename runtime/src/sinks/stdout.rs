@@ -5,7 +5,7 @@ use std::io::{ErrorKind, Write};
 use serde::Deserialize;
 
 use crate::batch::Batch;
-use crate::sink::{FlushOutcome, Sink, SinkError, WriteOutcome};
+use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
 /// Options of the `stdout` sink (it has none yet).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -14,12 +14,14 @@ pub struct StdoutSinkOptions {}
 
 /// Writes each batch to standard output with one `write` call.
 #[derive(Debug, Default)]
-pub struct StdoutSink {}
+pub struct StdoutSink {
+    closed: bool,
+}
 
 impl StdoutSink {
     /// A stdout sink.
     pub fn new(_options: StdoutSinkOptions) -> Self {
-        Self {}
+        Self { closed: false }
     }
 }
 
@@ -33,9 +35,20 @@ impl Sink for StdoutSink {
         match out.write_all(batch.bytes()).and_then(|()| out.flush()) {
             Ok(()) => WriteOutcome::Accepted,
             Err(err) if err.kind() == ErrorKind::BrokenPipe => {
+                self.closed = true;
                 WriteOutcome::Rejected("standard output is closed".into())
             }
             Err(err) => WriteOutcome::Retryable(format!("cannot write to standard output: {err}")),
+        }
+    }
+
+    fn health(&mut self) -> Health {
+        if self.closed {
+            Health::Unhealthy(
+                "standard output is closed (broken pipe); records are dead-lettered".into(),
+            )
+        } else {
+            Health::Healthy
         }
     }
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::text_line::write_text_line;
 use crate::batch::Batch;
-use crate::sink::{FlushOutcome, Sink, SinkError, WriteOutcome};
+use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
 /// When `stdout_pretty` uses ANSI colours.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -36,6 +36,7 @@ pub struct StdoutPrettySinkOptions {
 pub struct StdoutPrettySink {
     colour: bool,
     buffer: Vec<u8>,
+    closed: bool,
 }
 
 impl StdoutPrettySink {
@@ -51,6 +52,7 @@ impl StdoutPrettySink {
         Self {
             colour,
             buffer: Vec::new(),
+            closed: false,
         }
     }
 }
@@ -70,9 +72,20 @@ impl Sink for StdoutPrettySink {
         match out.write_all(&self.buffer).and_then(|()| out.flush()) {
             Ok(()) => WriteOutcome::Accepted,
             Err(err) if err.kind() == ErrorKind::BrokenPipe => {
+                self.closed = true;
                 WriteOutcome::Rejected("standard output is closed".into())
             }
             Err(err) => WriteOutcome::Retryable(format!("cannot write to standard output: {err}")),
+        }
+    }
+
+    fn health(&mut self) -> Health {
+        if self.closed {
+            Health::Unhealthy(
+                "standard output is closed (broken pipe); records are dead-lettered".into(),
+            )
+        } else {
+            Health::Healthy
         }
     }
 

@@ -28,9 +28,12 @@ fn take_first(map: &mut Map<String, Value>, keys: &[&str]) -> Option<Value> {
     keys.iter().find_map(|key| map.remove(*key))
 }
 
+/// A value as text. Strings holding control characters (a newline, an ANSI
+/// escape) are shown JSON-quoted, so one record stays one line and cannot
+/// drive the terminal.
 fn text_of(value: &Value) -> String {
     match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) if !s.contains(char::is_control) => s.clone(),
         other => other.to_string(),
     }
 }
@@ -65,7 +68,8 @@ pub(crate) fn write_text_line(out: &mut Vec<u8>, record: &[u8], colour: bool) {
     for (key, value) in &map {
         let value = match value {
             Value::String(s)
-                if !s.is_empty() && !s.contains(char::is_whitespace) && !s.contains('"') =>
+                if !s.is_empty()
+                    && !s.contains(|c: char| c.is_whitespace() || c.is_control() || c == '"') =>
             {
                 s.clone()
             }
@@ -106,6 +110,14 @@ mod tests {
         let coloured = line(r#"{"level":"warn","message":"slow"}"#, true);
         assert!(coloured.contains("\x1b[33m"), "{coloured:?}");
         assert!(!line(r#"{"level":"warn","message":"slow"}"#, false).contains('\x1b'));
+    }
+
+    #[test]
+    fn control_characters_never_break_the_line() {
+        assert_eq!(
+            line(r#"{"message":"two\nlines","note":"bell\u0007"}"#, false),
+            r#""two\nlines" note="bell\u0007""#
+        );
     }
 
     #[test]
