@@ -228,6 +228,47 @@ fn retention_keeps_only_the_newest_rotated_files() {
 }
 
 #[test]
+fn retention_leaves_other_files_with_the_same_prefix_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let active = dir.path().join("app.log");
+    for other in [
+        "app.log.bak",
+        "app.log.err",
+        "app.log.20261122T100000Z.note",
+    ] {
+        std::fs::write(dir.path().join(other), "keep me").unwrap();
+    }
+    let clock = ManualClock::at(T0);
+    let mut sink = RotatingFileSink::with_clock(
+        RotatingFileSinkOptions {
+            interval: Some(Duration::from_secs(60)),
+            max_files: 1,
+            ..options(&active)
+        },
+        Arc::new(clock.clone()),
+    );
+    sink.start().unwrap();
+    for i in 0..4 {
+        assert_eq!(sink.write(&batch(i..i + 1)), WriteOutcome::Accepted);
+        clock.advance(Duration::from_secs(60));
+    }
+    sink.stop();
+    for other in [
+        "app.log.bak",
+        "app.log.err",
+        "app.log.20261122T100000Z.note",
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(other)).unwrap(),
+            "keep me",
+            "{other}"
+        );
+    }
+    assert!(dir.path().join("app.log.20261122T100300Z").exists());
+    assert!(!dir.path().join("app.log.20261122T100200Z").exists());
+}
+
+#[test]
 fn gzip_files_decompress_to_exactly_the_rotated_content() {
     let dir = tempfile::tempdir().unwrap();
     let active = dir.path().join("app.log");
