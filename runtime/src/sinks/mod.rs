@@ -13,6 +13,7 @@ mod relay;
 mod rotating_file;
 mod stdout;
 mod stdout_pretty;
+mod stdout_writer;
 mod text_line;
 
 pub use connection::{ConnectOptions, Endpoint};

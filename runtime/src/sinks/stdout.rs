@@ -1,9 +1,8 @@
 //! `stdout`: every record as one JSON line on standard output.
 
-use std::io::{ErrorKind, Write};
-
 use serde::Deserialize;
 
+use super::stdout_writer::StdoutWriter;
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
@@ -15,13 +14,13 @@ pub struct StdoutSinkOptions {}
 /// Writes each batch to standard output with one `write` call.
 #[derive(Debug, Default)]
 pub struct StdoutSink {
-    closed: bool,
+    out: StdoutWriter,
 }
 
 impl StdoutSink {
     /// A stdout sink.
     pub fn new(_options: StdoutSinkOptions) -> Self {
-        Self { closed: false }
+        Self::default()
     }
 }
 
@@ -31,31 +30,14 @@ impl Sink for StdoutSink {
     }
 
     fn write(&mut self, batch: &Batch) -> WriteOutcome {
-        let mut out = std::io::stdout().lock();
-        match out.write_all(batch.bytes()).and_then(|()| out.flush()) {
-            Ok(()) => WriteOutcome::Accepted,
-            Err(err) if err.kind() == ErrorKind::BrokenPipe => {
-                self.closed = true;
-                WriteOutcome::Rejected("standard output is closed".into())
-            }
-            Err(err) => WriteOutcome::Retryable(format!("cannot write to standard output: {err}")),
-        }
-    }
-
-    fn health(&mut self) -> Health {
-        if self.closed {
-            Health::Unhealthy(
-                "standard output is closed (broken pipe); records are dead-lettered".into(),
-            )
-        } else {
-            Health::Healthy
-        }
+        self.out.write(batch.bytes())
     }
 
     fn flush(&mut self) -> FlushOutcome {
-        match std::io::stdout().flush() {
-            Ok(()) => FlushOutcome::Done,
-            Err(err) => FlushOutcome::Retryable(format!("cannot flush standard output: {err}")),
-        }
+        self.out.flush()
+    }
+
+    fn health(&mut self) -> Health {
+        self.out.health()
     }
 }

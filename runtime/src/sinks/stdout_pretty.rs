@@ -1,9 +1,10 @@
 //! `stdout_pretty`: human-readable lines on standard output.
 
-use std::io::{ErrorKind, IsTerminal, Write};
+use std::io::IsTerminal;
 
 use serde::Deserialize;
 
+use super::stdout_writer::StdoutWriter;
 use super::text_line::write_text_line;
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
@@ -36,7 +37,7 @@ pub struct StdoutPrettySinkOptions {
 pub struct StdoutPrettySink {
     colour: bool,
     buffer: Vec<u8>,
-    closed: bool,
+    out: StdoutWriter,
 }
 
 impl StdoutPrettySink {
@@ -52,7 +53,7 @@ impl StdoutPrettySink {
         Self {
             colour,
             buffer: Vec::new(),
-            closed: false,
+            out: StdoutWriter::default(),
         }
     }
 }
@@ -68,31 +69,14 @@ impl Sink for StdoutPrettySink {
             write_text_line(&mut self.buffer, record, self.colour);
             self.buffer.push(b'\n');
         }
-        let mut out = std::io::stdout().lock();
-        match out.write_all(&self.buffer).and_then(|()| out.flush()) {
-            Ok(()) => WriteOutcome::Accepted,
-            Err(err) if err.kind() == ErrorKind::BrokenPipe => {
-                self.closed = true;
-                WriteOutcome::Rejected("standard output is closed".into())
-            }
-            Err(err) => WriteOutcome::Retryable(format!("cannot write to standard output: {err}")),
-        }
-    }
-
-    fn health(&mut self) -> Health {
-        if self.closed {
-            Health::Unhealthy(
-                "standard output is closed (broken pipe); records are dead-lettered".into(),
-            )
-        } else {
-            Health::Healthy
-        }
+        self.out.write(&self.buffer)
     }
 
     fn flush(&mut self) -> FlushOutcome {
-        match std::io::stdout().flush() {
-            Ok(()) => FlushOutcome::Done,
-            Err(err) => FlushOutcome::Retryable(format!("cannot flush standard output: {err}")),
-        }
+        self.out.flush()
+    }
+
+    fn health(&mut self) -> Health {
+        self.out.health()
     }
 }
