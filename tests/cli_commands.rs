@@ -26,6 +26,16 @@ fn text(output: &Output) -> (String, String) {
     )
 }
 
+/// `sinkbox validate --config <config>`.
+fn validate(config: &Path) -> Output {
+    sinkbox()
+        .arg("validate")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
 fn write_config(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("sinkbox.toml");
     std::fs::write(&path, body).unwrap();
@@ -146,12 +156,7 @@ fn validate_accepts_a_good_config_and_checks_its_components() {
             guest("filter-sink").display()
         ),
     );
-    let output = sinkbox()
-        .arg("validate")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let output = validate(&config);
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     assert!(
@@ -164,12 +169,7 @@ fn validate_accepts_a_good_config_and_checks_its_components() {
 fn validate_names_the_field_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "[sinks.console]\ntype = \"stdot\"\n");
-    let output = sinkbox()
-        .arg("validate")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let output = validate(&config);
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -188,12 +188,7 @@ fn validate_reports_missing_and_wrong_components() {
         dir.path(),
         "[sinks.gone]\ntype = \"wasm\"\ncomponent = \"missing.wasm\"\n[sinks.core]\ntype = \"wasm\"\ncomponent = \"core.wasm\"\n",
     );
-    let output = sinkbox()
-        .arg("validate")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let output = validate(&config);
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1));
     assert!(

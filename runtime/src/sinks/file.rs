@@ -46,6 +46,17 @@ impl FileSink {
     }
 }
 
+/// `fsync`s the file's data when `needed`; the flush outcome either way.
+/// Shared by the file sinks.
+pub(super) fn sync_if(file: &File, needed: bool, path: &std::path::Path) -> FlushOutcome {
+    match needed.then(|| file.sync_data()) {
+        Some(Err(err)) => {
+            FlushOutcome::Retryable(format!("cannot sync `{}`: {err}", path.display()))
+        }
+        _ => FlushOutcome::Done,
+    }
+}
+
 impl Sink for FileSink {
     fn start(&mut self) -> Result<(), SinkError> {
         let path = &self.options.path;
@@ -98,17 +109,15 @@ impl Sink for FileSink {
         let Some(file) = self.file.as_mut() else {
             return FlushOutcome::Fatal("the file is not open".into());
         };
-        if self.options.sync_on_flush
-            && self.dirty
-            && let Err(err) = file.sync_data()
-        {
-            return FlushOutcome::Retryable(format!(
-                "cannot sync `{}`: {err}",
-                self.options.path.display()
-            ));
+        let outcome = sync_if(
+            file,
+            self.options.sync_on_flush && self.dirty,
+            &self.options.path,
+        );
+        if outcome == FlushOutcome::Done {
+            self.dirty = false;
         }
-        self.dirty = false;
-        FlushOutcome::Done
+        outcome
     }
 
     fn stop(&mut self) {

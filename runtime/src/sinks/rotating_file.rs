@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, de};
 
+use super::file::sync_if;
 use super::text_line::write_text_line;
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
@@ -366,14 +367,15 @@ impl Sink for RotatingFileSink {
         let Some(file) = self.file.as_mut() else {
             return FlushOutcome::Fatal("the file is not open".into());
         };
-        if self.options.sync_on_flush
-            && self.dirty
-            && let Err(err) = file.sync_data()
-        {
-            return FlushOutcome::Retryable(io_problem(&self.options.path, "sync", err));
+        let outcome = sync_if(
+            file,
+            self.options.sync_on_flush && self.dirty,
+            &self.options.path,
+        );
+        if outcome == FlushOutcome::Done {
+            self.dirty = false;
         }
-        self.dirty = false;
-        FlushOutcome::Done
+        outcome
     }
 
     fn stop(&mut self) {
