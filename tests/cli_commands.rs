@@ -160,7 +160,7 @@ fn validate_accepts_a_good_config_and_checks_its_components() {
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     assert!(
-        stdout.ends_with("ok, 2 sink(s): console (stdout), f (wasm)\n"),
+        stdout.ends_with("ok, 2 sink(s)\n  console (stdout)\n  f (wasm)\n"),
         "{stdout}"
     );
 }

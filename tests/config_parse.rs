@@ -3,15 +3,24 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sinkbox::config::{Config, ConfigError, SinkKind};
+use sinkbox::config::{Config, ConfigError};
 use sinkbox::pipeline::OverflowPolicy;
+use sinkbox::registry::SinkRegistry;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::from_toml(text, "test.toml", Path::new("/etc/sinkbox"))
 }
 
+/// The first error, whether found while parsing or while building the sinks
+/// (as `sinkbox validate` does).
 fn error(text: &str) -> String {
-    parse(text).unwrap_err().to_string()
+    match parse(text) {
+        Err(err) => err.to_string(),
+        Ok(config) => config
+            .check(&SinkRegistry::builtin())
+            .expect_err("expected an error")
+            .to_string(),
+    }
 }
 
 #[test]
@@ -69,29 +78,34 @@ fn a_full_config_parses_with_paths_resolved_against_the_file() {
     assert_eq!(applog.retry.initial_backoff, Duration::from_millis(10));
     assert_eq!(applog.retry.max_backoff, Duration::from_secs(1));
     assert_eq!(applog.retry.max_restarts, 1);
-    let SinkKind::File(file) = &applog.kind else {
-        panic!()
-    };
-    assert_eq!(file.path, Path::new("/etc/sinkbox/logs/app.ndjson"));
-    assert!(!file.sync_on_flush);
-
-    let SinkKind::Wasm(wasm) = &config.sinks[2].kind else {
-        panic!()
-    };
-    assert_eq!(wasm.component, Path::new("/etc/sinkbox/sinks/filter.wasm"));
-    assert_eq!(wasm.memory_limit, 16 * 1024 * 1024);
-    assert_eq!(wasm.call_timeout, Duration::from_millis(500));
-    let grant = wasm.grant.as_ref().unwrap();
+    assert_eq!(applog.type_name, "file");
+    let file = &applog.options;
     assert_eq!(
-        (
-            grant.host_path.as_path(),
-            grant.guest_path.as_str(),
-            grant.read_only
-        ),
-        (Path::new("/srv/out"), "/out", true)
+        file.require_path("path").unwrap(),
+        Path::new("/etc/sinkbox/logs/app.ndjson")
+    );
+    assert!(!file.bool("sync_on_flush").unwrap());
+
+    let wasm = &config.sinks[2].options;
+    assert_eq!(
+        wasm.require_path("component").unwrap(),
+        Path::new("/etc/sinkbox/sinks/filter.wasm")
+    );
+    assert_eq!(wasm.size("memory_limit").unwrap(), Some(16 * 1024 * 1024));
+    assert_eq!(
+        wasm.duration("call_timeout").unwrap(),
+        Some(Duration::from_millis(500))
     );
     assert_eq!(
-        wasm.config,
+        wasm.table("grant").unwrap(),
+        [
+            ("path".to_owned(), "/srv/out".to_owned()),
+            ("guest_path".to_owned(), "/out".to_owned()),
+            ("read_only".to_owned(), "true".to_owned()),
+        ]
+    );
+    assert_eq!(
+        wasm.table("config").unwrap(),
         vec![
             ("min_level".to_owned(), "error".to_owned()),
             ("sample".to_owned(), "10".to_owned()),
@@ -112,36 +126,47 @@ fn defaults_apply_when_options_are_left_out() {
     assert_eq!(sink.queue_capacity, 64);
     assert_eq!(sink.overflow, OverflowPolicy::Block);
     assert_eq!(sink.retry.max_retries, 5);
-    let SinkKind::Wasm(wasm) = &sink.kind else {
-        panic!()
-    };
-    assert_eq!(wasm.memory_limit, 64 * 1024 * 1024);
-    assert_eq!(wasm.call_timeout, Duration::from_secs(2));
-    assert!(wasm.grant.is_none());
+    let wasm = &sink.options;
+    assert_eq!(wasm.size("memory_limit").unwrap(), Some(64 * 1024 * 1024));
+    assert_eq!(
+        wasm.duration("call_timeout").unwrap(),
+        Some(Duration::from_secs(2))
+    );
+    assert!(!wasm.is_set("grant"));
+    assert!(wasm.table("grant").unwrap().is_empty());
 }
 
+const KNOWN: &str = "`stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `direct`, `relay`, `wasm`, `composite`";
+
 #[test]
-fn an_unknown_type_lists_the_known_ones_with_a_suggestion() {
+fn an_unknown_type_lists_the_known_ones_with_a_suggestion_and_the_line() {
     assert_eq!(
         error("[sinks.console]\ntype = \"stdot\"\n"),
-        "test.toml: sinks.console.type: unknown sink type `stdot`; known types: `stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `direct`, `relay`, `wasm` (did you mean `stdout`?)"
+        format!(
+            "test.toml:2: sinks.console.type: unknown sink type `stdot`; known types: {KNOWN} (did you mean `stdout`?)"
+        )
     );
 }
 
 #[test]
 fn a_missing_type_says_what_to_add() {
     assert_eq!(
-        error("[sinks.console]\npath = \"x\"\n"),
-        "test.toml: sinks.console.type: missing; every sink needs `type = \"...\"`, one of `stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `direct`, `relay`, `wasm`"
+        error("\n[sinks.console]\npath = \"x\"\n"),
+        format!(
+            "test.toml:2: sinks.console.type: missing; every sink needs `type = \"...\"`, one of {KNOWN}"
+        )
     );
 }
 
 #[test]
-fn an_unknown_option_lists_the_valid_ones() {
-    let message = error("[sinks.applog]\ntype = \"file\"\npath = \"a\"\nmax_bytes = 10\n");
+fn an_unknown_option_lists_the_valid_ones_with_a_suggestion() {
     assert_eq!(
-        message,
-        "test.toml: sinks.applog.max_bytes: unknown field `max_bytes`, expected `path` or `sync_on_flush`; every sink also accepts type, queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts"
+        error("[sinks.applog]\ntype = \"file\"\npath = \"a\"\nmax_byte = 10\n"),
+        "test.toml:4: sinks.applog.max_byte: unknown option `max_byte` for a `file` sink (did you mean `max_bytes`?); its options are path, sync_on_flush, max_bytes, interval, max_files, compress, mode; every sink also accepts queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts"
+    );
+    assert_eq!(
+        error("[sinks.c]\ntype = \"stdout\"\ncolor = \"always\"\n"),
+        "test.toml:3: sinks.c.color: unknown option `color` for a `stdout` sink; `stdout` has no options of its own; every sink also accepts queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts"
     );
 }
 
@@ -149,26 +174,43 @@ fn an_unknown_option_lists_the_valid_ones() {
 fn a_wrong_value_names_the_field_and_the_expected_form() {
     assert_eq!(
         error("[sinks.w]\ntype = \"wasm\"\ncomponent = \"x.wasm\"\nmemory_limit = \"lots\"\n"),
-        "test.toml: sinks.w.memory_limit: `lots` is not a size; write a number of bytes or a number with a unit such as \"64MiB\", \"10 MB\" or \"512KiB\""
+        "test.toml:4: sinks.w.memory_limit: `lots` is not a size; write a number of bytes or a number with a unit such as \"64MiB\", \"10 MB\" or \"512KiB\""
     );
-    let message = error("[sinks.a]\ntype = \"stdout\"\noverflow = \"drop\"\n");
-    assert!(message.starts_with("test.toml: sinks.a.overflow: unknown variant `drop`, expected one of `block`, `drop_newest`, `drop_oldest`"), "{message}");
+    assert_eq!(
+        error("[sinks.a]\ntype = \"stdout\"\noverflow = \"drop_new\"\n"),
+        "test.toml:3: sinks.a.overflow: `drop_new` is not one of `block`, `drop_newest`, `drop_oldest` (did you mean `drop_newest`?)"
+    );
+    assert_eq!(
+        error("[sinks.a]\ntype = \"stdout\"\nqueue_capacity = \"many\"\n"),
+        "test.toml:3: sinks.a.queue_capacity: `many` is not valid here; expected a whole number"
+    );
+    assert_eq!(
+        error("[sinks.a]\ntype = \"file\"\npath = \"x\"\nsync_on_flush = 1\n"),
+        "test.toml:4: sinks.a.sync_on_flush: expected true or false"
+    );
     let message = error("[runtime.batch]\ntimeout = \"soon\"\n[sinks.a]\ntype = \"stdout\"\n");
     assert!(
-        message.starts_with("test.toml: runtime.batch.timeout: "),
+        message.starts_with("test.toml:2: runtime.batch.timeout: "),
         "{message}"
     );
     assert_eq!(
         error(
             "[sinks.w]\ntype = \"wasm\"\ncomponent = \"x.wasm\"\nconfig = { nested = { a = 1 } }\n"
         ),
-        "test.toml: sinks.w.config.nested: expected a string, number or boolean; a sink's config is flat key/value pairs"
+        "test.toml:4: sinks.w.config: `nested`: expected a string, number or boolean; this table is flat key/value pairs"
     );
     assert_eq!(
         error("[sinks.w]\ntype = \"wasm\"\ncomponent = \"x.wasm\"\ncall_timeout = \"0s\"\n"),
-        "test.toml: sinks.w.call_timeout: must be more than zero, such as \"2s\""
+        "test.toml:4: sinks.w.call_timeout: must be more than zero, such as \"2s\""
     );
-    assert!(error("[sinks.w]\ntype = \"wasm\"\n").contains("sinks.w: missing field `component`"));
+    assert_eq!(
+        error("[sinks.w]\ntype = \"wasm\"\n"),
+        "test.toml:1: sinks.w.component: missing; a `wasm` sink needs `component` (a path): the sink component file (.wasm)"
+    );
+    assert_eq!(
+        error("[sinks.w]\ntype = \"wasm\"\ncomponent = \"/nonexistent/x.wasm\"\n"),
+        "test.toml:3: sinks.w.component: cannot read `/nonexistent/x.wasm`: No such file or directory (os error 2)"
+    );
 }
 
 #[test]
@@ -181,7 +223,7 @@ fn structural_mistakes_are_explained() {
     assert!(error("").contains("no sinks are configured"));
     assert_eq!(
         error("[sink.a]\ntype = \"stdout\"\n"),
-        "test.toml: sink: unknown top-level table; expected `runtime` or `sinks`"
+        "test.toml:1: sink: unknown top-level table; expected `runtime` or `sinks`"
     );
     assert!(
         error("[runtime]\ndatadir = \"x\"\n[sinks.a]\ntype = \"stdout\"\n")
@@ -217,35 +259,53 @@ fn native_sink_types_parse_their_options() {
         initial_size = "1MiB"
         growth_factor = 1.5
         sync = "4MiB"
+
+        [sinks.tcp]
+        type = "direct"
+        endpoint = "tcp://127.0.0.1:9000"
+        connect_timeout = "1s"
+        auto_reconnect = false
+        max_connect_attempts = 3
         "#,
     )
     .unwrap();
-    let SinkKind::StdoutPretty(pretty) = &config.sinks[0].kind else {
-        panic!()
-    };
-    assert_eq!(pretty.color, sinkbox::sinks::ColourChoice::Always);
-    let SinkKind::RotatingFile(rolling) = &config.sinks[1].kind else {
-        panic!()
-    };
-    assert_eq!(rolling.path, Path::new("/etc/sinkbox/logs/app.log"));
-    assert_eq!(rolling.max_bytes, Some(10_000_000));
-    assert_eq!(rolling.interval, Some(Duration::from_secs(86_400)));
-    assert_eq!((rolling.max_files, rolling.compress), (3, true));
-    assert_eq!(rolling.mode, sinkbox::sinks::FileMode::Text);
-    let SinkKind::RotatingFile(hourly) = &config.sinks[2].kind else {
-        panic!()
-    };
+    config.check(&SinkRegistry::builtin()).unwrap();
+    let options = |i: usize| &config.sinks[i].options;
     assert_eq!(
-        (hourly.interval, hourly.max_bytes),
-        (Some(Duration::from_secs(3600)), None)
+        options(0).string("color").unwrap().as_deref(),
+        Some("always")
     );
-    let SinkKind::Mmap(mapped) = &config.sinks[3].kind else {
-        panic!()
-    };
-    assert_eq!(mapped.initial_size, 1024 * 1024);
+    let rolling = options(1);
     assert_eq!(
-        mapped.sync,
-        sinkbox::sinks::SyncPolicy::EveryBytes(4 * 1024 * 1024)
+        rolling.require_path("path").unwrap(),
+        Path::new("/etc/sinkbox/logs/app.log")
+    );
+    assert_eq!(rolling.size("max_bytes").unwrap(), Some(10_000_000));
+    assert_eq!(
+        rolling.string("interval").unwrap().as_deref(),
+        Some("daily")
+    );
+    assert_eq!(rolling.integer("max_files").unwrap(), Some(3));
+    assert!(rolling.bool("compress").unwrap());
+    assert_eq!(rolling.string("mode").unwrap().as_deref(), Some("text"));
+    assert_eq!(
+        options(2).string("interval").unwrap().as_deref(),
+        Some("3600")
+    );
+    assert_eq!(options(2).integer("max_files").unwrap(), Some(5), "default");
+    assert_eq!(options(3).size("initial_size").unwrap(), Some(1024 * 1024));
+    assert_eq!(options(3).float("growth_factor").unwrap(), Some(1.5));
+    let tcp = options(4);
+    assert_eq!(
+        tcp.duration("connect_timeout").unwrap(),
+        Some(Duration::from_secs(1))
+    );
+    assert!(!tcp.bool("auto_reconnect").unwrap());
+    assert_eq!(tcp.integer("max_connect_attempts").unwrap(), Some(3));
+    assert_eq!(
+        tcp.duration("retry_delay").unwrap(),
+        Some(Duration::from_millis(100)),
+        "the shared connection options have their defaults"
     );
 }
 
@@ -253,19 +313,26 @@ fn native_sink_types_parse_their_options() {
 fn native_sink_option_errors_say_what_is_expected() {
     assert_eq!(
         error("[sinks.r]\ntype = \"rotating_file\"\npath = \"a.log\"\n"),
-        "test.toml: sinks.r: set `max_bytes`, `interval`, or both; without either the file never rotates (use the `file` sink for that)"
+        "test.toml:1: sinks.r: set `max_bytes`, `interval`, or both; without either the file never rotates (use the `file` sink for that)"
     );
     assert_eq!(
         error("[sinks.r]\ntype = \"rotating_file\"\npath = \"a.log\"\ninterval = \"weekly\"\n"),
-        "test.toml: sinks.r.interval: `weekly` is not an interval; expected \"hourly\", \"daily\", a number of seconds, or a duration such as \"15m\""
+        "test.toml:4: sinks.r.interval: `weekly` is not an interval; expected \"hourly\", \"daily\", a number of seconds, or a duration such as \"15m\""
     );
     assert_eq!(
         error("[sinks.m]\ntype = \"mmap\"\npath = \"m\"\nsync = \"always\"\n"),
-        "test.toml: sinks.m.sync: `always` is not a sync policy; use \"none\", \"on_flush\" or a size such as \"4MiB\" (sync every that many bytes)"
+        "test.toml:4: sinks.m.sync: `always` is not a sync policy; use \"none\", \"on_flush\" or a size such as \"4MiB\" (sync every that many bytes)"
     );
-    assert!(
-        error("[sinks.p]\ntype = \"stdout_pretty\"\ncolor = \"rainbow\"\n").contains(
-            "sinks.p.color: unknown variant `rainbow`, expected one of `auto`, `always`, `never`"
-        )
+    assert_eq!(
+        error("[sinks.p]\ntype = \"stdout_pretty\"\ncolor = \"rainbow\"\n"),
+        "test.toml:3: sinks.p.color: `rainbow` is not one of `auto`, `always`, `never`"
+    );
+    assert_eq!(
+        error("[sinks.d]\ntype = \"direct\"\nendpoint = \"udp://x:1\"\n"),
+        "test.toml:3: sinks.d.endpoint: unknown scheme `udp` in `udp://x:1`; expected tcp://host:port, unix:///path/to/socket, ws://host:port/path or wss://host:port/path"
+    );
+    assert_eq!(
+        error("[sinks.f]\ntype = \"file\"\npath = \"a\"\nmax_files = 3\n"),
+        "test.toml:4: sinks.f.max_files: only applies when the file rotates; also set `max_bytes` or `interval`"
     );
 }

@@ -137,11 +137,10 @@ fn patient() -> RetryPolicy {
 }
 
 fn fast_reconnect(endpoint: Endpoint) -> DirectSinkOptions {
-    DirectSinkOptions {
-        retry_delay: Duration::from_millis(5),
-        max_retry_delay: Duration::from_millis(20),
-        ..DirectSinkOptions::new(endpoint)
-    }
+    let mut options = DirectSinkOptions::new(endpoint);
+    options.connect.retry_delay = Duration::from_millis(5);
+    options.connect.max_retry_delay = Duration::from_millis(20);
+    options
 }
 
 fn pipeline(dir: &Path, sink: impl Sink + 'static) -> Pipeline {
@@ -259,13 +258,11 @@ fn direct_ws_sends_one_message_per_batch() {
 fn the_relay_buffers_while_the_relay_is_away_then_delivers_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let socket: PathBuf = dir.path().join("relay.sock");
-    let sink = RelaySink::new(RelaySinkOptions {
-        socket: socket.clone(),
-        buffer_size: 1 << 20,
-        connect_timeout: Duration::from_secs(5),
-        retry_delay: Duration::from_millis(5),
-        max_retry_delay: Duration::from_millis(20),
-    });
+    let mut options = RelaySinkOptions::new(&socket);
+    options.buffer_size = 1 << 20;
+    options.connect.retry_delay = Duration::from_millis(5);
+    options.connect.max_retry_delay = Duration::from_millis(20);
+    let sink = RelaySink::new(options);
     let pipeline = pipeline(dir.path(), sink);
     for i in 0..30 {
         pipeline.emit_json(record(i).as_bytes()).unwrap();
@@ -307,13 +304,12 @@ fn the_relay_buffers_while_the_relay_is_away_then_delivers_in_order() {
 #[test]
 fn the_relay_refuses_more_than_its_buffer() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sink = RelaySink::new(RelaySinkOptions {
-        socket: dir.path().join("absent.sock"),
-        buffer_size: 100,
-        connect_timeout: Duration::from_secs(1),
-        retry_delay: Duration::from_millis(1),
-        max_retry_delay: Duration::from_millis(1),
-    });
+    let mut options = RelaySinkOptions::new(dir.path().join("absent.sock"));
+    options.buffer_size = 100;
+    options.connect.connect_timeout = Duration::from_secs(1);
+    options.connect.retry_delay = Duration::from_millis(1);
+    options.connect.max_retry_delay = Duration::from_millis(1);
+    let mut sink = RelaySink::new(options);
     sink.start().unwrap();
     let batch = sinkbox::Batch::from_records((0..2).map(record), 0);
     assert_eq!(sink.write(&batch), sinkbox::WriteOutcome::Accepted);
@@ -407,9 +403,10 @@ fn direct_wss_verifies_the_server_against_ca_file() {
 
     let pipeline = pipeline(
         dir.path(),
-        DirectSink::new(DirectSinkOptions {
-            ca_file: Some(ca_file),
-            ..fast_reconnect(endpoint)
+        DirectSink::new({
+            let mut options = fast_reconnect(endpoint);
+            options.connect.ca_file = Some(ca_file);
+            options
         }),
     );
     for i in 0..12 {

@@ -20,8 +20,10 @@
 //! ```
 
 pub mod batch;
+pub mod composite;
 pub mod config;
 pub mod pipeline;
+pub mod registry;
 pub mod sink;
 pub mod sinks;
 mod tracing_layer;
@@ -34,9 +36,14 @@ pub use sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 pub use tracing_layer::SinkboxLayer;
 
 impl Pipeline {
-    /// Reads a TOML config file and starts the pipeline it describes.
+    /// Reads a TOML config file, applies the `SINKBOX_SINKS` and
+    /// `SINKBOX_<SINK>__<OPTION>` environment overrides, and starts the
+    /// pipeline it describes with the built-in sink types.
     pub fn from_config_file(path: impl AsRef<std::path::Path>) -> anyhow::Result<Pipeline> {
-        let config = Config::from_file(path.as_ref())?;
+        let config = config::ConfigLoader::new(&registry::SinkRegistry::builtin())
+            .file(path)
+            .process_env()
+            .load()?;
         config::build_pipeline(&config)
     }
 }

@@ -1,5 +1,7 @@
 //! Subcommands of the `sinkbox` binary.
 
+mod catalog;
+mod check;
 mod inspect;
 mod run;
 mod validate;
@@ -7,7 +9,9 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use sinkbox::config::{Config, ConfigError, ConfigLoader};
+use sinkbox::registry::SinkRegistry;
 
 /// WebAssembly-sandboxed sinks for structured log and event pipelines.
 #[derive(Parser, Debug)]
@@ -17,27 +21,86 @@ pub struct Cli {
     command: Command,
 }
 
+/// Where the configuration comes from. The file is read first, then the
+/// environment (`SINKBOX_SINKS`, `SINKBOX_<SINK>__<OPTION>`), then these
+/// flags; later sources win.
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// The TOML config file.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Adds a sink given as a URI, such as `file:///var/log/app.log?max_bytes=10MB`
+    /// or `tcp://127.0.0.1:9000`; repeatable.
+    #[arg(long = "sink", value_name = "URI")]
+    sinks: Vec<String>,
+    /// Overrides one option of a named sink: `<sink>.<option>=<value>`,
+    /// such as `applog.max_bytes=10MB`; repeatable.
+    #[arg(long = "set", value_name = "SINK.OPTION=VALUE")]
+    sets: Vec<String>,
+}
+
+impl ConfigArgs {
+    /// Loads the configuration from the file, the environment and the flags.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let registry = SinkRegistry::builtin();
+        let mut loader = ConfigLoader::new(&registry).process_env();
+        if let Some(path) = &self.config {
+            loader = loader.file(path);
+        }
+        for uri in &self.sinks {
+            loader = loader.cli_sink(uri);
+        }
+        for set in &self.sets {
+            loader = loader.cli_set(set);
+        }
+        loader.load()
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Read NDJSON events and deliver them to the configured sinks.
     Run {
-        /// The TOML config file.
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        sources: ConfigArgs,
         /// NDJSON input, one event per line; `-` (the default) is stdin.
         #[arg(long, short, default_value = "-")]
         input: String,
     },
-    /// Check a config file without starting anything.
+    /// Check a configuration without starting anything: every option, every
+    /// composite reference, and that every wasm file fits the sink contract.
     Validate {
-        /// The TOML config file.
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        sources: ConfigArgs,
     },
     /// Show a component's imports and exports and whether it is a sink.
     Inspect {
         /// The component file.
         component: PathBuf,
+    },
+    /// List every sink type with its options, defaults and help.
+    Sinks {
+        /// Print Markdown tables (as in docs/sinks.md).
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Run the conformance suite against a sink component: start, writes of
+    /// empty, normal and unusual batches, flush twice, health, stop twice.
+    Check {
+        /// The sink component file.
+        component: PathBuf,
+        /// A `key=value` passed to the sink's `start`; repeatable.
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// A directory to grant the sink at `/data` (read-write).
+        #[arg(long)]
+        grant: Option<PathBuf>,
+        /// The sink's memory cap.
+        #[arg(long, default_value = "64MiB")]
+        memory_limit: String,
+        /// The deadline of one call.
+        #[arg(long, default_value = "2s")]
+        call_timeout: String,
     },
 }
 
@@ -58,8 +121,22 @@ pub fn init_logging() {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { config, input } => run::run(&config, &input),
-        Command::Validate { config } => validate::validate(&config),
+        Command::Run { sources, input } => run::run(&sources, &input),
+        Command::Validate { sources } => validate::validate(&sources),
         Command::Inspect { component } => inspect::inspect(&component),
+        Command::Sinks { markdown } => catalog::print(markdown),
+        Command::Check {
+            component,
+            config,
+            grant,
+            memory_limit,
+            call_timeout,
+        } => check::check(&check::CheckArgs {
+            component,
+            config,
+            grant,
+            memory_limit,
+            call_timeout,
+        }),
     }
 }

@@ -2,18 +2,26 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read};
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sinkbox::{Pipeline, SinkStats};
 
+use super::ConfigArgs;
+
 /// Malformed lines reported one by one; past this only the count is kept.
 const MAX_REPORTED_MALFORMED: u64 = 20;
 
-pub fn run(config: &Path, input: &str) -> anyhow::Result<ExitCode> {
-    let pipeline = match Pipeline::from_config_file(config) {
+pub fn run(sources: &ConfigArgs, input: &str) -> anyhow::Result<ExitCode> {
+    let config = match sources.load() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let pipeline = match sinkbox::config::build_pipeline(&config) {
         Ok(pipeline) => pipeline,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -1,49 +1,61 @@
-//! `sinkbox validate`: parse the config and check every wasm component.
+//! `sinkbox validate`: load the configuration and build every sink without
+//! starting anything.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use sinkbox::config::{Config, SinkKind};
+use sinkbox::config::Config;
+use sinkbox::registry::SinkRegistry;
 
-pub fn validate(path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match Config::from_file(path) {
+use super::ConfigArgs;
+
+pub fn validate(sources: &ConfigArgs) -> anyhow::Result<ExitCode> {
+    let config = match sources.load() {
         Ok(config) => config,
         Err(err) => {
             eprintln!("error: {err}");
             return Ok(ExitCode::from(1));
         }
     };
-    let mut problems = 0;
-    let mut engine = None;
-    for sink in &config.sinks {
-        if let SinkKind::Wasm(wasm) = &sink.kind {
-            let engine = match &engine {
-                Some(engine) => engine,
-                None => engine.insert(config.runtime.wasm_engine()?),
-            };
-            if let Err(err) = engine.load(&wasm.component) {
-                eprintln!(
-                    "error: {}: sinks.{}.component: {err}",
-                    path.display(),
-                    sink.name
-                );
-                problems += 1;
-            }
+    let problems = config.problems(&SinkRegistry::builtin());
+    if !problems.is_empty() {
+        for problem in problems {
+            eprintln!("error: {problem}");
         }
-    }
-    if problems > 0 {
         return Ok(ExitCode::from(1));
     }
-    let names: Vec<String> = config
-        .sinks
-        .iter()
-        .map(|sink| format!("{} ({})", sink.name, sink.kind.type_name()))
-        .collect();
-    println!(
-        "{}: ok, {} sink(s): {}",
-        path.display(),
-        names.len(),
-        names.join(", ")
-    );
+    let origin = sources
+        .config
+        .as_ref()
+        .map_or_else(|| "configuration".to_owned(), |p| p.display().to_string());
+    println!("{origin}: ok, {} sink(s)", config.sinks.len());
+    for root in config.roots() {
+        print_tree(&config, &root.name, 1);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a sink and, for a composite, its targets indented below it.
+fn print_tree(config: &Config, name: &str, depth: usize) {
+    let Some(sink) = config.sink(name) else {
+        return;
+    };
+    let pattern = if sink.targets.is_empty() {
+        String::new()
+    } else {
+        sink.options
+            .string("pattern")
+            .ok()
+            .flatten()
+            .map(|p| format!(", {p}"))
+            .unwrap_or_default()
+    };
+    println!(
+        "{}{} ({}{pattern})",
+        "  ".repeat(depth),
+        sink.name,
+        sink.type_name
+    );
+    for target in &sink.targets {
+        print_tree(config, target, depth + 1);
+    }
 }

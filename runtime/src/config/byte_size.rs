@@ -31,13 +31,6 @@ pub fn parse(text: &str) -> Result<u64, String> {
         })
 }
 
-/// Like [`deserialize`], for an optional size (`#[serde(default, deserialize_with = ...)]`).
-pub fn deserialize_option<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<u64>, D::Error> {
-    deserialize(deserializer).map(Some)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1,4 +1,5 @@
-//! The TOML configuration: the runtime's settings and its named sinks.
+//! The configuration: the runtime's settings and its named sinks, from a
+//! TOML file, sink URIs, environment variables and command-line overrides.
 //!
 //! ```toml
 //! [runtime]
@@ -18,32 +19,37 @@
 //! config = { min_level = "error" }
 //! ```
 //!
-//! Relative paths are resolved against the directory of the config file.
+//! Relative paths are resolved against the directory of the file that set
+//! them (the working directory for env and command-line values). Sources
+//! apply in this order, later ones winning: the file, then the environment
+//! (`SINKBOX_SINKS`, `SINKBOX_<SINK>__<OPTION>`), then the command line
+//! (`--sink`, `--set`). See [`ConfigLoader`].
 
 mod build;
 pub(crate) mod byte_size;
+mod loader;
+mod raw_sink;
+mod sink_graph;
+mod sink_uri;
+mod source_map;
 mod suggest;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+pub use build::{build_pipeline, build_pipeline_with};
+pub use loader::ConfigLoader;
+pub use sink_uri::redact as redact_uri;
+pub(crate) use suggest::did_you_mean;
 
-pub use build::build_pipeline;
-
-use crate::pipeline::{BatchOptions, DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RetryPolicy};
-use crate::sinks::{
-    DirectSinkOptions, FileSinkOptions, MmapSinkOptions, RelaySinkOptions, RotatingFileSinkOptions,
-    StdoutPrettySinkOptions, StdoutSinkOptions,
-};
+use crate::pipeline::{BatchOptions, OverflowPolicy, RetryPolicy};
+use crate::registry::{OptionKind, OptionSpec, SinkOptions, SinkRegistry};
 
 /// A parsed configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Runtime-wide settings.
     pub runtime: RuntimeConfig,
-    /// The sinks, in the order the file lists them.
+    /// The sinks: the file's in file order, then those from URIs.
     pub sinks: Vec<SinkConfig>,
 }
 
@@ -71,454 +77,150 @@ impl RuntimeConfig {
     }
 }
 
-/// One `[sinks.<name>]` table.
+/// One named sink.
 #[derive(Clone, Debug)]
 pub struct SinkConfig {
-    /// The table's name.
+    /// The sink's name.
     pub name: String,
+    /// Its registered type.
+    pub type_name: String,
     /// Batches the sink's queue holds (default 64).
     pub queue_capacity: usize,
     /// What happens when the queue is full (default `block`).
     pub overflow: OverflowPolicy,
     /// Retry, back-off and restart limits.
     pub retry: RetryPolicy,
-    /// The sink type and its own options.
-    pub kind: SinkKind,
+    /// The type's own options.
+    pub options: SinkOptions,
+    /// Other sinks this one sends to (a composite's `targets`).
+    pub targets: Vec<String>,
 }
 
-/// A sink type with its options.
-#[derive(Clone, Debug)]
-pub enum SinkKind {
-    /// `type = "stdout"`.
-    Stdout(StdoutSinkOptions),
-    /// `type = "file"`.
-    File(FileSinkOptions),
-    /// `type = "mmap"`.
-    Mmap(MmapSinkOptions),
-    /// `type = "stdout_pretty"`.
-    StdoutPretty(StdoutPrettySinkOptions),
-    /// `type = "rotating_file"`.
-    RotatingFile(RotatingFileSinkOptions),
-    /// `type = "direct"`.
-    Direct(DirectSinkOptions),
-    /// `type = "relay"`.
-    Relay(RelaySinkOptions),
-    /// `type = "wasm"`.
-    Wasm(WasmSinkConfig),
+/// Options every sink accepts, whatever its type.
+pub const COMMON_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::new("queue_capacity", OptionKind::Integer)
+        .default("64")
+        .help("batches the sink's queue holds"),
+    OptionSpec::new(
+        "overflow",
+        OptionKind::Choice(&["block", "drop_newest", "drop_oldest"]),
+    )
+    .default("block")
+    .help("what a full queue does: wait, or drop the newest or oldest batch"),
+    OptionSpec::new("max_retries", OptionKind::Integer)
+        .default("5")
+        .help("retries of a batch answered retryable or partial before it is dead-lettered"),
+    OptionSpec::new("initial_backoff", OptionKind::Duration)
+        .default("100ms")
+        .help("wait before the first retry, doubled each retry"),
+    OptionSpec::new("max_backoff", OptionKind::Duration)
+        .default("5s")
+        .help("upper bound of that wait"),
+    OptionSpec::new("max_restarts", OptionKind::Integer)
+        .default("3")
+        .help("restarts of a failed sink for one batch before it is dead-lettered"),
+];
+
+/// Whether every sink accepts `option`.
+pub(crate) fn is_common_option(option: &str) -> bool {
+    COMMON_OPTIONS.iter().any(|spec| spec.name == option)
 }
 
-impl SinkKind {
-    /// The `type` name, as written in the config.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            SinkKind::Stdout(_) => "stdout",
-            SinkKind::File(_) => "file",
-            SinkKind::Mmap(_) => "mmap",
-            SinkKind::StdoutPretty(_) => "stdout_pretty",
-            SinkKind::RotatingFile(_) => "rotating_file",
-            SinkKind::Direct(_) => "direct",
-            SinkKind::Relay(_) => "relay",
-            SinkKind::Wasm(_) => "wasm",
+/// Where a value came from: a file and line, an environment variable, or a
+/// command-line flag; and the directory its relative paths resolve against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSpot {
+    /// `app.toml`, `SINKBOX_APPLOG__PATH`, `--sink ...` or `--set ...`.
+    pub origin: String,
+    /// The 1-based line, for files.
+    pub line: Option<usize>,
+    /// Where relative paths are resolved.
+    pub base_dir: PathBuf,
+}
+
+impl SourceSpot {
+    pub(crate) fn new(origin: impl Into<String>, line: Option<usize>, base_dir: &Path) -> Self {
+        Self {
+            origin: origin.into(),
+            line,
+            base_dir: base_dir.to_owned(),
+        }
+    }
+
+    pub(crate) fn error(&self, path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            origin: self.origin.clone(),
+            line: self.line,
+            path: path.into(),
+            message: message.into(),
         }
     }
 }
 
-/// The options of a `type = "wasm"` sink.
-#[derive(Clone, Debug)]
-pub struct WasmSinkConfig {
-    /// The component file.
-    pub component: PathBuf,
-    /// Linear memory cap in bytes.
-    pub memory_limit: u64,
-    /// CPU deadline of one call.
-    pub call_timeout: Duration,
-    /// An optional directory grant.
-    pub grant: Option<crate::wasm::DirGrant>,
-    /// The sink's own key/value options.
-    pub config: Vec<(String, String)>,
-}
-
-/// The sink types this build knows, with a one-line description.
-pub const SINK_TYPES: &[(&str, &str)] = &[
-    ("stdout", "every record as one JSON line on standard output"),
-    (
-        "stdout_pretty",
-        "human-readable lines on standard output, coloured on a terminal",
-    ),
-    ("file", "appends every record as one JSON line to a file"),
-    (
-        "rotating_file",
-        "JSON or text lines in a file rotated by size and/or time, with retention and gzip",
-    ),
-    (
-        "mmap",
-        "appends every record as one JSON line through a memory-mapped file",
-    ),
-    (
-        "direct",
-        "streams NDJSON to a tcp://, unix://, ws:// or wss:// endpoint, reconnecting as needed",
-    ),
-    (
-        "relay",
-        "hands records to a local relay over a Unix socket, buffering while it is away",
-    ),
-    ("wasm", "a sandboxed sink component (.wasm)"),
-];
-
-/// Options every sink accepts, whatever its type.
-const COMMON_OPTIONS: &[&str] = &[
-    "type",
-    "queue_capacity",
-    "overflow",
-    "max_retries",
-    "initial_backoff",
-    "max_backoff",
-    "max_restarts",
-];
-
 /// A configuration problem: where it is and what would be right.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}: {}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
+#[error("{origin}{}: {}{message}",
+    line.map(|l| format!(":{l}")).unwrap_or_default(),
+    if path.is_empty() { String::new() } else { format!("{path}: ") })]
 pub struct ConfigError {
-    /// The file (or `<inline>`).
+    /// The file, environment variable or flag (`<inline>` for text).
     pub origin: String,
+    /// The 1-based line in the file, when known.
+    pub line: Option<usize>,
     /// The field path, such as `sinks.applog.path`; empty for the whole file.
     pub path: String,
     /// What is wrong and how to fix it.
     pub message: String,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawRuntime {
-    data_dir: PathBuf,
-    cache_dir: Option<PathBuf>,
-    batch: BatchOptions,
-}
-
-impl Default for RawRuntime {
-    fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from("sinkbox-data"),
-            cache_dir: None,
-            batch: BatchOptions::default(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCommon {
-    #[serde(default = "default_queue_capacity")]
-    queue_capacity: usize,
-    #[serde(default)]
-    overflow: OverflowPolicy,
-    max_retries: Option<u32>,
-    #[serde(default, with = "humantime_serde")]
-    initial_backoff: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    max_backoff: Option<Duration>,
-    max_restarts: Option<u32>,
-}
-
-fn default_queue_capacity() -> usize {
-    DEFAULT_QUEUE_CAPACITY
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWasm {
-    component: PathBuf,
-    #[serde(default = "default_memory_limit", with = "byte_size")]
-    memory_limit: u64,
-    #[serde(default = "default_call_timeout", with = "humantime_serde")]
-    call_timeout: Duration,
-    grant: Option<RawGrant>,
-    #[serde(default)]
-    config: toml::Table,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGrant {
-    path: PathBuf,
-    #[serde(default = "default_guest_path")]
-    guest_path: String,
-    #[serde(default)]
-    read_only: bool,
-}
-
-fn default_memory_limit() -> u64 {
-    64 * 1024 * 1024
-}
-
-fn default_call_timeout() -> Duration {
-    Duration::from_secs(2)
-}
-
-fn default_guest_path() -> String {
-    "/data".to_owned()
-}
-
 impl Config {
-    /// Reads and parses a config file.
+    /// Reads and parses a config file with the built-in sink types, without
+    /// environment or command-line overrides.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            origin: origin.clone(),
-            path: String::new(),
-            message: format!("cannot read the config file: {e}"),
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Self::from_toml(&text, &origin, base)
+        ConfigLoader::new(&SinkRegistry::builtin())
+            .file(path)
+            .load()
     }
 
-    /// Parses TOML text; `origin` names it in errors and relative paths are
-    /// resolved against `base_dir`.
+    /// Parses TOML text with the built-in sink types; `origin` names it in
+    /// errors and relative paths are resolved against `base_dir`.
     pub fn from_toml(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        let parser = Parser { origin, base_dir };
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| parser.error("", e.to_string().trim_end()))?;
-        for key in table.keys() {
-            if key != "runtime" && key != "sinks" {
-                return Err(parser.error(
-                    key,
-                    "unknown top-level table; expected `runtime` or `sinks`",
-                ));
-            }
-        }
-        let runtime: RawRuntime = match table.remove("runtime") {
-            Some(value) => parser.deserialize("runtime", value)?,
-            None => RawRuntime::default(),
-        };
-        let sinks_table = match table.remove("sinks") {
-            Some(toml::Value::Table(sinks)) => sinks,
-            Some(_) => {
-                return Err(parser.error(
-                    "sinks",
-                    "expected a table of named sinks, such as `[sinks.console]`",
-                ));
-            }
-            None => toml::Table::new(),
-        };
-        if sinks_table.is_empty() {
-            return Err(parser.error(
-                "sinks",
-                "no sinks are configured; add at least one, such as:\n  [sinks.console]\n  type = \"stdout\"",
-            ));
-        }
-        let mut sinks = Vec::new();
-        for (name, value) in sinks_table {
-            sinks.push(parser.sink(&name, value)?);
-        }
-        Ok(Config {
-            runtime: RuntimeConfig {
-                data_dir: parser.resolve(runtime.data_dir),
-                cache_dir: runtime.cache_dir.map(|dir| parser.resolve(dir)),
-                batch: runtime.batch,
-            },
-            sinks,
-        })
-    }
-}
-
-struct Parser<'a> {
-    origin: &'a str,
-    base_dir: &'a Path,
-}
-
-impl Parser<'_> {
-    fn error(&self, path: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            origin: self.origin.to_owned(),
-            path: path.to_owned(),
-            message: message.into(),
-        }
+        ConfigLoader::new(&SinkRegistry::builtin())
+            .toml(text, origin, base_dir)
+            .load()
     }
 
-    fn resolve(&self, path: PathBuf) -> PathBuf {
-        if path.is_relative() {
-            self.base_dir.join(path)
-        } else {
-            path
-        }
+    /// The sink named `name`.
+    pub fn sink(&self, name: &str) -> Option<&SinkConfig> {
+        self.sinks.iter().find(|sink| sink.name == name)
     }
 
-    /// Deserializes `value`, reporting the exact field path on error.
-    fn deserialize<T: DeserializeOwned>(
-        &self,
-        prefix: &str,
-        value: toml::Value,
-    ) -> Result<T, ConfigError> {
-        serde_path_to_error::deserialize(value).map_err(|err| {
-            let inner = err.path().to_string();
-            let path = if inner == "." || inner.is_empty() {
-                prefix.to_owned()
-            } else {
-                format!("{prefix}.{inner}")
-            };
-            self.error(&path, err.into_inner().message().trim_end())
-        })
-    }
-
-    fn sink(&self, name: &str, value: toml::Value) -> Result<SinkConfig, ConfigError> {
-        let at = format!("sinks.{name}");
-        let toml::Value::Table(mut table) = value else {
-            return Err(self.error(&at, "expected a table with at least `type = \"...\"`"));
-        };
-        let known_types = || {
-            SINK_TYPES
+    /// The sinks the pipeline feeds directly: every sink that no composite
+    /// names as a target.
+    pub fn roots(&self) -> impl Iterator<Item = &SinkConfig> {
+        self.sinks.iter().filter(|sink| {
+            !self
+                .sinks
                 .iter()
-                .map(|(name, _)| format!("`{name}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let kind_name = match table.remove("type") {
-            Some(toml::Value::String(kind)) => kind,
-            Some(_) => {
-                return Err(self.error(
-                    &format!("{at}.type"),
-                    format!("expected a string, one of {}", known_types()),
-                ));
-            }
-            None => {
-                return Err(self.error(
-                    &format!("{at}.type"),
-                    format!(
-                        "missing; every sink needs `type = \"...\"`, one of {}",
-                        known_types()
-                    ),
-                ));
-            }
-        };
-        let mut common = toml::Table::new();
-        for key in &COMMON_OPTIONS[1..] {
-            if let Some(value) = table.remove(*key) {
-                common.insert((*key).to_owned(), value);
-            }
-        }
-        let common: RawCommon = self.deserialize(&at, toml::Value::Table(common))?;
-        let defaults = RetryPolicy::default();
-        let retry = RetryPolicy {
-            max_retries: common.max_retries.unwrap_or(defaults.max_retries),
-            initial_backoff: common.initial_backoff.unwrap_or(defaults.initial_backoff),
-            max_backoff: common.max_backoff.unwrap_or(defaults.max_backoff),
-            max_restarts: common.max_restarts.unwrap_or(defaults.max_restarts),
-        };
-        let options = toml::Value::Table(table);
-        let kind = match kind_name.as_str() {
-            "stdout" => SinkKind::Stdout(self.sink_options(&at, options)?),
-            "file" => {
-                let mut file: FileSinkOptions = self.sink_options(&at, options)?;
-                file.path = self.resolve(file.path);
-                SinkKind::File(file)
-            }
-            "stdout_pretty" => SinkKind::StdoutPretty(self.sink_options(&at, options)?),
-            "rotating_file" => {
-                let mut rotating: RotatingFileSinkOptions = self.sink_options(&at, options)?;
-                rotating
-                    .validate()
-                    .map_err(|message| self.error(&at, message))?;
-                rotating.path = self.resolve(rotating.path);
-                SinkKind::RotatingFile(rotating)
-            }
-            "direct" => {
-                let mut direct: DirectSinkOptions = self.sink_options(&at, options)?;
-                direct.ca_file = direct.ca_file.map(|path| self.resolve(path));
-                SinkKind::Direct(direct)
-            }
-            "relay" => {
-                let mut relay: RelaySinkOptions = self.sink_options(&at, options)?;
-                relay.socket = self.resolve(relay.socket);
-                SinkKind::Relay(relay)
-            }
-            "mmap" => {
-                let mut mmap: MmapSinkOptions = self.sink_options(&at, options)?;
-                mmap.path = self.resolve(mmap.path);
-                SinkKind::Mmap(mmap)
-            }
-            "wasm" => SinkKind::Wasm(self.wasm(&at, options)?),
-            other => {
-                let mut message = format!(
-                    "unknown sink type `{other}`; known types: {}",
-                    known_types()
-                );
-                if let Some(close) =
-                    suggest::did_you_mean(other, SINK_TYPES.iter().map(|(n, _)| *n))
-                {
-                    message.push_str(&format!(" (did you mean `{close}`?)"));
-                }
-                return Err(self.error(&format!("{at}.type"), message));
-            }
-        };
-        Ok(SinkConfig {
-            name: name.to_owned(),
-            queue_capacity: common.queue_capacity,
-            overflow: common.overflow,
-            retry,
-            kind,
+                .any(|other| other.targets.iter().any(|t| t == &sink.name))
         })
     }
 
-    /// Deserializes a type's own options; an unknown option also lists the
-    /// options every sink accepts.
-    fn sink_options<T: DeserializeOwned>(
-        &self,
-        at: &str,
-        value: toml::Value,
-    ) -> Result<T, ConfigError> {
-        self.deserialize(at, value).map_err(|mut err| {
-            if err.message.starts_with("unknown field") {
-                err.message.push_str(&format!(
-                    "; every sink also accepts {}",
-                    COMMON_OPTIONS.join(", ")
-                ));
-            }
-            err
-        })
+    /// Builds every sink without starting anything, loading and checking
+    /// each wasm component; fails with the first problem.
+    pub fn check(&self, registry: &SinkRegistry) -> Result<(), ConfigError> {
+        match self.problems(registry).into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
     }
 
-    fn wasm(&self, at: &str, value: toml::Value) -> Result<WasmSinkConfig, ConfigError> {
-        let raw: RawWasm = self.sink_options(at, value)?;
-        let mut config = Vec::new();
-        for (key, value) in raw.config {
-            let text = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                toml::Value::Datetime(d) => d.to_string(),
-                _ => {
-                    return Err(self.error(
-                        &format!("{at}.config.{key}"),
-                        "expected a string, number or boolean; a sink's config is flat key/value pairs",
-                    ));
-                }
-            };
-            config.push((key, text));
-        }
-        if raw.memory_limit < 64 * 1024 {
-            return Err(self.error(
-                &format!("{at}.memory_limit"),
-                "must be at least 64KiB (one wasm page); the default is \"64MiB\"",
-            ));
-        }
-        if raw.call_timeout.is_zero() {
-            return Err(self.error(
-                &format!("{at}.call_timeout"),
-                "must be more than zero, such as \"2s\"",
-            ));
-        }
-        Ok(WasmSinkConfig {
-            component: self.resolve(raw.component),
-            memory_limit: raw.memory_limit,
-            call_timeout: raw.call_timeout,
-            grant: raw.grant.map(|grant| crate::wasm::DirGrant {
-                host_path: self.resolve(grant.path),
-                guest_path: grant.guest_path,
-                read_only: grant.read_only,
-            }),
-            config,
-        })
+    /// Like [`Config::check`], but goes on past a problem and returns every
+    /// one: what `sinkbox validate` prints.
+    pub fn problems(&self, registry: &SinkRegistry) -> Vec<ConfigError> {
+        let mut context = crate::registry::BuildContext::new(self, registry);
+        self.roots()
+            .filter_map(|sink| context.build(sink).err())
+            .collect()
     }
 }

@@ -5,6 +5,7 @@ mod batcher;
 mod control;
 mod counters;
 mod dead_letter;
+mod lane;
 mod queue;
 mod retry_policy;
 mod worker;
@@ -21,11 +22,9 @@ pub use counters::{OutcomeErrors, SinkStats};
 pub use queue::OverflowPolicy;
 pub use retry_policy::RetryPolicy;
 
+pub(crate) use lane::SinkLane;
+
 use batcher::OpenBatch;
-use control::FlushTicket;
-use dead_letter::DeadLetterFile;
-use queue::{PushResult, QueueItem, SinkQueue};
-use worker::{SinkWorker, WorkerShared};
 
 use crate::batch::Batch;
 use crate::sink::{Health, Sink};
@@ -106,26 +105,21 @@ impl PipelineBuilder {
                 return Err(PipelineError::DuplicateSink(spec.name.clone()));
             }
         }
-        let mut workers = Vec::new();
-        let mut handles = Vec::new();
+        let mut lanes: Vec<SinkLane> = Vec::new();
         for spec in self.sinks {
-            let shared = Arc::new(WorkerShared {
-                name: spec.name.clone(),
-                queue: SinkQueue::new(spec.queue_capacity, spec.overflow),
-                counters: Default::default(),
-                health: Mutex::new(Health::Healthy),
-            });
-            let dead_letters = DeadLetterFile::new(&data_dir, &spec.name);
-            let worker = SinkWorker::new(shared.clone(), spec.sink, spec.retry, dead_letters);
-            match worker.spawn() {
-                Ok(handle) => {
-                    workers.push(shared);
-                    handles.push(handle);
-                }
+            match SinkLane::spawn(
+                &spec.name,
+                spec.sink,
+                spec.queue_capacity,
+                spec.overflow,
+                spec.retry,
+                &data_dir,
+            ) {
+                Ok(lane) => lanes.push(lane),
                 Err(message) => {
-                    for (shared, handle) in workers.iter().zip(handles) {
-                        shared.queue.push_control(QueueItem::Stop);
-                        let _ = handle.join();
+                    for lane in &lanes {
+                        lane.request_stop();
+                        lane.join();
                     }
                     return Err(PipelineError::SinkStart {
                         sink: spec.name,
@@ -139,8 +133,8 @@ impl PipelineBuilder {
             opened: Condvar::new(),
             dispatch: Mutex::new(()),
             options: self.batch,
-            workers,
-            handles: Mutex::new(handles),
+            lanes,
+            stopping: Mutex::new(()),
             closed: AtomicBool::new(false),
             timer: Mutex::new(None),
         });
@@ -260,8 +254,9 @@ struct Inner {
     /// batches in sequence order.
     dispatch: Mutex<()>,
     options: BatchOptions,
-    workers: Vec<Arc<WorkerShared>>,
-    handles: Mutex<Vec<JoinHandle<()>>>,
+    lanes: Vec<SinkLane>,
+    /// Held by `shutdown`, so a concurrent second call waits for the first.
+    stopping: Mutex<()>,
     closed: AtomicBool,
     timer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -382,13 +377,9 @@ impl Pipeline {
         self.inner.close_open_batch(true);
         let tickets: Vec<_> = self
             .inner
-            .workers
+            .lanes
             .iter()
-            .map(|worker| {
-                let ticket = Arc::new(FlushTicket::new(deadline));
-                worker.queue.push_control(QueueItem::Flush(ticket.clone()));
-                (worker.name.clone(), ticket)
-            })
+            .map(|lane| (lane.name().to_owned(), lane.request_flush(deadline)))
             .collect();
         let mut report = FlushReport::default();
         for (name, ticket) in tickets {
@@ -411,29 +402,25 @@ impl Pipeline {
 
     /// Counters of every sink, in configuration order.
     pub fn stats(&self) -> Vec<SinkStats> {
-        self.inner
-            .workers
-            .iter()
-            .map(|worker| {
-                worker
-                    .counters
-                    .snapshot(&worker.name, worker.queue.depth() as u64)
-            })
-            .collect()
+        self.inner.lanes.iter().map(SinkLane::stats).collect()
     }
 
     /// The last known health of every sink, in configuration order.
     pub fn health(&self) -> Vec<(String, Health)> {
         self.inner
-            .workers
+            .lanes
             .iter()
-            .map(|worker| (worker.name.clone(), worker.health.lock().unwrap().clone()))
+            .map(|lane| (lane.name().to_owned(), lane.health()))
             .collect()
     }
 
     /// The names of the sinks, in configuration order.
     pub fn sink_names(&self) -> Vec<String> {
-        self.inner.workers.iter().map(|w| w.name.clone()).collect()
+        self.inner
+            .lanes
+            .iter()
+            .map(|lane| lane.name().to_owned())
+            .collect()
     }
 }
 
@@ -441,14 +428,8 @@ impl Inner {
     /// Pushes a closed batch to every queue. `force` ignores capacity (used by
     /// flush and shutdown, which must not wait behind a full queue).
     fn dispatch(&self, batch: Batch, force: bool) {
-        for worker in &self.workers {
-            if force {
-                worker.queue.push_batch_over_capacity(batch.clone());
-                continue;
-            }
-            if let PushResult::Dropped(records) = worker.queue.push_batch(batch.clone()) {
-                counters::SinkCounters::add(&worker.counters.dropped, u64::from(records));
-            }
+        for lane in &self.lanes {
+            lane.push(batch.clone(), force);
         }
     }
 
@@ -464,8 +445,7 @@ impl Inner {
     }
 
     fn shutdown(&self) {
-        // Holding `handles` makes a concurrent second call wait for the first.
-        let mut handles = self.handles.lock().unwrap();
+        let _stopping = self.stopping.lock().unwrap();
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -474,12 +454,12 @@ impl Inner {
             let _ = timer.join();
         }
         self.close_open_batch(true);
-        for worker in &self.workers {
-            worker.queue.push_control(QueueItem::Stop);
+        for lane in &self.lanes {
+            lane.request_stop();
         }
-        for handle in handles.drain(..) {
-            if handle.join().is_err() {
-                tracing::error!("a sink worker panicked during shutdown");
+        for lane in &self.lanes {
+            if !lane.join() {
+                tracing::error!(sink = %lane.name(), "a sink worker panicked during shutdown");
             }
         }
         let _ = std::io::stdout().flush();

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-
+use crate::config::ConfigError;
+use crate::registry::{OptionKind, OptionSpec, SinkOptions};
 use crate::sink::Health;
 
 /// Where a socket sink sends its records.
@@ -63,16 +63,8 @@ impl std::fmt::Display for Endpoint {
         match self {
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::Unix(path) => write!(f, "unix://{}", path.display()),
-            Endpoint::Ws(url) | Endpoint::Wss(url) => f.write_str(url),
+            Endpoint::Ws(url) | Endpoint::Wss(url) => f.write_str(&crate::config::redact_uri(url)),
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Endpoint {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?
-            .parse()
-            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -90,6 +82,62 @@ pub struct ConnectOptions {
     /// Extra certificate authorities (PEM) trusted for `wss://`, besides the
     /// web PKI roots: for private or self-signed servers.
     pub ca_file: Option<PathBuf>,
+    /// Reconnect by itself after an established connection is lost (default
+    /// `true`). When `false`, a lost connection answers `fatal`, so each
+    /// reconnection is a sink restart, bounded by `max_restarts`.
+    pub auto_reconnect: bool,
+    /// Failed connection attempts in a row after which writes answer
+    /// `fatal` instead of `retryable`, handing the sink to the restart
+    /// policy; `0` (the default) keeps trying.
+    pub max_connect_attempts: u32,
+}
+
+/// The connection options every socket sink declares, from one list.
+pub(crate) const CONNECTION_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::new("connect_timeout", OptionKind::Duration)
+        .default("5s")
+        .help("limit of one connection attempt and of one blocked write"),
+    OptionSpec::new("retry_delay", OptionKind::Duration)
+        .default("100ms")
+        .help("wait after a failed connection attempt, doubled each failure"),
+    OptionSpec::new("max_retry_delay", OptionKind::Duration)
+        .default("30s")
+        .help("upper bound of that wait"),
+    OptionSpec::new("auto_reconnect", OptionKind::Bool)
+        .default("true")
+        .help("reconnect after a lost connection; false makes each reconnect a restart"),
+    OptionSpec::new("max_connect_attempts", OptionKind::Integer)
+        .default("0")
+        .help("failed attempts in a row before writes answer fatal; 0 keeps trying"),
+];
+
+impl ConnectOptions {
+    /// Reads [`CONNECTION_OPTIONS`] (and `ca_file`, if the type declares it).
+    pub(crate) fn from_options(options: &SinkOptions) -> Result<Self, ConfigError> {
+        let defaults = ConnectOptions::default();
+        let ca_file = if options.spec("ca_file").is_some() {
+            options.path("ca_file")?
+        } else {
+            None
+        };
+        let max_connect_attempts = options.integer("max_connect_attempts")?.unwrap_or(0);
+        Ok(ConnectOptions {
+            connect_timeout: options
+                .duration("connect_timeout")?
+                .unwrap_or(defaults.connect_timeout),
+            retry_delay: options
+                .duration("retry_delay")?
+                .unwrap_or(defaults.retry_delay),
+            max_retry_delay: options
+                .duration("max_retry_delay")?
+                .unwrap_or(defaults.max_retry_delay),
+            ca_file,
+            auto_reconnect: options.bool("auto_reconnect")?,
+            max_connect_attempts: u32::try_from(max_connect_attempts).map_err(|_| {
+                options.invalid("max_connect_attempts", "too large; use 0 to keep trying")
+            })?,
+        })
+    }
 }
 
 impl Default for ConnectOptions {
@@ -99,6 +147,8 @@ impl Default for ConnectOptions {
             retry_delay: Duration::from_millis(100),
             max_retry_delay: Duration::from_secs(30),
             ca_file: None,
+            auto_reconnect: true,
+            max_connect_attempts: 0,
         }
     }
 }
@@ -315,13 +365,17 @@ fn connect_tcp(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
 pub(crate) struct SendError {
     pub records_sent: u32,
     pub reason: String,
+    /// The connection gave up (see `auto_reconnect`, `max_connect_attempts`).
+    pub fatal: bool,
 }
 
 impl SendError {
     /// The outcome for the pipeline: `partial` if some records went out.
     pub fn outcome(self) -> crate::sink::WriteOutcome {
         use crate::sink::WriteOutcome;
-        if self.records_sent > 0 {
+        if self.fatal && self.records_sent == 0 {
+            WriteOutcome::Fatal(self.reason)
+        } else if self.records_sent > 0 {
             WriteOutcome::Partial {
                 accepted: self.records_sent,
                 reason: self.reason,
@@ -341,6 +395,9 @@ pub(crate) struct LazyConnection {
     next_attempt: Option<Instant>,
     delay: Duration,
     last_error: Option<String>,
+    failed_attempts: u32,
+    /// Why the connection gave up; cleared by [`LazyConnection::reset`].
+    gave_up: Option<String>,
 }
 
 impl LazyConnection {
@@ -353,6 +410,28 @@ impl LazyConnection {
             next_attempt: None,
             delay,
             last_error: None,
+            failed_attempts: 0,
+            gave_up: None,
+        }
+    }
+
+    /// Forgets past failures: called when the sink (re)starts.
+    pub fn reset(&mut self) {
+        self.close();
+        self.transport = None;
+        self.next_attempt = None;
+        self.delay = self.options.retry_delay;
+        self.failed_attempts = 0;
+        self.gave_up = None;
+    }
+
+    /// Records that an established connection was lost.
+    fn lost(&mut self) {
+        if !self.options.auto_reconnect {
+            self.gave_up = Some(format!(
+                "the connection to {} was lost and auto_reconnect is off",
+                self.endpoint
+            ));
         }
     }
 
@@ -377,10 +456,14 @@ impl LazyConnection {
         {
             self.transport = None;
             self.last_error = Some(format!("{} closed the connection", self.endpoint));
-            tracing::info!(endpoint = %self.endpoint, "the peer closed the connection; reconnecting");
+            tracing::info!(endpoint = %self.endpoint, "the peer closed the connection");
+            self.lost();
         }
         if self.transport.is_some() {
             return Ok(());
+        }
+        if let Some(why) = &self.gave_up {
+            return Err(why.clone());
         }
         if let Some(at) = self.next_attempt
             && Instant::now() < at
@@ -397,9 +480,20 @@ impl LazyConnection {
                 self.next_attempt = None;
                 self.delay = self.options.retry_delay;
                 self.last_error = None;
+                self.failed_attempts = 0;
                 Ok(())
             }
-            Err(err) => Err(self.fail("cannot connect to", err)),
+            Err(err) => {
+                let message = self.fail("cannot connect to", err);
+                self.failed_attempts += 1;
+                let limit = self.options.max_connect_attempts;
+                if limit > 0 && self.failed_attempts >= limit {
+                    self.gave_up = Some(format!(
+                        "gave up after {limit} failed connection attempts: {message}"
+                    ));
+                }
+                Err(message)
+            }
         }
     }
 
@@ -409,22 +503,38 @@ impl LazyConnection {
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), SendError> {
         self.ensure_connected().map_err(|reason| SendError {
             records_sent: 0,
-            reason,
+            fatal: self.gave_up.is_some(),
+            reason: self.gave_up.clone().unwrap_or(reason),
         })?;
         let transport = self.transport.as_mut().expect("connected above");
         match transport.send(bytes) {
             Ok(()) => Ok(()),
             Err((sent, err)) => {
                 let records_sent = memchr::memchr_iter(b'\n', &bytes[..sent]).count() as u32;
+                let reason = self.fail("lost the connection to", err);
+                self.lost();
                 Err(SendError {
                     records_sent,
-                    reason: self.fail("lost the connection to", err),
+                    fatal: self.gave_up.is_some(),
+                    reason,
                 })
             }
         }
     }
 
-    pub fn health(&self) -> Health {
+    /// The connection's health. After a failure, once the back-off has
+    /// passed, it tries to reconnect (bounded by `connect_timeout`), so a
+    /// recovered endpoint reports healthy without waiting for a write.
+    pub fn health(&mut self) -> Health {
+        if let Some(why) = &self.gave_up {
+            return Health::Unhealthy(why.clone());
+        }
+        if self.transport.is_none()
+            && self.last_error.is_some()
+            && self.next_attempt.is_none_or(|at| Instant::now() >= at)
+        {
+            let _ = self.ensure_connected();
+        }
         match (&self.transport, &self.last_error) {
             (Some(_), _) => Health::Healthy,
             (None, Some(err)) => Health::Unhealthy(err.clone()),

@@ -1,69 +1,65 @@
 //! `direct`: streams NDJSON to a TCP, Unix or WebSocket endpoint.
 
-use std::time::Duration;
-
-use serde::Deserialize;
-
-use super::connection::{ConnectOptions, Endpoint, LazyConnection};
+use super::connection::{CONNECTION_OPTIONS, ConnectOptions, Endpoint, LazyConnection};
 use crate::batch::Batch;
+use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
 /// Options of the `direct` sink.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct DirectSinkOptions {
     /// `tcp://host:port`, `unix:///path`, `ws://host:port/path` or
     /// `wss://host:port/path`.
     pub endpoint: Endpoint,
-    /// Extra certificate authorities (PEM) trusted for `wss://`.
-    #[serde(default)]
-    pub ca_file: Option<std::path::PathBuf>,
-    /// Limit of one connection attempt and of one blocked write (default 5 s).
-    #[serde(default = "defaults::connect_timeout", with = "humantime_serde")]
-    pub connect_timeout: Duration,
-    /// First wait after a failed attempt, doubled each failure (default 100 ms).
-    #[serde(default = "defaults::retry_delay", with = "humantime_serde")]
-    pub retry_delay: Duration,
-    /// Upper bound of that wait (default 30 s).
-    #[serde(default = "defaults::max_retry_delay", with = "humantime_serde")]
-    pub max_retry_delay: Duration,
-}
-
-pub(super) mod defaults {
-    use super::*;
-
-    pub fn connect_timeout() -> Duration {
-        ConnectOptions::default().connect_timeout
-    }
-    pub fn retry_delay() -> Duration {
-        ConnectOptions::default().retry_delay
-    }
-    pub fn max_retry_delay() -> Duration {
-        ConnectOptions::default().max_retry_delay
-    }
+    /// Connection settings, including `ca_file` for `wss://`.
+    pub connect: ConnectOptions,
 }
 
 impl DirectSinkOptions {
     /// Options for `endpoint` with default connection settings.
     pub fn new(endpoint: Endpoint) -> Self {
-        let connect = ConnectOptions::default();
         Self {
             endpoint,
-            ca_file: None,
-            connect_timeout: connect.connect_timeout,
-            retry_delay: connect.retry_delay,
-            max_retry_delay: connect.max_retry_delay,
+            connect: ConnectOptions::default(),
         }
     }
+}
 
-    pub(super) fn connect_options(&self) -> ConnectOptions {
-        ConnectOptions {
-            connect_timeout: self.connect_timeout,
-            retry_delay: self.retry_delay,
-            max_retry_delay: self.max_retry_delay,
-            ca_file: self.ca_file.clone(),
-        }
-    }
+/// The `direct` sink type for the registry.
+pub(crate) fn sink_type() -> SinkType {
+    SinkType::new(
+        "direct",
+        "streams NDJSON to a tcp://, unix://, ws:// or wss:// endpoint, reconnecting as needed",
+        |options, _context| {
+            let endpoint = options
+                .parse_text("endpoint", |text| text.parse::<Endpoint>())?
+                .ok_or_else(|| options.invalid("endpoint", "missing; this option is required"))?;
+            Ok(Box::new(DirectSink::new(DirectSinkOptions {
+                endpoint,
+                connect: ConnectOptions::from_options(options)?,
+            })))
+        },
+    )
+    .option(
+        OptionSpec::new(
+            "endpoint",
+            OptionKind::Text(
+                "tcp://host:port, unix:///path, ws://host:port/path or wss://host:port/path",
+            ),
+        )
+        .required()
+        .help("where to send: tcp://, unix://, ws:// or wss://"),
+    )
+    .option(
+        OptionSpec::new("ca_file", OptionKind::Path)
+            .help("for wss://: a PEM file of extra certificate authorities (private or self-signed servers), besides the web PKI roots"),
+    )
+    .options(CONNECTION_OPTIONS)
+    .uri(UriForm {
+        schemes: &["tcp", "unix", "ws", "wss"],
+        target: UriTarget::WholeUri("endpoint"),
+        rest_into: None,
+    })
 }
 
 /// Writes each batch to the endpoint as it arrives. Connects on the first
@@ -77,15 +73,15 @@ pub struct DirectSink {
 impl DirectSink {
     /// A direct sink; nothing connects until the first write.
     pub fn new(options: DirectSinkOptions) -> Self {
-        let connect = options.connect_options();
         Self {
-            connection: LazyConnection::new(options.endpoint, connect),
+            connection: LazyConnection::new(options.endpoint, options.connect),
         }
     }
 }
 
 impl Sink for DirectSink {
     fn start(&mut self) -> Result<(), SinkError> {
+        self.connection.reset();
         Ok(())
     }
 

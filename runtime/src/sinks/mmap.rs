@@ -2,52 +2,112 @@
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Deserializer, de};
-
 use super::mmap_writer::{MmapWriter, MmapWriterOptions, SyncPolicy};
 use crate::batch::Batch;
+use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
 /// Options of the `mmap` sink.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct MmapSinkOptions {
     /// The file. Missing parent directories are created.
     pub path: PathBuf,
-    /// Size the file is created with (default `"64MiB"`).
-    #[serde(default = "default_initial_size", with = "crate::config::byte_size")]
+    /// Size the file is created with (default 64 MiB).
     pub initial_size: u64,
     /// Growth when full (default `2.0`).
-    #[serde(default = "default_growth_factor")]
     pub growth_factor: f64,
-    /// `"none"`, `"on_flush"` (default) or a size such as `"4MiB"`: sync
-    /// every time that much was appended.
-    #[serde(default = "default_sync", deserialize_with = "sync_policy")]
+    /// When the mapping is synced to disk (default on flush).
     pub sync: SyncPolicy,
 }
 
-fn default_initial_size() -> u64 {
-    MmapWriterOptions::default().initial_size
+impl MmapSinkOptions {
+    /// Options for `path` with the default size, growth and sync policy.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let defaults = MmapWriterOptions::default();
+        Self {
+            path: path.into(),
+            initial_size: defaults.initial_size,
+            growth_factor: defaults.growth_factor,
+            sync: SyncPolicy::OnFlush,
+        }
+    }
 }
 
-fn default_growth_factor() -> f64 {
-    MmapWriterOptions::default().growth_factor
+/// The `mmap` sink type for the registry.
+pub(crate) fn sink_type() -> SinkType {
+    SinkType::new(
+        "mmap",
+        "appends every record as one JSON line through a memory-mapped file",
+        |options, _context| {
+            let path = options.require_path("path")?;
+            let defaults = MmapSinkOptions::new(&path);
+            let growth_factor = options
+                .float("growth_factor")?
+                .unwrap_or(defaults.growth_factor);
+            if !(1.1..=16.0).contains(&growth_factor) {
+                return Err(
+                    options.invalid("growth_factor", "must be between 1.1 and 16, such as 2.0")
+                );
+            }
+            let initial_size = options
+                .size("initial_size")?
+                .unwrap_or(defaults.initial_size);
+            if initial_size < 4096 {
+                return Err(
+                    options.invalid("initial_size", "must be at least 4KiB, such as \"64MiB\"")
+                );
+            }
+            Ok(Box::new(MmapSink::new(MmapSinkOptions {
+                path,
+                initial_size,
+                growth_factor,
+                sync: options
+                    .parse_text("sync", parse_sync_policy)?
+                    .unwrap_or(defaults.sync),
+            })))
+        },
+    )
+    .option(
+        OptionSpec::new("path", OptionKind::Path)
+            .required()
+            .help("the file; missing directories are created"),
+    )
+    .option(
+        OptionSpec::new("initial_size", OptionKind::Size)
+            .default("64MiB")
+            .help("size the file is created with"),
+    )
+    .option(
+        OptionSpec::new("growth_factor", OptionKind::Float)
+            .default("2.0")
+            .help("how much the file grows when full (1.1 to 16)"),
+    )
+    .option(
+        OptionSpec::new(
+            "sync",
+            OptionKind::Text(
+                "\"none\", \"on_flush\" or a size such as \"4MiB\" (sync every that many bytes)",
+            ),
+        )
+        .default("on_flush")
+        .help("none (the kernel writes back: survives a process crash, not a power loss), on_flush (msync on every flush), or a size such as 4MiB (also sync every that many bytes)"),
+    )
+    .uri(UriForm {
+        schemes: &["mmap"],
+        target: UriTarget::Path("path"),
+        rest_into: None,
+    })
 }
 
-fn default_sync() -> SyncPolicy {
-    SyncPolicy::OnFlush
-}
-
-fn sync_policy<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SyncPolicy, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    match text.as_str() {
+fn parse_sync_policy(text: &str) -> Result<SyncPolicy, String> {
+    match text {
         "none" => Ok(SyncPolicy::None),
         "on_flush" => Ok(SyncPolicy::OnFlush),
         size => crate::config::byte_size::parse(size)
             .map(SyncPolicy::EveryBytes)
-            .map_err(|_| de::Error::custom(format!(
+            .map_err(|_| format!(
                 "`{text}` is not a sync policy; use \"none\", \"on_flush\" or a size such as \"4MiB\" (sync every that many bytes)"
-            ))),
+            )),
     }
 }
 

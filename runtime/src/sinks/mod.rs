@@ -4,15 +4,15 @@
 //! [`Sink`]: crate::sink::Sink
 
 mod connection;
-mod direct;
-mod file;
-mod mmap;
+pub(crate) mod direct;
+pub(crate) mod file;
+pub(crate) mod mmap;
 mod mmap_prefault;
 mod mmap_writer;
-mod relay;
-mod rotating_file;
-mod stdout;
-mod stdout_pretty;
+pub(crate) mod relay;
+pub(crate) mod rotating_file;
+pub(crate) mod stdout;
+pub(crate) mod stdout_pretty;
 mod stdout_writer;
 mod text_line;
 

@@ -1,40 +1,66 @@
 //! `relay`: hands records to a local relay process over a Unix socket,
 //! buffering in memory while the relay is away.
 
+use super::connection::{CONNECTION_OPTIONS, ConnectOptions, Endpoint, LazyConnection};
+use crate::batch::Batch;
+use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
+use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::time::Duration;
-
-use serde::Deserialize;
-
-use super::connection::{ConnectOptions, Endpoint, LazyConnection};
-use super::direct::defaults;
-use crate::batch::Batch;
-use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
 /// Options of the `relay` sink.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct RelaySinkOptions {
     /// The relay's Unix socket.
     pub socket: PathBuf,
     /// Bytes of batches held in memory while the relay is unreachable
-    /// (default `"8MiB"`); past that, writes answer `retryable`.
-    #[serde(default = "default_buffer_size", with = "crate::config::byte_size")]
+    /// (default 8 MiB); past that, writes answer `retryable`.
     pub buffer_size: u64,
-    /// Limit of one connection attempt and of one blocked write (default 5 s).
-    #[serde(default = "defaults::connect_timeout", with = "humantime_serde")]
-    pub connect_timeout: Duration,
-    /// First wait after a failed attempt, doubled each failure (default 100 ms).
-    #[serde(default = "defaults::retry_delay", with = "humantime_serde")]
-    pub retry_delay: Duration,
-    /// Upper bound of that wait (default 30 s).
-    #[serde(default = "defaults::max_retry_delay", with = "humantime_serde")]
-    pub max_retry_delay: Duration,
+    /// Connection settings.
+    pub connect: ConnectOptions,
 }
 
-fn default_buffer_size() -> u64 {
-    8 * 1024 * 1024
+impl RelaySinkOptions {
+    /// Options for `socket` with an 8 MiB buffer and default connection
+    /// settings.
+    pub fn new(socket: impl Into<PathBuf>) -> Self {
+        Self {
+            socket: socket.into(),
+            buffer_size: 8 * 1024 * 1024,
+            connect: ConnectOptions::default(),
+        }
+    }
+}
+
+/// The `relay` sink type for the registry.
+pub(crate) fn sink_type() -> SinkType {
+    SinkType::new(
+        "relay",
+        "hands records to a local relay over a Unix socket, buffering while it is away",
+        |options, _context| {
+            Ok(Box::new(RelaySink::new(RelaySinkOptions {
+                socket: options.require_path("socket")?,
+                buffer_size: options.size("buffer_size")?.unwrap_or(8 * 1024 * 1024),
+                connect: ConnectOptions::from_options(options)?,
+            })))
+        },
+    )
+    .option(
+        OptionSpec::new("socket", OptionKind::Path)
+            .required()
+            .help("the relay's Unix socket"),
+    )
+    .option(
+        OptionSpec::new("buffer_size", OptionKind::Size)
+            .default("8MiB")
+            .help("batches held in memory while the relay is away; past that, writes are retried"),
+    )
+    .options(CONNECTION_OPTIONS)
+    .uri(UriForm {
+        schemes: &["relay"],
+        target: UriTarget::Path("socket"),
+        rest_into: None,
+    })
 }
 
 /// Sends each batch to the relay; while the relay is unreachable, keeps
@@ -51,14 +77,8 @@ pub struct RelaySink {
 impl RelaySink {
     /// A relay sink; nothing connects until the first write.
     pub fn new(options: RelaySinkOptions) -> Self {
-        let connect = ConnectOptions {
-            connect_timeout: options.connect_timeout,
-            retry_delay: options.retry_delay,
-            max_retry_delay: options.max_retry_delay,
-            ca_file: None,
-        };
         Self {
-            connection: LazyConnection::new(Endpoint::Unix(options.socket), connect),
+            connection: LazyConnection::new(Endpoint::Unix(options.socket), options.connect),
             buffer: VecDeque::new(),
             buffered_bytes: 0,
             buffer_size: options.buffer_size,
@@ -92,6 +112,7 @@ impl RelaySink {
 
 impl Sink for RelaySink {
     fn start(&mut self) -> Result<(), SinkError> {
+        self.connection.reset();
         Ok(())
     }
 

@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Deserializer, de};
-
 use super::file::sync_if;
 use super::text_line::write_text_line;
 use crate::batch::Batch;
+use crate::config::ConfigError;
+use crate::registry::{OptionKind, OptionSpec, SinkOptions, SinkType, UriForm, UriTarget};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
 /// The time source of a [`RotatingFileSink`]; tests inject their own.
@@ -37,8 +37,7 @@ impl Clock for SystemClock {
 }
 
 /// How records are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FileMode {
     /// One JSON record per line, as received (default).
     #[default]
@@ -48,68 +47,112 @@ pub enum FileMode {
 }
 
 /// Options of the `rotating_file` sink.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct RotatingFileSinkOptions {
     /// The active file. Its directory is created if missing.
     pub path: PathBuf,
     /// Rotate before a record would take the file past this size.
-    #[serde(
-        default,
-        deserialize_with = "crate::config::byte_size::deserialize_option"
-    )]
     pub max_bytes: Option<u64>,
     /// Rotate at every multiple of this period (UTC, aligned to the epoch):
     /// `"hourly"`, `"daily"`, a number of seconds or a duration like `"15m"`.
-    #[serde(default, deserialize_with = "interval")]
     pub interval: Option<Duration>,
     /// Rotated files kept; older ones are deleted (default 5).
-    #[serde(default = "default_max_files")]
     pub max_files: usize,
     /// Gzip rotated files on a background thread (default `false`).
-    #[serde(default)]
     pub compress: bool,
     /// `json` (default) or `text`.
-    #[serde(default)]
     pub mode: FileMode,
     /// `fsync` the active file on every flush (default `true`).
-    #[serde(default = "default_true")]
     pub sync_on_flush: bool,
 }
 
-fn default_max_files() -> usize {
-    5
+/// The options that make a file rotate, shared by `file` and `rotating_file`.
+pub(crate) const ROTATION_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::new("max_bytes", OptionKind::Size)
+        .help("rotate before a record would take the file past this size"),
+    OptionSpec::new(
+        "interval",
+        OptionKind::Text(
+            "\"hourly\", \"daily\", a number of seconds, or a duration such as \"15m\"",
+        ),
+    )
+    .help("rotate at every multiple of this period, in UTC from the Unix epoch: hourly, daily, seconds, or a duration such as 15m"),
+    OptionSpec::new("max_files", OptionKind::Integer)
+        .default("5")
+        .help("rotated files kept; older ones are deleted"),
+    OptionSpec::new("compress", OptionKind::Bool)
+        .default("false")
+        .help("gzip rotated files on a background thread, never on the write path"),
+    OptionSpec::new("mode", OptionKind::Choice(&["json", "text"]))
+        .default("json")
+        .help("json: the records as received; text: the same lines as stdout_pretty, without colour"),
+];
+
+/// The `rotating_file` sink type for the registry.
+pub(crate) fn sink_type() -> SinkType {
+    SinkType::new(
+        "rotating_file",
+        "JSON or text lines in a file rotated by size and/or time, with retention and gzip",
+        |options, _context| {
+            let rotation = rotating_options(options)?;
+            rotation
+                .validate()
+                .map_err(|message| options.invalid_sink(message))?;
+            Ok(Box::new(RotatingFileSink::new(rotation)))
+        },
+    )
+    .options(super::file::FILE_OPTIONS)
+    .options(ROTATION_OPTIONS)
+    .uri(UriForm {
+        schemes: &["rotating-file"],
+        target: UriTarget::Path("path"),
+        rest_into: None,
+    })
 }
 
-fn default_true() -> bool {
-    true
-}
-
-fn interval<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(u64),
-        Text(String),
+/// Reads [`RotatingFileSinkOptions`] from a sink's parsed options.
+pub(crate) fn rotating_options(
+    options: &SinkOptions,
+) -> Result<RotatingFileSinkOptions, ConfigError> {
+    let max_bytes = options.size("max_bytes")?;
+    if max_bytes == Some(0) {
+        return Err(options.invalid("max_bytes", "must be more than zero, such as \"10MB\""));
     }
+    let max_files = options.integer("max_files")?.unwrap_or(5);
+    Ok(RotatingFileSinkOptions {
+        path: options.require_path("path")?,
+        max_bytes,
+        interval: options.parse_text("interval", parse_interval)?,
+        max_files: usize::try_from(max_files)
+            .map_err(|_| options.invalid("max_files", "too large"))?,
+        compress: options.bool("compress")?,
+        mode: match options.string("mode")?.as_deref() {
+            Some("text") => FileMode::Text,
+            _ => FileMode::Json,
+        },
+        sync_on_flush: options.bool("sync_on_flush")?,
+    })
+}
+
+/// Parses `"hourly"`, `"daily"`, seconds, or a duration such as `"15m"`.
+fn parse_interval(text: &str) -> Result<Duration, String> {
     let expected =
         "expected \"hourly\", \"daily\", a number of seconds, or a duration such as \"15m\"";
-    let period = match Raw::deserialize(deserializer).map_err(|_| de::Error::custom(expected))? {
-        Raw::Seconds(secs) => Duration::from_secs(secs),
-        Raw::Text(text) => match text.as_str() {
-            "hourly" => Duration::from_secs(3600),
-            "daily" => Duration::from_secs(86_400),
-            other => humantime::parse_duration(other).map_err(|_| {
-                de::Error::custom(format!("`{other}` is not an interval; {expected}"))
-            })?,
+    let period = match text {
+        "hourly" => Duration::from_secs(3600),
+        "daily" => Duration::from_secs(86_400),
+        other => match other.parse::<u64>() {
+            Ok(secs) => Duration::from_secs(secs),
+            Err(_) => humantime::parse_duration(other)
+                .map_err(|_| format!("`{other}` is not an interval; {expected}"))?,
         },
     };
     if period.as_secs() == 0 || period.as_secs() > 366 * 86_400 {
-        return Err(de::Error::custom(format!(
+        return Err(format!(
             "the interval must be between one second and a year; {expected}"
-        )));
+        ));
     }
-    Ok(Some(period))
+    Ok(period)
 }
 
 impl RotatingFileSinkOptions {

@@ -2,16 +2,14 @@
 
 use std::io::IsTerminal;
 
-use serde::Deserialize;
-
 use super::stdout_writer::StdoutWriter;
 use super::text_line::write_text_line;
 use crate::batch::Batch;
+use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
 /// When `stdout_pretty` uses ANSI colours.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ColourChoice {
     /// When standard output is a terminal and `NO_COLOR` is unset (default).
     #[default]
@@ -23,12 +21,38 @@ pub enum ColourChoice {
 }
 
 /// Options of the `stdout_pretty` sink.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct StdoutPrettySinkOptions {
     /// `auto` (default), `always` or `never`.
-    #[serde(default)]
     pub color: ColourChoice,
+}
+
+/// The `stdout_pretty` sink type for the registry.
+pub(crate) fn sink_type() -> SinkType {
+    SinkType::new(
+        "stdout_pretty",
+        "human-readable lines on standard output, coloured on a terminal",
+        |options, _context| {
+            let color = match options.string("color")?.as_deref() {
+                Some("always") => ColourChoice::Always,
+                Some("never") => ColourChoice::Never,
+                _ => ColourChoice::Auto,
+            };
+            Ok(Box::new(StdoutPrettySink::new(StdoutPrettySinkOptions {
+                color,
+            })))
+        },
+    )
+    .option(
+        OptionSpec::new("color", OptionKind::Choice(&["auto", "always", "never"]))
+            .default("auto")
+            .help("ANSI colours: auto colours a terminal when NO_COLOR is unset"),
+    )
+    .uri(UriForm {
+        schemes: &["stdout-pretty"],
+        target: UriTarget::Nothing,
+        rest_into: None,
+    })
 }
 
 /// Writes each record as `time LEVEL message key=value ...`, one `write` per

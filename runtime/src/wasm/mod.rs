@@ -6,15 +6,18 @@
 
 mod bindings;
 mod compile_cache;
+mod conformance;
 mod diagnostics;
 mod engine;
 mod epoch;
 mod host_state;
 mod inspect;
 mod wasm_sink;
+pub(crate) mod wasm_sink_type;
 
 use std::path::PathBuf;
 
+pub use conformance::{ConformanceReport, ConformanceStep, run_conformance};
 pub use diagnostics::{GuestLevel, GuestLogBuffer, GuestLogLine, GuestStream};
 pub use engine::{SinkComponent, WasmEngine};
 pub use epoch::EPOCH_TICK;

@@ -236,6 +236,16 @@ async fn within_wall_clock<F: Future>(limit: Duration, call: F) -> Option<F::Out
     tokio::time::timeout_at(started + limit, call).await.ok()
 }
 
+impl WasmSink {
+    /// Calls the guest's `stop` but keeps the instance, so a conformance
+    /// check can call it twice, as the contract allows.
+    pub(crate) fn stop_guest(&mut self) -> Result<(), String> {
+        self.call("stop", async |world, store| {
+            world.sinkbox_sink_sink().call_stop(store).await
+        })
+    }
+}
+
 impl Sink for WasmSink {
     fn start(&mut self) -> Result<(), SinkError> {
         if self.executor.is_none() {

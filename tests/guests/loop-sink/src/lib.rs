@@ -1,13 +1,14 @@
 //! Loops forever on any batch holding a record with `"loop":true`, and
 //! sleeps for an hour (blocked in a WASI host call, where epoch interruption
 //! cannot reach) on one holding `"sleep":true`; accepts everything else.
-//! Option `loop_in = "start"` loops in `start`; `loop_in = "health"` loops
-//! in every `health` call.
+//! Option `loop_in = "start"` loops in `start`; `"write"` in every
+//! `write`; `"health"` in every `health` call.
 
 use sinkbox_guest::{Batch, Config, HealthStatus, Sink, WriteOutcome};
 
 struct LoopSink {
     loop_in_health: bool,
+    loop_in_write: bool,
 }
 
 fn spin() -> ! {
@@ -24,14 +25,16 @@ impl Sink for LoopSink {
         }
         Ok(LoopSink {
             loop_in_health: config.get("loop_in") == Some("health"),
+            loop_in_write: config.get("loop_in") == Some("write"),
         })
     }
 
     fn write(&mut self, batch: Batch) -> WriteOutcome {
         let marker: &[u8] = b"\"loop\":true";
-        if batch
-            .records()
-            .any(|r| r.windows(marker.len()).any(|w| w == marker))
+        if self.loop_in_write
+            || batch
+                .records()
+                .any(|r| r.windows(marker.len()).any(|w| w == marker))
         {
             spin();
         }

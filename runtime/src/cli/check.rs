@@ -1,0 +1,86 @@
+//! `sinkbox check`: the conformance suite, for sink authors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sinkbox::wasm::{DirGrant, WasmEngine, WasmSinkOptions, run_conformance};
+
+pub struct CheckArgs {
+    pub component: PathBuf,
+    pub config: Vec<String>,
+    pub grant: Option<PathBuf>,
+    pub memory_limit: String,
+    pub call_timeout: String,
+}
+
+pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Vec::new();
+    for pair in &args.config {
+        let Some((key, value)) = pair.split_once('=') else {
+            eprintln!(
+                "error: --config `{pair}`: expected key=value, such as --config min_level=warn"
+            );
+            return Ok(ExitCode::from(2));
+        };
+        config.push((key.to_owned(), value.to_owned()));
+    }
+    let memory_limit = match args.memory_limit.parse::<bytesize::ByteSize>() {
+        Ok(size) => size.as_u64(),
+        Err(_) => {
+            eprintln!(
+                "error: --memory-limit `{}`: expected a size such as 64MiB",
+                args.memory_limit
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let call_timeout = match humantime::parse_duration(&args.call_timeout) {
+        Ok(timeout) if !timeout.is_zero() => timeout,
+        _ => {
+            eprintln!(
+                "error: --call-timeout `{}`: expected a duration such as 2s",
+                args.call_timeout
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let engine = WasmEngine::new(WasmEngine::default_cache_dir())?;
+    let options = WasmSinkOptions {
+        memory_limit,
+        call_timeout,
+        grant: args.grant.as_ref().map(|dir| DirGrant {
+            host_path: dir.clone(),
+            guest_path: "/data".into(),
+            read_only: false,
+        }),
+        config,
+        log_capture: None,
+    };
+    let report = run_conformance(&engine, &args.component, options);
+    println!("checking {}", args.component.display());
+    for step in &report.steps {
+        println!(
+            "  {} {:<36} {:>9.1?}  {}",
+            if step.passed { "pass" } else { "FAIL" },
+            step.name,
+            step.elapsed,
+            step.detail
+        );
+        for line in &step.guest_log {
+            println!(
+                "         guest {} [{}]: {}",
+                format!("{:?}", line.level).to_lowercase(),
+                line.stream.as_str(),
+                line.message
+            );
+        }
+    }
+    let failed = report.steps.iter().filter(|s| !s.passed).count();
+    if failed == 0 {
+        println!("ok: {} steps passed", report.steps.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("failed: {failed} of {} steps", report.steps.len());
+        Ok(ExitCode::from(1))
+    }
+}

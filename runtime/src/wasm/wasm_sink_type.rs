@@ -1,0 +1,101 @@
+//! The `wasm` sink type: a sandboxed sink component named in the config.
+
+use std::time::Duration;
+
+use super::wasm_sink::{DirGrant, WasmSink, WasmSinkOptions};
+use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
+
+/// The `wasm` sink type for the registry.
+pub(crate) fn sink_type() -> SinkType {
+    SinkType::new(
+        "wasm",
+        "a sandboxed sink component (.wasm), with its own memory cap, CPU deadline and grants",
+        |options, context| {
+            let memory_limit = options.size("memory_limit")?.unwrap_or(64 << 20);
+            if memory_limit < 64 * 1024 {
+                return Err(options.invalid(
+                    "memory_limit",
+                    "must be at least 64KiB (one wasm page); the default is \"64MiB\"",
+                ));
+            }
+            let call_timeout = options
+                .duration("call_timeout")?
+                .unwrap_or(Duration::from_secs(2));
+            if call_timeout.is_zero() {
+                return Err(options.invalid("call_timeout", "must be more than zero, such as \"2s\""));
+            }
+            let grant = options.table("grant")?;
+            let grant = if grant.is_empty() {
+                None
+            } else {
+                let mut host_path = None;
+                let mut guest_path = "/data".to_owned();
+                let mut read_only = false;
+                for (key, value) in grant {
+                    match key.as_str() {
+                        "path" => host_path = Some(options.resolve("grant", &value)),
+                        "guest_path" => guest_path = value,
+                        "read_only" => {
+                            read_only = value.parse().map_err(|_| {
+                                options.invalid("grant", format!("`read_only = {value}`: expected true or false"))
+                            })?
+                        }
+                        other => {
+                            return Err(options.invalid(
+                                "grant",
+                                format!("unknown key `{other}`; a grant takes `path`, `guest_path` (default \"/data\") and `read_only` (default false)"),
+                            ));
+                        }
+                    }
+                }
+                Some(DirGrant {
+                    host_path: host_path.ok_or_else(|| {
+                        options.invalid("grant", "missing `path`: the host directory to grant, such as { path = \"out\" }")
+                    })?,
+                    guest_path,
+                    read_only,
+                })
+            };
+            let component = context.component(options, "component")?;
+            Ok(Box::new(WasmSink::new(
+                options.sink_name(),
+                component,
+                WasmSinkOptions {
+                    memory_limit,
+                    call_timeout,
+                    grant,
+                    config: options.table("config")?,
+                    log_capture: None,
+                },
+            )))
+        },
+    )
+    .option(
+        OptionSpec::new("component", OptionKind::Path)
+            .required()
+            .help("the sink component file (.wasm)"),
+    )
+    .option(
+        OptionSpec::new("memory_limit", OptionKind::Size)
+            .default("64MiB")
+            .help("cap on the instance's linear memory; growing past it traps and the instance is replaced"),
+    )
+    .option(
+        OptionSpec::new("call_timeout", OptionKind::Duration)
+            .default("2s")
+            .help("deadline of each call into the guest, CPU or blocked in the host (10 ms granularity); a call past it traps and the instance is replaced"),
+    )
+    .option(
+        OptionSpec::new("grant", OptionKind::Table)
+            .help("one directory the guest may use: { path, guest_path = \"/data\", read_only = false }"),
+    )
+    .option(
+        OptionSpec::new("config", OptionKind::Table)
+            .help("the sink's own options: a flat table of strings, numbers or booleans, passed to its start as strings"),
+    )
+    .uri(UriForm {
+        schemes: &["wasm"],
+        target: UriTarget::Path("component"),
+        rest_into: Some("config"),
+    })
+}
