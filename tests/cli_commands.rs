@@ -381,3 +381,106 @@ fn run_drives_the_native_file_sinks_from_a_config() {
         .sum();
     assert_eq!(total, 10);
 }
+
+#[test]
+fn check_passes_an_example_sink_and_fails_a_broken_one_with_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sinkbox()
+        .arg("check")
+        .arg(guest("filter-sink"))
+        .args(["--config", "min_level=warn", "--grant"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("  pass start "), "{stdout}");
+    assert!(stdout.ends_with("ok: 10 steps passed\n"), "{stdout}");
+
+    let output = sinkbox()
+        .arg("check")
+        .arg(guest("trap-sink"))
+        .args(["--config", "trap_in=write", "--call-timeout", "500ms"])
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("  FAIL write (empty batch)"), "{stdout}");
+    assert!(stdout.contains("`write` trapped"), "{stdout}");
+    assert!(stdout.contains("failed: "), "{stdout}");
+
+    let output = sinkbox()
+        .arg("check")
+        .arg(guest("filter-sink"))
+        .args(["--config", "min_level"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("expected key=value"));
+}
+
+#[test]
+fn sinks_lists_every_type_with_its_options() {
+    let output = sinkbox().arg("sinks").output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    for line in [
+        "file  appends every record",
+        "    max_bytes ",
+        "composite  one name in front of other named sinks",
+        "every sink also accepts:",
+    ] {
+        assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
+    }
+}
+
+#[test]
+fn run_takes_sinks_from_uris_and_overrides_from_env_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[sinks.applog]\ntype = \"file\"\npath = \"file-says.ndjson\"\n",
+    );
+    let mut child = sinkbox()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .args(["--sink", "file:///dev/null?name=extra"])
+        .args(["--set", "extra.path=cli.ndjson"])
+        .env("SINKBOX_APPLOG__PATH", "env-says.ndjson")
+        .env("SINKBOX_SINKS", "file:///dev/null?name=from_env")
+        .env("SINKBOX_FROM_ENV__PATH", "from-env.ndjson")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"n\":1}\n{\"n\":2}\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    for file in ["env-says.ndjson", "cli.ndjson", "from-env.ndjson"] {
+        assert_eq!(
+            read_lines(&dir.path().join(file)).len(),
+            2,
+            "{file}: {stderr}"
+        );
+    }
+    assert!(!dir.path().join("file-says.ndjson").exists());
+
+    let output = sinkbox()
+        .arg("validate")
+        .args(["--sink", "wss://bob:hunter2@127.0.0.1:1/x?bogus=1"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("wss://bob:***@127.0.0.1:1/x"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
