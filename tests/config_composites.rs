@@ -40,7 +40,6 @@ fn numbers(lines: &[String]) -> Vec<usize> {
 
 /// A loopback TCP receiver that collects lines until told to stop.
 struct Receiver {
-    lines: Arc<Mutex<Vec<String>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -76,7 +75,6 @@ impl Receiver {
             }
         });
         Receiver {
-            lines,
             stop,
             thread: Some(thread),
         }

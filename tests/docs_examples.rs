@@ -101,6 +101,22 @@ fn the_rust_sink_guide_builds_from_an_empty_folder_and_runs() {
         String::from_utf8_lossy(&inspect.stdout)
     );
 
+    let check = sinkbox()
+        .args([
+            "check",
+            "target/wasm32-wasip2/release/slow_requests.wasm",
+            "--config",
+            "threshold_ms=300",
+            "--grant",
+            "out",
+        ])
+        .output()
+        .unwrap();
+    let check_out = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{check_out}");
+    assert!(check_out.ends_with("ok: 10 steps passed\n"), "{check_out}");
+    std::fs::remove_file(crate_dir.join("out/slow.ndjson")).ok();
+
     let mut run = sinkbox()
         .args(["run", "--config", "sinkbox.toml"])
         .stdin(Stdio::piped())

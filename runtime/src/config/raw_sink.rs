@@ -142,8 +142,8 @@ impl RawSink {
                 return Err(self.error(key, spot, message));
             };
             let parsed = match value {
-                RawValue::Toml(value) => spec.kind.from_toml(value, &spot.base_dir),
-                RawValue::Text(text) => spec.kind.from_text(text, &spot.base_dir),
+                RawValue::Toml(value) => spec.kind.parse_toml(value, &spot.base_dir),
+                RawValue::Text(text) => spec.kind.parse_text(text, &spot.base_dir),
             };
             let parsed: OptionValue = parsed.map_err(|message| self.error(key, spot, message))?;
             target.set(key, parsed, spot.clone());

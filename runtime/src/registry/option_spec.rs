@@ -85,7 +85,7 @@ impl OptionKind {
     }
 
     /// Checks a TOML value and turns it into its canonical form.
-    pub(crate) fn from_toml(
+    pub(crate) fn parse_toml(
         &self,
         value: &toml::Value,
         base_dir: &Path,
@@ -132,14 +132,14 @@ impl OptionKind {
                 })
                 .collect::<Result<_, _>>()
                 .map(OptionValue::Table),
-            (_, toml::Value::String(text)) => self.from_text(text, base_dir),
+            (_, toml::Value::String(text)) => self.parse_text(text, base_dir),
             _ => Err(wrong()),
         }
     }
 
     /// Parses a value written as text: a URI query parameter, an environment
     /// variable, a `--set` value or a declared default.
-    pub(crate) fn from_text(&self, text: &str, base_dir: &Path) -> Result<OptionValue, String> {
+    pub(crate) fn parse_text(&self, text: &str, base_dir: &Path) -> Result<OptionValue, String> {
         let wrong = || format!("`{text}` is not valid here; expected {}", self.expected());
         match self {
             OptionKind::String | OptionKind::Text(_) => Ok(OptionValue::Str(text.to_owned())),
@@ -273,7 +273,7 @@ impl OptionSpec {
         match self.default {
             Some(default) => self
                 .kind
-                .from_text(default, Path::new("."))
+                .parse_text(default, Path::new("."))
                 .map(|_| ())
                 .map_err(|e| format!("option `{}`: default `{default}`: {e}", self.name)),
             None => Ok(()),

@@ -88,7 +88,7 @@ impl SinkOptions {
         match spec.default {
             Some(default) => spec
                 .kind
-                .from_text(default, std::path::Path::new("."))
+                .parse_text(default, std::path::Path::new("."))
                 .map(Some)
                 .map_err(|e| self.invalid(option, format!("bad declared default: {e}"))),
             None => Ok(None),
