@@ -341,6 +341,71 @@ fn endpoints_are_checked() {
             .to_string(),
         "tcp://127.0.0.1:9000"
     );
+    assert_eq!(
+        err("tcp://bob:hunter2@127.0.0.1:9000"),
+        "`tcp://bob:***@127.0.0.1:9000`: a tcp:// endpoint takes no user or password; only ws:// and wss:// use them (as HTTP Basic auth)"
+    );
+    assert_eq!(
+        "wss://bob:hunter2@logs.example/in"
+            .parse::<Endpoint>()
+            .unwrap()
+            .to_string(),
+        "wss://bob:***@logs.example/in",
+        "a password is never shown"
+    );
+}
+
+#[test]
+fn direct_ws_sends_the_uri_credentials_as_basic_auth_and_never_logs_them() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut authorization = None;
+        let mut socket = tungstenite::accept_hdr(
+            stream,
+            |request: &tungstenite::handshake::server::Request, response| {
+                authorization = request
+                    .headers()
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                Ok(response)
+            },
+        )
+        .unwrap();
+        let mut lines = 0;
+        while let Ok(message) = socket.read() {
+            if let tungstenite::Message::Text(text) = message {
+                lines += text.lines().count();
+            }
+        }
+        (authorization, lines)
+    });
+    let endpoint: Endpoint = format!("ws://bob:hunter2@127.0.0.1:{port}/ingest")
+        .parse()
+        .unwrap();
+    let mut sink = DirectSink::new(fast_reconnect(endpoint));
+    sink.start().unwrap();
+    let batch = sinkbox::Batch::from_records((0..3).map(record), 0);
+    assert_eq!(sink.write(&batch), sinkbox::WriteOutcome::Accepted);
+    sink.stop();
+    let (authorization, lines) = server.join().unwrap();
+    // base64("bob:hunter2")
+    assert_eq!(authorization.as_deref(), Some("Basic Ym9iOmh1bnRlcjI="));
+    assert_eq!(lines, 3);
+
+    // A refused connection's message names the endpoint without the password.
+    let mut sink = DirectSink::new(fast_reconnect(
+        format!("ws://bob:hunter2@127.0.0.1:{port}/ingest")
+            .parse()
+            .unwrap(),
+    ));
+    sink.start().unwrap();
+    let sinkbox::WriteOutcome::Retryable(why) = sink.write(&batch) else {
+        panic!("expected retryable")
+    };
+    assert!(why.contains("ws://bob:***@127.0.0.1"), "{why}");
+    assert!(!why.contains("hunter2"), "{why}");
 }
 
 #[test]

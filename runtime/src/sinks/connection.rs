@@ -33,9 +33,17 @@ impl FromStr for Endpoint {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let expected = "expected tcp://host:port, unix:///path/to/socket, ws://host:port/path or wss://host:port/path";
+        // Messages show the URI with any password masked.
+        let shown = crate::config::redact_uri(text);
         let Some((scheme, rest)) = text.split_once("://") else {
-            return Err(format!("`{text}` is not an endpoint URI; {expected}"));
+            return Err(format!("`{shown}` is not an endpoint URI; {expected}"));
         };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') && matches!(scheme, "tcp" | "unix") {
+            return Err(format!(
+                "`{shown}`: a {scheme}:// endpoint takes no user or password; only ws:// and wss:// use them (as HTTP Basic auth)"
+            ));
+        }
         match scheme {
             "tcp"
                 if rest.rsplit_once(':').is_some_and(|(host, port)| {
@@ -45,15 +53,15 @@ impl FromStr for Endpoint {
                 Ok(Endpoint::Tcp(rest.to_owned()))
             }
             "tcp" => Err(format!(
-                "`{text}` needs a host and a port, such as tcp://127.0.0.1:9000"
+                "`{shown}` needs a host and a port, such as tcp://127.0.0.1:9000"
             )),
             "unix" if rest.starts_with('/') => Ok(Endpoint::Unix(PathBuf::from(rest))),
             "unix" => Err(format!(
-                "`{text}` needs an absolute socket path, such as unix:///run/sinkbox.sock"
+                "`{shown}` needs an absolute socket path, such as unix:///run/sinkbox.sock"
             )),
             "ws" => Ok(Endpoint::Ws(text.to_owned())),
             "wss" => Ok(Endpoint::Wss(text.to_owned())),
-            other => Err(format!("unknown scheme `{other}` in `{text}`; {expected}")),
+            other => Err(format!("unknown scheme `{other}` in `{shown}`; {expected}")),
         }
     }
 }
@@ -209,9 +217,19 @@ impl Transport {
                 Ok(Transport::Unix(stream))
             }
             Endpoint::Ws(url) | Endpoint::Wss(url) => {
-                let request =
+                let (url, credentials) = split_credentials(url);
+                let mut request =
                     tungstenite::client::IntoClientRequest::into_client_request(url.as_str())
                         .map_err(io::Error::other)?;
+                if let Some(credentials) = credentials {
+                    let value = format!(
+                        "Basic {}",
+                        data_encoding::BASE64.encode(credentials.as_bytes())
+                    );
+                    let value = tungstenite::http::HeaderValue::from_str(&value)
+                        .map_err(io::Error::other)?;
+                    request.headers_mut().insert("authorization", value);
+                }
                 let tls = matches!(endpoint, Endpoint::Wss(_));
                 let host = request.uri().host().unwrap_or_default().to_owned();
                 let port = request
@@ -339,6 +357,23 @@ fn ws_closed(
             }
             Err(_) => return true,
         }
+    }
+}
+
+/// Splits `user:password@` off a WebSocket URL: the URL to connect to, and
+/// the credentials for HTTP Basic auth (percent-decoding is left to the
+/// user: write them as the server expects them).
+fn split_credentials(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((credentials, host)) => (
+            format!("{scheme}://{host}{}", &rest[end..]),
+            Some(credentials.to_owned()),
+        ),
+        None => (url.to_owned(), None),
     }
 }
 
