@@ -356,6 +356,8 @@ fn endpoints_are_checked() {
 }
 
 #[test]
+// tungstenite's handshake callback returns its large `ErrorResponse`.
+#[allow(clippy::result_large_err)]
 fn direct_ws_sends_the_uri_credentials_as_basic_auth_and_never_logs_them() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
