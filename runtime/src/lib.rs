@@ -24,6 +24,7 @@ pub mod composite;
 pub mod config;
 pub mod pipeline;
 pub mod registry;
+pub mod reload;
 pub mod sink;
 pub mod sinks;
 mod tracing_layer;

@@ -43,6 +43,12 @@ pub trait Sink: Send {
         self.stop();
         self.start()
     }
+
+    /// How to replace this sink with a new module while it runs (hot
+    /// reload). Wasm sinks have one; the default is `None`.
+    fn reloader(&self) -> Option<std::sync::Arc<dyn crate::reload::SinkReloader>> {
+        None
+    }
 }
 
 /// What happened to one batch handed to [`Sink::write`].

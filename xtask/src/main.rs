@@ -15,6 +15,8 @@ const GUESTS: &[&str] = &[
     "trap-sink",
     "loop-sink",
     "oom-sink",
+    "tag-sink-v1",
+    "tag-sink-v2",
 ];
 
 const DEMO_CONFIG: &str = include_str!("demo.toml");

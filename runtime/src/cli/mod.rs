@@ -24,7 +24,7 @@ pub struct Cli {
 /// Where the configuration comes from. The file is read first, then the
 /// environment (`SINKBOX_SINKS`, `SINKBOX_<SINK>__<OPTION>`), then these
 /// flags; later sources win.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ConfigArgs {
     /// The TOML config file.
     #[arg(long, short)]
@@ -66,6 +66,11 @@ enum Command {
         /// NDJSON input, one event per line; `-` (the default) is stdin.
         #[arg(long, short, default_value = "-")]
         input: String,
+        /// Reload a wasm sink when its file changes, and the configuration
+        /// when the config file changes (SIGHUP reloads the configuration
+        /// with or without this).
+        #[arg(long)]
+        watch: bool,
     },
     /// Check a configuration without starting anything: every option, every
     /// composite reference, and that every wasm file fits the sink contract.
@@ -121,7 +126,11 @@ pub fn init_logging() {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { sources, input } => run::run(&sources, &input),
+        Command::Run {
+            sources,
+            input,
+            watch,
+        } => run::run(&sources, &input, watch),
         Command::Validate { sources } => validate::validate(&sources),
         Command::Inspect { component } => inspect::inspect(&component),
         Command::Sinks { markdown } => catalog::print(markdown),

@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use sinkbox::{Pipeline, SinkStats};
 
+use sinkbox::registry::SinkRegistry;
+
 use super::ConfigArgs;
 
 /// Malformed lines reported one by one; past this only the count is kept.
 const MAX_REPORTED_MALFORMED: u64 = 20;
 
-pub fn run(sources: &ConfigArgs, input: &str) -> anyhow::Result<ExitCode> {
+pub fn run(sources: &ConfigArgs, input: &str, watch: bool) -> anyhow::Result<ExitCode> {
     let config = match sources.load() {
         Ok(config) => config,
         Err(err) => {
@@ -29,7 +31,25 @@ pub fn run(sources: &ConfigArgs, input: &str) -> anyhow::Result<ExitCode> {
         }
     };
     let started = Instant::now();
-    spawn_signal_handler(pipeline.clone(), started)?;
+    spawn_signal_handler(pipeline.clone(), started, sources.clone())?;
+    let _watcher = if watch {
+        let loader = sources.clone();
+        let config_file = sources.config.clone().map(|path| {
+            let load: sinkbox::reload::ConfigSource = Box::new(move || loader.load());
+            (path, load)
+        });
+        Some(
+            sinkbox::reload::ReloadWatcher::start(
+                pipeline.clone(),
+                config_file,
+                SinkRegistry::builtin(),
+                Default::default(),
+            )
+            .context("cannot watch the sink and config files")?,
+        )
+    } else {
+        None
+    };
 
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin().lock())
@@ -101,15 +121,26 @@ pub fn run(sources: &ConfigArgs, input: &str) -> anyhow::Result<ExitCode> {
 
 /// On SIGINT or SIGTERM: drain every queue, flush and stop the sinks, print
 /// the summary and exit. Works even while the main thread blocks on stdin.
-/// A second signal exits at once.
-fn spawn_signal_handler(pipeline: Pipeline, started: Instant) -> anyhow::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+/// A second signal exits at once. On SIGHUP: reload the configuration from
+/// the same file, environment and flags.
+fn spawn_signal_handler(
+    pipeline: Pipeline,
+    started: Instant,
+    sources: ConfigArgs,
+) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("sinkbox-signals".into())
         .spawn(move || {
             let mut draining = false;
             for signal in signals.forever() {
+                if signal == SIGHUP {
+                    if !draining {
+                        reload_config(&pipeline, &sources);
+                    }
+                    continue;
+                }
                 if draining {
                     // A second signal during a long drain exits without waiting.
                     eprintln!("received signal {signal} again; exiting without draining");
@@ -128,6 +159,20 @@ fn spawn_signal_handler(pipeline: Pipeline, started: Instant) -> anyhow::Result<
             }
         })?;
     Ok(())
+}
+
+/// Reloads the configuration (SIGHUP); a bad one is refused and logged.
+fn reload_config(pipeline: &Pipeline, sources: &ConfigArgs) {
+    let result = sources
+        .load()
+        .and_then(|config| pipeline.reload_config(config, &SinkRegistry::builtin()));
+    match result {
+        Ok(report) => eprintln!(
+            "SIGHUP: configuration reloaded: added {:?}, removed {:?}, changed {:?}, unchanged {:?}",
+            report.added, report.removed, report.changed, report.unchanged
+        ),
+        Err(err) => eprintln!("SIGHUP: configuration reload refused, the running one stays: {err}"),
+    }
 }
 
 fn print_summary(stats: &[SinkStats], elapsed: Duration) {

@@ -19,7 +19,8 @@ pub fn build_pipeline_with(config: &Config, registry: &SinkRegistry) -> anyhow::
     let mut context = BuildContext::new(config, registry);
     let mut builder = Pipeline::builder()
         .batch(config.runtime.batch.clone())
-        .data_dir(config.runtime.data_dir.clone());
+        .data_dir(config.runtime.data_dir.clone())
+        .config(config.clone());
     for sink_config in config.roots() {
         let sink = context.build(sink_config)?;
         builder = builder.sink_spec(SinkSpec {

@@ -1,7 +1,10 @@
 //! Completion tickets for flush requests sent through the sink queues.
 
-use std::sync::{Condvar, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::RetryPolicy;
+use crate::sink::Sink;
 
 /// Put in a sink's queue behind everything emitted before a flush; the worker
 /// completes it once the sink has flushed.
@@ -39,5 +42,38 @@ impl FlushTicket {
             }
             state = self.done.wait_timeout(state, deadline - now).unwrap().0;
         }
+    }
+}
+
+/// A started replacement for a sink, swapped in by its worker at the next
+/// batch boundary.
+pub(crate) struct SwapRequest {
+    pub sink: Box<dyn Sink>,
+    /// A new retry policy, for a configuration reload.
+    pub retry: Option<RetryPolicy>,
+    pub done: Arc<SwapTicket>,
+}
+
+/// Completed by the worker with how long the swap paused the sink.
+#[derive(Default)]
+pub(crate) struct SwapTicket {
+    state: Mutex<Option<Duration>>,
+    done: Condvar,
+}
+
+impl SwapTicket {
+    pub fn complete(&self, pause: Duration) {
+        *self.state.lock().unwrap() = Some(pause);
+        self.done.notify_all();
+    }
+
+    /// Waits up to `timeout`; `None` if the swap has not happened by then.
+    pub fn wait(&self, timeout: Duration) -> Option<Duration> {
+        let state = self.state.lock().unwrap();
+        let (state, _) = self
+            .done
+            .wait_timeout_while(state, timeout, |s| s.is_none())
+            .unwrap();
+        *state
     }
 }

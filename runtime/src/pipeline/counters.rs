@@ -16,6 +16,8 @@ pub(crate) struct SinkCounters {
     pub dropped: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub restarts: AtomicU64,
+    pub reloads: AtomicU64,
+    pub reload_failures: AtomicU64,
 }
 
 impl SinkCounters {
@@ -23,8 +25,9 @@ impl SinkCounters {
         counter.fetch_add(n, Relaxed);
     }
 
-    /// The counters, with `queue_depth` as given (it is the queue's, not a counter).
-    pub fn snapshot(&self, name: &str, queue_depth: u64) -> SinkStats {
+    /// The counters, with `queue_depth` and the module state as given (they
+    /// are not counters).
+    pub fn snapshot(&self, name: &str, queue_depth: u64, module: &ModuleState) -> SinkStats {
         SinkStats {
             name: name.to_owned(),
             records: self.records.load(Relaxed),
@@ -41,6 +44,10 @@ impl SinkCounters {
             dead_lettered: self.dead_lettered.load(Relaxed),
             restarts: self.restarts.load(Relaxed),
             queue_depth,
+            reloads: self.reloads.load(Relaxed),
+            reload_failures: self.reload_failures.load(Relaxed),
+            module_hash: module.hash.clone(),
+            last_reload_error: module.last_error.clone(),
         }
     }
 }
@@ -68,6 +75,21 @@ pub struct SinkStats {
     pub restarts: u64,
     /// Batches waiting in the sink's queue.
     pub queue_depth: u64,
+    /// Module or configuration reloads that took effect.
+    pub reloads: u64,
+    /// Reloads refused (the old instance kept running).
+    pub reload_failures: u64,
+    /// The SHA-256 (hex) of the running module, for a wasm sink.
+    pub module_hash: Option<String>,
+    /// Why the last refused reload was refused; cleared by a good one.
+    pub last_reload_error: Option<String>,
+}
+
+/// Which module a sink runs and how its last reload went.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ModuleState {
+    pub hash: Option<String>,
+    pub last_error: Option<String>,
 }
 
 /// Failed calls of one sink, by outcome. Traps, deadline hits and memory

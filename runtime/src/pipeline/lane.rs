@@ -6,20 +6,28 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::control::FlushTicket;
-use super::counters::SinkCounters;
+use super::control::{FlushTicket, SwapRequest, SwapTicket};
+use super::counters::{ModuleState, SinkCounters};
 use super::dead_letter::DeadLetterFile;
 use super::queue::{PushResult, QueueItem, SinkQueue};
 use super::worker::{SinkWorker, WorkerShared};
 use super::{OverflowPolicy, RetryPolicy, SinkStats};
 use crate::batch::Batch;
+use crate::reload::SinkReloader;
 use crate::sink::{Health, Sink};
 
 /// A running sink behind its queue.
 pub(crate) struct SinkLane {
     shared: Arc<WorkerShared>,
     handle: Mutex<Option<JoinHandle<()>>>,
+    /// How to replace the sink with a new module.
+    reloader: Mutex<Option<Arc<dyn SinkReloader>>>,
+    /// Held while a reload runs, so reloads of one sink take turns.
+    reload_turn: Mutex<()>,
 }
+
+/// How long a reload waits for the worker to reach a batch boundary.
+const SWAP_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl SinkLane {
     /// Starts `sink` on its own worker; fails if its `start` fails.
@@ -32,17 +40,24 @@ impl SinkLane {
         retry: RetryPolicy,
         data_dir: &Path,
     ) -> Result<SinkLane, String> {
+        let reloader = sink.reloader();
         let shared = Arc::new(WorkerShared {
             name: name.to_owned(),
             queue: SinkQueue::new(queue_capacity, overflow),
             counters: Default::default(),
             health: Mutex::new(Health::Healthy),
+            module: Mutex::new(ModuleState {
+                hash: reloader.as_ref().map(|r| r.module_hash().to_owned()),
+                last_error: None,
+            }),
         });
         let dead_letters = DeadLetterFile::new(data_dir, name);
         let handle = SinkWorker::new(shared.clone(), sink, retry, dead_letters).spawn()?;
         Ok(SinkLane {
             shared,
             handle: Mutex::new(Some(handle)),
+            reloader: Mutex::new(reloader),
+            reload_turn: Mutex::new(()),
         })
     }
 
@@ -91,8 +106,72 @@ impl SinkLane {
 
     /// The lane's counters.
     pub fn stats(&self) -> SinkStats {
+        self.shared.counters.snapshot(
+            &self.shared.name,
+            self.shared.queue.depth() as u64,
+            &self.shared.module.lock().unwrap(),
+        )
+    }
+
+    /// Whether the worker has ended (the lane was stopped).
+    pub fn is_stopped(&self) -> bool {
+        self.handle
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_none_or(|h| h.is_finished())
+    }
+
+    /// How to replace the running sink with a new module, if it has one.
+    pub fn reloader(&self) -> Option<Arc<dyn SinkReloader>> {
+        self.reloader.lock().unwrap().clone()
+    }
+
+    /// Taken for the whole of a reload, so reloads of one sink take turns.
+    pub fn reload_turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.reload_turn.lock().unwrap()
+    }
+
+    /// Hands a started replacement to the worker, ahead of the queued
+    /// batches, and waits until it is in place; returns the pause.
+    pub fn swap(
+        &self,
+        sink: Box<dyn Sink>,
+        retry: Option<RetryPolicy>,
+        hash: Option<String>,
+    ) -> Result<std::time::Duration, String> {
+        if self.is_stopped() {
+            return Err("the sink is stopped".into());
+        }
+        let new_reloader = sink.reloader();
+        let done = Arc::new(SwapTicket::default());
         self.shared
-            .counters
-            .snapshot(&self.shared.name, self.shared.queue.depth() as u64)
+            .queue
+            .push_front_control(QueueItem::Swap(Box::new(SwapRequest {
+                sink,
+                retry,
+                done: done.clone(),
+            })));
+        let pause = done.wait(SWAP_WAIT).ok_or_else(|| {
+            format!(
+                "the sink's worker did not reach a batch boundary within {SWAP_WAIT:?}; the new instance takes over when it does"
+            )
+        })?;
+        *self.reloader.lock().unwrap() = new_reloader;
+        let mut module = self.shared.module.lock().unwrap();
+        module.hash = hash;
+        module.last_error = None;
+        Ok(pause)
+    }
+
+    /// Records a refused reload.
+    pub fn reload_refused(&self, why: &str) {
+        SinkCounters::add(&self.shared.counters.reload_failures, 1);
+        self.shared.module.lock().unwrap().last_error = Some(why.to_owned());
+    }
+
+    /// Changes the queue's capacity and overflow policy.
+    pub fn set_queue_limits(&self, capacity: usize, overflow: OverflowPolicy) {
+        self.shared.queue.set_limits(capacity, overflow);
     }
 }

@@ -2,10 +2,12 @@
 //! own queue and worker.
 
 mod batcher;
+mod config_reload;
 mod control;
 mod counters;
 mod dead_letter;
 mod lane;
+mod module_reload;
 mod queue;
 mod retry_policy;
 mod worker;
@@ -24,6 +26,7 @@ pub use retry_policy::RetryPolicy;
 
 pub(crate) use lane::SinkLane;
 
+use arc_swap::ArcSwap;
 use batcher::OpenBatch;
 
 use crate::batch::Batch;
@@ -66,6 +69,7 @@ pub struct PipelineBuilder {
     batch: BatchOptions,
     data_dir: Option<PathBuf>,
     sinks: Vec<SinkSpec>,
+    config: Option<crate::config::Config>,
 }
 
 impl PipelineBuilder {
@@ -78,6 +82,13 @@ impl PipelineBuilder {
     /// Sets the directory for dead-letter files (default `sinkbox-data`).
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Remembers the configuration the sinks came from, so
+    /// [`Pipeline::reload_config`] can tell what changed.
+    pub(crate) fn config(mut self, config: crate::config::Config) -> Self {
+        self.config = Some(config);
         self
     }
 
@@ -105,7 +116,7 @@ impl PipelineBuilder {
                 return Err(PipelineError::DuplicateSink(spec.name.clone()));
             }
         }
-        let mut lanes: Vec<SinkLane> = Vec::new();
+        let mut lanes: Vec<Arc<SinkLane>> = Vec::new();
         for spec in self.sinks {
             match SinkLane::spawn(
                 &spec.name,
@@ -115,7 +126,7 @@ impl PipelineBuilder {
                 spec.retry,
                 &data_dir,
             ) {
-                Ok(lane) => lanes.push(lane),
+                Ok(lane) => lanes.push(Arc::new(lane)),
                 Err(message) => {
                     for lane in &lanes {
                         lane.request_stop();
@@ -133,8 +144,10 @@ impl PipelineBuilder {
             opened: Condvar::new(),
             dispatch: Mutex::new(()),
             options: self.batch,
-            lanes,
+            lanes: ArcSwap::from_pointee(lanes),
             stopping: Mutex::new(()),
+            config: Mutex::new(self.config),
+            data_dir,
             closed: AtomicBool::new(false),
             timer: Mutex::new(None),
         });
@@ -254,9 +267,15 @@ struct Inner {
     /// batches in sequence order.
     dispatch: Mutex<()>,
     options: BatchOptions,
-    lanes: Vec<SinkLane>,
-    /// Held by `shutdown`, so a concurrent second call waits for the first.
+    /// The top-level sinks. Replaced as a whole by a configuration reload;
+    /// `dispatch` reads it without a lock.
+    lanes: ArcSwap<Vec<Arc<SinkLane>>>,
+    /// Held by `shutdown` and by a configuration reload, so they take turns.
     stopping: Mutex<()>,
+    /// The configuration the pipeline was built from, for reloads to diff.
+    config: Mutex<Option<crate::config::Config>>,
+    /// Where dead letters go, for lanes a reload adds.
+    data_dir: PathBuf,
     closed: AtomicBool,
     timer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -378,6 +397,7 @@ impl Pipeline {
         let tickets: Vec<_> = self
             .inner
             .lanes
+            .load()
             .iter()
             .map(|lane| (lane.name().to_owned(), lane.request_flush(deadline)))
             .collect();
@@ -402,13 +422,19 @@ impl Pipeline {
 
     /// Counters of every sink, in configuration order.
     pub fn stats(&self) -> Vec<SinkStats> {
-        self.inner.lanes.iter().map(SinkLane::stats).collect()
+        self.inner
+            .lanes
+            .load()
+            .iter()
+            .map(|lane| lane.stats())
+            .collect()
     }
 
     /// The last known health of every sink, in configuration order.
     pub fn health(&self) -> Vec<(String, Health)> {
         self.inner
             .lanes
+            .load()
             .iter()
             .map(|lane| (lane.name().to_owned(), lane.health()))
             .collect()
@@ -418,6 +444,7 @@ impl Pipeline {
     pub fn sink_names(&self) -> Vec<String> {
         self.inner
             .lanes
+            .load()
             .iter()
             .map(|lane| lane.name().to_owned())
             .collect()
@@ -428,7 +455,7 @@ impl Inner {
     /// Pushes a closed batch to every queue. `force` ignores capacity (used by
     /// flush and shutdown, which must not wait behind a full queue).
     fn dispatch(&self, batch: Batch, force: bool) {
-        for lane in &self.lanes {
+        for lane in self.lanes.load().iter() {
             lane.push(batch.clone(), force);
         }
     }
@@ -454,10 +481,11 @@ impl Inner {
             let _ = timer.join();
         }
         self.close_open_batch(true);
-        for lane in &self.lanes {
+        let lanes = self.lanes.load_full();
+        for lane in lanes.iter() {
             lane.request_stop();
         }
-        for lane in &self.lanes {
+        for lane in lanes.iter() {
             if !lane.join() {
                 tracing::error!(sink = %lane.name(), "a sink worker panicked during shutdown");
             }

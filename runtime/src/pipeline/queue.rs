@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::control::FlushTicket;
+use super::control::{FlushTicket, SwapRequest};
 use crate::batch::Batch;
 
 /// What a sink's queue does when it is full and another batch arrives.
@@ -26,6 +26,8 @@ pub enum OverflowPolicy {
 pub(crate) enum QueueItem {
     Batch(Batch),
     Flush(Arc<FlushTicket>),
+    /// Replace the sink at the next batch boundary (hot reload).
+    Swap(Box<SwapRequest>),
     Stop,
 }
 
@@ -36,13 +38,13 @@ pub(crate) struct SinkQueue {
     state: Mutex<QueueState>,
     not_empty: Condvar,
     not_full: Condvar,
-    capacity: usize,
-    policy: OverflowPolicy,
 }
 
 struct QueueState {
     items: VecDeque<QueueItem>,
     batches: usize,
+    capacity: usize,
+    policy: OverflowPolicy,
 }
 
 /// What `push_batch` did with the batch.
@@ -58,23 +60,23 @@ impl SinkQueue {
             state: Mutex::new(QueueState {
                 items: VecDeque::new(),
                 batches: 0,
+                capacity: capacity.max(1),
+                policy,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
-            capacity: capacity.max(1),
-            policy,
         }
     }
 
     pub fn push_batch(&self, batch: Batch) -> PushResult {
         let mut state = self.state.lock().unwrap();
         let mut result = PushResult::Queued;
-        if state.batches >= self.capacity {
-            match self.policy {
+        if state.batches >= state.capacity {
+            match state.policy {
                 OverflowPolicy::Block => {
                     state = self
                         .not_full
-                        .wait_while(state, |s| s.batches >= self.capacity)
+                        .wait_while(state, |s| s.batches >= s.capacity)
                         .unwrap();
                 }
                 OverflowPolicy::DropNewest => return PushResult::Dropped(batch.len()),
@@ -113,6 +115,23 @@ impl SinkQueue {
         debug_assert!(!matches!(item, QueueItem::Batch(_)));
         self.state.lock().unwrap().items.push_back(item);
         self.not_empty.notify_one();
+    }
+
+    /// Queues a control item ahead of everything queued (a hot swap: the
+    /// batches already queued go to the new instance).
+    pub fn push_front_control(&self, item: QueueItem) {
+        debug_assert!(!matches!(item, QueueItem::Batch(_)));
+        self.state.lock().unwrap().items.push_front(item);
+        self.not_empty.notify_one();
+    }
+
+    /// Changes the capacity and overflow policy (a configuration reload).
+    pub fn set_limits(&self, capacity: usize, policy: OverflowPolicy) {
+        let mut state = self.state.lock().unwrap();
+        state.capacity = capacity.max(1);
+        state.policy = policy;
+        drop(state);
+        self.not_full.notify_all();
     }
 
     /// Waits up to `timeout` for the next item.

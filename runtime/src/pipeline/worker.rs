@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::counters::SinkCounters;
+use super::control::SwapRequest;
+use super::counters::{ModuleState, SinkCounters};
 use super::dead_letter::DeadLetterFile;
 use super::queue::{QueueItem, SinkQueue};
 use super::retry_policy::RetryPolicy;
@@ -35,6 +36,7 @@ pub(crate) struct WorkerShared {
     pub queue: SinkQueue,
     pub counters: SinkCounters,
     pub health: Mutex<Health>,
+    pub module: Mutex<ModuleState>,
 }
 
 /// Drives one sink on its own thread.
@@ -107,6 +109,7 @@ impl SinkWorker {
             match item {
                 QueueItem::Batch(batch) => self.deliver(batch),
                 QueueItem::Flush(ticket) => ticket.complete(self.flush(Some(ticket.deadline))),
+                QueueItem::Swap(request) => self.swap(*request),
                 QueueItem::Stop => {
                     if self.running {
                         let _ = self.flush(None);
@@ -116,6 +119,29 @@ impl SinkWorker {
                 }
             }
         }
+    }
+
+    /// Replaces the sink at a batch boundary: the old one is flushed and
+    /// stopped, the new one (already started) takes every later batch.
+    fn swap(&mut self, request: SwapRequest) {
+        let started = Instant::now();
+        if self.running {
+            if let Err(err) = self.flush(None) {
+                tracing::warn!(sink = %self.shared.name, "the replaced instance did not flush: {err}");
+            }
+            let _ = guarded("stop", || self.sink.stop());
+        }
+        let old = std::mem::replace(&mut self.sink, request.sink);
+        // Dropping a wasm instance frees its store; keep that off the
+        // measured pause only where it is cheap to do so.
+        drop(old);
+        if let Some(retry) = request.retry {
+            self.policy = retry;
+        }
+        self.running = true;
+        self.set_health(Health::Healthy);
+        SinkCounters::add(&self.shared.counters.reloads, 1);
+        request.done.complete(started.elapsed());
     }
 
     /// Asks a running sink for its health. A stopped sink keeps the health

@@ -238,3 +238,14 @@ impl SinkOptions {
         spot.base_dir.join(path)
     }
 }
+
+impl SinkOptions {
+    /// Whether both hold the same values, wherever they were written.
+    pub fn same_values(&self, other: &SinkOptions) -> bool {
+        self.values.len() == other.values.len()
+            && self
+                .values
+                .iter()
+                .all(|(key, (value, _))| other.values.get(key).is_some_and(|(v, _)| v == value))
+    }
+}

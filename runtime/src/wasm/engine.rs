@@ -37,6 +37,7 @@ pub struct SinkComponent {
     pre: SinkWorldPre<HostState>,
     engine: WasmEngine,
     from_cache: bool,
+    hash: String,
 }
 
 impl SinkComponent {
@@ -48,6 +49,16 @@ impl SinkComponent {
     /// Whether the compiled code came from the compile cache.
     pub fn from_cache(&self) -> bool {
         self.from_cache
+    }
+
+    /// The SHA-256 of the `.wasm` bytes, in hex: which module is running.
+    pub fn module_hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The engine the component was compiled for.
+    pub fn wasm_engine(&self) -> &WasmEngine {
+        &self.engine
     }
 
     pub(crate) fn pre(&self) -> &SinkWorldPre<HostState> {
@@ -105,13 +116,24 @@ impl WasmEngine {
     /// Reads, compiles (or loads from the cache) and links a component, and
     /// checks that it fits the sink contract.
     pub fn load(&self, path: &Path) -> Result<Arc<SinkComponent>, WasmError> {
-        let (component, from_cache) = self.compile(path)?;
+        let bytes = std::fs::read(path).map_err(|source| WasmError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load_bytes(path, &bytes)
+    }
+
+    /// Like [`WasmEngine::load`], for bytes already read; `path` names them
+    /// in errors.
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Arc<SinkComponent>, WasmError> {
+        let (component, from_cache) = self.compile_bytes(path, bytes)?;
         let pre = self.link(path, &component)?;
         Ok(Arc::new(SinkComponent {
             path: path.to_owned(),
             pre,
             engine: self.clone(),
             from_cache,
+            hash: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)),
         }))
     }
 
@@ -121,19 +143,23 @@ impl WasmEngine {
             path: path.to_owned(),
             source,
         })?;
-        super::check_header(path, &bytes)?;
+        self.compile_bytes(path, &bytes)
+    }
+
+    fn compile_bytes(&self, path: &Path, bytes: &[u8]) -> Result<(Component, bool), WasmError> {
+        super::check_header(path, bytes)?;
         if let Some(cache) = &self.inner.cache
-            && let Some(component) = cache.get(&self.inner.engine, &bytes)
+            && let Some(component) = cache.get(&self.inner.engine, bytes)
         {
             return Ok((component, true));
         }
         let component =
-            Component::new(&self.inner.engine, &bytes).map_err(|e| WasmError::Compile {
+            Component::new(&self.inner.engine, bytes).map_err(|e| WasmError::Compile {
                 path: path.to_owned(),
                 message: describe(e),
             })?;
         if let Some(cache) = &self.inner.cache {
-            cache.put(&bytes, &component);
+            cache.put(bytes, &component);
         }
         Ok((component, false))
     }

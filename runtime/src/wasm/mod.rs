@@ -12,6 +12,7 @@ mod engine;
 mod epoch;
 mod host_state;
 mod inspect;
+mod wasm_reloader;
 mod wasm_sink;
 pub(crate) mod wasm_sink_type;
 

@@ -339,6 +339,16 @@ impl Sink for WasmSink {
         self.live.is_none()
     }
 
+    fn reloader(&self) -> Option<Arc<dyn crate::reload::SinkReloader>> {
+        Some(Arc::new(super::wasm_reloader::WasmReloader {
+            name: self.name.clone(),
+            engine: self.component.wasm_engine().clone(),
+            options: self.options.clone(),
+            path: self.component.path().to_owned(),
+            hash: self.component.module_hash().to_owned(),
+        }))
+    }
+
     fn restart(&mut self) -> Result<(), SinkError> {
         // A faulted instance must not be called again: drop it without `stop`.
         self.live = None;

@@ -1,0 +1,285 @@
+//! Configuration reload: added, removed and changed sinks; unchanged sinks
+//! lose nothing and are not restarted; an invalid configuration changes
+//! nothing. And SIGHUP in the CLI.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sinkbox::config::{Config, ConfigLoader, build_pipeline_with};
+use sinkbox::registry::{SinkRegistry, SinkType};
+use sinkbox::{Batch, Pipeline, Sink, SinkError, WriteOutcome};
+use support::{read_lines, wait_until, workspace_root};
+
+/// Counts its starts and records, to tell "untouched" from "restarted".
+struct Counted {
+    starts: Arc<AtomicUsize>,
+    records: Arc<AtomicUsize>,
+}
+
+impl Sink for Counted {
+    fn start(&mut self) -> Result<(), SinkError> {
+        self.starts.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    fn write(&mut self, batch: &Batch) -> WriteOutcome {
+        self.records
+            .fetch_add(batch.len() as usize, Ordering::SeqCst);
+        WriteOutcome::Accepted
+    }
+}
+
+struct Fixture {
+    registry: SinkRegistry,
+    starts: Arc<AtomicUsize>,
+    records: Arc<AtomicUsize>,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let starts = Arc::new(AtomicUsize::new(0));
+        let records = Arc::new(AtomicUsize::new(0));
+        let mut registry = SinkRegistry::builtin();
+        let (s, r) = (starts.clone(), records.clone());
+        registry
+            .register(SinkType::new("counted", "counts", move |_, _| {
+                Ok(Box::new(Counted {
+                    starts: s.clone(),
+                    records: r.clone(),
+                }))
+            }))
+            .unwrap();
+        Fixture {
+            registry,
+            starts,
+            records,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn config(&self, text: &str) -> Config {
+        ConfigLoader::new(&self.registry)
+            .toml(
+                &format!("[runtime.batch]\nmax_records = 10\ntimeout = \"1h\"\n{text}"),
+                "test.toml",
+                self.dir.path(),
+            )
+            .load()
+            .unwrap()
+    }
+
+    fn lines(&self, file: &str) -> Vec<usize> {
+        numbers(&read_lines(&self.dir.path().join(file)))
+    }
+}
+
+fn numbers(lines: &[String]) -> Vec<usize> {
+    lines
+        .iter()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            value["i"].as_u64().unwrap() as usize
+        })
+        .collect()
+}
+
+fn emit(pipeline: &Pipeline, range: std::ops::Range<usize>) {
+    for i in range {
+        pipeline
+            .emit_json(format!(r#"{{"i":{i}}}"#).as_bytes())
+            .unwrap();
+    }
+}
+
+const BEFORE: &str = r#"
+[sinks.keep]
+type = "file"
+path = "keep.ndjson"
+[sinks.steady]
+type = "counted"
+[sinks.gone]
+type = "file"
+path = "gone.ndjson"
+[sinks.change]
+type = "file"
+path = "change-a.ndjson"
+"#;
+
+const AFTER: &str = r#"
+[sinks.keep]
+type = "file"
+path = "keep.ndjson"
+[sinks.steady]
+type = "counted"
+[sinks.change]
+type = "file"
+path = "change-b.ndjson"
+queue_capacity = 8
+[sinks.fresh]
+type = "file"
+path = "fresh.ndjson"
+"#;
+
+#[test]
+fn a_reload_adds_removes_and_changes_sinks_and_leaves_the_rest_alone() {
+    let fixture = Fixture::new();
+    let pipeline = build_pipeline_with(&fixture.config(BEFORE), &fixture.registry).unwrap();
+    emit(&pipeline, 0..95);
+    assert!(pipeline.flush(Duration::from_secs(30)).is_complete());
+    emit(&pipeline, 95..100);
+    let report = pipeline
+        .reload_config(fixture.config(AFTER), &fixture.registry)
+        .unwrap();
+    assert_eq!(report.added, ["fresh"]);
+    assert_eq!(report.removed, ["gone"]);
+    assert_eq!(report.changed, ["change"]);
+    assert_eq!(report.unchanged, ["keep", "steady"]);
+    assert_eq!(pipeline.sink_names(), ["keep", "steady", "change", "fresh"]);
+    emit(&pipeline, 100..200);
+    let stats = pipeline.shutdown();
+
+    assert_eq!(fixture.lines("keep.ndjson"), (0..200).collect::<Vec<_>>());
+    assert_eq!(fixture.starts.load(Ordering::SeqCst), 1, "not restarted");
+    assert_eq!(fixture.records.load(Ordering::SeqCst), 200);
+    assert_eq!(
+        fixture.lines("gone.ndjson"),
+        (0..100).collect::<Vec<_>>(),
+        "drained, not dropped"
+    );
+    let (a, b) = (
+        fixture.lines("change-a.ndjson"),
+        fixture.lines("change-b.ndjson"),
+    );
+    assert_eq!(
+        a.iter().chain(&b).copied().collect::<Vec<_>>(),
+        (0..200).collect::<Vec<_>>(),
+        "the changed sink kept its queue: every record once, in order"
+    );
+    assert!(a.len() >= 90 && b.len() >= 100, "{} / {}", a.len(), b.len());
+    assert_eq!(
+        fixture.lines("fresh.ndjson"),
+        (100..200).collect::<Vec<_>>(),
+        "an added sink gets what is emitted after the reload"
+    );
+    let change = stats.iter().find(|s| s.name == "change").unwrap();
+    assert_eq!(change.reloads, 1);
+    let keep = stats.iter().find(|s| s.name == "keep").unwrap();
+    assert_eq!(keep.reloads, 0);
+}
+
+#[test]
+fn an_invalid_configuration_changes_nothing() {
+    let fixture = Fixture::new();
+    let pipeline = build_pipeline_with(&fixture.config(BEFORE), &fixture.registry).unwrap();
+    emit(&pipeline, 0..50);
+    // `fresh` would start fine, but `broken` cannot: the whole reload is refused.
+    let bad = fixture.config(
+        r#"
+        [sinks.keep]
+        type = "file"
+        path = "keep.ndjson"
+        [sinks.fresh]
+        type = "file"
+        path = "fresh.ndjson"
+        [sinks.broken]
+        type = "file"
+        path = "/proc/no/such/dir/x.ndjson"
+        "#,
+    );
+    let err = pipeline.reload_config(bad, &fixture.registry).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("test.toml:11: sinks.broken: failed to start: "),
+        "{err}"
+    );
+    let missing = fixture.config("[sinks.keep]\ntype = \"wasm\"\ncomponent = \"missing.wasm\"\n");
+    let err = pipeline
+        .reload_config(missing, &fixture.registry)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("sinks.keep.component: cannot read"),
+        "{err}"
+    );
+    assert_eq!(pipeline.sink_names(), ["keep", "steady", "gone", "change"]);
+    emit(&pipeline, 50..100);
+    pipeline.shutdown();
+    for file in ["keep.ndjson", "gone.ndjson", "change-a.ndjson"] {
+        assert_eq!(fixture.lines(file), (0..100).collect::<Vec<_>>(), "{file}");
+    }
+    assert!(
+        read_lines(&fixture.dir.path().join("fresh.ndjson")).is_empty(),
+        "the sink prepared for the refused reload was stopped before it got a record"
+    );
+    assert_eq!(fixture.starts.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn sighup_reloads_the_configuration_of_a_running_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sinkbox.toml");
+    std::fs::write(&config, "[sinks.a]\ntype = \"file\"\npath = \"a.ndjson\"\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sinkbox"))
+        .env(
+            "SINKBOX_CACHE_DIR",
+            workspace_root().join("target/sinkbox-test-cache"),
+        )
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let (pipe, stderr) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let line = line.unwrap();
+                let mut text = stderr.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..10 {
+        writeln!(stdin, r#"{{"i":{i}}}"#).unwrap();
+    }
+    stdin.flush().unwrap();
+    let a = dir.path().join("a.ndjson");
+    wait_until("a has the first records", || read_lines(&a).len() == 10);
+    std::fs::write(
+        &config,
+        "[sinks.a]\ntype = \"file\"\npath = \"a.ndjson\"\n[sinks.b]\ntype = \"file\"\npath = \"b.ndjson\"\n",
+    )
+    .unwrap();
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    wait_until("the reload is reported", || {
+        stderr
+            .lock()
+            .unwrap()
+            .contains("SIGHUP: configuration reloaded")
+    });
+    for i in 10..20 {
+        writeln!(stdin, r#"{{"i":{i}}}"#).unwrap();
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let stderr = stderr.lock().unwrap().clone();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains(r#"added ["b"]"#), "{stderr}");
+    assert_eq!(numbers(&read_lines(&a)), (0..20).collect::<Vec<_>>());
+    assert_eq!(
+        numbers(&read_lines(&dir.path().join("b.ndjson"))),
+        (10..20).collect::<Vec<_>>()
+    );
+}
