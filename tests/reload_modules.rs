@@ -84,7 +84,7 @@ fn twenty_swaps_under_load_lose_and_repeat_nothing() {
                     .unwrap();
                 i += 1;
                 emitted.store(i, Ordering::Release);
-                if i % 64 == 0 {
+                if i.is_multiple_of(64) {
                     std::thread::yield_now();
                 }
             }
