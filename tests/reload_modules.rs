@@ -292,3 +292,69 @@ fn the_watcher_skips_a_half_written_file_and_picks_up_the_next_good_one() {
     all.sort_unstable();
     assert_eq!(all, (0..200).collect::<Vec<_>>());
 }
+
+#[test]
+fn run_watch_reloads_a_module_the_operator_replaces() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("tag.wasm");
+    std::fs::copy(guest("tag-sink-v1"), &live).unwrap();
+    let config = dir.path().join("sinkbox.toml");
+    std::fs::write(
+        &config,
+        "[sinks.tag]\ntype = \"wasm\"\ncomponent = \"tag.wasm\"\ngrant = { path = \"out\" }\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sinkbox"))
+        .env(
+            "SINKBOX_CACHE_DIR",
+            support::workspace_root().join("target/sinkbox-test-cache"),
+        )
+        .args(["run", "--watch", "--config"])
+        .arg(&config)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (pipe, stderr) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let mut text = stderr.lock().unwrap();
+                text.push_str(&line.unwrap());
+                text.push('\n');
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..10 {
+        writeln!(stdin, r#"{{"i":{i}}}"#).unwrap();
+    }
+    stdin.flush().unwrap();
+    let out = dir.path().join("out");
+    wait_until("the watcher is running", || {
+        stderr.lock().unwrap().contains("watching the sink modules")
+    });
+    std::fs::copy(guest("tag-sink-v2"), &live).unwrap();
+    wait_until("the module reload is logged", || {
+        stderr.lock().unwrap().contains("module reloaded")
+    });
+    for i in 10..20 {
+        writeln!(stdin, r#"{{"i":{i}}}"#).unwrap();
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let stderr = stderr.lock().unwrap().clone();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("tag: 1 reload(s), 0 refused"), "{stderr}");
+    let mut all: Vec<usize> = numbers(&out.join("v1.ndjson"))
+        .into_iter()
+        .chain(numbers(&out.join("v2.ndjson")))
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..20).collect::<Vec<_>>(), "{stderr}");
+    assert!(!numbers(&out.join("v2.ndjson")).is_empty());
+}

@@ -127,6 +127,8 @@ fn bench() -> Result<()> {
         "sink_throughput",
         "--bench",
         "native_writers",
+        "--bench",
+        "hot_reload",
     ]))
 }
 

@@ -205,4 +205,20 @@ fn print_summary(stats: &[SinkStats], elapsed: Duration) {
             s.records as f64 / secs
         );
     }
+    for s in stats.iter().filter(|s| s.reloads + s.reload_failures > 0) {
+        let module = s
+            .module_hash
+            .as_deref()
+            .map(|hash| format!(", running module {}", &hash[..hash.len().min(12)]))
+            .unwrap_or_default();
+        let last = s
+            .last_reload_error
+            .as_deref()
+            .map(|why| format!("; last refusal: {why}"))
+            .unwrap_or_default();
+        eprintln!(
+            "{}: {} reload(s), {} refused{module}{last}",
+            s.name, s.reloads, s.reload_failures
+        );
+    }
 }

@@ -70,6 +70,10 @@ impl ReloadWatcher {
             watched_dirs: Vec::new(),
         };
         state.rewatch(&mut watcher);
+        tracing::info!(
+            files = state.interesting().len(),
+            "watching the sink modules and the config file for changes"
+        );
         let thread = std::thread::Builder::new()
             .name("sinkbox-watch".into())
             .spawn(move || {
