@@ -7,35 +7,15 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sinkbox::config::{Config, ConfigLoader, build_pipeline, build_pipeline_with};
-use sinkbox::registry::{SinkRegistry, SinkType};
-use sinkbox::{Batch, Pipeline, Sink, SinkError, WriteOutcome};
-use support::{read_lines, wait_until};
+use support::{Counts, emit_numbered, numbers, read_lines, wait_until};
 
 fn parse(text: &str, dir: &Path) -> Config {
     Config::from_toml(text, "test.toml", dir).unwrap()
-}
-
-fn emit(pipeline: &Pipeline, range: std::ops::Range<usize>) {
-    for i in range {
-        pipeline
-            .emit_json(format!(r#"{{"i":{i}}}"#).as_bytes())
-            .unwrap();
-    }
-}
-
-fn numbers(lines: &[String]) -> Vec<usize> {
-    lines
-        .iter()
-        .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).unwrap();
-            value["i"].as_u64().unwrap() as usize
-        })
-        .collect()
 }
 
 /// A loopback TCP receiver that collects lines until told to stop.
@@ -122,14 +102,14 @@ fn failover_moves_to_the_backup_and_returns_to_the_primary_after_recovery() {
         "targets are fed only through their composite"
     );
     let pipeline = build_pipeline(&config).unwrap();
-    emit(&pipeline, 0..10);
+    emit_numbered(&pipeline, 0..10);
     assert!(pipeline.flush(Duration::from_secs(30)).is_complete());
     wait_until("the primary got the first 10", || {
         received.lock().unwrap().len() == 10
     });
     receiver.stop();
 
-    emit(&pipeline, 10..20);
+    emit_numbered(&pipeline, 10..20);
     assert!(pipeline.flush(Duration::from_secs(30)).is_complete());
     let backup = dir.path().join("backup.ndjson");
     assert_eq!(numbers(&read_lines(&backup)), (10..20).collect::<Vec<_>>());
@@ -138,7 +118,7 @@ fn failover_moves_to_the_backup_and_returns_to_the_primary_after_recovery() {
     let receiver = Receiver::start(listener, received.clone());
     // Longer than the probe interval and the reconnect back-off.
     std::thread::sleep(Duration::from_millis(300));
-    emit(&pipeline, 20..30);
+    emit_numbered(&pipeline, 20..30);
     assert!(pipeline.flush(Duration::from_secs(30)).is_complete());
     wait_until("the primary got the last 10", || {
         received.lock().unwrap().len() == 20
@@ -177,7 +157,7 @@ fn round_robin_spreads_batches_evenly() {
         dir.path(),
     );
     let pipeline = build_pipeline(&config).unwrap();
-    emit(&pipeline, 0..80);
+    emit_numbered(&pipeline, 0..80);
     pipeline.shutdown();
     let a = numbers(&read_lines(&dir.path().join("a.ndjson")));
     let b = numbers(&read_lines(&dir.path().join("b.ndjson")));
@@ -233,7 +213,7 @@ fn fanout_delivers_to_every_target_and_a_failing_one_does_not_hold_back_the_othe
         dir.path(),
     );
     let pipeline = build_pipeline(&config).unwrap();
-    emit(&pipeline, 0..100);
+    emit_numbered(&pipeline, 0..100);
     let good = dir.path().join("good.ndjson");
     let also = dir.path().join("also.ndjson");
     let dead = dir.path().join("data/dead-letter/all.down.ndjson");
@@ -256,44 +236,9 @@ fn fanout_delivers_to_every_target_and_a_failing_one_does_not_hold_back_the_othe
     );
 }
 
-/// A sink that counts how often it is constructed and started.
-struct Counted {
-    starts: Arc<AtomicUsize>,
-    records: Arc<AtomicUsize>,
-}
-
-impl Sink for Counted {
-    fn start(&mut self) -> Result<(), SinkError> {
-        self.starts.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-    fn write(&mut self, batch: &Batch) -> WriteOutcome {
-        self.records
-            .fetch_add(batch.len() as usize, Ordering::SeqCst);
-        WriteOutcome::Accepted
-    }
-}
-
 #[test]
 fn a_sink_named_by_two_composites_is_one_shared_instance() {
-    let built = Arc::new(AtomicUsize::new(0));
-    let starts = Arc::new(AtomicUsize::new(0));
-    let records = Arc::new(AtomicUsize::new(0));
-    let mut registry = SinkRegistry::builtin();
-    let (b, s, r) = (built.clone(), starts.clone(), records.clone());
-    registry
-        .register(SinkType::new(
-            "counted",
-            "counts",
-            move |_options, _context| {
-                b.fetch_add(1, Ordering::SeqCst);
-                Ok(Box::new(Counted {
-                    starts: s.clone(),
-                    records: r.clone(),
-                }))
-            },
-        ))
-        .unwrap();
+    let (registry, counts) = support::registry_with_counted_type();
     let dir = tempfile::tempdir().unwrap();
     let config = ConfigLoader::new(&registry)
         .toml(
@@ -315,12 +260,12 @@ fn a_sink_named_by_two_composites_is_one_shared_instance() {
         .load()
         .unwrap();
     let pipeline = build_pipeline_with(&config, &registry).unwrap();
-    emit(&pipeline, 0..10);
+    emit_numbered(&pipeline, 0..10);
     pipeline.shutdown();
-    assert_eq!(built.load(Ordering::SeqCst), 1, "built once");
-    assert_eq!(starts.load(Ordering::SeqCst), 1, "started once");
+    assert_eq!(Counts::get(&counts.built), 1, "built once");
+    assert_eq!(Counts::get(&counts.starts), 1, "started once");
     assert_eq!(
-        records.load(Ordering::SeqCst),
+        Counts::get(&counts.records),
         20,
         "both composites deliver to it"
     );

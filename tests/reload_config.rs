@@ -4,60 +4,26 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sinkbox::config::{Config, ConfigLoader, build_pipeline_with};
-use sinkbox::registry::{SinkRegistry, SinkType};
-use sinkbox::{Batch, Pipeline, Sink, SinkError, WriteOutcome};
-use support::{read_lines, wait_until, workspace_root};
-
-/// Counts its starts and records, to tell "untouched" from "restarted".
-struct Counted {
-    starts: Arc<AtomicUsize>,
-    records: Arc<AtomicUsize>,
-}
-
-impl Sink for Counted {
-    fn start(&mut self) -> Result<(), SinkError> {
-        self.starts.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-    fn write(&mut self, batch: &Batch) -> WriteOutcome {
-        self.records
-            .fetch_add(batch.len() as usize, Ordering::SeqCst);
-        WriteOutcome::Accepted
-    }
-}
+use sinkbox::registry::SinkRegistry;
+use support::{Counts, emit_numbered, numbers, read_lines, wait_until, workspace_root};
 
 struct Fixture {
     registry: SinkRegistry,
-    starts: Arc<AtomicUsize>,
-    records: Arc<AtomicUsize>,
+    counts: Counts,
     dir: tempfile::TempDir,
 }
 
 impl Fixture {
     fn new() -> Fixture {
-        let starts = Arc::new(AtomicUsize::new(0));
-        let records = Arc::new(AtomicUsize::new(0));
-        let mut registry = SinkRegistry::builtin();
-        let (s, r) = (starts.clone(), records.clone());
-        registry
-            .register(SinkType::new("counted", "counts", move |_, _| {
-                Ok(Box::new(Counted {
-                    starts: s.clone(),
-                    records: r.clone(),
-                }))
-            }))
-            .unwrap();
+        let (registry, counts) = support::registry_with_counted_type();
         Fixture {
             registry,
-            starts,
-            records,
+            counts,
             dir: tempfile::tempdir().unwrap(),
         }
     }
@@ -75,24 +41,6 @@ impl Fixture {
 
     fn lines(&self, file: &str) -> Vec<usize> {
         numbers(&read_lines(&self.dir.path().join(file)))
-    }
-}
-
-fn numbers(lines: &[String]) -> Vec<usize> {
-    lines
-        .iter()
-        .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).unwrap();
-            value["i"].as_u64().unwrap() as usize
-        })
-        .collect()
-}
-
-fn emit(pipeline: &Pipeline, range: std::ops::Range<usize>) {
-    for i in range {
-        pipeline
-            .emit_json(format!(r#"{{"i":{i}}}"#).as_bytes())
-            .unwrap();
     }
 }
 
@@ -129,9 +77,9 @@ path = "fresh.ndjson"
 fn a_reload_adds_removes_and_changes_sinks_and_leaves_the_rest_alone() {
     let fixture = Fixture::new();
     let pipeline = build_pipeline_with(&fixture.config(BEFORE), &fixture.registry).unwrap();
-    emit(&pipeline, 0..95);
+    emit_numbered(&pipeline, 0..95);
     assert!(pipeline.flush(Duration::from_secs(30)).is_complete());
-    emit(&pipeline, 95..100);
+    emit_numbered(&pipeline, 95..100);
     let report = pipeline
         .reload_config(fixture.config(AFTER), &fixture.registry)
         .unwrap();
@@ -140,12 +88,12 @@ fn a_reload_adds_removes_and_changes_sinks_and_leaves_the_rest_alone() {
     assert_eq!(report.changed, ["change"]);
     assert_eq!(report.unchanged, ["keep", "steady"]);
     assert_eq!(pipeline.sink_names(), ["keep", "steady", "change", "fresh"]);
-    emit(&pipeline, 100..200);
+    emit_numbered(&pipeline, 100..200);
     let stats = pipeline.shutdown();
 
     assert_eq!(fixture.lines("keep.ndjson"), (0..200).collect::<Vec<_>>());
-    assert_eq!(fixture.starts.load(Ordering::SeqCst), 1, "not restarted");
-    assert_eq!(fixture.records.load(Ordering::SeqCst), 200);
+    assert_eq!(Counts::get(&fixture.counts.starts), 1, "not restarted");
+    assert_eq!(Counts::get(&fixture.counts.records), 200);
     assert_eq!(
         fixture.lines("gone.ndjson"),
         (0..100).collect::<Vec<_>>(),
@@ -176,7 +124,7 @@ fn a_reload_adds_removes_and_changes_sinks_and_leaves_the_rest_alone() {
 fn an_invalid_configuration_changes_nothing() {
     let fixture = Fixture::new();
     let pipeline = build_pipeline_with(&fixture.config(BEFORE), &fixture.registry).unwrap();
-    emit(&pipeline, 0..50);
+    emit_numbered(&pipeline, 0..50);
     // `fresh` would start fine, but `broken` cannot: the whole reload is refused.
     let bad = fixture.config(
         r#"
@@ -207,7 +155,7 @@ fn an_invalid_configuration_changes_nothing() {
         "{err}"
     );
     assert_eq!(pipeline.sink_names(), ["keep", "steady", "gone", "change"]);
-    emit(&pipeline, 50..100);
+    emit_numbered(&pipeline, 50..100);
     pipeline.shutdown();
     for file in ["keep.ndjson", "gone.ndjson", "change-a.ndjson"] {
         assert_eq!(fixture.lines(file), (0..100).collect::<Vec<_>>(), "{file}");
@@ -216,7 +164,7 @@ fn an_invalid_configuration_changes_nothing() {
         read_lines(&fixture.dir.path().join("fresh.ndjson")).is_empty(),
         "the sink prepared for the refused reload was stopped before it got a record"
     );
-    assert_eq!(fixture.starts.load(Ordering::SeqCst), 1);
+    assert_eq!(Counts::get(&fixture.counts.starts), 1);
 }
 
 #[test]
@@ -235,18 +183,7 @@ fn sighup_reloads_the_configuration_of_a_running_cli() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let reader = {
-        let (pipe, stderr) = (child.stderr.take().unwrap(), stderr.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let line = line.unwrap();
-                let mut text = stderr.lock().unwrap();
-                text.push_str(&line);
-                text.push('\n');
-            }
-        })
-    };
+    let (stderr, reader) = support::collect_stderr(&mut child);
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..10 {
         writeln!(stdin, r#"{{"i":{i}}}"#).unwrap();

@@ -54,13 +54,7 @@ fn pipeline(module: &Path, out: &Path, config: &[(&str, &str)]) -> Pipeline {
 }
 
 fn numbers(path: &Path) -> Vec<usize> {
-    read_lines(path)
-        .iter()
-        .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).unwrap();
-            value["i"].as_u64().unwrap() as usize
-        })
-        .collect()
+    support::numbers(&read_lines(path))
 }
 
 fn stats(pipeline: &Pipeline) -> SinkStats {
@@ -295,7 +289,7 @@ fn the_watcher_skips_a_half_written_file_and_picks_up_the_next_good_one() {
 
 #[test]
 fn run_watch_reloads_a_module_the_operator_replaces() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("tag.wasm");
@@ -317,17 +311,7 @@ fn run_watch_reloads_a_module_the_operator_replaces() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let (pipe, stderr) = (child.stderr.take().unwrap(), stderr.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let mut text = stderr.lock().unwrap();
-                text.push_str(&line.unwrap());
-                text.push('\n');
-            }
-        })
-    };
+    let (stderr, reader) = support::collect_stderr(&mut child);
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..10 {
         writeln!(stdin, r#"{{"i":{i}}}"#).unwrap();

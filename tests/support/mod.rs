@@ -106,3 +106,95 @@ pub fn records(start: usize, n: usize, marker_at: Option<usize>, extra: &str) ->
         })
         .collect()
 }
+
+/// How often the `counted` sink type was built and started, and how many
+/// records it took: tells "one shared instance" and "not restarted" apart.
+#[derive(Clone, Default)]
+pub struct Counts {
+    pub built: Arc<std::sync::atomic::AtomicUsize>,
+    pub starts: Arc<std::sync::atomic::AtomicUsize>,
+    pub records: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Counts {
+    pub fn get(counter: &std::sync::atomic::AtomicUsize) -> usize {
+        counter.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+struct CountedSink(Counts);
+
+impl sinkbox::Sink for CountedSink {
+    fn start(&mut self) -> Result<(), sinkbox::SinkError> {
+        self.0
+            .starts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn write(&mut self, batch: &sinkbox::Batch) -> sinkbox::WriteOutcome {
+        self.0
+            .records
+            .fetch_add(batch.len() as usize, std::sync::atomic::Ordering::SeqCst);
+        sinkbox::WriteOutcome::Accepted
+    }
+}
+
+/// The built-in registry plus a native `counted` type, and its counts.
+pub fn registry_with_counted_type() -> (sinkbox::registry::SinkRegistry, Counts) {
+    let counts = Counts::default();
+    let mut registry = sinkbox::registry::SinkRegistry::builtin();
+    let shared = counts.clone();
+    registry
+        .register(sinkbox::registry::SinkType::new(
+            "counted",
+            "counts its starts and records",
+            move |_options, _context| {
+                shared
+                    .built
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(Box::new(CountedSink(shared.clone())))
+            },
+        ))
+        .unwrap();
+    (registry, counts)
+}
+
+/// Collects a child's stderr, line by line, as it runs.
+pub fn collect_stderr(
+    child: &mut std::process::Child,
+) -> (Arc<std::sync::Mutex<String>>, std::thread::JoinHandle<()>) {
+    use std::io::BufRead;
+    let text = Arc::new(std::sync::Mutex::new(String::new()));
+    let pipe = child.stderr.take().expect("stderr is piped");
+    let sink = text.clone();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(pipe).lines() {
+            let Ok(line) = line else { return };
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    (text, reader)
+}
+
+/// The `"i"` field of each JSON line: which numbered records arrived.
+pub fn numbers(lines: &[String]) -> Vec<usize> {
+    lines
+        .iter()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            value["i"].as_u64().unwrap() as usize
+        })
+        .collect()
+}
+
+/// Emits the numbered records `{"i":n}` for every n in `range`.
+pub fn emit_numbered(pipeline: &sinkbox::Pipeline, range: std::ops::Range<usize>) {
+    for i in range {
+        pipeline
+            .emit_json(format!(r#"{{"i":{i}}}"#).as_bytes())
+            .unwrap();
+    }
+}

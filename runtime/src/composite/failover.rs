@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CompositeTarget, combined_health};
+use super::{CompositeTarget, combined_health, flush_targets, start_targets};
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
@@ -59,12 +59,7 @@ impl FailoverSink {
 
 impl Sink for FailoverSink {
     fn start(&mut self) -> Result<(), SinkError> {
-        for target in &mut self.targets {
-            target.sink.start().map_err(|e| {
-                SinkError::new(format!("target `{}` failed to start: {e}", target.name))
-            })?;
-        }
-        Ok(())
+        start_targets(&mut self.targets)
     }
 
     fn write(&mut self, batch: &Batch) -> WriteOutcome {
@@ -102,23 +97,9 @@ impl Sink for FailoverSink {
     }
 
     fn flush(&mut self) -> FlushOutcome {
-        let mut problems = Vec::new();
-        for (index, target) in self.targets.iter_mut().enumerate() {
-            if self.down[index].is_some() {
-                continue;
-            }
-            match target.sink.flush() {
-                FlushOutcome::Done => {}
-                FlushOutcome::Retryable(why) | FlushOutcome::Fatal(why) => {
-                    problems.push(format!("{}: {why}", target.name))
-                }
-            }
-        }
-        if problems.is_empty() {
-            FlushOutcome::Done
-        } else {
-            FlushOutcome::Retryable(problems.join("; "))
-        }
+        // A target that is down has nothing to flush.
+        let down = &self.down;
+        flush_targets(&mut self.targets, |index| down[index].is_none())
     }
 
     fn stop(&mut self) {

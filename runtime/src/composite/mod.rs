@@ -110,6 +110,42 @@ pub(crate) fn sink_type() -> SinkType {
     .references("targets")
 }
 
+/// Starts every target (a shared one only by its first user).
+fn start_targets(targets: &mut [CompositeTarget]) -> Result<(), crate::sink::SinkError> {
+    use crate::sink::Sink;
+    for target in targets {
+        target.sink.start().map_err(|e| {
+            crate::sink::SinkError::new(format!("target `{}` failed to start: {e}", target.name))
+        })?;
+    }
+    Ok(())
+}
+
+/// Flushes every target `include` keeps; `done` only if all are.
+fn flush_targets(
+    targets: &mut [CompositeTarget],
+    include: impl Fn(usize) -> bool,
+) -> crate::sink::FlushOutcome {
+    use crate::sink::{FlushOutcome, Sink};
+    let mut problems = Vec::new();
+    for (index, target) in targets.iter_mut().enumerate() {
+        if !include(index) {
+            continue;
+        }
+        match target.sink.flush() {
+            FlushOutcome::Done => {}
+            FlushOutcome::Retryable(why) | FlushOutcome::Fatal(why) => {
+                problems.push(format!("{}: {why}", target.name))
+            }
+        }
+    }
+    if problems.is_empty() {
+        FlushOutcome::Done
+    } else {
+        FlushOutcome::Retryable(problems.join("; "))
+    }
+}
+
 /// The health of a set of targets: healthy if all are, unhealthy if none
 /// is usable, degraded otherwise, naming the ones in trouble.
 fn combined_health(parts: Vec<(String, Health)>) -> Health {

@@ -1,6 +1,6 @@
 //! `round_robin`: batches go to the targets in turn.
 
-use super::{CompositeTarget, combined_health};
+use super::{CompositeTarget, combined_health, flush_targets, start_targets};
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
@@ -30,12 +30,7 @@ impl RoundRobinSink {
 
 impl Sink for RoundRobinSink {
     fn start(&mut self) -> Result<(), SinkError> {
-        for target in &mut self.targets {
-            target.sink.start().map_err(|e| {
-                SinkError::new(format!("target `{}` failed to start: {e}", target.name))
-            })?;
-        }
-        Ok(())
+        start_targets(&mut self.targets)
     }
 
     fn write(&mut self, batch: &Batch) -> WriteOutcome {
@@ -67,20 +62,7 @@ impl Sink for RoundRobinSink {
     }
 
     fn flush(&mut self) -> FlushOutcome {
-        let mut problems = Vec::new();
-        for target in &mut self.targets {
-            match target.sink.flush() {
-                FlushOutcome::Done => {}
-                FlushOutcome::Retryable(why) | FlushOutcome::Fatal(why) => {
-                    problems.push(format!("{}: {why}", target.name))
-                }
-            }
-        }
-        if problems.is_empty() {
-            FlushOutcome::Done
-        } else {
-            FlushOutcome::Retryable(problems.join("; "))
-        }
+        flush_targets(&mut self.targets, |_| true)
     }
 
     fn stop(&mut self) {
