@@ -23,22 +23,30 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
-/// The compiled component of guest crate `name` (e.g. `"trap-sink"`).
-/// Builds every guest once per test binary (quick when `cargo xtask test`
-/// already built them).
+/// The compiled component of guest `name`: a Rust guest crate (e.g.
+/// `"trap-sink"`), or a Python or JavaScript sink (`"redact-sink-py"`,
+/// `"rollup-sink-js"`). Builds them once per test binary (quick when
+/// `cargo xtask test` already built them).
 pub fn guest(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // `cargo xtask guests` knows the guest list and installs the target.
+    static RUST: OnceLock<()> = OnceLock::new();
+    static EVERY_LANGUAGE: OnceLock<()> = OnceLock::new();
+    // `cargo xtask guests` knows the Rust guests and installs the target;
+    // `build-sinks` also installs the Python and JavaScript toolchains.
+    let (once, task) = if name.ends_with("-py") || name.ends_with("-js") {
+        (&EVERY_LANGUAGE, "build-sinks")
+    } else {
+        (&RUST, "guests")
+    };
+    once.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
             .current_dir(workspace_root())
-            .args(["run", "--quiet", "--package", "xtask", "--", "guests"])
+            .args(["run", "--quiet", "--package", "xtask", "--", task])
             .status()
             .expect("run cargo to build the guests");
         assert!(
             status.success(),
-            "building the guests failed; see `cargo xtask guests`"
+            "building the sinks failed; see `cargo xtask {task}`"
         );
     });
     let path = target_dir()

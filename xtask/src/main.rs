@@ -1,4 +1,6 @@
-//! Project tasks: `cargo xtask demo | test | bench | guests | lint`.
+//! Project tasks: `cargo xtask demo | test | bench | guests | build-sinks | lint`.
+
+mod language_sinks;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,8 @@ use anyhow::{Context, Result, bail};
 const GUESTS: &[&str] = &[
     "filter-sink",
     "stats-sink",
+    "redact-sink",
+    "rollup-sink",
     "count-sink",
     "outcome-sink",
     "trap-sink",
@@ -28,7 +32,8 @@ fn main() -> Result<()> {
     std::env::set_current_dir(&root)?;
     match task.as_str() {
         "demo" => demo(&root),
-        "test" => test(),
+        "test" => test(&root),
+        "build-sinks" => build_sinks(&root),
         "bench" => bench(),
         "guests" => build_guests(),
         "lint" => lint(),
@@ -36,11 +41,12 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  \
-                 demo    build the example sinks and run `sinkbox run` on the demo config\n  \
-                 test    install what the tests need, build the guests, run every test\n  \
-                 bench   native vs wasm sink throughput (release build)\n  \
-                 guests  build every sink component for wasm32-wasip2\n  \
-                 lint    cargo fmt --check and cargo clippy -D warnings"
+                 demo         build the Rust example sinks and run `sinkbox run` on the demo config\n  \
+                 test         install what the tests need, build every sink, run every test\n  \
+                 bench        throughput, start times, hot reload (release build)\n  \
+                 guests       build the Rust sink components for wasm32-wasip2\n  \
+                 build-sinks  build every sink in every language (installs componentize-py and componentize-js into target/tools)\n  \
+                 lint         cargo fmt --check and cargo clippy -D warnings"
             );
             if task.is_empty() {
                 Ok(())
@@ -98,8 +104,15 @@ fn build_guests() -> Result<()> {
     run(&mut cmd)
 }
 
-fn test() -> Result<()> {
+/// Every sink in every language: the Rust guests, then the Python and
+/// JavaScript sinks (installing their toolchains when missing).
+fn build_sinks(root: &Path) -> Result<()> {
     build_guests()?;
+    language_sinks::build(root)
+}
+
+fn test(root: &Path) -> Result<()> {
+    build_sinks(root)?;
     // The workspace's default members are the host crates; the guests were
     // built above for wasm32-wasip2 and are exercised by the runtime's tests.
     run(cargo().arg("test"))
