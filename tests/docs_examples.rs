@@ -1,6 +1,7 @@
-//! The Rust sink guide, followed to the letter: its Cargo.toml, lib.rs and
-//! config are taken from `docs/writing-a-sink/rust.md`, built from an empty
-//! folder, inspected and run. Keeps the guide from drifting from the SDK.
+//! The sink guides, followed to the letter: each guide's files and config are
+//! taken from `docs/writing-a-sink/{rust,python,javascript}.md`, built from
+//! an empty folder with the guide's toolchain, checked and run. Keeps the
+//! guides from drifting from the SDK, the toolchains and the host.
 
 mod support;
 
@@ -134,5 +135,160 @@ fn the_rust_sink_guide_builds_from_an_empty_folder_and_runs() {
     assert_eq!(
         read_lines(&crate_dir.join("out/slow.ndjson")),
         vec![r#"{"route":"/a","latency_ms":720}"#]
+    );
+}
+
+/// Checks and runs a guide's built sink in `dir`, with the guide's own config
+/// and `input`.
+fn check_and_run(dir: &std::path::Path, component: &str, guide: &[(String, String)], input: &str) {
+    let root = workspace_root();
+    let sinkbox = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sinkbox"));
+        cmd.current_dir(dir)
+            .env("SINKBOX_CACHE_DIR", root.join("target/sinkbox-test-cache"))
+            .env("NO_COLOR", "1");
+        cmd
+    };
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let check = sinkbox()
+        .args([
+            "check",
+            component,
+            "--grant",
+            "out",
+            "--call-timeout",
+            "30s",
+        ])
+        .output()
+        .unwrap();
+    let check_out = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{check_out}");
+    assert!(check_out.ends_with("ok: 10 steps passed\n"), "{check_out}");
+    for file in std::fs::read_dir(dir.join("out")).unwrap() {
+        std::fs::remove_file(file.unwrap().path()).unwrap();
+    }
+    let config = guide
+        .iter()
+        .find(|(lang, body)| lang == "toml" && body.contains("[sinks."))
+        .expect("the guide has a config")
+        .1
+        .replace("call_timeout = \"5s\"", "call_timeout = \"30s\"");
+    std::fs::write(dir.join("sinkbox.toml"), config).unwrap();
+    let mut run = sinkbox()
+        .args(["run", "--config", "sinkbox.toml"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    run.stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = run.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The guide's block of `lang` that contains `marker`.
+fn block(blocks: &[(String, String)], lang: &str, marker: &str) -> String {
+    blocks
+        .iter()
+        .find(|(l, body)| l == lang && body.contains(marker))
+        .map(|(_, body)| body.clone())
+        .unwrap_or_else(|| panic!("the guide has no {lang} block with `{marker}`"))
+}
+
+#[test]
+fn the_python_sink_guide_builds_checks_and_runs() {
+    let root = workspace_root();
+    // Installs componentize-py into target/tools, as `cargo xtask build-sinks` does.
+    support::guest("redact-sink-py");
+    let guide = std::fs::read_to_string(root.join("docs/writing-a-sink/python.md")).unwrap();
+    let blocks = code_blocks(&guide);
+    let build = block(&blocks, "sh", "componentize-py -d");
+    assert!(build.contains(
+        ".venv/bin/componentize-py -d /path/to/sinkbox/wit -w sink-world componentize app -o errors_only.wasm"
+    ));
+    assert!(block(&blocks, "sh", "pip install").contains("componentize-py==0.25.1"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.py"),
+        block(&blocks, "python", "class Sink"),
+    )
+    .unwrap();
+    let status = Command::new(root.join("target/tools/python/bin/componentize-py"))
+        .current_dir(dir.path())
+        .arg("-d")
+        .arg(root.join("wit"))
+        .args([
+            "-w",
+            "sink-world",
+            "componentize",
+            "app",
+            "-o",
+            "errors_only.wasm",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    check_and_run(
+        dir.path(),
+        "errors_only.wasm",
+        &blocks,
+        "{\"level\":\"info\",\"msg\":\"ok\"}\n{\"level\":\"ERROR\",\"msg\":\"disk full\"}\n",
+    );
+    assert_eq!(
+        read_lines(&dir.path().join("out/errors.ndjson")),
+        [r#"{"level":"ERROR","msg":"disk full"}"#]
+    );
+}
+
+#[test]
+fn the_javascript_sink_guide_builds_checks_and_runs() {
+    let root = workspace_root();
+    // Installs componentize-js into target/tools, as `cargo xtask build-sinks` does.
+    support::guest("redact-sink-js");
+    let guide = std::fs::read_to_string(root.join("docs/writing-a-sink/javascript.md")).unwrap();
+    let blocks = code_blocks(&guide);
+    assert!(
+        block(&blocks, "sh", "npm install").contains("@bytecodealliance/componentize-js@0.23.0")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sink.js"),
+        block(&blocks, "javascript", "export const sink"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("build.mjs"),
+        block(&blocks, "javascript", "componentize(")
+            .replace("/path/to/sinkbox/wit", root.join("wit").to_str().unwrap()),
+    )
+    .unwrap();
+    // What `npm install` would have put there.
+    std::os::unix::fs::symlink(
+        root.join("target/tools/node/node_modules"),
+        dir.path().join("node_modules"),
+    )
+    .unwrap();
+    let status = Command::new("node")
+        .current_dir(dir.path())
+        .arg("build.mjs")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    check_and_run(
+        dir.path(),
+        "level_counts.wasm",
+        &blocks,
+        "{\"level\":\"info\"}\n{\"level\":\"WARN\"}\n{\"level\":\"info\"}\n",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/counts.json")).unwrap(),
+        "{\"info\":2,\"warn\":1}\n"
     );
 }

@@ -34,7 +34,7 @@ fn main() -> Result<()> {
         "demo" => demo(&root),
         "test" => test(&root),
         "build-sinks" => build_sinks(&root),
-        "bench" => bench(),
+        "bench" => bench(&root),
         "guests" => build_guests(),
         "lint" => lint(),
         _ => {
@@ -130,8 +130,8 @@ fn lint() -> Result<()> {
     run(cmd.args(["--", "-D", "warnings"]))
 }
 
-fn bench() -> Result<()> {
-    build_guests()?;
+fn bench(root: &Path) -> Result<()> {
+    build_sinks(root)?;
     run(cargo().args([
         "bench",
         "-p",
@@ -142,6 +142,8 @@ fn bench() -> Result<()> {
         "native_writers",
         "--bench",
         "hot_reload",
+        "--bench",
+        "language_sinks",
     ]))
 }
 

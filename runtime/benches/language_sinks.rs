@@ -1,0 +1,143 @@
+//! The same sink in Rust, Python and JavaScript: first and cached start,
+//! and records/s at batch 1024.
+//!
+//! `cargo xtask bench` builds every sink (installing componentize-py and
+//! componentize-js into `target/tools`) and runs this in release mode. For
+//! `redact-sink` and `rollup-sink` in each language it measures:
+//! - first start: compiling the component into an empty cache, then
+//!   instantiating and calling `start`, as the first run of a new module;
+//! - cached start: a fresh engine on the warm cache (as a new process would
+//!   be) loading, instantiating and starting it;
+//! - records/s through `Sink::write` with batches of 1024 ~100-byte log
+//!   records, median of 3 rounds.
+//!
+//! Results go to `target/bench/language_sinks.json`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sinkbox::wasm::{DirGrant, WasmEngine, WasmSink, WasmSinkOptions};
+use sinkbox::{Batch, Sink, WriteOutcome};
+
+const ROUNDS: usize = 3;
+const ROUND_TIME: Duration = Duration::from_millis(500);
+
+fn guest(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")))
+}
+
+fn options(dir: &Path) -> WasmSinkOptions {
+    WasmSinkOptions {
+        grant: Some(DirGrant {
+            host_path: dir.to_owned(),
+            guest_path: "/data".into(),
+            read_only: false,
+        }),
+        call_timeout: Duration::from_secs(30),
+        ..WasmSinkOptions::default()
+    }
+}
+
+/// Loads (through `engine`'s cache), instantiates and starts the sink.
+fn start(engine: &WasmEngine, path: &Path, dir: &Path) -> anyhow::Result<(WasmSink, Duration)> {
+    let t = Instant::now();
+    let mut sink = WasmSink::new("bench", engine.load(path)?, options(dir));
+    sink.start()?;
+    Ok((sink, t.elapsed()))
+}
+
+fn batches() -> Vec<Batch> {
+    (0..8)
+        .map(|b| {
+            Batch::from_records(
+                (0..1024).map(|i| {
+                    let n = b * 1024 + i;
+                    format!(
+                        r#"{{"ts":"2026-11-22T10:{:02}:00Z","level":"info","route":"/api/{}","user":"u{n}","token":"t{n}"}}"#,
+                        n % 60,
+                        n % 7
+                    )
+                }),
+                (b * 1024) as u64,
+            )
+        })
+        .collect()
+}
+
+fn rate(sink: &mut WasmSink, batches: &[Batch]) -> f64 {
+    let mut rounds = Vec::new();
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        let mut records = 0u64;
+        while t.elapsed() < ROUND_TIME {
+            for batch in batches {
+                assert_eq!(sink.write(batch), WriteOutcome::Accepted);
+                records += u64::from(batch.len());
+            }
+        }
+        rounds.push(records as f64 / t.elapsed().as_secs_f64());
+    }
+    rounds.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    rounds[rounds.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let batches = batches();
+    let mut summary = serde_json::Map::new();
+    println!(
+        "{:<16} {:>8} {:>12} {:>12} {:>12}",
+        "sink", "size MB", "first start", "cached start", "records/s"
+    );
+    for kind in ["redact-sink", "rollup-sink"] {
+        for language in ["", "-py", "-js"] {
+            let name = format!("{kind}{language}");
+            let path = guest(&name);
+            anyhow::ensure!(
+                path.exists(),
+                "{} is missing; run `cargo xtask bench`, which builds every sink",
+                path.display()
+            );
+            let size = std::fs::metadata(&path)?.len() as f64 / 1e6;
+            let cache = tempfile::tempdir()?;
+            let out = tempfile::tempdir()?;
+            let (mut first, first_start) = start(
+                &WasmEngine::new(Some(cache.path().to_owned()))?,
+                &path,
+                out.path(),
+            )?;
+            first.stop();
+            // A new engine on the warm cache: what a restarted process pays.
+            let (mut sink, cached_start) = start(
+                &WasmEngine::new(Some(cache.path().to_owned()))?,
+                &path,
+                out.path(),
+            )?;
+            let records_per_s = rate(&mut sink, &batches);
+            sink.stop();
+            println!(
+                "{name:<16} {size:>8.1} {:>10.0} ms {:>9.1} ms {records_per_s:>12.0}",
+                first_start.as_secs_f64() * 1e3,
+                cached_start.as_secs_f64() * 1e3,
+            );
+            summary.insert(
+                name,
+                serde_json::json!({
+                    "size_mb": size,
+                    "first_start_ms": first_start.as_secs_f64() * 1e3,
+                    "cached_start_ms": cached_start.as_secs_f64() * 1e3,
+                    "records_per_s_batch_1024": records_per_s,
+                }),
+            );
+        }
+    }
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(
+        out.join("language_sinks.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
+    println!("wrote {}", out.join("language_sinks.json").display());
+    Ok(())
+}
