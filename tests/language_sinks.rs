@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sinkbox::pipeline::BatchOptions;
-use sinkbox::wasm::{DirGrant, WasmSink, WasmSinkOptions, run_conformance};
+use sinkbox::wasm::{WasmSink, WasmSinkOptions, run_conformance};
 use sinkbox::{Batch, Pipeline, Sink, WriteOutcome};
 use support::{engine, guest, read_lines};
 
@@ -16,18 +16,9 @@ const LANGUAGES: [&str; 3] = ["", "-py", "-js"];
 
 fn options(dir: &Path, config: &[(&str, &str)]) -> WasmSinkOptions {
     WasmSinkOptions {
-        grant: Some(DirGrant {
-            host_path: dir.to_owned(),
-            guest_path: "/data".into(),
-            read_only: false,
-        }),
-        config: config
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
         // Interpreted guests start slower than Rust ones on a busy machine.
         call_timeout: Duration::from_secs(10),
-        ..WasmSinkOptions::default()
+        ..support::granted(dir, config)
     }
 }
 

@@ -5,12 +5,11 @@
 mod support;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use sinkbox::config::{Config, ConfigLoader, build_pipeline_with};
 use sinkbox::registry::SinkRegistry;
-use support::{Counts, emit_numbered, numbers, read_lines, wait_until, workspace_root};
+use support::{Counts, emit_numbered, numbers, read_lines, wait_until};
 
 struct Fixture {
     registry: SinkRegistry,
@@ -172,17 +171,7 @@ fn sighup_reloads_the_configuration_of_a_running_cli() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("sinkbox.toml");
     std::fs::write(&config, "[sinks.a]\ntype = \"file\"\npath = \"a.ndjson\"\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sinkbox"))
-        .env(
-            "SINKBOX_CACHE_DIR",
-            workspace_root().join("target/sinkbox-test-cache"),
-        )
-        .args(["run", "--config"])
-        .arg(&config)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = support::spawn_sinkbox_run(&["--config".as_ref(), config.as_os_str()]);
     let (stderr, reader) = support::collect_stderr(&mut child);
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..10 {

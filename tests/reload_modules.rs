@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use sinkbox::pipeline::BatchOptions;
 use sinkbox::registry::SinkRegistry;
 use sinkbox::reload::{ModuleSource, ReloadError, ReloadWatcher, WatchOptions};
-use sinkbox::wasm::{DirGrant, WasmSink, WasmSinkOptions};
+use sinkbox::wasm::WasmSink;
 use sinkbox::{Pipeline, SinkStats};
 use support::{engine, guest, read_lines, wait_until};
 
@@ -25,22 +25,7 @@ fn hash(path: &Path) -> String {
 /// writing into `out`.
 fn pipeline(module: &Path, out: &Path, config: &[(&str, &str)]) -> Pipeline {
     let component = engine().load(module).unwrap();
-    let sink = WasmSink::new(
-        "tag",
-        component,
-        WasmSinkOptions {
-            grant: Some(DirGrant {
-                host_path: out.to_owned(),
-                guest_path: "/data".into(),
-                read_only: false,
-            }),
-            config: config
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..WasmSinkOptions::default()
-        },
-    );
+    let sink = WasmSink::new("tag", component, support::granted(out, config));
     Pipeline::builder()
         .data_dir(out.join("data"))
         .batch(BatchOptions {
@@ -290,7 +275,6 @@ fn the_watcher_skips_a_half_written_file_and_picks_up_the_next_good_one() {
 #[test]
 fn run_watch_reloads_a_module_the_operator_replaces() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("tag.wasm");
     std::fs::copy(guest("tag-sink-v1"), &live).unwrap();
@@ -300,17 +284,8 @@ fn run_watch_reloads_a_module_the_operator_replaces() {
         "[sinks.tag]\ntype = \"wasm\"\ncomponent = \"tag.wasm\"\ngrant = { path = \"out\" }\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sinkbox"))
-        .env(
-            "SINKBOX_CACHE_DIR",
-            support::workspace_root().join("target/sinkbox-test-cache"),
-        )
-        .args(["run", "--watch", "--config"])
-        .arg(&config)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        support::spawn_sinkbox_run(&["--watch".as_ref(), "--config".as_ref(), config.as_os_str()]);
     let (stderr, reader) = support::collect_stderr(&mut child);
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..10 {

@@ -206,3 +206,35 @@ pub fn emit_numbered(pipeline: &sinkbox::Pipeline, range: std::ops::Range<usize>
             .unwrap();
     }
 }
+
+/// Wasm sink options granting `dir` at `/data`, with `config`.
+pub fn granted(dir: &Path, config: &[(&str, &str)]) -> sinkbox::wasm::WasmSinkOptions {
+    sinkbox::wasm::WasmSinkOptions {
+        grant: Some(sinkbox::wasm::DirGrant {
+            host_path: dir.to_owned(),
+            guest_path: "/data".into(),
+            read_only: false,
+        }),
+        config: config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..sinkbox::wasm::WasmSinkOptions::default()
+    }
+}
+
+/// `sinkbox run` with `args`, stdin and stderr piped, sharing the tests'
+/// compile cache.
+pub fn spawn_sinkbox_run(args: &[&std::ffi::OsStr]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sinkbox"))
+        .env(
+            "SINKBOX_CACHE_DIR",
+            workspace_root().join("target/sinkbox-test-cache"),
+        )
+        .arg("run")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sinkbox")
+}
