@@ -28,6 +28,18 @@ fn code_blocks(markdown: &str) -> Vec<(String, String)> {
     blocks
 }
 
+/// The `sinkbox` binary, run in `dir` with the tests' compile cache.
+fn sinkbox_in(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sinkbox"));
+    cmd.current_dir(dir)
+        .env(
+            "SINKBOX_CACHE_DIR",
+            workspace_root().join("target/sinkbox-test-cache"),
+        )
+        .env("NO_COLOR", "1");
+    cmd
+}
+
 #[test]
 fn the_rust_sink_guide_builds_from_an_empty_folder_and_runs() {
     let root = workspace_root();
@@ -84,13 +96,7 @@ fn the_rust_sink_guide_builds_from_an_empty_folder_and_runs() {
     )
     .unwrap();
 
-    let sinkbox = || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sinkbox"));
-        cmd.current_dir(&crate_dir)
-            .env("SINKBOX_CACHE_DIR", root.join("target/sinkbox-test-cache"))
-            .env("NO_COLOR", "1");
-        cmd
-    };
+    let sinkbox = || sinkbox_in(&crate_dir);
     let inspect = sinkbox()
         .args(["inspect", "target/wasm32-wasip2/release/slow_requests.wasm"])
         .output()
@@ -141,14 +147,7 @@ fn the_rust_sink_guide_builds_from_an_empty_folder_and_runs() {
 /// Checks and runs a guide's built sink in `dir`, with the guide's own config
 /// and `input`.
 fn check_and_run(dir: &std::path::Path, component: &str, guide: &[(String, String)], input: &str) {
-    let root = workspace_root();
-    let sinkbox = || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sinkbox"));
-        cmd.current_dir(dir)
-            .env("SINKBOX_CACHE_DIR", root.join("target/sinkbox-test-cache"))
-            .env("NO_COLOR", "1");
-        cmd
-    };
+    let sinkbox = || sinkbox_in(dir);
     std::fs::create_dir_all(dir.join("out")).unwrap();
     let check = sinkbox()
         .args([

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use sinkbox::registry::{OptionKind, OptionValue};
 use sinkbox::wasm::{DirGrant, WasmEngine, WasmSinkOptions, run_conformance};
 
 pub struct CheckArgs {
@@ -24,23 +25,32 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         };
         config.push((key.to_owned(), value.to_owned()));
     }
-    let memory_limit = match args.memory_limit.parse::<bytesize::ByteSize>() {
-        Ok(size) => size.as_u64(),
-        Err(_) => {
+    // The same parsers as the config's `memory_limit` and `call_timeout`.
+    let memory_limit = match OptionKind::Size.parse(&args.memory_limit) {
+        Ok(OptionValue::Size(size)) if size >= 64 * 1024 => size,
+        Ok(_) => {
             eprintln!(
-                "error: --memory-limit `{}`: expected a size such as 64MiB",
+                "error: --memory-limit `{}`: must be at least 64KiB (one wasm page)",
                 args.memory_limit
             );
             return Ok(ExitCode::from(2));
         }
+        Err(why) => {
+            eprintln!("error: --memory-limit: {why}");
+            return Ok(ExitCode::from(2));
+        }
     };
-    let call_timeout = match humantime::parse_duration(&args.call_timeout) {
-        Ok(timeout) if !timeout.is_zero() => timeout,
-        _ => {
+    let call_timeout = match OptionKind::Duration.parse(&args.call_timeout) {
+        Ok(OptionValue::Duration(timeout)) if !timeout.is_zero() => timeout,
+        Ok(_) => {
             eprintln!(
-                "error: --call-timeout `{}`: expected a duration such as 2s",
+                "error: --call-timeout `{}`: must be more than zero, such as 2s",
                 args.call_timeout
             );
+            return Ok(ExitCode::from(2));
+        }
+        Err(why) => {
+            eprintln!("error: --call-timeout: {why}");
             return Ok(ExitCode::from(2));
         }
     };

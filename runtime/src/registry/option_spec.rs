@@ -84,6 +84,12 @@ impl OptionKind {
         }
     }
 
+    /// Parses `text` as this kind, as a URI, env or `--set` value would be
+    /// (a relative path stays relative to the working directory).
+    pub fn parse(&self, text: &str) -> Result<OptionValue, String> {
+        self.parse_text(text, Path::new(""))
+    }
+
     /// Checks a TOML value and turns it into its canonical form.
     pub(crate) fn parse_toml(
         &self,

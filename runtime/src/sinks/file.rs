@@ -88,15 +88,26 @@ impl FileSink {
     }
 }
 
-/// `fsync`s the file's data when `needed`; the flush outcome either way.
-/// Shared by the file sinks.
-pub(super) fn sync_if(file: &File, needed: bool, path: &std::path::Path) -> FlushOutcome {
-    match needed.then(|| file.sync_data()) {
-        Some(Err(err)) => {
-            FlushOutcome::Retryable(format!("cannot sync `{}`: {err}", path.display()))
-        }
-        _ => FlushOutcome::Done,
+/// The flush of a file sink: `fatal` without an open file (only a restart
+/// reopens it), else an `fsync` of the data when `sync_on_flush` is set and
+/// something was written since the last one. Shared by the file sinks.
+pub(super) fn flush_file(
+    file: Option<&File>,
+    sync_on_flush: bool,
+    dirty: &mut bool,
+    path: &std::path::Path,
+) -> FlushOutcome {
+    let Some(file) = file else {
+        return FlushOutcome::Fatal("the file is not open".into());
+    };
+    if sync_on_flush
+        && *dirty
+        && let Err(err) = file.sync_data()
+    {
+        return FlushOutcome::Retryable(format!("cannot sync `{}`: {err}", path.display()));
     }
+    *dirty = false;
+    FlushOutcome::Done
 }
 
 impl Sink for FileSink {
@@ -148,18 +159,12 @@ impl Sink for FileSink {
     }
 
     fn flush(&mut self) -> FlushOutcome {
-        let Some(file) = self.file.as_mut() else {
-            return FlushOutcome::Fatal("the file is not open".into());
-        };
-        let outcome = sync_if(
-            file,
-            self.options.sync_on_flush && self.dirty,
+        flush_file(
+            self.file.as_ref(),
+            self.options.sync_on_flush,
+            &mut self.dirty,
             &self.options.path,
-        );
-        if outcome == FlushOutcome::Done {
-            self.dirty = false;
-        }
-        outcome
+        )
     }
 
     fn stop(&mut self) {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::file::sync_if;
+use super::file::flush_file;
 use super::text_line::write_text_line;
 use crate::batch::Batch;
 use crate::config::ConfigError;
@@ -407,18 +407,12 @@ impl Sink for RotatingFileSink {
     }
 
     fn flush(&mut self) -> FlushOutcome {
-        let Some(file) = self.file.as_mut() else {
-            return FlushOutcome::Fatal("the file is not open".into());
-        };
-        let outcome = sync_if(
-            file,
-            self.options.sync_on_flush && self.dirty,
+        flush_file(
+            self.file.as_ref(),
+            self.options.sync_on_flush,
+            &mut self.dirty,
             &self.options.path,
-        );
-        if outcome == FlushOutcome::Done {
-            self.dirty = false;
-        }
-        outcome
+        )
     }
 
     fn stop(&mut self) {
