@@ -69,10 +69,9 @@ fn run_with_fault(
         faulty,
         applog,
         applog_lines,
-        dead_letters: read_lines(&dir.join("data").join("dead-letter").join("faulty.ndjson"))
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
+        dead_letters: support::dead_letters(
+            &dir.join("data").join("dead-letter").join("faulty.ndjson"),
+        ),
     }
 }
 

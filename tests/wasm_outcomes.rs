@@ -59,10 +59,7 @@ fn accepted(dir: &Path) -> Vec<String> {
 }
 
 fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
-    read_lines(&dir.join("data").join("dead-letter").join("outcomes.ndjson"))
-        .iter()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+    support::dead_letters(&dir.join("data").join("dead-letter").join("outcomes.ndjson"))
 }
 
 #[test]

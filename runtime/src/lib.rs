@@ -26,13 +26,16 @@ pub mod pipeline;
 pub mod registry;
 pub mod reload;
 pub mod sink;
+pub mod sink_name;
 pub mod sinks;
 mod tracing_layer;
 pub mod wasm;
 
 pub use batch::Batch;
 pub use config::Config;
-pub use pipeline::{EmitError, FlushReport, Pipeline, PipelineBuilder, SinkSpec, SinkStats};
+pub use pipeline::{
+    EmitError, FlushReport, Pipeline, PipelineBuilder, ShutdownReport, SinkSpec, SinkStats,
+};
 pub use sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 pub use tracing_layer::SinkboxLayer;
 

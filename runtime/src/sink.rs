@@ -44,6 +44,12 @@ pub trait Sink: Send {
         self.start()
     }
 
+    /// The diagnostics budget of a sandboxed sink, so the pipeline can count
+    /// the guest lines it dropped. Native sinks have none.
+    fn log_budget(&self) -> Option<std::sync::Arc<crate::wasm::GuestLogBudget>> {
+        None
+    }
+
     /// How to replace this sink with a new module while it runs (hot
     /// reload). Wasm sinks have one; the default is `None`.
     fn reloader(&self) -> Option<std::sync::Arc<dyn crate::reload::SinkReloader>> {

@@ -187,6 +187,28 @@ pub fn collect_stderr(
     (text, reader)
 }
 
+/// The records of a dead-letter file, each as
+/// `{"sink", "reason", "sequence", "at", "record"}` (its batch's header
+/// joined in); none if the file does not exist.
+pub fn dead_letters(path: &Path) -> Vec<serde_json::Value> {
+    if !path.exists() {
+        return Vec::new();
+    }
+    sinkbox::pipeline::read_dead_letters(path)
+        .unwrap()
+        .into_iter()
+        .map(|letter| {
+            serde_json::json!({
+                "sink": letter.sink,
+                "reason": letter.reason,
+                "sequence": letter.sequence,
+                "at": letter.at,
+                "record": letter.record,
+            })
+        })
+        .collect()
+}
+
 /// The `"i"` field of each JSON line: which numbered records arrived.
 pub fn numbers(lines: &[String]) -> Vec<usize> {
     lines

@@ -19,6 +19,7 @@ const GUESTS: &[&str] = &[
     "trap-sink",
     "loop-sink",
     "oom-sink",
+    "hostile-sink",
     "tag-sink-v1",
     "tag-sink-v2",
 ];

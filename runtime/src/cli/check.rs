@@ -64,7 +64,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             read_only: false,
         }),
         config,
-        log_capture: None,
+        ..WasmSinkOptions::default()
     };
     let report = run_conformance(&engine, &args.component, options);
     println!("checking {}", args.component.display());

@@ -12,6 +12,10 @@ use sinkbox::registry::SinkRegistry;
 
 use super::ConfigArgs;
 
+/// How long a SIGINT or SIGTERM waits for the sinks to deliver what they
+/// hold; past it the rest is dead-lettered and the process exits.
+const SIGNAL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Malformed lines reported one by one; past this only the count is kept.
 const MAX_REPORTED_MALFORMED: u64 = 20;
 
@@ -152,8 +156,14 @@ fn spawn_signal_handler(
                 );
                 let pipeline = pipeline.clone();
                 std::thread::spawn(move || {
-                    let stats = pipeline.shutdown();
-                    print_summary(&stats, started.elapsed());
+                    let report = pipeline.shutdown_within(SIGNAL_SHUTDOWN_TIMEOUT);
+                    print_summary(&report.stats, started.elapsed());
+                    if !report.unfinished.is_empty() {
+                        eprintln!(
+                            "not finished within {SIGNAL_SHUTDOWN_TIMEOUT:?}: {}; what they still held is in their dead-letter files",
+                            report.unfinished.join(", ")
+                        );
+                    }
                     std::process::exit(128 + signal);
                 });
             }
@@ -205,7 +215,24 @@ fn print_summary(stats: &[SinkStats], elapsed: Duration) {
             s.records as f64 / secs
         );
     }
-    for s in stats.iter().filter(|s| s.reloads + s.reload_failures > 0) {
+    for s in stats {
+        if s.guest_log_dropped > 0 {
+            eprintln!(
+                "{}: {} guest log line(s) dropped over the sink's log budget",
+                s.name, s.guest_log_dropped
+            );
+        }
+        if s.dead_letters_dropped > 0 {
+            eprintln!(
+                "{}: {} dead-lettered record(s) deleted to stay under dead_letter_max_bytes",
+                s.name, s.dead_letters_dropped
+            );
+        }
+    }
+    for s in stats
+        .iter()
+        .filter(|s| s.reloads + s.reload_failures + s.rollbacks > 0)
+    {
         let module = s
             .module_hash
             .as_deref()
@@ -217,8 +244,8 @@ fn print_summary(stats: &[SinkStats], elapsed: Duration) {
             .map(|why| format!("; last refusal: {why}"))
             .unwrap_or_default();
         eprintln!(
-            "{}: {} reload(s), {} refused{module}{last}",
-            s.name, s.reloads, s.reload_failures
+            "{}: {} reload(s), {} refused, {} rolled back{module}{last}",
+            s.name, s.reloads, s.reload_failures, s.rollbacks
         );
     }
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{CompositeTarget, combined_health};
 use crate::batch::Batch;
-use crate::pipeline::SinkLane;
+use crate::pipeline::{LaneSettings, SinkLane};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
 /// Delivers every batch to every target. Each target has its own queue and
@@ -48,9 +48,13 @@ impl Sink for FanoutSink {
             let lane = SinkLane::spawn(
                 &format!("{}.{}", self.name, target.name),
                 Box::new(target.sink.clone()),
-                target.queue_capacity,
-                target.overflow,
-                target.retry.clone(),
+                &LaneSettings {
+                    queue_capacity: target.queue_capacity,
+                    overflow: target.overflow,
+                    retry: target.retry.clone(),
+                    dead_letter_max_bytes: target.dead_letter_max_bytes,
+                    ..LaneSettings::default()
+                },
                 &target.data_dir,
             )
             .map_err(|e| {

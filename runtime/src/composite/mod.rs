@@ -45,6 +45,8 @@ pub struct CompositeTarget {
     pub retry: RetryPolicy,
     /// Where its dead letters go.
     pub data_dir: PathBuf,
+    /// Cap on its dead-letter store inside a fanout.
+    pub dead_letter_max_bytes: u64,
 }
 
 /// The `composite` sink type for the registry.

@@ -29,7 +29,10 @@ pub fn build_pipeline_with(config: &Config, registry: &SinkRegistry) -> anyhow::
             queue_capacity: sink_config.queue_capacity,
             overflow: sink_config.overflow,
             retry: sink_config.retry.clone(),
+            dead_letter_max_bytes: sink_config.dead_letter_max_bytes,
+            optional: sink_config.optional,
+            rollback_batches: sink_config.rollback_batches,
         });
     }
-    Ok(builder.build()?)
+    Ok(builder.log_budgets(context.budgets()).build()?)
 }

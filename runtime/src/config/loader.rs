@@ -8,7 +8,10 @@ use serde::Deserialize;
 use super::raw_sink::{RawSink, RawValue};
 use super::sink_uri::{SinkUri, redact};
 use super::source_map::SourceMap;
-use super::{Config, ConfigError, RuntimeConfig, SourceSpot, did_you_mean, sink_graph};
+use super::{
+    Config, ConfigError, DEFAULT_MAX_COMPONENT_SIZE, RuntimeConfig, SourceSpot, did_you_mean,
+    sink_graph,
+};
 use crate::pipeline::BatchOptions;
 use crate::registry::SinkRegistry;
 
@@ -45,6 +48,7 @@ struct RawRuntime {
     data_dir: PathBuf,
     cache_dir: Option<PathBuf>,
     batch: BatchOptions,
+    max_component_size: Option<bytesize::ByteSize>,
 }
 
 impl Default for RawRuntime {
@@ -53,6 +57,7 @@ impl Default for RawRuntime {
             data_dir: PathBuf::from("sinkbox-data"),
             cache_dir: None,
             batch: BatchOptions::default(),
+            max_component_size: None,
         }
     }
 }
@@ -116,7 +121,7 @@ impl<'r> ConfigLoader<'r> {
     pub fn load(self) -> Result<Config, ConfigError> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let (runtime, mut sinks) = match (&self.file, &self.text) {
-            (_, Some((text, origin, base))) => parse_file(text, origin, base)?,
+            (_, Some((text, origin, base))) => parse_file(text, origin, base, None)?,
             (Some(path), None) => {
                 let origin = path.display().to_string();
                 let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -129,13 +134,15 @@ impl<'r> ConfigLoader<'r> {
                     Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
                     _ => PathBuf::from("."),
                 };
-                parse_file(&text, &origin, &base)?
+                parse_file(&text, &origin, &base, Some(path))?
             }
             (None, None) => (
                 RuntimeConfig {
                     data_dir: cwd.join("sinkbox-data"),
                     cache_dir: None,
                     batch: BatchOptions::default(),
+                    max_component_size: DEFAULT_MAX_COMPONENT_SIZE,
+                    config_file: None,
                 },
                 Vec::new(),
             ),
@@ -348,6 +355,7 @@ fn parse_file(
     text: &str,
     origin: &str,
     base_dir: &Path,
+    file: Option<&Path>,
 ) -> Result<(RuntimeConfig, Vec<RawSink>), ConfigError> {
     let map = SourceMap::new(text);
     let spot = |path: &str| SourceSpot::new(origin, map.line(path), base_dir);
@@ -381,10 +389,22 @@ fn parse_file(
             path
         }
     };
+    let max_component_size = runtime
+        .max_component_size
+        .map_or(DEFAULT_MAX_COMPONENT_SIZE, |size| size.as_u64());
     let runtime = RuntimeConfig {
         data_dir: resolve(runtime.data_dir),
         cache_dir: runtime.cache_dir.map(resolve),
         batch: runtime.batch,
+        max_component_size,
+        config_file: file.map(|f| {
+            let f = if f.is_relative() {
+                std::env::current_dir().unwrap_or_default().join(f)
+            } else {
+                f.to_owned()
+            };
+            std::fs::canonicalize(&f).unwrap_or(f)
+        }),
     };
     let sinks_table = match table.remove("sinks") {
         Some(toml::Value::Table(sinks)) => sinks,
@@ -399,6 +419,9 @@ fn parse_file(
     let mut sinks = Vec::new();
     for (name, value) in sinks_table {
         let at = format!("sinks.{name}");
+        if let Err(why) = crate::sink_name::check_sink_name(&name) {
+            return Err(error(&at, &why));
+        }
         let toml::Value::Table(options) = value else {
             return Err(error(
                 &at,

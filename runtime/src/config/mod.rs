@@ -63,7 +63,17 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// When batches close.
     pub batch: BatchOptions,
+    /// Largest component file sinkbox reads (default 256 MiB); a larger file
+    /// is refused before it is read.
+    pub max_component_size: u64,
+    /// The config file these settings came from, if any: a directory grant
+    /// may not reach it.
+    pub config_file: Option<PathBuf>,
 }
+
+/// Default of `[runtime] max_component_size`: 256 MiB, ten times the largest
+/// component any supported toolchain makes today.
+pub const DEFAULT_MAX_COMPONENT_SIZE: u64 = 256 << 20;
 
 impl RuntimeConfig {
     /// A wasm engine whose compile cache is this config's `cache_dir` (or the
@@ -73,7 +83,15 @@ impl RuntimeConfig {
             .cache_dir
             .clone()
             .or_else(crate::wasm::WasmEngine::default_cache_dir);
-        crate::wasm::WasmEngine::new(cache_dir)
+        Ok(crate::wasm::WasmEngine::new(cache_dir)?
+            .with_max_component_size(self.max_component_size))
+    }
+
+    /// The compile cache directory this config uses, if any.
+    pub fn effective_cache_dir(&self) -> Option<PathBuf> {
+        self.cache_dir
+            .clone()
+            .or_else(crate::wasm::WasmEngine::default_cache_dir)
     }
 }
 
@@ -94,6 +112,12 @@ pub struct SinkConfig {
     pub options: SinkOptions,
     /// Other sinks this one sends to (a composite's `targets`).
     pub targets: Vec<String>,
+    /// Cap on the sink's dead-letter store, in bytes.
+    pub dead_letter_max_bytes: u64,
+    /// Whether the pipeline runs without the sink if it cannot start.
+    pub optional: bool,
+    /// Batches after a hot reload within which a fault rolls it back.
+    pub rollback_batches: u32,
 }
 
 /// Options every sink accepts, whatever its type.
@@ -119,6 +143,15 @@ pub const COMMON_OPTIONS: &[OptionSpec] = &[
     OptionSpec::new("max_restarts", OptionKind::Integer)
         .default("3")
         .help("restarts of a failed sink for one batch before it is dead-lettered"),
+    OptionSpec::new("dead_letter_max_bytes", OptionKind::Size)
+        .default("256MiB")
+        .help("cap on the sink's dead-letter files together; past it the oldest file is deleted and its records counted as dropped"),
+    OptionSpec::new("optional", OptionKind::Bool)
+        .default("false")
+        .help("if `start` fails at boot, run without the sink (reported unhealthy) and retry `start` with back-off, instead of refusing to run"),
+    OptionSpec::new("rollback_batches", OptionKind::Integer)
+        .default("3")
+        .help("after a hot reload, a fault (trap, deadline, memory, fatal) within this many batches swaps the previous module back; 0 turns rollback off"),
 ];
 
 /// Whether every sink accepts `option`.

@@ -180,6 +180,17 @@ impl RawSink {
             max_restarts: count("max_restarts")?.unwrap_or(defaults.max_restarts),
         };
         let queue_capacity = common.integer("queue_capacity")?.unwrap_or(64);
+        let dead_letter_max_bytes = common
+            .size("dead_letter_max_bytes")?
+            .unwrap_or(crate::pipeline::DEFAULT_DEAD_LETTER_MAX_BYTES);
+        if dead_letter_max_bytes < 64 * 1024 {
+            return Err(common.invalid(
+                "dead_letter_max_bytes",
+                "must be at least 64KiB; the default is \"256MiB\"",
+            ));
+        }
+        let optional = common.bool("optional")?;
+        let rollback_batches = count("rollback_batches")?.unwrap_or(3);
         if queue_capacity == 0 {
             return Err(common.invalid("queue_capacity", "must be at least 1"));
         }
@@ -200,6 +211,9 @@ impl RawSink {
             retry,
             options,
             targets,
+            dead_letter_max_bytes,
+            optional,
+            rollback_batches,
         })
     }
 }

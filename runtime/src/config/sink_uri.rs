@@ -100,6 +100,8 @@ impl SinkUri {
             let key = percent_decode(key)?;
             let value = percent_decode(value)?;
             if key == "name" {
+                crate::sink_name::check_sink_name(&value)
+                    .map_err(|why| format!("`name=`: {why}"))?;
                 name = Some(value);
             } else if key == "type" {
                 return Err(format!(

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::lane::LaneSettings;
 use super::{Pipeline, SinkLane};
 use crate::config::{Config, ConfigError};
 use crate::registry::{BuildContext, SinkRegistry};
@@ -19,6 +20,9 @@ fn same_subtree(old: &Config, new: &Config, name: &str) -> bool {
         && a.queue_capacity == b.queue_capacity
         && a.overflow == b.overflow
         && a.retry == b.retry
+        && a.dead_letter_max_bytes == b.dead_letter_max_bytes
+        && a.optional == b.optional
+        && a.rollback_batches == b.rollback_batches
         && a.options.same_values(&b.options)
         && a.targets == b.targets
         && a.targets.iter().all(|t| same_subtree(old, new, t))
@@ -70,7 +74,8 @@ impl Pipeline {
         }
         let lanes = self.inner.lanes.load_full();
         let mut report = ConfigReloadReport::default();
-        let mut context = BuildContext::new(&config, registry);
+        let mut context =
+            BuildContext::new(&config, registry).with_budgets(self.inner.log_budgets.clone());
         let mut swaps: Vec<(Arc<SinkLane>, Box<dyn Sink>, String)> = Vec::new();
         let mut added: Vec<Arc<SinkLane>> = Vec::new();
         let mut next: Vec<Arc<SinkLane>> = Vec::new();
@@ -98,9 +103,7 @@ impl Pipeline {
                         let lane = SinkLane::spawn(
                             &root.name,
                             sink,
-                            root.queue_capacity,
-                            root.overflow,
-                            root.retry.clone(),
+                            &LaneSettings::from(root),
                             &self.inner.data_dir,
                         )
                         .map_err(|e| root.options.invalid_sink(format!("failed to start: {e}")))?;
@@ -128,7 +131,7 @@ impl Pipeline {
             let settings = config.sink(&name).expect("a root of the new config");
             lane.set_queue_limits(settings.queue_capacity, settings.overflow);
             let hash = sink.reloader().map(|r| r.module_hash().to_owned());
-            if let Err(err) = lane.swap(sink, Some(settings.retry.clone()), hash) {
+            if let Err(err) = lane.swap(sink, Some(settings.retry.clone()), hash, false) {
                 tracing::warn!(sink = %name, "{err}");
             }
         }
@@ -143,7 +146,7 @@ impl Pipeline {
             // to the new set; no batch is split between them.
             let mut open = self.inner.open.lock().unwrap();
             let batch = open.close(0);
-            let _dispatch = self.inner.dispatch.lock().unwrap();
+            let _dispatch = self.inner.dispatch.lock();
             drop(open);
             if let Some(batch) = batch {
                 self.inner.dispatch(batch, true);

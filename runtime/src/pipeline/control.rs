@@ -51,6 +51,11 @@ pub(crate) struct SwapRequest {
     pub sink: Box<dyn Sink>,
     /// A new retry policy, for a configuration reload.
     pub retry: Option<RetryPolicy>,
+    /// The new module's hash, for the sink's stats.
+    pub hash: Option<String>,
+    /// Whether a fault on the first batches swaps the old sink back (a
+    /// module reload).
+    pub rollback: bool,
     pub done: Arc<SwapTicket>,
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct SinkCounters {
     pub restarts: AtomicU64,
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
+    pub rollbacks: AtomicU64,
+    pub dead_lettered_dropped: AtomicU64,
 }
 
 impl SinkCounters {
@@ -27,7 +29,13 @@ impl SinkCounters {
 
     /// The counters, with `queue_depth` and the module state as given (they
     /// are not counters).
-    pub fn snapshot(&self, name: &str, queue_depth: u64, module: &ModuleState) -> SinkStats {
+    pub fn snapshot(
+        &self,
+        name: &str,
+        queue_depth: u64,
+        module: &ModuleState,
+        guest_log_dropped: u64,
+    ) -> SinkStats {
         SinkStats {
             name: name.to_owned(),
             records: self.records.load(Relaxed),
@@ -46,6 +54,9 @@ impl SinkCounters {
             queue_depth,
             reloads: self.reloads.load(Relaxed),
             reload_failures: self.reload_failures.load(Relaxed),
+            rollbacks: self.rollbacks.load(Relaxed),
+            dead_letters_dropped: self.dead_lettered_dropped.load(Relaxed),
+            guest_log_dropped,
             module_hash: module.hash.clone(),
             last_reload_error: module.last_error.clone(),
         }
@@ -79,9 +90,17 @@ pub struct SinkStats {
     pub reloads: u64,
     /// Reloads refused (the old instance kept running).
     pub reload_failures: u64,
+    /// Reloads undone because the new module faulted on its first batches.
+    pub rollbacks: u64,
+    /// Dead-lettered records deleted to keep the dead-letter store under
+    /// `dead_letter_max_bytes`.
+    pub dead_letters_dropped: u64,
+    /// Guest log lines (host.log, stdout, stderr) dropped over the sink's
+    /// log budget; 0 for native sinks.
+    pub guest_log_dropped: u64,
     /// The SHA-256 (hex) of the running module, for a wasm sink.
     pub module_hash: Option<String>,
-    /// Why the last refused reload was refused; cleared by a good one.
+    /// Why the last reload was refused or rolled back; cleared by a good one.
     pub last_reload_error: Option<String>,
 }
 

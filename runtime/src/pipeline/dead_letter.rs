@@ -1,62 +1,415 @@
-//! The dead-letter file of one sink: batches it could not deliver, with why.
+//! The dead-letter store of one sink: batches it could not deliver, with
+//! why, under a size cap.
+//!
+//! Files live in `<data_dir>/dead-letter/`: `<sink>.ndjson` is written to;
+//! when it passes a quarter of the cap it is renamed `<sink>.ndjson.<n>`
+//! (`n` counting up), and when the files together pass the cap the oldest
+//! is deleted and its records counted as dropped. Each dead-lettered batch
+//! is one header line followed by one line per record:
+//!
+//! ```text
+//! {"batch":{"sink":"app","reason":"rejected: ...","first_sequence":10,"count":2,"at":"2026-12-01T10:00:00.000Z"}}
+//! {"sequence":10,"record":{"level":"info","message":"a"}}
+//! {"sequence":11,"record":{"level":"info","message":"b"}}
+//! ```
+//!
+//! The reason is written once per batch, whatever its length; the records
+//! are written as they were emitted. [`read_dead_letters`] reads a file
+//! back. Files are created 0600 and never opened through a symlink.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufRead, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::batch::Batch;
 
-/// Appends undeliverable records to `<data_dir>/dead-letter/<sink>.ndjson`,
-/// one JSON line per record:
-/// `{"sink":..,"reason":..,"sequence":..,"at":..,"record":<the record>}`.
-/// The file is opened on first use, so a healthy sink leaves no file.
-pub(crate) struct DeadLetterFile {
-    sink: String,
-    path: PathBuf,
-    file: Option<BufWriter<File>>,
+/// Default of `dead_letter_max_bytes`: 256 MiB per sink.
+pub const DEFAULT_DEAD_LETTER_MAX_BYTES: u64 = 256 << 20;
+
+/// One dead-lettered record, as [`read_dead_letters`] returns it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadLetter {
+    /// The sink that could not deliver it.
+    pub sink: String,
+    /// Why (once per batch in the file, repeated here for each record).
+    pub reason: String,
+    /// The record's pipeline sequence number.
+    pub sequence: u64,
+    /// When it was dead-lettered (RFC 3339).
+    pub at: String,
+    /// The record, as emitted.
+    pub record: serde_json::Value,
 }
 
-impl DeadLetterFile {
-    pub fn new(data_dir: &Path, sink: &str) -> Self {
+/// Reads a dead-letter file back, one entry per record, each with its
+/// batch's reason. Lines that are not dead-letter lines are an error; a last
+/// line cut short (a crash mid-write) is skipped.
+pub fn read_dead_letters(path: &Path) -> std::io::Result<Vec<DeadLetter>> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        sink: String,
+        reason: String,
+        at: String,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Line {
+        Batch {
+            batch: Header,
+        },
+        Record {
+            sequence: u64,
+            record: serde_json::Value,
+        },
+    }
+    let bytes = std::fs::read(path)?;
+    // The bytes after the last newline are a line cut short (a crash, or a
+    // write still under way): skipped.
+    let end = bytes.iter().rposition(|b| *b == b'\n').unwrap_or(0);
+    let complete = std::str::from_utf8(&bytes[..end]).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: not UTF-8: {e}", path.display()),
+        )
+    })?;
+    let mut header: Option<Header> = None;
+    let mut out = Vec::new();
+    for (n, line) in complete
+        .split('\n')
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+    {
+        let bad = |why: String| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}:{}: {why}", path.display(), n + 1),
+            )
+        };
+        match serde_json::from_str::<Line>(line).map_err(|e| bad(e.to_string()))? {
+            Line::Batch { batch } => header = Some(batch),
+            Line::Record { sequence, record } => {
+                let h = header
+                    .as_ref()
+                    .ok_or_else(|| bad("a record before any batch header".into()))?;
+                out.push(DeadLetter {
+                    sink: h.sink.clone(),
+                    reason: h.reason.clone(),
+                    sequence,
+                    at: h.at.clone(),
+                    record,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What [`DeadLetterStore::write`] did with a batch.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct DeadLetterWrite {
+    /// Older records deleted to make room (or this batch's, if it alone is
+    /// larger than the cap).
+    pub dropped: u64,
+    /// Whether this batch was stored.
+    pub stored: bool,
+}
+
+pub(crate) struct DeadLetterStore {
+    sink: String,
+    dir: PathBuf,
+    max_bytes: u64,
+    active: Option<File>,
+    active_bytes: u64,
+    /// Rotated files, oldest first, with their sizes.
+    rotated: Vec<(u64, u64)>,
+    scanned: bool,
+}
+
+impl DeadLetterStore {
+    pub fn new(data_dir: &Path, sink: &str, max_bytes: u64) -> Self {
         Self {
             sink: sink.to_owned(),
-            path: data_dir.join("dead-letter").join(format!("{sink}.ndjson")),
-            file: None,
+            dir: data_dir.join("dead-letter"),
+            max_bytes,
+            active: None,
+            active_bytes: 0,
+            rotated: Vec::new(),
+            scanned: false,
         }
     }
 
-    /// Writes every record of `batch` with `reason` and syncs the file, so a
-    /// dead-lettered record survives a crash right after.
-    pub fn write(&mut self, batch: &Batch, reason: &str) -> std::io::Result<()> {
-        if self.file.is_none() {
-            if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir)?;
+    /// The file being written.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(format!("{}.ndjson", self.sink))
+    }
+
+    fn rotated_path(&self, n: u64) -> PathBuf {
+        self.dir.join(format!("{}.ndjson.{n}", self.sink))
+    }
+
+    /// A file grows to a quarter of the cap before it is rotated, so
+    /// deleting the oldest frees about a quarter of the store.
+    fn segment_bytes(&self) -> u64 {
+        (self.max_bytes / 4).max(16 * 1024)
+    }
+
+    fn total_bytes(&self) -> u64 {
+        self.active_bytes + self.rotated.iter().map(|(_, size)| size).sum::<u64>()
+    }
+
+    /// Finds what earlier runs left: the active file's size and the rotated
+    /// files, so the cap holds across restarts.
+    fn scan(&mut self) -> std::io::Result<()> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
+        let prefix = format!("{}.ndjson.", self.sink);
+        let mut rotated = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(n) = name
+                .to_str()
+                .and_then(|name| name.strip_prefix(&prefix))
+                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let meta = entry.metadata()?;
+            if meta.is_file() {
+                rotated.push((n, meta.len()));
             }
+        }
+        rotated.sort_unstable();
+        self.rotated = rotated;
+        self.active_bytes = match std::fs::symlink_metadata(self.path()) {
+            Ok(meta) if meta.is_file() => meta.len(),
+            _ => 0,
+        };
+        self.scanned = true;
+        Ok(())
+    }
+
+    fn open_active(&mut self) -> std::io::Result<&mut File> {
+        if self.active.is_none() {
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&self.path)?;
-            self.file = Some(BufWriter::new(file));
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(self.path())
+                .map_err(|e| {
+                    if e.raw_os_error() == Some(libc::ELOOP) {
+                        std::io::Error::other(format!(
+                            "`{}` is a symlink; dead letters are never written through one",
+                            self.path().display()
+                        ))
+                    } else {
+                        e
+                    }
+                })?;
+            self.active = Some(file);
         }
-        let file = self.file.as_mut().expect("opened above");
-        let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-        let sink = serde_json::to_string(&self.sink)?;
-        let reason = serde_json::to_string(reason)?;
-        for (i, record) in batch.records().enumerate() {
-            let sequence = batch.first_sequence() + i as u64;
-            write!(
-                file,
-                r#"{{"sink":{sink},"reason":{reason},"sequence":{sequence},"at":"{at}","record":"#
-            )?;
-            file.write_all(record)?;
-            file.write_all(b"}\n")?;
-        }
-        file.flush()?;
-        file.get_ref().sync_data()
+        Ok(self.active.as_mut().expect("opened above"))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.active = None;
+        let next = self.rotated.last().map_or(1, |(n, _)| n + 1);
+        std::fs::rename(self.path(), self.rotated_path(next))?;
+        self.rotated.push((next, self.active_bytes));
+        self.active_bytes = 0;
+        Ok(())
+    }
+
+    /// Deletes the oldest rotated file; returns how many records it held.
+    fn drop_oldest(&mut self) -> std::io::Result<u64> {
+        let (n, _) = self.rotated.remove(0);
+        let path = self.rotated_path(n);
+        let records = count_records(&path).unwrap_or(0);
+        std::fs::remove_file(&path)?;
+        Ok(records)
+    }
+
+    /// Writes `batch` with `reason` (a header line, then its records) and
+    /// syncs the file, so a dead-lettered record survives a crash right
+    /// after. Makes room under the cap first by deleting the oldest files.
+    pub fn write(&mut self, batch: &Batch, reason: &str) -> std::io::Result<DeadLetterWrite> {
+        if !self.scanned {
+            self.scan()?;
+        }
+        let entry = encode(&self.sink, batch, reason)?;
+        let size = entry.len() as u64;
+        let mut dropped = 0;
+        if size > self.max_bytes {
+            return Ok(DeadLetterWrite {
+                dropped: u64::from(batch.len()),
+                stored: false,
+            });
+        }
+        if self.active_bytes > 0 && self.active_bytes + size > self.segment_bytes() {
+            self.rotate()?;
+        }
+        while self.total_bytes() + size > self.max_bytes && !self.rotated.is_empty() {
+            dropped += self.drop_oldest()?;
+        }
+        if self.total_bytes() + size > self.max_bytes {
+            // Only the active file is left and it is too full: start afresh.
+            self.rotate()?;
+            dropped += self.drop_oldest()?;
+        }
+        let file = self.open_active()?;
+        file.write_all(&entry)?;
+        file.sync_data()?;
+        self.active_bytes += size;
+        Ok(DeadLetterWrite {
+            dropped,
+            stored: true,
+        })
+    }
+}
+
+fn encode(sink: &str, batch: &Batch, reason: &str) -> std::io::Result<Vec<u8>> {
+    let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    let header = serde_json::json!({
+        "batch": {
+            "sink": sink,
+            "reason": reason,
+            "first_sequence": batch.first_sequence(),
+            "count": batch.len(),
+            "at": at,
+        }
+    });
+    let mut out = Vec::with_capacity(batch.bytes().len() + 32 * batch.len() as usize + 256);
+    serde_json::to_writer(&mut out, &header)?;
+    out.push(b'\n');
+    for (i, record) in batch.records().enumerate() {
+        let sequence = batch.first_sequence() + i as u64;
+        write!(out, r#"{{"sequence":{sequence},"record":"#)?;
+        out.extend_from_slice(record);
+        out.extend_from_slice(b"}\n");
+    }
+    Ok(out)
+}
+
+fn count_records(path: &Path) -> std::io::Result<u64> {
+    let file = std::io::BufReader::new(File::open(path)?);
+    let mut n = 0;
+    for line in file.split(b'\n') {
+        if line?.starts_with(b"{\"sequence\":") {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(first: u64, n: usize, pad: usize) -> Batch {
+        let records: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"i":{},"pad":"{}"}}"#,
+                    first + i as u64,
+                    "x".repeat(pad)
+                )
+            })
+            .collect();
+        Batch::from_records(records, first)
+    }
+
+    #[test]
+    fn a_batch_is_one_header_and_its_records_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = DeadLetterStore::new(dir.path(), "app", 1 << 20);
+        let reason = "rejected: \0\n".repeat(1000);
+        store.write(&batch(5, 3, 0), &reason).unwrap();
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert_eq!(text.lines().count(), 4);
+        assert_eq!(
+            text.matches("rejected").count(),
+            1000,
+            "the reason is written once"
+        );
+        let letters = read_dead_letters(&store.path()).unwrap();
+        assert_eq!(letters.len(), 3);
+        assert_eq!(letters[2].sequence, 7);
+        assert_eq!(letters[2].record["i"], 7);
+        assert_eq!(letters[0].reason, reason);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(store.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn the_store_stays_under_its_cap_and_counts_what_it_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let cap = 64 * 1024;
+        let mut store = DeadLetterStore::new(dir.path(), "app", cap);
+        let mut dropped = 0;
+        for b in 0..200u64 {
+            let w = store.write(&batch(b * 10, 10, 100), "why").unwrap();
+            assert!(w.stored);
+            dropped += w.dropped;
+            let total: u64 = std::fs::read_dir(dir.path().join("dead-letter"))
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len())
+                .sum();
+            assert!(total <= cap, "{total} > {cap}");
+        }
+        let mut kept = 0;
+        for entry in std::fs::read_dir(dir.path().join("dead-letter")).unwrap() {
+            kept += read_dead_letters(&entry.unwrap().path()).unwrap().len() as u64;
+        }
+        assert!(dropped > 0);
+        assert_eq!(
+            kept + dropped,
+            2000,
+            "every record is kept or counted as dropped"
+        );
+        // A new store (a restart) sees what is there and keeps the cap.
+        let mut again = DeadLetterStore::new(dir.path(), "app", cap);
+        again.write(&batch(9999, 10, 100), "why").unwrap();
+        let total: u64 = std::fs::read_dir(dir.path().join("dead-letter"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        assert!(total <= cap);
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_cap_is_counted_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = DeadLetterStore::new(dir.path(), "app", 64 * 1024);
+        let w = store.write(&batch(0, 100, 1000), "why").unwrap();
+        assert_eq!(
+            w,
+            DeadLetterWrite {
+                dropped: 100,
+                stored: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_planted_symlink_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("victim");
+        std::fs::write(&target, "keep").unwrap();
+        std::fs::create_dir_all(dir.path().join("dead-letter")).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("dead-letter/app.ndjson")).unwrap();
+        let mut store = DeadLetterStore::new(dir.path(), "app", 1 << 20);
+        let err = store.write(&batch(0, 1, 0), "why").unwrap_err();
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
     }
 }

@@ -8,20 +8,55 @@ use std::time::Instant;
 
 use super::control::{FlushTicket, SwapRequest, SwapTicket};
 use super::counters::{ModuleState, SinkCounters};
-use super::dead_letter::DeadLetterFile;
+use super::dead_letter::{DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetterStore};
 use super::queue::{PushResult, QueueItem, SinkQueue};
-use super::worker::{SinkWorker, WorkerShared};
-use super::{OverflowPolicy, RetryPolicy, SinkStats};
+use super::worker::{FaultPolicy, SinkWorker, WorkerShared};
+use super::{DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RetryPolicy, SinkStats};
 use crate::batch::Batch;
 use crate::reload::SinkReloader;
 use crate::sink::{Health, Sink};
+
+/// How a lane queues, retries and keeps what it cannot deliver.
+#[derive(Clone, Debug)]
+pub(crate) struct LaneSettings {
+    pub queue_capacity: usize,
+    pub overflow: OverflowPolicy,
+    pub retry: RetryPolicy,
+    pub dead_letter_max_bytes: u64,
+    pub optional: bool,
+    pub rollback_batches: u32,
+}
+
+impl Default for LaneSettings {
+    fn default() -> Self {
+        Self {
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            overflow: OverflowPolicy::default(),
+            retry: RetryPolicy::default(),
+            dead_letter_max_bytes: DEFAULT_DEAD_LETTER_MAX_BYTES,
+            optional: false,
+            rollback_batches: 3,
+        }
+    }
+}
+
+impl From<&crate::config::SinkConfig> for LaneSettings {
+    fn from(config: &crate::config::SinkConfig) -> Self {
+        Self {
+            queue_capacity: config.queue_capacity,
+            overflow: config.overflow,
+            retry: config.retry.clone(),
+            dead_letter_max_bytes: config.dead_letter_max_bytes,
+            optional: config.optional,
+            rollback_batches: config.rollback_batches,
+        }
+    }
+}
 
 /// A running sink behind its queue.
 pub(crate) struct SinkLane {
     shared: Arc<WorkerShared>,
     handle: Mutex<Option<JoinHandle<()>>>,
-    /// How to replace the sink with a new module.
-    reloader: Mutex<Option<Arc<dyn SinkReloader>>>,
     /// Held while a reload runs, so reloads of one sink take turns.
     reload_turn: Mutex<()>,
 }
@@ -30,33 +65,45 @@ pub(crate) struct SinkLane {
 const SWAP_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl SinkLane {
-    /// Starts `sink` on its own worker; fails if its `start` fails.
-    /// Undeliverable batches go to `<data_dir>/dead-letter/<name>.ndjson`.
+    /// Starts `sink` on its own worker; fails if its `start` fails (unless
+    /// the sink is optional). Undeliverable batches go to
+    /// `<data_dir>/dead-letter/<name>.ndjson`.
     pub fn spawn(
         name: &str,
         sink: Box<dyn Sink>,
-        queue_capacity: usize,
-        overflow: OverflowPolicy,
-        retry: RetryPolicy,
+        settings: &LaneSettings,
         data_dir: &Path,
     ) -> Result<SinkLane, String> {
         let reloader = sink.reloader();
         let shared = Arc::new(WorkerShared {
             name: name.to_owned(),
-            queue: SinkQueue::new(queue_capacity, overflow),
+            queue: SinkQueue::new(settings.queue_capacity, settings.overflow),
             counters: Default::default(),
             health: Mutex::new(Health::Healthy),
             module: Mutex::new(ModuleState {
                 hash: reloader.as_ref().map(|r| r.module_hash().to_owned()),
                 last_error: None,
             }),
+            log_budget: Mutex::new(sink.log_budget()),
+            reloader: Mutex::new(reloader),
+            abandon: Default::default(),
         });
-        let dead_letters = DeadLetterFile::new(data_dir, name);
-        let handle = SinkWorker::new(shared.clone(), sink, retry, dead_letters).spawn()?;
+        let dead_letters = DeadLetterStore::new(data_dir, name, settings.dead_letter_max_bytes);
+        let faults = FaultPolicy {
+            optional: settings.optional,
+            rollback_batches: settings.rollback_batches,
+        };
+        let handle = SinkWorker::new(
+            shared.clone(),
+            sink,
+            settings.retry.clone(),
+            faults,
+            dead_letters,
+        )
+        .spawn()?;
         Ok(SinkLane {
             shared,
             handle: Mutex::new(Some(handle)),
-            reloader: Mutex::new(reloader),
             reload_turn: Mutex::new(()),
         })
     }
@@ -99,6 +146,35 @@ impl SinkLane {
         handle.is_none_or(|handle| handle.join().is_ok())
     }
 
+    /// Waits for the worker to end until `deadline`; `false` if it is still
+    /// running then (it is left to finish on its own).
+    pub fn join_until(&self, deadline: Instant) -> bool {
+        loop {
+            if self.is_stopped() {
+                self.join();
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// A shutdown's deadline passed: the worker stops delivering and
+    /// dead-letters what is left in its queue.
+    pub fn abandon(&self) {
+        self.shared
+            .abandon
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Lets producers blocked on a full queue through (shutdown: nothing new
+    /// is accepted, and what was accepted must reach the queue).
+    pub fn open_queue(&self) {
+        self.shared.queue.lift_capacity();
+    }
+
     /// The last known health.
     pub fn health(&self) -> Health {
         self.shared.health.lock().unwrap().clone()
@@ -106,11 +182,24 @@ impl SinkLane {
 
     /// The lane's counters.
     pub fn stats(&self) -> SinkStats {
+        let guest_log_dropped = self
+            .shared
+            .log_budget
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or(0, |budget| budget.dropped());
         self.shared.counters.snapshot(
             &self.shared.name,
             self.shared.queue.depth() as u64,
             &self.shared.module.lock().unwrap(),
+            guest_log_dropped,
         )
+    }
+
+    /// Whether the queue is at capacity (a producer would wait).
+    pub fn is_full(&self) -> bool {
+        self.shared.queue.is_full()
     }
 
     /// Whether the worker has ended (the lane was stopped).
@@ -124,7 +213,7 @@ impl SinkLane {
 
     /// How to replace the running sink with a new module, if it has one.
     pub fn reloader(&self) -> Option<Arc<dyn SinkReloader>> {
-        self.reloader.lock().unwrap().clone()
+        self.shared.reloader.lock().unwrap().clone()
     }
 
     /// Taken for the whole of a reload, so reloads of one sink take turns.
@@ -133,35 +222,34 @@ impl SinkLane {
     }
 
     /// Hands a started replacement to the worker, ahead of the queued
-    /// batches, and waits until it is in place; returns the pause.
+    /// batches, and waits until it is in place; returns the pause. With
+    /// `rollback`, a fault of the new sink on its first batches swaps the
+    /// old one back (a module reload).
     pub fn swap(
         &self,
         sink: Box<dyn Sink>,
         retry: Option<RetryPolicy>,
         hash: Option<String>,
+        rollback: bool,
     ) -> Result<std::time::Duration, String> {
         if self.is_stopped() {
             return Err("the sink is stopped".into());
         }
-        let new_reloader = sink.reloader();
         let done = Arc::new(SwapTicket::default());
         self.shared
             .queue
             .push_front_control(QueueItem::Swap(Box::new(SwapRequest {
                 sink,
                 retry,
+                hash,
+                rollback,
                 done: done.clone(),
             })));
-        let pause = done.wait(SWAP_WAIT).ok_or_else(|| {
+        done.wait(SWAP_WAIT).ok_or_else(|| {
             format!(
                 "the sink's worker did not reach a batch boundary within {SWAP_WAIT:?}; the new instance takes over when it does"
             )
-        })?;
-        *self.reloader.lock().unwrap() = new_reloader;
-        let mut module = self.shared.module.lock().unwrap();
-        module.hash = hash;
-        module.last_error = None;
-        Ok(pause)
+        })
     }
 
     /// Records a refused reload.

@@ -21,15 +21,17 @@ use std::time::{Duration, Instant};
 
 pub use batcher::BatchOptions;
 pub use counters::{OutcomeErrors, SinkStats};
+pub use dead_letter::{DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetter, read_dead_letters};
 pub use queue::OverflowPolicy;
 pub use retry_policy::RetryPolicy;
 
-pub(crate) use lane::SinkLane;
+pub(crate) use lane::{LaneSettings, SinkLane};
 
 use arc_swap::ArcSwap;
 use batcher::OpenBatch;
 
 use crate::batch::Batch;
+use crate::registry::LogBudgets;
 use crate::sink::{Health, Sink};
 
 /// How one sink is attached to the pipeline: the sink plus its queue and
@@ -45,17 +47,46 @@ pub struct SinkSpec {
     pub overflow: OverflowPolicy,
     /// Retry, back-off and restart limits.
     pub retry: RetryPolicy,
+    /// Cap on the sink's dead-letter files together (default 256 MiB).
+    pub dead_letter_max_bytes: u64,
+    /// Run without the sink if its first `start` fails, retrying it with
+    /// back-off (default `false`: the pipeline refuses to build).
+    pub optional: bool,
+    /// Batches after a module reload within which a fault (trap, deadline,
+    /// memory, `fatal`) swaps the previous module back (default 3; 0: off).
+    pub rollback_batches: u32,
 }
 
 impl SinkSpec {
-    /// A sink with the default queue (64 batches, `block`) and retry policy.
+    /// A sink with the default queue (64 batches, `block`), retry policy and
+    /// dead-letter cap.
     pub fn new(name: impl Into<String>, sink: impl Sink + 'static) -> Self {
+        Self::boxed(name, Box::new(sink))
+    }
+
+    /// Like [`SinkSpec::new`], for a sink already boxed.
+    pub fn boxed(name: impl Into<String>, sink: Box<dyn Sink>) -> Self {
+        let lane = LaneSettings::default();
         Self {
             name: name.into(),
-            sink: Box::new(sink),
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            overflow: OverflowPolicy::default(),
-            retry: RetryPolicy::default(),
+            sink,
+            queue_capacity: lane.queue_capacity,
+            overflow: lane.overflow,
+            retry: lane.retry,
+            dead_letter_max_bytes: lane.dead_letter_max_bytes,
+            optional: lane.optional,
+            rollback_batches: lane.rollback_batches,
+        }
+    }
+
+    fn lane_settings(&self) -> LaneSettings {
+        LaneSettings {
+            queue_capacity: self.queue_capacity,
+            overflow: self.overflow,
+            retry: self.retry.clone(),
+            dead_letter_max_bytes: self.dead_letter_max_bytes,
+            optional: self.optional,
+            rollback_batches: self.rollback_batches,
         }
     }
 }
@@ -70,6 +101,7 @@ pub struct PipelineBuilder {
     data_dir: Option<PathBuf>,
     sinks: Vec<SinkSpec>,
     config: Option<crate::config::Config>,
+    log_budgets: Option<LogBudgets>,
 }
 
 impl PipelineBuilder {
@@ -89,6 +121,13 @@ impl PipelineBuilder {
     /// [`Pipeline::reload_config`] can tell what changed.
     pub(crate) fn config(mut self, config: crate::config::Config) -> Self {
         self.config = Some(config);
+        self
+    }
+
+    /// The diagnostics budgets the sinks were built with, so a configuration
+    /// reload hands each sink the one it has.
+    pub(crate) fn log_budgets(mut self, budgets: LogBudgets) -> Self {
+        self.log_budgets = Some(budgets);
         self
     }
 
@@ -112,20 +151,17 @@ impl PipelineBuilder {
             .unwrap_or_else(|| PathBuf::from("sinkbox-data"));
         let mut seen = std::collections::HashSet::new();
         for spec in &self.sinks {
+            if let Err(why) = crate::sink_name::check_sink_name(&spec.name) {
+                return Err(PipelineError::InvalidName(why));
+            }
             if !seen.insert(spec.name.clone()) {
                 return Err(PipelineError::DuplicateSink(spec.name.clone()));
             }
         }
         let mut lanes: Vec<Arc<SinkLane>> = Vec::new();
         for spec in self.sinks {
-            match SinkLane::spawn(
-                &spec.name,
-                spec.sink,
-                spec.queue_capacity,
-                spec.overflow,
-                spec.retry,
-                &data_dir,
-            ) {
+            let settings = spec.lane_settings();
+            match SinkLane::spawn(&spec.name, spec.sink, &settings, &data_dir) {
                 Ok(lane) => lanes.push(Arc::new(lane)),
                 Err(message) => {
                     for lane in &lanes {
@@ -142,11 +178,12 @@ impl PipelineBuilder {
         let inner = Arc::new(Inner {
             open: Mutex::new(OpenBatch::new()),
             opened: Condvar::new(),
-            dispatch: Mutex::new(()),
+            dispatch: parking_lot::Mutex::new(()),
             options: self.batch,
             lanes: ArcSwap::from_pointee(lanes),
             stopping: Mutex::new(()),
             config: Mutex::new(self.config),
+            log_budgets: self.log_budgets.unwrap_or_default(),
             data_dir,
             closed: AtomicBool::new(false),
             timer: Mutex::new(None),
@@ -169,6 +206,9 @@ pub enum PipelineError {
     /// Two sinks share a name.
     #[error("two sinks are named `{0}`; give each sink a unique name")]
     DuplicateSink(String),
+    /// A sink's name breaks the naming rule.
+    #[error("{0}")]
+    InvalidName(String),
     /// A sink's `start` failed.
     #[error("sink `{sink}` failed to start: {message}")]
     SinkStart {
@@ -255,7 +295,7 @@ impl std::ops::Deref for Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.0.shutdown();
+        self.0.shutdown(None);
     }
 }
 
@@ -264,8 +304,9 @@ struct Inner {
     /// Wakes the batch timer when an empty batch gets its first record.
     opened: Condvar,
     /// Held while a closed batch is pushed to the queues, so every sink sees
-    /// batches in sequence order.
-    dispatch: Mutex<()>,
+    /// batches in sequence order. A timed lock, so `flush` can give up at
+    /// its deadline while a producer waits on a full queue.
+    dispatch: parking_lot::Mutex<()>,
     options: BatchOptions,
     /// The top-level sinks. Replaced as a whole by a configuration reload;
     /// `dispatch` reads it without a lock.
@@ -276,6 +317,8 @@ struct Inner {
     config: Mutex<Option<crate::config::Config>>,
     /// Where dead letters go, for lanes a reload adds.
     data_dir: PathBuf,
+    /// The sandboxed sinks' diagnostics budgets, kept across reloads.
+    log_budgets: LogBudgets,
     closed: AtomicBool,
     timer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -368,7 +411,7 @@ impl Pipeline {
         if open.is_full(&self.inner.options) {
             let hint = open.buf.len();
             let batch = open.close(hint);
-            let dispatch = self.inner.dispatch.lock().unwrap();
+            let dispatch = self.inner.dispatch.lock();
             drop(open);
             if let Some(batch) = batch {
                 self.inner.dispatch(batch, false);
@@ -382,18 +425,31 @@ impl Pipeline {
     /// call, or until `timeout` passes; the report names the sinks that did not
     /// finish or failed.
     ///
-    /// With the `block` overflow policy, closing the open batch may first
-    /// wait for a full queue, like `emit` does. After [`Pipeline::shutdown`]
-    /// there is nothing left to flush and it returns at once.
+    /// The deadline holds even while a producer waits on a sink's full
+    /// `block` queue: the sinks behind it are reported as not finished and
+    /// the open batch stays open (nothing is lost). After
+    /// [`Pipeline::shutdown`] there is nothing left to flush and it returns
+    /// at once.
     pub fn flush(&self, timeout: Duration) -> FlushReport {
         if self.inner.closed.load(Ordering::Acquire) {
             return FlushReport::default();
         }
-        let now = Instant::now();
-        let deadline = now
-            .checked_add(timeout)
-            .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
-        self.inner.close_open_batch(true);
+        let deadline = deadline_after(timeout);
+        if !self.inner.close_open_batch_until(deadline) {
+            let lanes = self.inner.lanes.load();
+            let mut timed_out: Vec<String> = lanes
+                .iter()
+                .filter(|lane| lane.is_full())
+                .map(|lane| lane.name().to_owned())
+                .collect();
+            if timed_out.is_empty() {
+                timed_out = lanes.iter().map(|lane| lane.name().to_owned()).collect();
+            }
+            return FlushReport {
+                timed_out,
+                failed: Vec::new(),
+            };
+        }
         let tickets: Vec<_> = self
             .inner
             .lanes
@@ -413,11 +469,24 @@ impl Pipeline {
     }
 
     /// Refuses further events, delivers everything queued, flushes and stops
-    /// every sink, and returns the final counters. Calling it again returns
-    /// the counters at once.
+    /// every sink, and returns the final counters. Waits as long as the
+    /// sinks take; see [`Pipeline::shutdown_within`] for a deadline. Calling
+    /// it again returns the counters at once.
     pub fn shutdown(&self) -> Vec<SinkStats> {
-        self.inner.shutdown();
+        self.inner.shutdown(None);
         self.stats()
+    }
+
+    /// Like [`Pipeline::shutdown`], but gives up waiting at `timeout`: a
+    /// sink still delivering then stops retrying, and every batch it has not
+    /// delivered is written to its dead-letter file (so nothing accepted is
+    /// lost without a trace). The report names those sinks.
+    pub fn shutdown_within(&self, timeout: Duration) -> ShutdownReport {
+        let unfinished = self.inner.shutdown(Some(deadline_after(timeout)));
+        ShutdownReport {
+            stats: self.stats(),
+            unfinished,
+        }
     }
 
     /// Counters of every sink, in configuration order.
@@ -463,7 +532,7 @@ impl Inner {
     fn close_open_batch(&self, force: bool) {
         let mut open = self.open.lock().unwrap();
         let batch = open.close(0);
-        let dispatch = self.dispatch.lock().unwrap();
+        let dispatch = self.dispatch.lock();
         drop(open);
         if let Some(batch) = batch {
             self.dispatch(batch, force);
@@ -471,27 +540,94 @@ impl Inner {
         drop(dispatch);
     }
 
-    fn shutdown(&self) {
+    /// Closes the open batch and queues it for every sink, unless a producer
+    /// holds the dispatch turn (waiting on a full queue) past `deadline`;
+    /// then the batch stays open and `false` says so.
+    fn close_open_batch_until(&self, deadline: Instant) -> bool {
+        let mut open = self.open.lock().unwrap();
+        let Some(dispatch) = self.dispatch.try_lock_until(deadline) else {
+            return false;
+        };
+        let batch = open.close(0);
+        drop(open);
+        if let Some(batch) = batch {
+            self.dispatch(batch, true);
+        }
+        drop(dispatch);
+        true
+    }
+
+    /// Returns the sinks that did not finish by `deadline` (none without one).
+    fn shutdown(&self, deadline: Option<Instant>) -> Vec<String> {
         let _stopping = self.stopping.lock().unwrap();
         if self.closed.swap(true, Ordering::AcqRel) {
-            return;
+            return Vec::new();
         }
         self.opened.notify_all();
         if let Some(timer) = self.timer.lock().unwrap().take() {
             let _ = timer.join();
         }
-        self.close_open_batch(true);
         let lanes = self.lanes.load_full();
+        if deadline.is_some() {
+            // Producers waiting on a full queue hold events already
+            // accepted: let them through, so the open batch can close.
+            for lane in lanes.iter() {
+                lane.open_queue();
+            }
+        }
+        self.close_open_batch(true);
         for lane in lanes.iter() {
             lane.request_stop();
         }
+        let mut unfinished = Vec::new();
         for lane in lanes.iter() {
-            if !lane.join() {
+            let joined = match deadline {
+                None => Some(lane.join()),
+                Some(deadline) => {
+                    if lane.join_until(deadline) {
+                        Some(lane.join())
+                    } else {
+                        lane.abandon();
+                        // What is left is dead-lettered quickly unless the
+                        // sink is stuck inside a call; give that a moment.
+                        if lane.join_until(Instant::now() + SHUTDOWN_GRACE) {
+                            unfinished.push(lane.name().to_owned());
+                            Some(true)
+                        } else {
+                            unfinished.push(lane.name().to_owned());
+                            tracing::error!(sink = %lane.name(), "the sink did not finish by the shutdown deadline and is still inside a call; left behind");
+                            None
+                        }
+                    }
+                }
+            };
+            if joined == Some(false) {
                 tracing::error!(sink = %lane.name(), "a sink worker panicked during shutdown");
             }
         }
         let _ = std::io::stdout().flush();
+        unfinished
     }
+}
+
+/// How long a shutdown past its deadline waits for abandoned sinks to
+/// dead-letter what they hold.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or(now + Duration::from_secs(365 * 24 * 3600))
+}
+
+/// What [`Pipeline::shutdown_within`] did.
+#[derive(Debug, Clone)]
+pub struct ShutdownReport {
+    /// The final counters of every sink.
+    pub stats: Vec<SinkStats>,
+    /// Sinks that had not delivered everything by the deadline; what they
+    /// still held went to their dead-letter files.
+    pub unfinished: Vec<String>,
 }
 
 /// Closes the open batch when its first record is older than the timeout.

@@ -48,11 +48,9 @@ impl Pipeline {
             }
         };
         let (origin, bytes) = match source {
-            ModuleSource::Path(path) => match std::fs::read(&path) {
+            ModuleSource::Path(path) => match reloader.read_module(&path) {
                 Ok(bytes) => (path, bytes),
-                Err(err) => {
-                    return Err(refused(format!("cannot read `{}`: {err}", path.display())));
-                }
+                Err(err) => return Err(refused(err)),
             },
             ModuleSource::Bytes(bytes) => (reloader.module_path().to_owned(), bytes),
         };
@@ -69,7 +67,9 @@ impl Pipeline {
         let started = Instant::now();
         let sink = reloader.prepare(&origin, &bytes).map_err(refused)?;
         let prepare = started.elapsed();
-        let pause = lane.swap(sink, None, Some(hash.clone())).map_err(refused)?;
+        let pause = lane
+            .swap(sink, None, Some(hash.clone()), true)
+            .map_err(refused)?;
         tracing::info!(sink = %name, module = %&hash[..12], ?prepare, ?pause, "reloaded");
         Ok(ReloadReport {
             sink: name.to_owned(),

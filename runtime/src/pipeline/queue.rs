@@ -134,6 +134,18 @@ impl SinkQueue {
         self.not_full.notify_all();
     }
 
+    /// Removes the capacity: producers waiting for room go through.
+    pub fn lift_capacity(&self) {
+        self.state.lock().unwrap().capacity = usize::MAX;
+        self.not_full.notify_all();
+    }
+
+    /// Whether a `block` producer would wait now.
+    pub fn is_full(&self) -> bool {
+        let state = self.state.lock().unwrap();
+        state.batches >= state.capacity
+    }
+
     /// Waits up to `timeout` for the next item.
     pub fn pop(&self, timeout: Duration) -> Option<QueueItem> {
         let state = self.state.lock().unwrap();

@@ -1,17 +1,20 @@
 //! The thread that drives one sink: takes batches from its queue, delivers
 //! them with retries and restarts, dead-letters what cannot be delivered.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::control::SwapRequest;
 use super::counters::{ModuleState, SinkCounters};
-use super::dead_letter::DeadLetterFile;
+use super::dead_letter::DeadLetterStore;
 use super::queue::{QueueItem, SinkQueue};
 use super::retry_policy::RetryPolicy;
 use crate::batch::Batch;
+use crate::reload::SinkReloader;
 use crate::sink::{FlushOutcome, Health, Sink, WriteOutcome};
+use crate::wasm::GuestLogBudget;
 
 /// How often an idle worker asks its sink for its health.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
@@ -37,6 +40,38 @@ pub(crate) struct WorkerShared {
     pub counters: SinkCounters,
     pub health: Mutex<Health>,
     pub module: Mutex<ModuleState>,
+    /// How to replace the running sink with a new module; the worker keeps
+    /// it in step with what runs (a swap, a rollback).
+    pub reloader: Mutex<Option<Arc<dyn SinkReloader>>>,
+    /// The running sink's diagnostics budget, for its dropped-lines count.
+    pub log_budget: Mutex<Option<Arc<GuestLogBudget>>>,
+    /// Set when a shutdown's deadline passed: the worker stops delivering
+    /// and dead-letters what is left, so nothing accepted is lost unsaid.
+    pub abandon: AtomicBool,
+}
+
+impl WorkerShared {
+    fn abandoned(&self) -> bool {
+        self.abandon.load(Ordering::Acquire)
+    }
+}
+
+/// How a worker treats faults around start and reloads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FaultPolicy {
+    /// Run without the sink when its first `start` fails, retrying it.
+    pub optional: bool,
+    /// Batches after a module reload within which a fault rolls it back.
+    pub rollback_batches: u32,
+}
+
+/// The module a reload replaced, kept (stopped) for its first batches so a
+/// fault of the new one can swap it back.
+struct Probation {
+    previous: Box<dyn Sink>,
+    reloader: Option<Arc<dyn SinkReloader>>,
+    hash: Option<String>,
+    batches_left: u32,
 }
 
 /// Drives one sink on its own thread.
@@ -44,8 +79,13 @@ pub(crate) struct SinkWorker {
     shared: Arc<WorkerShared>,
     sink: Box<dyn Sink>,
     policy: RetryPolicy,
-    dead_letters: DeadLetterFile,
+    faults: FaultPolicy,
+    dead_letters: DeadLetterStore,
     running: bool,
+    probation: Option<Probation>,
+    /// For an optional sink that could not start: when to try again, and
+    /// how many tries so far.
+    start_retry: Option<(Instant, u32)>,
 }
 
 impl SinkWorker {
@@ -53,14 +93,18 @@ impl SinkWorker {
         shared: Arc<WorkerShared>,
         sink: Box<dyn Sink>,
         policy: RetryPolicy,
-        dead_letters: DeadLetterFile,
+        faults: FaultPolicy,
+        dead_letters: DeadLetterStore,
     ) -> Self {
         Self {
             shared,
             sink,
             policy,
+            faults,
             dead_letters,
             running: false,
+            probation: None,
+            start_retry: None,
         }
     }
 
@@ -77,6 +121,17 @@ impl SinkWorker {
                 {
                     Ok(()) => {
                         self.running = true;
+                        let _ = tx.send(Ok(()));
+                    }
+                    Err(err) if self.faults.optional => {
+                        tracing::warn!(
+                            sink = %self.shared.name,
+                            "an optional sink failed to start; running without it and retrying: {err}"
+                        );
+                        self.set_health(Health::Unhealthy(format!(
+                            "start failed, retrying with back-off: {err}"
+                        )));
+                        self.start_retry = Some((Instant::now() + self.policy.backoff(1), 1));
                         let _ = tx.send(Ok(()));
                     }
                     Err(err) => {
@@ -102,17 +157,29 @@ impl SinkWorker {
 
     fn run(&mut self) {
         loop {
-            let Some(item) = self.shared.queue.pop(HEALTH_INTERVAL) else {
+            let wait = match self.start_retry {
+                Some((at, _)) => at
+                    .saturating_duration_since(Instant::now())
+                    .min(HEALTH_INTERVAL),
+                None => HEALTH_INTERVAL,
+            };
+            let Some(item) = self.shared.queue.pop(wait) else {
+                self.retry_start();
                 self.refresh_health();
                 continue;
             };
             match item {
-                QueueItem::Batch(batch) => self.deliver(batch),
+                QueueItem::Batch(batch) => {
+                    self.deliver(batch);
+                    self.probation_tick();
+                }
                 QueueItem::Flush(ticket) => ticket.complete(self.flush(Some(ticket.deadline))),
                 QueueItem::Swap(request) => self.swap(*request),
                 QueueItem::Stop => {
                     if self.running {
-                        let _ = self.flush(None);
+                        if !self.shared.abandoned() {
+                            let _ = self.flush(None);
+                        }
                         let _ = guarded("stop", || self.sink.stop());
                     }
                     return;
@@ -121,27 +188,116 @@ impl SinkWorker {
         }
     }
 
+    /// An optional sink that could not start: tries `start` again once its
+    /// back-off has passed.
+    fn retry_start(&mut self) {
+        let Some((at, attempts)) = self.start_retry else {
+            return;
+        };
+        if self.running {
+            self.start_retry = None;
+            return;
+        }
+        if Instant::now() < at {
+            return;
+        }
+        if self.restart() {
+            tracing::info!(sink = %self.shared.name, "the optional sink started after {attempts} failed attempt(s)");
+            self.set_health(Health::Healthy);
+            self.start_retry = None;
+        } else {
+            let attempts = attempts + 1;
+            self.start_retry = Some((Instant::now() + self.policy.backoff(attempts), attempts));
+        }
+    }
+
     /// Replaces the sink at a batch boundary: the old one is flushed and
-    /// stopped, the new one (already started) takes every later batch.
+    /// stopped, the new one (already started) takes every later batch. After
+    /// a module reload the old one is kept, stopped, for the first
+    /// `rollback_batches` batches.
     fn swap(&mut self, request: SwapRequest) {
         let started = Instant::now();
+        let was_running = self.running;
         if self.running {
             if let Err(err) = self.flush(None) {
                 tracing::warn!(sink = %self.shared.name, "the replaced instance did not flush: {err}");
             }
             let _ = guarded("stop", || self.sink.stop());
         }
+        let new_reloader = request.sink.reloader();
+        let new_budget = request.sink.log_budget();
         let old = std::mem::replace(&mut self.sink, request.sink);
-        // Dropping a wasm instance frees its store; keep that off the
-        // measured pause only where it is cheap to do so.
-        drop(old);
+        let old_reloader =
+            std::mem::replace(&mut *self.shared.reloader.lock().unwrap(), new_reloader);
+        *self.shared.log_budget.lock().unwrap() = new_budget;
+        let old_hash = {
+            let mut module = self.shared.module.lock().unwrap();
+            module.last_error = None;
+            std::mem::replace(&mut module.hash, request.hash)
+        };
+        self.probation = if request.rollback && was_running && self.faults.rollback_batches > 0 {
+            Some(Probation {
+                previous: old,
+                reloader: old_reloader,
+                hash: old_hash,
+                batches_left: self.faults.rollback_batches,
+            })
+        } else {
+            // Dropping a wasm instance frees its store.
+            drop(old);
+            None
+        };
         if let Some(retry) = request.retry {
             self.policy = retry;
         }
         self.running = true;
+        self.start_retry = None;
         self.set_health(Health::Healthy);
         SinkCounters::add(&self.shared.counters.reloads, 1);
         request.done.complete(started.elapsed());
+    }
+
+    /// One more batch went through the reloaded module without a fault.
+    fn probation_tick(&mut self) {
+        if let Some(probation) = &mut self.probation {
+            probation.batches_left = probation.batches_left.saturating_sub(1);
+            if probation.batches_left == 0 {
+                self.probation = None;
+            }
+        }
+    }
+
+    /// The module swapped in by a reload faulted on one of its first
+    /// batches: starts the previous module again and swaps it back. Returns
+    /// whether it did (the caller then redelivers to it).
+    fn roll_back(&mut self, why: &str) -> bool {
+        let Some(probation) = self.probation.take() else {
+            return false;
+        };
+        let mut previous = probation.previous;
+        if let Err(err) =
+            guarded("start", || previous.start()).and_then(|r| r.map_err(|e| e.to_string()))
+        {
+            tracing::error!(sink = %self.shared.name, "the new module faulted ({why}) and the previous one could not be started again: {err}");
+            return false;
+        }
+        // The faulted instance is not called again: dropped without `stop`.
+        drop(std::mem::replace(&mut self.sink, previous));
+        *self.shared.reloader.lock().unwrap() = probation.reloader;
+        *self.shared.log_budget.lock().unwrap() = self.sink.log_budget();
+        let message = format!(
+            "rolled back: the new module faulted within its first {} batch(es) after the reload: {why}",
+            self.faults.rollback_batches
+        );
+        {
+            let mut module = self.shared.module.lock().unwrap();
+            module.hash = probation.hash;
+            module.last_error = Some(message.clone());
+        }
+        SinkCounters::add(&self.shared.counters.rollbacks, 1);
+        tracing::warn!(sink = %self.shared.name, "{message}");
+        self.running = true;
+        true
     }
 
     /// Asks a running sink for its health. A stopped sink keeps the health
@@ -154,8 +310,25 @@ impl SinkWorker {
         // A crash inside `health` leaves nothing to stop: restart on the next batch.
         if self.sink.needs_restart() {
             self.running = false;
+            if let Health::Unhealthy(why) = &health
+                && self.roll_back(why)
+            {
+                return;
+            }
         }
         self.set_health(health);
+    }
+
+    /// Sleeps `pause`, waking early if a shutdown abandons the sink.
+    fn pause(&self, pause: Duration) {
+        let until = Instant::now() + pause;
+        while !self.shared.abandoned() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(20)));
+        }
     }
 
     fn set_health(&self, health: Health) {
@@ -176,16 +349,20 @@ impl SinkWorker {
                     attempt += 1;
                     let pause = self.policy.backoff(attempt);
                     let past_deadline = deadline.is_some_and(|d| Instant::now() + pause >= d);
-                    if attempt > self.policy.max_retries || past_deadline {
+                    if attempt > self.policy.max_retries || past_deadline || self.shared.abandoned()
+                    {
                         return Err(format!(
                             "flush still failing after {attempt} attempts: {reason}"
                         ));
                     }
-                    std::thread::sleep(pause);
+                    self.pause(pause);
                 }
                 FlushOutcome::Fatal(reason) => {
                     SinkCounters::add(&self.shared.counters.fatal, 1);
                     self.running = false;
+                    if self.roll_back(&reason) {
+                        return Err(format!("flush failed, module rolled back: {reason}"));
+                    }
                     self.restart();
                     return Err(format!("flush failed: {reason}"));
                 }
@@ -223,6 +400,13 @@ impl SinkWorker {
         let mut sent_before = false;
         let mut last_failure = String::new();
         loop {
+            if self.shared.abandoned() {
+                self.dead_letter(
+                    &batch,
+                    "the pipeline shut down before this batch was delivered (its shutdown deadline passed)",
+                );
+                return;
+            }
             if !self.running {
                 if restarts >= self.policy.max_restarts {
                     self.dead_letter(
@@ -237,7 +421,7 @@ impl SinkWorker {
                 restarts += 1;
                 if !self.restart() {
                     last_failure = "the sink could not be restarted".into();
-                    std::thread::sleep(self.policy.backoff(restarts));
+                    self.pause(self.policy.backoff(restarts));
                     continue;
                 }
             }
@@ -282,6 +466,12 @@ impl SinkWorker {
                     SinkCounters::add(&counters.fatal, 1);
                     tracing::warn!(sink = %self.shared.name, "fatal: {reason}");
                     self.running = false;
+                    if self.roll_back(&reason) {
+                        // Redeliver to the previous module: what the new
+                        // one accepted is already counted and skipped.
+                        sent_before = false;
+                        continue;
+                    }
                     last_failure = reason;
                 }
             }
@@ -312,7 +502,7 @@ impl SinkWorker {
             return false;
         }
         self.set_health(Health::Degraded(format!("retrying: {reason}")));
-        std::thread::sleep(self.policy.backoff(*retries));
+        self.pause(self.policy.backoff(*retries));
         true
     }
 
@@ -324,14 +514,31 @@ impl SinkWorker {
 
     fn dead_letter(&mut self, batch: &Batch, reason: &str) {
         match self.dead_letters.write(batch, reason) {
-            Ok(()) => {
-                SinkCounters::add(&self.shared.counters.dead_lettered, u64::from(batch.len()));
-                tracing::warn!(
-                    sink = %self.shared.name,
-                    path = %self.dead_letters.path().display(),
-                    "dead-lettered {} records: {reason}",
-                    batch.len()
-                );
+            Ok(written) => {
+                let counters = &self.shared.counters;
+                SinkCounters::add(&counters.dead_lettered_dropped, written.dropped);
+                if written.stored {
+                    SinkCounters::add(&counters.dead_lettered, u64::from(batch.len()));
+                    tracing::warn!(
+                        sink = %self.shared.name,
+                        path = %self.dead_letters.path().display(),
+                        "dead-lettered {} records: {reason}",
+                        batch.len()
+                    );
+                } else {
+                    tracing::error!(
+                        sink = %self.shared.name,
+                        "dropped {} undeliverable records: the batch alone is larger than dead_letter_max_bytes ({reason})",
+                        batch.len()
+                    );
+                }
+                if written.dropped > 0 && written.stored {
+                    tracing::warn!(
+                        sink = %self.shared.name,
+                        "the dead-letter store reached dead_letter_max_bytes; deleted its oldest file ({} records)",
+                        written.dropped
+                    );
+                }
             }
             Err(err) => tracing::error!(
                 sink = %self.shared.name,

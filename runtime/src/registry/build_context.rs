@@ -3,14 +3,19 @@
 //! sinks (each built once and shared).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::{SinkOptions, SinkRegistry};
 use crate::composite::{CompositeTarget, SharedSink};
 use crate::config::{Config, ConfigError, RuntimeConfig, SinkConfig};
 use crate::sink::Sink;
-use crate::wasm::{SinkComponent, WasmEngine};
+use crate::wasm::{GuestLogBudget, SinkComponent, WasmEngine};
+
+/// The diagnostics budget of every sandboxed sink of a pipeline, by sink
+/// name: a configuration reload hands a changed sink the budget it had, so
+/// a reload never buys a guest a fresh one.
+pub(crate) type LogBudgets = Arc<Mutex<HashMap<String, Arc<GuestLogBudget>>>>;
 
 /// Handed to every sink constructor while a [`Config`] is built.
 pub struct BuildContext<'a> {
@@ -20,6 +25,7 @@ pub struct BuildContext<'a> {
     components: HashMap<PathBuf, Arc<SinkComponent>>,
     shared: HashMap<String, SharedSink>,
     building: Vec<String>,
+    budgets: LogBudgets,
 }
 
 impl<'a> BuildContext<'a> {
@@ -31,7 +37,81 @@ impl<'a> BuildContext<'a> {
             components: HashMap::new(),
             shared: HashMap::new(),
             building: Vec::new(),
+            budgets: LogBudgets::default(),
         }
+    }
+
+    /// Reuses the diagnostics budgets of a running pipeline.
+    pub(crate) fn with_budgets(mut self, budgets: LogBudgets) -> Self {
+        self.budgets = budgets;
+        self
+    }
+
+    /// The diagnostics budgets handed out so far (and before).
+    pub(crate) fn budgets(&self) -> LogBudgets {
+        self.budgets.clone()
+    }
+
+    /// The diagnostics budget of sandboxed sink `sink`: the one it already
+    /// has in this pipeline if its rate and burst did not change, else a new
+    /// one.
+    pub fn log_budget(&mut self, sink: &str, rate: u64, burst: u64) -> Arc<GuestLogBudget> {
+        let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(budget) = budgets.get(sink)
+            && budget.rate() == rate
+            && budget.burst() == burst
+        {
+            return budget.clone();
+        }
+        let budget = Arc::new(GuestLogBudget::new(rate, burst));
+        budgets.insert(sink.to_owned(), budget.clone());
+        budget
+    }
+
+    /// Refuses a directory grant that overlaps a path the host itself uses:
+    /// the data dir (dead letters), the compile cache, the config file, or
+    /// any path option of any configured sink (component files, native sinks'
+    /// files, certificates). A guest with such a grant could read or rewrite
+    /// what the host trusts.
+    pub fn check_grant(
+        &self,
+        options: &SinkOptions,
+        option: &str,
+        grant: &Path,
+    ) -> Result<(), ConfigError> {
+        let runtime = &self.config.runtime;
+        let mut protected: Vec<(String, PathBuf)> = vec![(
+            "the data dir ([runtime] data_dir)".into(),
+            runtime.data_dir.clone(),
+        )];
+        if let Some(cache) = runtime.effective_cache_dir() {
+            protected.push(("the compile cache ([runtime] cache_dir)".into(), cache));
+        }
+        if let Some(file) = &runtime.config_file {
+            protected.push(("the config file".into(), file.clone()));
+        }
+        for sink in &self.config.sinks {
+            for (name, path) in sink.options.path_values() {
+                protected.push((format!("`sinks.{}.{name}`", sink.name), path.to_owned()));
+            }
+        }
+        let grant_abs = comparable(grant);
+        for (what, path) in protected {
+            let path_abs = comparable(&path);
+            if grant_abs.starts_with(&path_abs) || path_abs.starts_with(&grant_abs) {
+                return Err(options.invalid(
+                    option,
+                    format!(
+                        "the granted directory `{}` overlaps {what} at `{}`; a sink must not reach \
+                         files the host uses. Grant a directory of its own, such as `{}`",
+                        grant.display(),
+                        path.display(),
+                        suggest_grant(grant, options.sink_name()).display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The runtime settings of the configuration being built.
@@ -91,6 +171,7 @@ impl<'a> BuildContext<'a> {
             overflow: config.overflow,
             retry: config.retry.clone(),
             data_dir: self.config.runtime.data_dir.clone(),
+            dead_letter_max_bytes: config.dead_letter_max_bytes,
         })
     }
 
@@ -114,4 +195,55 @@ impl<'a> BuildContext<'a> {
         self.building.pop();
         built
     }
+}
+
+/// `path` made absolute and with symlinks resolved as far as it exists, so
+/// two spellings of one place compare equal.
+fn comparable(path: &Path) -> PathBuf {
+    let absolute = if path.is_relative() {
+        std::env::current_dir().unwrap_or_default().join(path)
+    } else {
+        path.to_owned()
+    };
+    // Resolve the longest existing prefix; keep the rest as written.
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return normalize(&out);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return normalize(&absolute),
+        }
+    }
+}
+
+/// Removes `.` and resolves `..` lexically.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn suggest_grant(grant: &Path, sink: &str) -> PathBuf {
+    grant
+        .parent()
+        .map(|p| p.join(format!("{sink}-out")))
+        .unwrap_or_else(|| PathBuf::from(format!("{sink}-out")))
 }

@@ -37,6 +37,7 @@ mod sink_options;
 use std::sync::Arc;
 
 pub use build_context::BuildContext;
+pub(crate) use build_context::LogBudgets;
 pub use catalog::{catalog_text, options_markdown, type_markdown};
 pub use option_spec::{OptionKind, OptionSpec, OptionValue};
 pub use sink_options::SinkOptions;

@@ -61,6 +61,17 @@ impl SinkOptions {
         self.values.keys().map(String::as_str)
     }
 
+    /// Every path option that was given, with its name: what a directory
+    /// grant must not overlap.
+    pub fn path_values(&self) -> impl Iterator<Item = (&str, &std::path::Path)> {
+        self.values
+            .iter()
+            .filter_map(|(name, (value, _))| match value {
+                OptionValue::Path(path) => Some((name.as_str(), path.as_path())),
+                _ => None,
+            })
+    }
+
     /// An error about `option`, pointing at where its value came from.
     pub fn invalid(&self, option: &str, message: impl Into<String>) -> ConfigError {
         let spot = self

@@ -35,6 +35,10 @@ pub trait SinkReloader: Send + Sync {
     /// The SHA-256 (hex) of the running module.
     fn module_hash(&self) -> &str;
 
+    /// Reads a new module file, refusing what is not a regular file or is
+    /// too large, before reading it.
+    fn read_module(&self, path: &Path) -> Result<Vec<u8>, String>;
+
     /// Compiles `bytes` (through the compile cache), checks the contract,
     /// instantiates under the sink's limits and calls `start`. `origin`
     /// names the bytes in errors.

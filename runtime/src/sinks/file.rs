@@ -4,6 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::no_follow::open_no_follow;
 use super::rotating_file::{ROTATION_OPTIONS, RotatingFileSink, rotating_options};
 use crate::batch::Batch;
 use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
@@ -121,11 +122,8 @@ impl Sink for FileSink {
                 ))
             })?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
+        let file =
+            open_no_follow(OpenOptions::new().create(true).append(true), path).map_err(|e| {
                 SinkError::new(format!(
                     "cannot open `{}` for appending: {e}",
                     path.display()

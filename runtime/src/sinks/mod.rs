@@ -9,6 +9,7 @@ pub(crate) mod file;
 pub(crate) mod mmap;
 mod mmap_prefault;
 mod mmap_writer;
+mod no_follow;
 pub(crate) mod relay;
 pub(crate) mod rotating_file;
 pub(crate) mod stdout;

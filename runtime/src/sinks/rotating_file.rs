@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::file::flush_file;
+use super::no_follow::open_no_follow;
 use super::text_line::write_text_line;
 use crate::batch::Batch;
 use crate::config::ConfigError;
@@ -218,10 +219,10 @@ impl RotatingFileSink {
     }
 
     fn open_active(&mut self) -> std::io::Result<()> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.options.path)?;
+        let file = open_no_follow(
+            OpenOptions::new().create(true).append(true),
+            &self.options.path,
+        )?;
         self.size = file.metadata()?.len();
         self.file = Some(file);
         Ok(())
@@ -589,8 +590,9 @@ fn gzip(path: &Path) -> std::io::Result<()> {
     let gz = PathBuf::from(format!("{}.gz", path.display()));
     let tmp = PathBuf::from(format!("{}.tmp", gz.display()));
     let mut input = File::open(path)?;
-    let mut encoder =
-        flate2::write::GzEncoder::new(File::create(&tmp)?, flate2::Compression::default());
+    let _ = std::fs::remove_file(&tmp);
+    let out = open_no_follow(OpenOptions::new().write(true).create_new(true), &tmp)?;
+    let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::default());
     std::io::copy(&mut input, &mut encoder)?;
     encoder.finish()?.sync_all()?;
     std::fs::rename(&tmp, &gz)?;

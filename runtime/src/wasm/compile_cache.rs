@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use super::WasmError;
+
 /// A directory of `<sha256 of the .wasm>-<engine compatibility>.cwasm` files.
 pub(crate) struct CompileCache {
     dir: PathBuf,
@@ -17,13 +19,50 @@ pub(crate) struct CompileCache {
 }
 
 impl CompileCache {
-    pub fn new(dir: PathBuf, engine: &Engine) -> Self {
+    /// Opens (creating it 0700 if missing) the cache directory. Refuses a
+    /// directory another user owns or can write: compiled code from it runs
+    /// as native code, unchecked, so whoever can write it can run code in
+    /// the host.
+    pub fn open(dir: PathBuf, engine: &Engine) -> Result<Self, WasmError> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        let refuse = |why: String| {
+            WasmError::Engine(format!(
+                "the compile cache directory `{}` {why}; fix it (`chmod 700`) or choose another with `[runtime] cache_dir` or SINKBOX_CACHE_DIR",
+                dir.display()
+            ))
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| refuse(format!("cannot be created: {e}")))?;
+        let meta =
+            std::fs::symlink_metadata(&dir).map_err(|e| refuse(format!("cannot be read: {e}")))?;
+        if !meta.is_dir() {
+            return Err(refuse(
+                "is not a directory (a symlink is refused too)".into(),
+            ));
+        }
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(refuse(format!(
+                "belongs to user {} (sinkbox runs as {me})",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(refuse(format!(
+                "can be written by other users (mode {:o})",
+                meta.mode() & 0o777
+            )));
+        }
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Self {
+        Ok(Self {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
-        }
+        })
     }
 
     fn path_for(&self, wasm: &[u8]) -> PathBuf {
@@ -34,7 +73,8 @@ impl CompileCache {
     /// The cached compilation of `wasm`, if there is a valid one.
     pub fn get(&self, engine: &Engine, wasm: &[u8]) -> Option<Component> {
         let path = self.path_for(wasm);
-        if !path.exists() {
+        // Only a regular file the cache wrote; never follow a planted link.
+        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
             return None;
         }
         // SAFETY: the file was written by `put` below from `Component::serialize`
@@ -55,12 +95,16 @@ impl CompileCache {
     pub fn put(&self, wasm: &[u8], component: &Component) {
         let path = self.path_for(wasm);
         let result = (|| -> anyhow::Result<()> {
-            std::fs::create_dir_all(&self.dir)?;
+            use std::io::Write;
             let bytes = component.serialize()?;
-            // Write then rename, so a concurrent reader never sees half a file.
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, &path)?;
+            // A fresh file with an unpredictable name (O_EXCL, mode 0600),
+            // renamed over the entry, so a concurrent reader never sees half
+            // a file and nobody can plant a link where the cache writes.
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".tmp-")
+                .tempfile_in(&self.dir)?;
+            tmp.write_all(&bytes)?;
+            tmp.persist(&path)?;
             Ok(())
         })();
         if let Err(err) = result {

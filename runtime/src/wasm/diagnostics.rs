@@ -1,16 +1,18 @@
 //! Where a guest's log lines and stdout/stderr go: the host's `tracing`
-//! output, tagged with the sink's name, under a size cap.
+//! output, tagged with the sink's name, escaped, cut to a bounded length and
+//! paid for from the sink's [`GuestLogBudget`].
 
 use std::sync::{Arc, Mutex};
+
+use super::guest_text::{MAX_GUEST_TEXT_BYTES, lift_guest_bytes, lift_guest_text};
+use super::log_budget::{GuestLogBudget, Spend};
 
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-/// Longest single line kept; longer lines are truncated.
-pub const MAX_LINE_BYTES: usize = 4 * 1024;
-/// Total bytes one instance may log; past that lines are dropped and counted.
-pub const MAX_INSTANCE_LOG_BYTES: usize = 1024 * 1024;
+/// Longest stdout/stderr line gathered before it is logged as is.
+const MAX_LINE_BYTES: usize = MAX_GUEST_TEXT_BYTES;
 
 /// Severity of a guest diagnostic line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -60,7 +62,8 @@ pub struct GuestLogLine {
     pub level: GuestLevel,
     /// Where it came from.
     pub stream: GuestStream,
-    /// The text, at most [`MAX_LINE_BYTES`].
+    /// The text, escaped and at most about
+    /// [`MAX_GUEST_TEXT_BYTES`](super::MAX_GUEST_TEXT_BYTES) long.
     pub message: String,
 }
 
@@ -100,20 +103,18 @@ pub(crate) struct GuestDiagnostics {
 
 struct DiagnosticsState {
     sink: String,
-    budget: usize,
-    dropped: u64,
+    budget: Arc<GuestLogBudget>,
     capture: Option<GuestLogBuffer>,
     stdout_partial: Vec<u8>,
     stderr_partial: Vec<u8>,
 }
 
 impl GuestDiagnostics {
-    pub fn new(sink: &str, capture: Option<GuestLogBuffer>) -> Self {
+    pub fn new(sink: &str, budget: Arc<GuestLogBudget>, capture: Option<GuestLogBuffer>) -> Self {
         Self {
             inner: Arc::new(Mutex::new(DiagnosticsState {
                 sink: sink.to_owned(),
-                budget: MAX_INSTANCE_LOG_BYTES,
-                dropped: 0,
+                budget,
                 capture,
                 stdout_partial: Vec::new(),
                 stderr_partial: Vec::new(),
@@ -122,7 +123,12 @@ impl GuestDiagnostics {
     }
 
     pub fn log(&self, level: GuestLevel, stream: GuestStream, message: &str) {
-        self.inner.lock().unwrap().log(level, stream, message);
+        let message = lift_guest_text(message);
+        self.lock().log(level, stream, message);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DiagnosticsState> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A stdout or stderr stream for the guest's WASI context.
@@ -134,7 +140,7 @@ impl GuestDiagnostics {
     }
 
     fn write_output(&self, stream: GuestStream, bytes: &[u8]) {
-        let mut state = self.inner.lock().unwrap();
+        let mut state = self.lock();
         let mut partial = match stream {
             GuestStream::Stderr => std::mem::take(&mut state.stderr_partial),
             _ => std::mem::take(&mut state.stdout_partial),
@@ -146,8 +152,8 @@ impl GuestDiagnostics {
         };
         for &byte in bytes {
             if byte == b'\n' || partial.len() >= MAX_LINE_BYTES {
-                let line = String::from_utf8_lossy(&partial).into_owned();
-                state.log(level, stream, &line);
+                let line = lift_guest_bytes(&partial);
+                state.log(level, stream, line);
                 partial.clear();
                 if byte == b'\n' {
                     continue;
@@ -163,20 +169,23 @@ impl GuestDiagnostics {
 }
 
 impl DiagnosticsState {
-    fn log(&mut self, level: GuestLevel, stream: GuestStream, message: &str) {
-        let mut end = message.len().min(MAX_LINE_BYTES);
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        let message = &message[..end];
-        if message.len() > self.budget {
-            self.dropped += 1;
-            if self.dropped == 1 {
-                tracing::warn!(sink = %self.sink, "guest log budget of {MAX_INSTANCE_LOG_BYTES} bytes spent; further guest lines of this instance are dropped");
+    /// Logs a line already lifted (escaped and bounded), if the budget
+    /// allows.
+    fn log(&mut self, level: GuestLevel, stream: GuestStream, message: String) {
+        match self.budget.spend(message.len()) {
+            Spend::Keep => {}
+            Spend::Drop => return,
+            Spend::DropAndReport(lines) => {
+                tracing::warn!(
+                    sink = %self.sink,
+                    "{lines} guest log line(s) dropped over the sink's log budget ({} bytes/s, burst {} bytes, {} dropped in all)",
+                    self.budget.rate(),
+                    self.budget.burst(),
+                    self.budget.dropped()
+                );
+                return;
             }
-            return;
         }
-        self.budget -= message.len();
         let sink = self.sink.as_str();
         let stream_name = stream.as_str();
         match level {
@@ -201,7 +210,7 @@ impl DiagnosticsState {
                 sink: self.sink.clone(),
                 level,
                 stream,
-                message: message.to_owned(),
+                message,
             });
         }
     }

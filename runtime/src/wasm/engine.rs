@@ -27,6 +27,7 @@ struct EngineInner {
     engine: Engine,
     linker: Linker<HostState>,
     cache: Option<CompileCache>,
+    max_component_size: u64,
     _ticker: EpochTicker,
 }
 
@@ -85,15 +86,40 @@ impl WasmEngine {
             .map_err(|e| WasmError::Engine(describe(e)))?;
         let ticker = EpochTicker::start(engine.clone())
             .map_err(|e| WasmError::Engine(format!("could not start the epoch thread: {e}")))?;
-        let cache = cache_dir.map(|dir| CompileCache::new(dir, &engine));
+        let cache = cache_dir
+            .map(|dir| CompileCache::open(dir, &engine))
+            .transpose()?;
         Ok(Self {
             inner: Arc::new(EngineInner {
                 engine,
                 linker,
                 cache,
+                max_component_size: crate::config::DEFAULT_MAX_COMPONENT_SIZE,
                 _ticker: ticker,
             }),
         })
+    }
+
+    /// Refuses component files larger than `bytes` before reading them
+    /// (default 256 MiB, `[runtime] max_component_size`).
+    pub fn with_max_component_size(self, bytes: u64) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.max_component_size = bytes;
+                Self {
+                    inner: Arc::new(inner),
+                }
+            }
+            // Shared already: the limit is part of the engine, so keep it.
+            Err(inner) => Self { inner },
+        }
+    }
+
+    /// Reads a component file: refuses anything that is not a regular file
+    /// (a FIFO would block the reader forever) and anything larger than
+    /// the engine's `max_component_size`, before reading a byte of it.
+    pub fn read_component(&self, path: &Path) -> Result<Vec<u8>, WasmError> {
+        super::read_component_file(path, self.inner.max_component_size)
     }
 
     /// The default compile cache directory: `$SINKBOX_CACHE_DIR`, else
@@ -116,10 +142,7 @@ impl WasmEngine {
     /// Reads, compiles (or loads from the cache) and links a component, and
     /// checks that it fits the sink contract.
     pub fn load(&self, path: &Path) -> Result<Arc<SinkComponent>, WasmError> {
-        let bytes = std::fs::read(path).map_err(|source| WasmError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = self.read_component(path)?;
         self.load_bytes(path, &bytes)
     }
 
@@ -139,14 +162,18 @@ impl WasmEngine {
 
     /// Compiles a component file, using the cache when it has it.
     pub(crate) fn compile(&self, path: &Path) -> Result<(Component, bool), WasmError> {
-        let bytes = std::fs::read(path).map_err(|source| WasmError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = self.read_component(path)?;
         self.compile_bytes(path, &bytes)
     }
 
     fn compile_bytes(&self, path: &Path, bytes: &[u8]) -> Result<(Component, bool), WasmError> {
+        if bytes.len() as u64 > self.inner.max_component_size {
+            return Err(WasmError::TooLarge {
+                path: path.to_owned(),
+                size: bytes.len() as u64,
+                limit: self.inner.max_component_size,
+            });
+        }
         super::check_header(path, bytes)?;
         if let Some(cache) = &self.inner.cache
             && let Some(component) = cache.get(&self.inner.engine, bytes)

@@ -10,8 +10,10 @@ mod conformance;
 mod diagnostics;
 mod engine;
 mod epoch;
+mod guest_text;
 mod host_state;
 mod inspect;
+mod log_budget;
 mod wasm_reloader;
 mod wasm_sink;
 pub(crate) mod wasm_sink_type;
@@ -22,7 +24,9 @@ pub use conformance::{ConformanceReport, ConformanceStep, run_conformance};
 pub use diagnostics::{GuestLevel, GuestLogBuffer, GuestLogLine, GuestStream};
 pub use engine::{SinkComponent, WasmEngine};
 pub use epoch::EPOCH_TICK;
+pub use guest_text::{MAX_GUEST_TEXT_BYTES, lift_guest_text};
 pub use inspect::{ComponentReport, inspect_component};
+pub use log_budget::{DEFAULT_LOG_BURST, DEFAULT_LOG_RATE, GuestLogBudget, LINE_OVERHEAD_BYTES};
 pub use wasm_sink::{DirGrant, WasmSink, WasmSinkOptions};
 
 /// Why a component could not be loaded or used.
@@ -38,6 +42,24 @@ pub enum WasmError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The path is not a regular file (a directory, a FIFO, a device).
+    #[error("`{}` is not a regular file ({kind}); give the path of a sink component (.wasm)", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// The file is larger than `max_component_size`.
+    #[error("`{}` is {size} bytes, over the max_component_size of {limit} bytes; raise `[runtime] max_component_size` if this component is meant to be that large", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
     },
     /// The file is not WebAssembly at all.
     #[error("`{}` is not a WebAssembly file (it does not start with `\\0asm`); give the path of a sink component (.wasm)", path.display())]
@@ -67,6 +89,73 @@ pub enum WasmError {
         /// What does not fit.
         message: String,
     },
+}
+
+/// Reads a component file, refusing what is not a regular file and what is
+/// larger than `limit`, before reading it (and reading at most `limit + 1`
+/// bytes, should the file grow meanwhile).
+pub(crate) fn read_component_file(
+    path: &std::path::Path,
+    limit: u64,
+) -> Result<Vec<u8>, WasmError> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let read_err = |source| WasmError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    let file_type = meta.file_type();
+    if !file_type.is_file() {
+        let kind = if file_type.is_dir() {
+            "a directory"
+        } else if file_type.is_fifo() {
+            "a FIFO"
+        } else if file_type.is_socket() {
+            "a socket"
+        } else if file_type.is_block_device() || file_type.is_char_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(WasmError::NotAFile {
+            path: path.to_owned(),
+            kind,
+        });
+    }
+    if meta.len() > limit {
+        return Err(WasmError::TooLarge {
+            path: path.to_owned(),
+            size: meta.len(),
+            limit,
+        });
+    }
+    // O_NONBLOCK: should the path be swapped for a FIFO after the check
+    // above, opening it does not wait for a writer.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.file_type().is_file() {
+        return Err(WasmError::NotAFile {
+            path: path.to_owned(),
+            kind: "not a regular file",
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > limit {
+        return Err(WasmError::TooLarge {
+            path: path.to_owned(),
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Renders a wasmtime error with its whole cause chain on one line.

@@ -25,6 +25,10 @@ impl SinkReloader for WasmReloader {
         &self.hash
     }
 
+    fn read_module(&self, path: &Path) -> Result<Vec<u8>, String> {
+        self.engine.read_component(path).map_err(|e| e.to_string())
+    }
+
     fn prepare(&self, origin: &Path, bytes: &[u8]) -> Result<Box<dyn Sink>, String> {
         let component = self
             .engine

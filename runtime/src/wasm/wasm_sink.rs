@@ -13,7 +13,9 @@ use super::describe;
 use super::diagnostics::{GuestDiagnostics, GuestLogBuffer, GuestStream};
 use super::engine::SinkComponent;
 use super::epoch::{EPOCH_TICK, ticks_for};
+use super::guest_text::lift_guest_text;
 use super::host_state::{GuestLimiter, HostState};
+use super::log_budget::GuestLogBudget;
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
@@ -41,6 +43,10 @@ pub struct WasmSinkOptions {
     pub config: Vec<(String, String)>,
     /// If set, every guest log line is also kept here.
     pub log_capture: Option<GuestLogBuffer>,
+    /// What the sink may log (`host.log`, stdout and stderr together). Clones
+    /// of these options share it, so restarts and reloads of the sink spend
+    /// from the same budget.
+    pub log_budget: Arc<GuestLogBudget>,
 }
 
 impl Default for WasmSinkOptions {
@@ -51,6 +57,7 @@ impl Default for WasmSinkOptions {
             grant: None,
             config: Vec::new(),
             log_capture: None,
+            log_budget: Arc::default(),
         }
     }
 }
@@ -92,7 +99,11 @@ impl WasmSink {
     }
 
     fn instantiate(&self) -> Result<Live, String> {
-        let diagnostics = GuestDiagnostics::new(&self.name, self.options.log_capture.clone());
+        let diagnostics = GuestDiagnostics::new(
+            &self.name,
+            self.options.log_budget.clone(),
+            self.options.log_capture.clone(),
+        );
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(diagnostics.output(GuestStream::Stdout))
             .stderr(diagnostics.output(GuestStream::Stderr))
@@ -198,7 +209,18 @@ impl WasmSink {
         }
     }
 
+    /// Says why a call failed, in bounded and escaped text (a trap's message
+    /// can carry guest-chosen names).
     fn describe_fault(&self, func: &str, err: wasmtime::Error, store: &Store<HostState>) -> String {
+        lift_guest_text(&self.describe_fault_raw(func, err, store))
+    }
+
+    fn describe_fault_raw(
+        &self,
+        func: &str,
+        err: wasmtime::Error,
+        store: &Store<HostState>,
+    ) -> String {
         if let Some(desired) = store.data().limiter.memory_cap_hit {
             return format!(
                 "`{func}` ran out of memory: it asked for {desired} bytes, over its memory_limit of {} bytes",
@@ -214,7 +236,7 @@ impl WasmSink {
         if let Some(trap) = err.downcast_ref::<Trap>().copied() {
             // The full guest backtrace is for whoever debugs the sink, not for
             // every counter line and dead-letter record.
-            tracing::debug!(sink = %self.name, "`{func}` trapped: {}", describe(err));
+            tracing::debug!(sink = %self.name, "`{func}` trapped: {}", super::guest_text::lift_bounded(&describe(err), 16 * 1024));
             return format!("`{func}` trapped: {trap}");
         }
         format!("`{func}` failed: {}", describe(err))
@@ -269,7 +291,8 @@ impl Sink for WasmSink {
         if let Err(message) = started {
             self.live = None;
             return Err(SinkError::new(format!(
-                "the sink refused its configuration: {message}"
+                "the sink refused its configuration: {}",
+                lift_guest_text(&message)
             )));
         }
         Ok(())
@@ -285,15 +308,19 @@ impl Sink for WasmSink {
             world.sinkbox_sink_sink().call_write(store, arg).await
         }) {
             Ok(bindings::WriteOutcome::Accepted) => WriteOutcome::Accepted,
-            Ok(bindings::WriteOutcome::Retryable(reason)) => WriteOutcome::Retryable(reason),
-            Ok(bindings::WriteOutcome::Rejected(reason)) => WriteOutcome::Rejected(reason),
+            Ok(bindings::WriteOutcome::Retryable(reason)) => {
+                WriteOutcome::Retryable(lift_guest_text(&reason))
+            }
+            Ok(bindings::WriteOutcome::Rejected(reason)) => {
+                WriteOutcome::Rejected(lift_guest_text(&reason))
+            }
             Ok(bindings::WriteOutcome::Partial(partial)) => WriteOutcome::Partial {
                 accepted: partial.accepted,
-                reason: partial.reason,
+                reason: lift_guest_text(&partial.reason),
             },
             Ok(bindings::WriteOutcome::Fatal(reason)) => {
                 self.live = None;
-                WriteOutcome::Fatal(reason)
+                WriteOutcome::Fatal(lift_guest_text(&reason))
             }
             Err(fault) => WriteOutcome::Fatal(fault),
         }
@@ -304,10 +331,12 @@ impl Sink for WasmSink {
             world.sinkbox_sink_sink().call_flush(store).await
         }) {
             Ok(bindings::FlushOutcome::Done) => FlushOutcome::Done,
-            Ok(bindings::FlushOutcome::Retryable(reason)) => FlushOutcome::Retryable(reason),
+            Ok(bindings::FlushOutcome::Retryable(reason)) => {
+                FlushOutcome::Retryable(lift_guest_text(&reason))
+            }
             Ok(bindings::FlushOutcome::Fatal(reason)) => {
                 self.live = None;
-                FlushOutcome::Fatal(reason)
+                FlushOutcome::Fatal(lift_guest_text(&reason))
             }
             Err(fault) => FlushOutcome::Fatal(fault),
         }
@@ -329,14 +358,18 @@ impl Sink for WasmSink {
             world.sinkbox_sink_sink().call_health(store).await
         }) {
             Ok(bindings::HealthStatus::Healthy) => Health::Healthy,
-            Ok(bindings::HealthStatus::Degraded(why)) => Health::Degraded(why),
-            Ok(bindings::HealthStatus::Unhealthy(why)) => Health::Unhealthy(why),
+            Ok(bindings::HealthStatus::Degraded(why)) => Health::Degraded(lift_guest_text(&why)),
+            Ok(bindings::HealthStatus::Unhealthy(why)) => Health::Unhealthy(lift_guest_text(&why)),
             Err(fault) => Health::Unhealthy(fault),
         }
     }
 
     fn needs_restart(&self) -> bool {
         self.live.is_none()
+    }
+
+    fn log_budget(&self) -> Option<Arc<GuestLogBudget>> {
+        Some(self.options.log_budget.clone())
     }
 
     fn reloader(&self) -> Option<Arc<dyn crate::reload::SinkReloader>> {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::log_budget::{DEFAULT_LOG_BURST, DEFAULT_LOG_RATE, LINE_OVERHEAD_BYTES};
 use super::wasm_sink::{DirGrant, WasmSink, WasmSinkOptions};
 use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
 
@@ -48,14 +49,25 @@ pub(crate) fn sink_type() -> SinkType {
                         }
                     }
                 }
+                let host_path = host_path.ok_or_else(|| {
+                    options.invalid("grant", "missing `path`: the host directory to grant, such as { path = \"out\" }")
+                })?;
+                context.check_grant(options, "grant", &host_path)?;
                 Some(DirGrant {
-                    host_path: host_path.ok_or_else(|| {
-                        options.invalid("grant", "missing `path`: the host directory to grant, such as { path = \"out\" }")
-                    })?,
+                    host_path,
                     guest_path,
                     read_only,
                 })
             };
+            let log_rate = options.size("log_rate")?.unwrap_or(DEFAULT_LOG_RATE);
+            let log_burst = options.size("log_burst")?.unwrap_or(DEFAULT_LOG_BURST);
+            if log_burst < LINE_OVERHEAD_BYTES {
+                return Err(options.invalid(
+                    "log_burst",
+                    format!("must be at least {LINE_OVERHEAD_BYTES} bytes (what one line costs); the default is \"256KiB\""),
+                ));
+            }
+            let log_budget = context.log_budget(options.sink_name(), log_rate, log_burst);
             let component = context.component(options, "component")?;
             Ok(Box::new(WasmSink::new(
                 options.sink_name(),
@@ -66,6 +78,7 @@ pub(crate) fn sink_type() -> SinkType {
                     grant,
                     config: options.table("config")?,
                     log_capture: None,
+                    log_budget,
                 },
             )))
         },
@@ -88,6 +101,16 @@ pub(crate) fn sink_type() -> SinkType {
     .option(
         OptionSpec::new("grant", OptionKind::Table)
             .help("one directory the guest may use: { path, guest_path = \"/data\", read_only = false }"),
+    )
+    .option(
+        OptionSpec::new("log_rate", OptionKind::Size)
+            .default("64KiB")
+            .help("bytes per second the sink may log (host.log, stdout and stderr together; each line costs 128 bytes more than its text); lines past it are dropped and counted"),
+    )
+    .option(
+        OptionSpec::new("log_burst", OptionKind::Size)
+            .default("256KiB")
+            .help("bytes of log the sink may spend at once, saved up at log_rate; the budget is kept across restarts and reloads"),
     )
     .option(
         OptionSpec::new("config", OptionKind::Table)
