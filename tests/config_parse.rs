@@ -162,11 +162,11 @@ fn a_missing_type_says_what_to_add() {
 fn an_unknown_option_lists_the_valid_ones_with_a_suggestion() {
     assert_eq!(
         error("[sinks.applog]\ntype = \"file\"\npath = \"a\"\nmax_byte = 10\n"),
-        "test.toml:4: sinks.applog.max_byte: unknown option `max_byte` for a `file` sink (did you mean `max_bytes`?); its options are path, sync_on_flush, max_bytes, interval, max_files, compress, mode; every sink also accepts queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts"
+        "test.toml:4: sinks.applog.max_byte: unknown option `max_byte` for a `file` sink (did you mean `max_bytes`?); its options are path, sync_on_flush, max_bytes, interval, max_files, compress, mode; every sink also accepts queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts, dead_letter_max_bytes, optional, rollback_batches"
     );
     assert_eq!(
         error("[sinks.c]\ntype = \"stdout\"\ncolor = \"always\"\n"),
-        "test.toml:3: sinks.c.color: unknown option `color` for a `stdout` sink; `stdout` has no options of its own; every sink also accepts queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts"
+        "test.toml:3: sinks.c.color: unknown option `color` for a `stdout` sink; `stdout` has no options of its own; every sink also accepts queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts, dead_letter_max_bytes, optional, rollback_batches"
     );
 }
 
@@ -334,5 +334,25 @@ fn native_sink_option_errors_say_what_is_expected() {
     assert_eq!(
         error("[sinks.f]\ntype = \"file\"\npath = \"a\"\nmax_files = 3\n"),
         "test.toml:4: sinks.f.max_files: only applies when the file rotates; also set `max_bytes` or `interval`"
+    );
+}
+
+#[test]
+fn sink_names_follow_one_rule_in_toml_and_uris() {
+    assert_eq!(
+        error("[sinks.\"../x\"]\ntype = \"stdout\"\n"),
+        "test.toml:1: sinks.../x: the sink name \"../x\" contains '/'; a name may hold only letters, digits, `_`, `-` and `.`, such as \"app_log-2\""
+    );
+    let long = "x".repeat(65);
+    assert!(error(&format!("[sinks.{long}]\ntype = \"stdout\"\n")).contains("longer than 64"));
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    let err = sinkbox::config::ConfigLoader::new(&registry)
+        .cli_sink("stdout://?name=a%0Ab")
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`name=`") && err.contains("contains '\\n'"),
+        "{err}"
     );
 }

@@ -468,3 +468,85 @@ fn the_tracing_layer_turns_application_events_into_records() {
     assert_eq!(record["attempts"], 3);
     assert!(record["timestamp"].as_str().unwrap().ends_with('Z'));
 }
+
+/// A producer that emits until the pipeline refuses; returns how many
+/// events were accepted.
+fn flood(pipeline: &Pipeline) -> std::thread::JoinHandle<u64> {
+    let pipeline = pipeline.clone();
+    std::thread::spawn(move || {
+        let mut accepted = 0u64;
+        loop {
+            match pipeline.emit_json(format!(r#"{{"i":{accepted}}}"#).as_bytes()) {
+                Ok(()) => accepted += 1,
+                Err(EmitError::Closed) => return accepted,
+                Err(err) => panic!("{err}"),
+            }
+        }
+    })
+}
+
+#[test]
+fn flush_and_shutdown_honour_their_deadlines_behind_a_full_block_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let gate = Gate::closed();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(BatchOptions {
+            max_records: 1,
+            max_bytes: 1 << 20,
+            timeout: Duration::from_secs(3600),
+        })
+        .sink_spec(SinkSpec {
+            queue_capacity: 2,
+            overflow: OverflowPolicy::Block,
+            ..SinkSpec::new("stuck", RecordingSink::gated(&recorder, &gate))
+        })
+        .build()
+        .unwrap();
+    let producer = flood(&pipeline);
+    wait_until(
+        "the producer waits on the full queue behind a stuck sink",
+        || gate.entered() == 1 && pipeline.stats()[0].queue_depth == 2,
+    );
+    // The sink is stuck in `write`: only the deadline can end these calls.
+    let report = pipeline.flush(Duration::from_millis(200));
+    assert_eq!(report.timed_out, vec!["stuck".to_owned()], "{report}");
+
+    let opener = {
+        let gate = gate.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            gate.open();
+        })
+    };
+    let report = pipeline.shutdown_within(Duration::from_millis(300));
+    let accepted = producer.join().unwrap();
+    opener.join().unwrap();
+    assert_eq!(report.unfinished, vec!["stuck".to_owned()]);
+    wait_until("the stuck sink has accounted for every event", || {
+        let stats = &pipeline.stats()[0];
+        stats.records + stats.dead_lettered == accepted
+    });
+    let stats = &pipeline.stats()[0];
+    assert!(stats.dead_lettered > 0, "{stats:?}");
+    let letters = support::dead_letters(&dir.path().join("dead-letter/stuck.ndjson"));
+    assert_eq!(letters.len() as u64, stats.dead_lettered);
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("shutdown deadline")
+    );
+}
+
+#[test]
+fn an_invalid_sink_name_is_refused_by_the_builder() {
+    let err = Pipeline::builder()
+        .sink("../etc", RecordingSink::new(&Recorder::default()))
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("contains '/'"), "{err}");
+}

@@ -37,6 +37,7 @@ fn main() -> Result<()> {
         "build-sinks" => build_sinks(&root),
         "bench" => bench(&root),
         "guests" => build_guests(),
+        "fuzz" => fuzz(),
         "lint" => lint(),
         _ => {
             eprintln!(
@@ -47,6 +48,7 @@ fn main() -> Result<()> {
                  bench        throughput, start times, hot reload (release build)\n  \
                  guests       build the Rust sink components for wasm32-wasip2\n  \
                  build-sinks  build every sink in every language (installs componentize-py and componentize-js into target/tools)\n  \
+                 fuzz         the input fuzz targets with 20,000 cases each (SINKBOX_FUZZ_CASES to change)\n  \
                  lint         cargo fmt --check and cargo clippy -D warnings"
             );
             if task.is_empty() {
@@ -110,6 +112,15 @@ fn build_guests() -> Result<()> {
 fn build_sinks(root: &Path) -> Result<()> {
     build_guests()?;
     language_sinks::build(root)
+}
+
+/// The property-based fuzz targets of `tests/fuzz_inputs.rs`, run long.
+fn fuzz() -> Result<()> {
+    build_guests()?;
+    let cases = std::env::var("SINKBOX_FUZZ_CASES").unwrap_or_else(|_| "20000".into());
+    run(cargo()
+        .args(["test", "-p", "sinkbox", "--test", "fuzz_inputs"])
+        .env("SINKBOX_FUZZ_CASES", cases))
 }
 
 fn test(root: &Path) -> Result<()> {
