@@ -114,12 +114,12 @@ fn build_sinks(root: &Path) -> Result<()> {
     language_sinks::build(root)
 }
 
-/// The property-based fuzz targets of `tests/fuzz_inputs.rs`, run long.
+/// The property-based fuzz targets of `tests/it/fuzz_inputs.rs`, run long.
 fn fuzz() -> Result<()> {
     build_guests()?;
     let cases = std::env::var("SINKBOX_FUZZ_CASES").unwrap_or_else(|_| "20000".into());
     run(cargo()
-        .args(["test", "-p", "sinkbox", "--test", "fuzz_inputs"])
+        .args(["test", "-p", "sinkbox", "--test", "it", "fuzz_inputs::"])
         .env("SINKBOX_FUZZ_CASES", cases))
 }
 

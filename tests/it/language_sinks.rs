@@ -2,15 +2,13 @@
 //! passes `sinkbox check`, answers the same outcomes, and writes
 //! byte-for-byte the same output for the same input.
 
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::{engine, guest, read_lines};
 use sinkbox::pipeline::BatchOptions;
 use sinkbox::wasm::{WasmSink, WasmSinkOptions, run_conformance};
 use sinkbox::{Batch, Pipeline, Sink, WriteOutcome};
-use support::{engine, guest, read_lines};
 
 const LANGUAGES: [&str; 3] = ["", "-py", "-js"];
 
@@ -18,7 +16,7 @@ fn options(dir: &Path, config: &[(&str, &str)]) -> WasmSinkOptions {
     WasmSinkOptions {
         // Interpreted guests start slower than Rust ones on a busy machine.
         call_timeout: Duration::from_secs(10),
-        ..support::granted(dir, config)
+        ..crate::support::granted(dir, config)
     }
 }
 

@@ -1,17 +1,15 @@
 //! The sandbox around real example sinks: directory grants and nothing else,
 //! guest logs through the host, the compile cache.
 
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::{component, guest, read_lines};
 use sinkbox::pipeline::BatchOptions;
 use sinkbox::wasm::{
     DirGrant, GuestLevel, GuestLogBuffer, GuestStream, WasmEngine, WasmSink, WasmSinkOptions,
 };
 use sinkbox::{Pipeline, SinkSpec};
-use support::{component, guest, read_lines};
 
 const EVENTS: &[&str] = &[
     r#"{"level":"info","message":"ok","route":"/a"}"#,

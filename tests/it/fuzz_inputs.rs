@@ -6,8 +6,6 @@
 //! `cargo xtask test` runs a bounded number of cases per target (default
 //! 256); `cargo xtask fuzz` runs many more (`SINKBOX_FUZZ_CASES`).
 
-mod support;
-
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -204,7 +202,7 @@ proptest! {
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..16),
         cut in any::<prop::sample::Index>(),
     ) {
-        let original = std::fs::read(support::guest("count-sink")).unwrap();
+        let original = std::fs::read(crate::support::guest("count-sink")).unwrap();
         let mut bytes = original.clone();
         for (at, value) in flips {
             let i = at.index(bytes.len());

@@ -1,8 +1,6 @@
 //! `rotating_file` with real files and an injected clock: rotation by size
 //! and by time, retention, gzip, text mode, records never split.
 
-mod support;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -1,12 +1,10 @@
 //! The conformance suite behind `sinkbox check`: passes on the example sinks,
 //! fails with a useful message on each fault guest.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{engine, guest};
 use sinkbox::wasm::{ConformanceReport, DirGrant, WasmSinkOptions, run_conformance};
-use support::{engine, guest};
 
 fn check(
     name: &str,

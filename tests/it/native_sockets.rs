@@ -2,8 +2,6 @@
 //! the listener goes away mid-stream and comes back, and every record
 //! arrives exactly once, in order.
 
-mod support;
-
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -13,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::support::wait_until;
 use sinkbox::pipeline::{BatchOptions, RetryPolicy};
 use sinkbox::sinks::{DirectSink, DirectSinkOptions, Endpoint, RelaySink, RelaySinkOptions};
 use sinkbox::{Health, Pipeline, Sink, SinkSpec};
-use support::wait_until;
 
 /// A receiver that collects NDJSON lines until stopped. Stopping closes the
 /// listening socket and every connection, as a receiver that exits would.

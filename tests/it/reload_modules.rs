@@ -2,20 +2,18 @@
 //! repeat nothing; a bad module never replaces a good one; a file written in
 //! two steps is not loaded half-written.
 
-mod support;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::{engine, guest, read_lines, wait_until};
 use sha2::{Digest, Sha256};
 use sinkbox::pipeline::BatchOptions;
 use sinkbox::registry::SinkRegistry;
 use sinkbox::reload::{ModuleSource, ReloadError, ReloadWatcher, WatchOptions};
 use sinkbox::wasm::WasmSink;
 use sinkbox::{Pipeline, SinkStats};
-use support::{engine, guest, read_lines, wait_until};
 
 fn hash(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
@@ -25,7 +23,7 @@ fn hash(path: &Path) -> String {
 /// writing into `out`.
 fn pipeline(module: &Path, out: &Path, config: &[(&str, &str)]) -> Pipeline {
     let component = engine().load(module).unwrap();
-    let sink = WasmSink::new("tag", component, support::granted(out, config));
+    let sink = WasmSink::new("tag", component, crate::support::granted(out, config));
     Pipeline::builder()
         .data_dir(out.join("data"))
         .batch(BatchOptions {
@@ -39,7 +37,7 @@ fn pipeline(module: &Path, out: &Path, config: &[(&str, &str)]) -> Pipeline {
 }
 
 fn numbers(path: &Path) -> Vec<usize> {
-    support::numbers(&read_lines(path))
+    crate::support::numbers(&read_lines(path))
 }
 
 fn stats(pipeline: &Pipeline) -> SinkStats {
@@ -284,9 +282,12 @@ fn run_watch_reloads_a_module_the_operator_replaces() {
         "[sinks.tag]\ntype = \"wasm\"\ncomponent = \"tag.wasm\"\ngrant = { path = \"out\" }\n",
     )
     .unwrap();
-    let mut child =
-        support::spawn_sinkbox_run(&["--watch".as_ref(), "--config".as_ref(), config.as_os_str()]);
-    let (stderr, reader) = support::collect_stderr(&mut child);
+    let mut child = crate::support::spawn_sinkbox_run(&[
+        "--watch".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ]);
+    let (stderr, reader) = crate::support::collect_stderr(&mut child);
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..10 {
         writeln!(stdin, r#"{{"i":{i}}}"#).unwrap();

@@ -1,15 +1,13 @@
 //! Every write outcome of a real guest (`outcome-sink`) and what the host
 //! does with it: retries, partial tails, dead letters, restarts.
 
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::{component, fast_retry, read_lines, records, wait_until};
 use sinkbox::pipeline::{BatchOptions, PipelineError};
 use sinkbox::wasm::{DirGrant, WasmSink, WasmSinkOptions};
 use sinkbox::{Batch, FlushOutcome, Health, Pipeline, Sink, SinkSpec, WriteOutcome};
-use support::{component, fast_retry, read_lines, records, wait_until};
 
 fn outcome_sink(dir: &Path, extra: &[(&str, &str)]) -> WasmSink {
     let mut config = vec![("path".to_owned(), "/data/accepted.ndjson".to_owned())];
@@ -59,7 +57,7 @@ fn accepted(dir: &Path) -> Vec<String> {
 }
 
 fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
-    support::dead_letters(&dir.join("data").join("dead-letter").join("outcomes.ndjson"))
+    crate::support::dead_letters(&dir.join("data").join("dead-letter").join("outcomes.ndjson"))
 }
 
 #[test]

@@ -1,12 +1,10 @@
 //! The `sinkbox` binary: `run`, `validate`, `inspect`, and signals.
 
-mod support;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use support::{guest, read_lines, wait_until, workspace_root};
+use crate::support::{guest, read_lines, wait_until, workspace_root};
 
 fn sinkbox() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sinkbox"));

@@ -2,14 +2,12 @@
 //! lose nothing and are not restarted; an invalid configuration changes
 //! nothing. And SIGHUP in the CLI.
 
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::{Counts, emit_numbered, numbers, read_lines, wait_until};
 use sinkbox::config::{Config, ConfigLoader, build_pipeline_with};
 use sinkbox::registry::SinkRegistry;
-use support::{Counts, emit_numbered, numbers, read_lines, wait_until};
 
 struct Fixture {
     registry: SinkRegistry,
@@ -19,7 +17,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let (registry, counts) = support::registry_with_counted_type();
+        let (registry, counts) = crate::support::registry_with_counted_type();
         Fixture {
             registry,
             counts,
@@ -171,8 +169,8 @@ fn sighup_reloads_the_configuration_of_a_running_cli() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("sinkbox.toml");
     std::fs::write(&config, "[sinks.a]\ntype = \"file\"\npath = \"a.ndjson\"\n").unwrap();
-    let mut child = support::spawn_sinkbox_run(&["--config".as_ref(), config.as_os_str()]);
-    let (stderr, reader) = support::collect_stderr(&mut child);
+    let mut child = crate::support::spawn_sinkbox_run(&["--config".as_ref(), config.as_os_str()]);
+    let (stderr, reader) = crate::support::collect_stderr(&mut child);
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..10 {
         writeln!(stdin, r#"{{"i":{i}}}"#).unwrap();

@@ -3,16 +3,14 @@
 //! sink is restarted and its poisoned batch dead-lettered, and a native sink
 //! beside it receives every event.
 
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::{component, fast_retry, read_lines, records, wait_until};
 use sinkbox::pipeline::{BatchOptions, PipelineError, RetryPolicy};
 use sinkbox::sinks::{FileSink, FileSinkOptions};
 use sinkbox::wasm::{GuestLogBuffer, GuestStream, WasmSink, WasmSinkOptions};
 use sinkbox::{Pipeline, SinkSpec, SinkStats};
-use support::{component, fast_retry, read_lines, records, wait_until};
 
 struct FaultRun {
     faulty: SinkStats,
@@ -69,7 +67,7 @@ fn run_with_fault(
         faulty,
         applog,
         applog_lines,
-        dead_letters: support::dead_letters(
+        dead_letters: crate::support::dead_letters(
             &dir.join("data").join("dead-letter").join("faulty.ndjson"),
         ),
     }

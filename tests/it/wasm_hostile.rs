@@ -5,18 +5,16 @@
 //! about the sink stay under a stated bound, and that the sink's counters
 //! say what happened.
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::support::{component, read_lines};
 use sinkbox::pipeline::{BatchOptions, RetryPolicy};
 use sinkbox::sinks::{FileSink, FileSinkOptions};
 use sinkbox::wasm::{MAX_GUEST_TEXT_BYTES, WasmSink, WasmSinkOptions};
 use sinkbox::{Health, Pipeline, SinkSpec, SinkStats};
-use support::{component, read_lines};
 
 /// Everything the host logged about one sink (events whose `sink` field
 /// names it): bytes, lines, and the messages themselves.
@@ -163,7 +161,8 @@ impl<'a> Attack<'a> {
         install_capture();
         let dir = tempfile::tempdir().unwrap();
         let name = self.sink_name();
-        let mut options = support::granted(&dir.path().join("granted"), &[("mode", self.mode)]);
+        let mut options =
+            crate::support::granted(&dir.path().join("granted"), &[("mode", self.mode)]);
         options
             .config
             .extend(self.config.iter().map(|(k, v)| (k.to_string(), v.clone())));
@@ -197,7 +196,7 @@ impl<'a> Attack<'a> {
             )
             .build()
             .expect("the pipeline builds beside the hostile sink");
-        let records = support::records(0, self.records, None, "");
+        let records = crate::support::records(0, self.records, None, "");
         for record in &records {
             pipeline.emit_json(record.as_bytes()).unwrap();
         }
@@ -216,7 +215,7 @@ impl<'a> Attack<'a> {
         assert_eq!(archive.records, self.records as u64);
         let dead_dir = dir.path().join("data/dead-letter");
         let dead_letter_bytes = dir_bytes(&dead_dir);
-        let dead_letters = support::dead_letters(&dead_dir.join(format!("{name}.ndjson")));
+        let dead_letters = crate::support::dead_letters(&dead_dir.join(format!("{name}.ndjson")));
         Run {
             hostile,
             archive,
@@ -321,7 +320,7 @@ fn a_loop_in_health_is_cut_and_the_sink_recovers_for_the_next_batch() {
 #[test]
 fn a_loop_in_start_fails_the_build_or_runs_without_an_optional_sink() {
     let dir = tempfile::tempdir().unwrap();
-    let mut options = support::granted(dir.path(), &[("mode", "loop:start")]);
+    let mut options = crate::support::granted(dir.path(), &[("mode", "loop:start")]);
     options.call_timeout = Duration::from_millis(300);
     let err = Pipeline::builder()
         .data_dir(dir.path().join("data"))
@@ -615,7 +614,7 @@ fn a_module_that_faults_after_a_reload_is_rolled_back_without_loss() {
     install_capture();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("granted");
-    let mut options = support::granted(
+    let mut options = crate::support::granted(
         &out,
         &[("path", "/data/accepted.ndjson"), ("mode", "trap:write")],
     );
@@ -629,22 +628,22 @@ fn a_module_that_faults_after_a_reload_is_rolled_back_without_loss() {
             timeout: Duration::from_secs(3600),
         })
         .sink_spec(SinkSpec {
-            retry: support::fast_retry(),
+            retry: crate::support::fast_retry(),
             ..SinkSpec::new("reloaded", good)
         })
         .build()
         .unwrap();
-    support::emit_numbered(&pipeline, 0..50);
+    crate::support::emit_numbered(&pipeline, 0..50);
     assert!(pipeline.flush(Duration::from_secs(60)).is_complete());
     let good_hash = pipeline.stats()[0].module_hash.clone().unwrap();
     let report = pipeline
         .reload_sink(
             "reloaded",
-            sinkbox::reload::ModuleSource::Path(support::guest("hostile-sink")),
+            sinkbox::reload::ModuleSource::Path(crate::support::guest("hostile-sink")),
         )
         .expect("the new module starts, so the reload is accepted");
     assert!(!report.unchanged);
-    support::emit_numbered(&pipeline, 50..100);
+    crate::support::emit_numbered(&pipeline, 50..100);
     assert!(pipeline.flush(Duration::from_secs(60)).is_complete());
     let stats = pipeline.shutdown().remove(0);
     assert_eq!(stats.rollbacks, 1, "{stats:?}");
@@ -659,7 +658,7 @@ fn a_module_that_faults_after_a_reload_is_rolled_back_without_loss() {
     );
     assert_eq!(stats.dead_lettered, 0);
     assert_eq!(stats.records, 100);
-    let accepted = support::numbers(&read_lines(&out.join("accepted.ndjson")));
+    let accepted = crate::support::numbers(&read_lines(&out.join("accepted.ndjson")));
     assert_eq!(
         accepted,
         (0..100).collect::<Vec<_>>(),
@@ -695,7 +694,7 @@ fn sinkbox_run_with_a_huge_rejected_reason_keeps_disk_and_stderr_bounded() {
             grant = {{ path = "granted" }}
             config = {{ mode = "huge:rejected" }}
             "#,
-            support::guest("hostile-sink").display()
+            crate::support::guest("hostile-sink").display()
         ),
     )
     .unwrap();
@@ -705,7 +704,7 @@ fn sinkbox_run_with_a_huge_rejected_reason_keeps_disk_and_stderr_bounded() {
         .current_dir(dir.path())
         .env(
             "SINKBOX_CACHE_DIR",
-            support::workspace_root().join("target/sinkbox-test-cache"),
+            crate::support::workspace_root().join("target/sinkbox-test-cache"),
         )
         .args(["run", "--config"])
         .arg(&config)
@@ -730,7 +729,7 @@ fn sinkbox_run_with_a_huge_rejected_reason_keeps_disk_and_stderr_bounded() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains('\0') && !stderr.contains('\u{1b}'));
-    let letters = support::dead_letters(&dir.path().join("data/dead-letter/hostile.ndjson"));
+    let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/hostile.ndjson"));
     assert_eq!(letters.len(), 1000);
 }
 
@@ -743,7 +742,7 @@ fn a_grant_that_overlaps_a_host_path_is_refused_with_a_pointed_error() {
     std::fs::create_dir_all(root.join("sinks")).unwrap();
     std::fs::create_dir_all(root.join("conf")).unwrap();
     std::fs::copy(
-        support::guest("hostile-sink"),
+        crate::support::guest("hostile-sink"),
         root.join("sinks/hostile.wasm"),
     )
     .unwrap();
@@ -838,7 +837,7 @@ fn module_files_that_are_not_regular_or_too_large_are_refused_before_reading() {
         .status()
         .unwrap();
     assert!(status.success());
-    let engine = support::engine();
+    let engine = crate::support::engine();
     let err = engine.load(&fifo).err().unwrap().to_string();
     assert!(
         err.contains("not a regular file") && err.contains("FIFO"),
@@ -850,7 +849,7 @@ fn module_files_that_are_not_regular_or_too_large_are_refused_before_reading() {
         .unwrap()
         .with_max_component_size(1024);
     let err = small
-        .load(&support::guest("hostile-sink"))
+        .load(&crate::support::guest("hostile-sink"))
         .err()
         .unwrap()
         .to_string();

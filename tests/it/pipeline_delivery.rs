@@ -2,18 +2,16 @@
 //! policies, batch closing, emit validation, panicking sinks, the tracing
 //! layer.
 
-mod support;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use crate::support::{fast_retry, wait_until};
 use sinkbox::pipeline::{BatchOptions, OverflowPolicy};
 use sinkbox::{
     Batch, EmitError, FlushOutcome, Pipeline, Sink, SinkError, SinkSpec, SinkboxLayer, WriteOutcome,
 };
-use support::{fast_retry, wait_until};
 
 /// A gate a test opens to let a blocked sink go on.
 #[derive(Default)]
@@ -530,7 +528,7 @@ fn flush_and_shutdown_honour_their_deadlines_behind_a_full_block_queue() {
     });
     let stats = &pipeline.stats()[0];
     assert!(stats.dead_lettered > 0, "{stats:?}");
-    let letters = support::dead_letters(&dir.path().join("dead-letter/stuck.ndjson"));
+    let letters = crate::support::dead_letters(&dir.path().join("dead-letter/stuck.ndjson"));
     assert_eq!(letters.len() as u64, stats.dead_lettered);
     assert!(
         letters[0]["reason"]

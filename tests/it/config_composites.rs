@@ -2,8 +2,6 @@
 //! switches back after recovery, round-robin balance, fanout past a failing
 //! target, shared instances, and the load-time reference checks.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
@@ -11,8 +9,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{Counts, emit_numbered, numbers, read_lines, wait_until};
 use sinkbox::config::{Config, ConfigLoader, build_pipeline, build_pipeline_with};
-use support::{Counts, emit_numbered, numbers, read_lines, wait_until};
 
 fn parse(text: &str, dir: &Path) -> Config {
     Config::from_toml(text, "test.toml", dir).unwrap()
@@ -223,14 +221,14 @@ fn fanout_delivers_to_every_target_and_a_failing_one_does_not_hold_back_the_othe
         read_lines(&good).len() == 100 && read_lines(&also).len() == 100
     });
     assert!(
-        support::dead_letters(&dead).len() < 100,
+        crate::support::dead_letters(&dead).len() < 100,
         "the failing target was still retrying while the others were done"
     );
     pipeline.shutdown();
     assert_eq!(numbers(&read_lines(&good)), (0..100).collect::<Vec<_>>());
     assert_eq!(numbers(&read_lines(&also)), (0..100).collect::<Vec<_>>());
     assert_eq!(
-        support::dead_letters(&dead).len(),
+        crate::support::dead_letters(&dead).len(),
         100,
         "the failing target's records are dead-lettered under its own name, not lost"
     );
@@ -238,7 +236,7 @@ fn fanout_delivers_to_every_target_and_a_failing_one_does_not_hold_back_the_othe
 
 #[test]
 fn a_sink_named_by_two_composites_is_one_shared_instance() {
-    let (registry, counts) = support::registry_with_counted_type();
+    let (registry, counts) = crate::support::registry_with_counted_type();
     let dir = tempfile::tempdir().unwrap();
     let config = ConfigLoader::new(&registry)
         .toml(

@@ -1,8 +1,6 @@
 //! The sink registry: an embedder's own type in a few lines, collisions,
 //! declared defaults, and the catalog that docs/sinks.md must match.
 
-mod support;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -191,7 +189,8 @@ fn docs_table<'a>(docs: &'a str, name: &str) -> Option<&'a str> {
 
 #[test]
 fn the_option_tables_in_docs_sinks_md_match_the_catalog() {
-    let docs = std::fs::read_to_string(support::workspace_root().join("docs/sinks.md")).unwrap();
+    let docs =
+        std::fs::read_to_string(crate::support::workspace_root().join("docs/sinks.md")).unwrap();
     let registry = SinkRegistry::builtin();
     let mut stale = Vec::new();
     for sink_type in registry.types() {

@@ -3,12 +3,10 @@
 //! an empty folder with the guide's toolchain, checked and run. Keeps the
 //! guides from drifting from the SDK, the toolchains and the host.
 
-mod support;
-
 use std::process::{Command, Stdio};
 
+use crate::support::{read_lines, workspace_root};
 use std::io::Write;
-use support::{read_lines, workspace_root};
 
 /// The fenced blocks of a Markdown file, as (language, body).
 fn code_blocks(markdown: &str) -> Vec<(String, String)> {
@@ -205,7 +203,7 @@ fn block(blocks: &[(String, String)], lang: &str, marker: &str) -> String {
 fn the_python_sink_guide_builds_checks_and_runs() {
     let root = workspace_root();
     // Installs componentize-py into target/tools, as `cargo xtask build-sinks` does.
-    support::guest("redact-sink-py");
+    crate::support::guest("redact-sink-py");
     let guide = std::fs::read_to_string(root.join("docs/writing-a-sink/python.md")).unwrap();
     let blocks = code_blocks(&guide);
     let build = block(&blocks, "sh", "componentize-py -d");
@@ -250,7 +248,7 @@ fn the_python_sink_guide_builds_checks_and_runs() {
 fn the_javascript_sink_guide_builds_checks_and_runs() {
     let root = workspace_root();
     // Installs componentize-js into target/tools, as `cargo xtask build-sinks` does.
-    support::guest("redact-sink-js");
+    crate::support::guest("redact-sink-js");
     let guide = std::fs::read_to_string(root.join("docs/writing-a-sink/javascript.md")).unwrap();
     let blocks = code_blocks(&guide);
     assert!(

@@ -1,16 +1,14 @@
 //! The memory-mapped writer and the `mmap` sink: round trips, growth, and
 //! recovery after a process is killed without closing.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::{read_lines, wait_until};
 use sinkbox::pipeline::BatchOptions;
 use sinkbox::sinks::{MmapSink, MmapSinkOptions, MmapWriter, MmapWriterOptions, SyncPolicy};
 use sinkbox::{Health, Pipeline};
-use support::{read_lines, wait_until};
 
 fn small(sync: SyncPolicy) -> MmapWriterOptions {
     MmapWriterOptions {
@@ -111,7 +109,12 @@ fn a_killed_writer_loses_nothing_and_leaves_no_garbage() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash.ndjson");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--ignored", "--quiet"])
+        .args([
+            "--exact",
+            "native_mmap::crash_child",
+            "--ignored",
+            "--quiet",
+        ])
         .env(CHILD_ENV, &path)
         .spawn()
         .unwrap();

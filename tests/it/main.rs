@@ -1,0 +1,25 @@
+//! The integration tests: one binary (wasmtime is linked once), a module
+//! per area. Servers and guests are real: guests are built from source by
+//! `cargo xtask`, receivers listen on loopback.
+
+mod support;
+
+mod cli_commands;
+mod config_composites;
+mod config_parse;
+mod config_registry;
+mod config_sources;
+mod docs_examples;
+mod fuzz_inputs;
+mod language_sinks;
+mod native_mmap;
+mod native_rotating_file;
+mod native_sockets;
+mod pipeline_delivery;
+mod reload_config;
+mod reload_modules;
+mod wasm_conformance;
+mod wasm_faults;
+mod wasm_hostile;
+mod wasm_outcomes;
+mod wasm_sandbox;
