@@ -19,6 +19,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod backoff;
 pub mod batch;
 pub mod composite;
 pub mod config;
@@ -42,12 +43,9 @@ pub use tracing_layer::SinkboxLayer;
 impl Pipeline {
     /// Reads a TOML config file, applies the `SINKBOX_SINKS` and
     /// `SINKBOX_<SINK>__<OPTION>` environment overrides, and starts the
-    /// pipeline it describes with the built-in sink types.
+    /// pipeline it describes with the built-in sink types
+    /// ([`config::pipeline_from_file`]).
     pub fn from_config_file(path: impl AsRef<std::path::Path>) -> anyhow::Result<Pipeline> {
-        let config = config::ConfigLoader::new(&registry::SinkRegistry::builtin())
-            .file(path)
-            .process_env()
-            .load()?;
-        config::build_pipeline(&config)
+        config::pipeline_from_file(path)
     }
 }

@@ -8,7 +8,10 @@ use crate::batch::Batch;
 /// time: `start`, then any number of `write`, `flush` and `health`, then
 /// `stop`. Native sinks and the wasm adapter implement the same trait with the
 /// same outcomes, so the pipeline does not care which kind it drives.
-pub trait Sink: Send {
+///
+/// `Any` lets the pipeline recognise a sandboxed sink (to reload its module
+/// and count its dropped log lines) without the trait knowing about either.
+pub trait Sink: Send + std::any::Any {
     /// Prepares the sink (opens files, checks options). Called once before the
     /// first write, and again by [`Sink::restart`] after a fatal outcome.
     fn start(&mut self) -> Result<(), SinkError>;
@@ -42,18 +45,6 @@ pub trait Sink: Send {
     fn restart(&mut self) -> Result<(), SinkError> {
         self.stop();
         self.start()
-    }
-
-    /// The diagnostics budget of a sandboxed sink, so the pipeline can count
-    /// the guest lines it dropped. Native sinks have none.
-    fn log_budget(&self) -> Option<std::sync::Arc<crate::wasm::GuestLogBudget>> {
-        None
-    }
-
-    /// How to replace this sink with a new module while it runs (hot
-    /// reload). Wasm sinks have one; the default is `None`.
-    fn reloader(&self) -> Option<std::sync::Arc<dyn crate::reload::SinkReloader>> {
-        None
     }
 }
 

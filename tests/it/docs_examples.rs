@@ -40,6 +40,7 @@ fn sinkbox_in(dir: &std::path::Path) -> Command {
 
 #[test]
 fn the_rust_sink_guide_builds_from_an_empty_folder_and_runs() {
+    let _heavy = crate::support::exclusive();
     let root = workspace_root();
     let guide = std::fs::read_to_string(root.join("docs/writing-a-sink/rust.md")).unwrap();
     let blocks = code_blocks(&guide);
@@ -201,6 +202,7 @@ fn block(blocks: &[(String, String)], lang: &str, marker: &str) -> String {
 
 #[test]
 fn the_python_sink_guide_builds_checks_and_runs() {
+    let _heavy = crate::support::exclusive();
     let root = workspace_root();
     // Installs componentize-py into target/tools, as `cargo xtask build-sinks` does.
     crate::support::guest("redact-sink-py");
@@ -246,6 +248,7 @@ fn the_python_sink_guide_builds_checks_and_runs() {
 
 #[test]
 fn the_javascript_sink_guide_builds_checks_and_runs() {
+    let _heavy = crate::support::exclusive();
     let root = workspace_root();
     // Installs componentize-js into target/tools, as `cargo xtask build-sinks` does.
     crate::support::guest("redact-sink-js");

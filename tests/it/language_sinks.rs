@@ -64,6 +64,7 @@ fn run(kind: &str, language: &str, file: &str) -> (String, u64) {
 
 #[test]
 fn the_redact_sinks_write_the_same_bytes_in_every_language() {
+    let _heavy = crate::support::exclusive();
     let outputs: Vec<(String, u64)> = LANGUAGES
         .iter()
         .map(|language| run("redact-sink", language, "redacted.ndjson"))
@@ -99,6 +100,7 @@ fn the_redact_sinks_write_the_same_bytes_in_every_language() {
 
 #[test]
 fn the_rollup_sinks_write_the_same_summary_in_every_language() {
+    let _heavy = crate::support::exclusive();
     let outputs: Vec<(String, u64)> = LANGUAGES
         .iter()
         .map(|language| run("rollup-sink", language, "summary.json"))
@@ -125,6 +127,7 @@ fn the_rollup_sinks_write_the_same_summary_in_every_language() {
 
 #[test]
 fn every_version_passes_the_conformance_suite() {
+    let _heavy = crate::support::exclusive();
     for kind in ["redact-sink", "rollup-sink"] {
         for language in LANGUAGES {
             let dir = tempfile::tempdir().unwrap();
@@ -137,6 +140,7 @@ fn every_version_passes_the_conformance_suite() {
 
 #[test]
 fn every_version_answers_the_same_outcomes() {
+    let _heavy = crate::support::exclusive();
     for kind in ["redact-sink", "rollup-sink"] {
         for language in LANGUAGES {
             let name = format!("{kind}{language}");

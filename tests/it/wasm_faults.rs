@@ -138,6 +138,7 @@ fn a_trapping_guest_is_restarted_and_its_batch_dead_lettered() {
 
 #[test]
 fn a_looping_guest_is_stopped_by_its_call_timeout() {
+    let _heavy = crate::support::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let options = WasmSinkOptions {
         call_timeout: Duration::from_millis(200),
@@ -196,6 +197,7 @@ fn a_guest_allocating_past_its_cap_runs_out_of_memory_alone() {
 
 #[test]
 fn a_stuck_guest_does_not_delay_the_sink_beside_it() {
+    let _heavy = crate::support::exclusive();
     let dir = tempfile::tempdir().unwrap();
     // The looping sink needs at least 3 x 1 s before it gives up on the batch.
     let looping = WasmSink::new(
@@ -246,6 +248,7 @@ fn a_stuck_guest_does_not_delay_the_sink_beside_it() {
 
 #[test]
 fn a_guest_looping_in_start_fails_the_build_with_the_deadline() {
+    let _heavy = crate::support::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let sink = WasmSink::new(
         "looping",

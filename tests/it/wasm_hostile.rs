@@ -159,6 +159,7 @@ impl<'a> Attack<'a> {
 
     fn run(self) -> Run {
         install_capture();
+        let _heavy = crate::support::exclusive();
         let dir = tempfile::tempdir().unwrap();
         let name = self.sink_name();
         let mut options =

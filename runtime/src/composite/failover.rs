@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CompositeTarget, combined_health, flush_targets, start_targets};
+use super::target::{CompositeTarget, combined_health, flush_targets, start_targets};
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 

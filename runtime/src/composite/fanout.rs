@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CompositeTarget, combined_health};
+use super::target::{CompositeTarget, combined_health};
 use crate::batch::Batch;
 use crate::pipeline::{LaneSettings, SinkLane};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};

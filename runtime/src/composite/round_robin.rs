@@ -1,6 +1,6 @@
 //! `round_robin`: batches go to the targets in turn.
 
-use super::{CompositeTarget, combined_health, flush_targets, start_targets};
+use super::target::{CompositeTarget, combined_health, flush_targets, start_targets};
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 

@@ -1,8 +1,44 @@
 //! Turns a [`Config`] into a running [`Pipeline`].
 
-use super::Config;
-use crate::pipeline::{Pipeline, SinkSpec};
-use crate::registry::{BuildContext, SinkRegistry};
+use super::build_context::{BuildContext, LogBudgets};
+use super::loader::ConfigLoader;
+use super::model::{Config, SinkConfig};
+use crate::pipeline::{LaneSettings, Pipeline, SinkSpec};
+use crate::registry::config_error::ConfigError;
+use crate::registry::sink_registry::SinkRegistry;
+use crate::wasm::WasmEngine;
+
+/// What a pipeline built from a configuration remembers of it, so a
+/// configuration reload can tell what changed and reuse the engine and the
+/// sinks' log budgets.
+pub(crate) struct BuiltFrom {
+    pub config: Config,
+    pub budgets: LogBudgets,
+    pub engine: Option<WasmEngine>,
+}
+
+/// The queue, retry and fault settings a sink's lane takes from its config.
+pub(crate) fn lane_settings(config: &SinkConfig) -> LaneSettings {
+    LaneSettings {
+        queue_capacity: config.queue_capacity,
+        overflow: config.overflow,
+        retry: config.retry.clone(),
+        dead_letter_max_bytes: config.dead_letter_max_bytes,
+        optional: config.optional,
+        rollback_batches: config.rollback_batches,
+    }
+}
+
+/// Reads a TOML config file, applies the `SINKBOX_SINKS` and
+/// `SINKBOX_<SINK>__<OPTION>` environment overrides, and starts the
+/// pipeline it describes with the built-in sink types.
+pub fn pipeline_from_file(path: impl AsRef<std::path::Path>) -> anyhow::Result<Pipeline> {
+    let config = ConfigLoader::new(&SinkRegistry::builtin())
+        .file(path)
+        .process_env()
+        .load()?;
+    build_pipeline(&config)
+}
 
 /// Builds every configured sink with the built-in types and starts the
 /// pipeline. See [`build_pipeline_with`].
@@ -19,8 +55,7 @@ pub fn build_pipeline_with(config: &Config, registry: &SinkRegistry) -> anyhow::
     let mut context = BuildContext::new(config, registry);
     let mut builder = Pipeline::builder()
         .batch(config.runtime.batch.clone())
-        .data_dir(config.runtime.data_dir.clone())
-        .config(config.clone());
+        .data_dir(config.runtime.data_dir.clone());
     for sink_config in config.roots() {
         let sink = context.build(sink_config)?;
         builder = builder.sink_spec(SinkSpec {
@@ -34,5 +69,87 @@ pub fn build_pipeline_with(config: &Config, registry: &SinkRegistry) -> anyhow::
             rollback_batches: sink_config.rollback_batches,
         });
     }
-    Ok(builder.log_budgets(context.budgets()).build()?)
+    let origin = BuiltFrom {
+        config: config.clone(),
+        budgets: context.budgets(),
+        engine: context.engine(),
+    };
+    Ok(builder.origin(Box::new(origin)).build()?)
+}
+
+impl Config {
+    /// Builds every sink without starting anything, loading and checking
+    /// each wasm component; fails with the first problem.
+    pub fn check(&self, registry: &SinkRegistry) -> Result<(), ConfigError> {
+        match self.problems(registry).into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`Config::check`], but goes on past a problem and returns every
+    /// one: what `sinkbox validate` prints.
+    pub fn problems(&self, registry: &SinkRegistry) -> Vec<ConfigError> {
+        let mut context = BuildContext::new(self, registry);
+        self.roots()
+            .filter_map(|sink| context.build(sink).err())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pipeline::{LaneSettings, SinkSpec};
+    use crate::registry::sink_registry::SinkRegistry;
+    use crate::wasm::WasmSinkOptions;
+
+    /// The registry's declared defaults are what a config gets; the library
+    /// defaults (for pipelines built in code) must say the same.
+    #[test]
+    fn library_defaults_match_the_declared_option_defaults() {
+        let config = super::Config::from_toml(
+            "[sinks.a]\ntype = \"stdout\"\n",
+            "t.toml",
+            std::path::Path::new("/"),
+        )
+        .unwrap();
+        let from_config = super::lane_settings(&config.sinks[0]);
+        let library = LaneSettings::default();
+        assert_eq!(from_config.queue_capacity, library.queue_capacity);
+        assert_eq!(from_config.overflow, library.overflow);
+        assert_eq!(from_config.retry, library.retry);
+        assert_eq!(
+            from_config.dead_letter_max_bytes,
+            library.dead_letter_max_bytes
+        );
+        assert_eq!(from_config.optional, library.optional);
+        assert_eq!(from_config.rollback_batches, library.rollback_batches);
+        let spec = SinkSpec::new("a", crate::sinks::StdoutSink::new(Default::default()));
+        assert_eq!(spec.queue_capacity, library.queue_capacity);
+
+        let registry = SinkRegistry::builtin();
+        let wasm = registry.get("wasm").unwrap();
+        let declared = |name: &str| {
+            let spec = wasm.option_specs().iter().find(|s| s.name == name).unwrap();
+            spec.kind.parse(spec.default.unwrap()).unwrap()
+        };
+        let defaults = WasmSinkOptions::default();
+        use crate::registry::OptionValue;
+        assert_eq!(
+            declared("memory_limit"),
+            OptionValue::Size(defaults.memory_limit)
+        );
+        assert_eq!(
+            declared("call_timeout"),
+            OptionValue::Duration(defaults.call_timeout)
+        );
+        assert_eq!(
+            declared("log_rate"),
+            OptionValue::Size(defaults.log_budget.rate())
+        );
+        assert_eq!(
+            declared("log_burst"),
+            OptionValue::Size(defaults.log_budget.burst())
+        );
+    }
 }

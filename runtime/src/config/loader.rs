@@ -5,15 +5,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::model::{Config, RuntimeConfig};
 use super::raw_sink::{RawSink, RawValue};
-use super::sink_uri::{SinkUri, redact};
+use super::sink_graph;
+use super::sink_uri::SinkUri;
 use super::source_map::SourceMap;
-use super::{
-    Config, ConfigError, DEFAULT_MAX_COMPONENT_SIZE, RuntimeConfig, SourceSpot, did_you_mean,
-    sink_graph,
-};
 use crate::pipeline::BatchOptions;
-use crate::registry::SinkRegistry;
+use crate::registry::config_error::{ConfigError, SourceSpot};
+use crate::registry::sink_registry::SinkRegistry;
+use crate::registry::suggest::did_you_mean;
+use crate::sinks::util::uri_redact::redact_uri as redact;
+use crate::wasm::DEFAULT_MAX_COMPONENT_SIZE;
 
 /// Loads a [`Config`] from a file, the environment and command-line flags.
 ///
@@ -450,5 +452,23 @@ mod tests {
                 "wasm:///s.wasm?fields=a,b"
             ]
         );
+    }
+}
+
+impl Config {
+    /// Reads and parses a config file with the built-in sink types, without
+    /// environment or command-line overrides.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        ConfigLoader::new(&SinkRegistry::builtin())
+            .file(path)
+            .load()
+    }
+
+    /// Parses TOML text with the built-in sink types; `origin` names it in
+    /// errors and relative paths are resolved against `base_dir`.
+    pub fn from_toml(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        ConfigLoader::new(&SinkRegistry::builtin())
+            .toml(text, origin, base_dir)
+            .load()
     }
 }

@@ -1,9 +1,14 @@
 //! A sink as gathered from the file, URIs, env and flags, before it is
 //! checked against its type: every entry keeps where it came from.
 
-use super::{COMMON_OPTIONS, ConfigError, SinkConfig, SourceSpot, did_you_mean};
+use super::model::SinkConfig;
 use crate::pipeline::{OverflowPolicy, RetryPolicy};
-use crate::registry::{OptionSpec, OptionValue, SinkOptions, SinkRegistry};
+use crate::registry::common_options::COMMON_OPTIONS;
+use crate::registry::config_error::{ConfigError, SourceSpot};
+use crate::registry::option_spec::{OptionSpec, OptionValue};
+use crate::registry::sink_options::SinkOptions;
+use crate::registry::sink_registry::SinkRegistry;
+use crate::registry::suggest::did_you_mean;
 
 /// A value as written: a TOML value from the file, or text from a URI, an
 /// environment variable or a flag.
@@ -162,27 +167,18 @@ impl RawSink {
                 ));
             }
         }
-        let defaults = RetryPolicy::default();
-        let count = |option: &str| -> Result<Option<u32>, ConfigError> {
-            common
-                .integer(option)?
-                .map(|n| u32::try_from(n).map_err(|_| common.invalid(option, "too large")))
-                .transpose()
+        let count = |option: &str| -> Result<u32, ConfigError> {
+            let n = common.integer_or_default(option)?;
+            u32::try_from(n).map_err(|_| common.invalid(option, "too large"))
         };
         let retry = RetryPolicy {
-            max_retries: count("max_retries")?.unwrap_or(defaults.max_retries),
-            initial_backoff: common
-                .duration("initial_backoff")?
-                .unwrap_or(defaults.initial_backoff),
-            max_backoff: common
-                .duration("max_backoff")?
-                .unwrap_or(defaults.max_backoff),
-            max_restarts: count("max_restarts")?.unwrap_or(defaults.max_restarts),
+            max_retries: count("max_retries")?,
+            initial_backoff: common.duration_or_default("initial_backoff")?,
+            max_backoff: common.duration_or_default("max_backoff")?,
+            max_restarts: count("max_restarts")?,
         };
-        let queue_capacity = common.integer("queue_capacity")?.unwrap_or(64);
-        let dead_letter_max_bytes = common
-            .size("dead_letter_max_bytes")?
-            .unwrap_or(crate::pipeline::DEFAULT_DEAD_LETTER_MAX_BYTES);
+        let queue_capacity = common.integer_or_default("queue_capacity")?;
+        let dead_letter_max_bytes = common.size_or_default("dead_letter_max_bytes")?;
         if dead_letter_max_bytes < 64 * 1024 {
             return Err(common.invalid(
                 "dead_letter_max_bytes",
@@ -190,7 +186,7 @@ impl RawSink {
             ));
         }
         let optional = common.bool("optional")?;
-        let rollback_batches = count("rollback_batches")?.unwrap_or(3);
+        let rollback_batches = count("rollback_batches")?;
         if queue_capacity == 0 {
             return Err(common.invalid("queue_capacity", "must be at least 1"));
         }

@@ -1,7 +1,9 @@
 //! Checks the references between sinks: every composite target exists, and
 //! no composite reaches itself.
 
-use super::{ConfigError, SinkConfig, did_you_mean};
+use super::model::SinkConfig;
+use crate::registry::config_error::ConfigError;
+use crate::registry::suggest::did_you_mean;
 
 /// Fails on a target that names no sink, or on a cycle, giving the whole
 /// cycle (`a -> b -> c -> a`).

@@ -1,7 +1,9 @@
 //! The URI form of a sink: `file:///var/log/app.log?max_bytes=10MB`,
 //! `tcp://127.0.0.1:9000`, `wasm:///path/sink.wasm?key=val`, `stdout://`.
 
-use crate::registry::{SinkRegistry, UriTarget};
+use crate::registry::sink_registry::SinkRegistry;
+use crate::registry::sink_type::UriTarget;
+use crate::sinks::util::uri_redact::redact_uri as redact;
 
 /// A sink written as a URI, split into its type, its options and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,22 +14,6 @@ pub(crate) struct SinkUri {
     pub type_name: String,
     /// Option name and text value, in the order written.
     pub options: Vec<(String, String)>,
-}
-
-/// Shows a URI with any password replaced by `***`, for messages.
-pub fn redact(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}{tail}")
-        }
-        None => uri.to_owned(),
-    }
 }
 
 fn percent_decode(text: &str) -> Result<String, String> {
@@ -79,9 +65,10 @@ impl SinkUri {
                 "unknown URI scheme `{scheme}://`; known schemes: {}",
                 schemes()
             );
-            if let Some(close) =
-                crate::config::did_you_mean(scheme, registry.uri_schemes().collect::<Vec<_>>())
-            {
+            if let Some(close) = crate::registry::suggest::did_you_mean(
+                scheme,
+                registry.uri_schemes().collect::<Vec<_>>(),
+            ) {
                 message.push_str(&format!(" (did you mean `{close}://`?)"));
             }
             return Err(message);
@@ -109,7 +96,7 @@ impl SinkUri {
                 ));
             } else if let Some(table) = form.rest_into.filter(|table| {
                 !sink_type.declares(&key)
-                    && !crate::config::is_common_option(&key)
+                    && !crate::registry::common_options::is_common_option(&key)
                     && !key.starts_with(&format!("{table}."))
             }) {
                 config_keys.push((format!("{table}.{key}"), value));

@@ -14,7 +14,7 @@ pub struct BatchOptions {
     /// Close the batch once it holds this many records.
     pub max_records: u32,
     /// Close the batch once its serialized records reach this size.
-    #[serde(with = "crate::config::byte_size")]
+    #[serde(with = "crate::registry::byte_size")]
     pub max_bytes: u64,
     /// Close a non-empty batch once its first record is this old.
     #[serde(with = "humantime_serde")]

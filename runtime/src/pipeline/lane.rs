@@ -10,11 +10,12 @@ use super::control::{FlushTicket, SwapRequest, SwapTicket};
 use super::counters::{ModuleState, SinkCounters};
 use super::dead_letter::{DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetterStore};
 use super::queue::{PushResult, QueueItem, SinkQueue};
+use super::sandboxed::sandboxed_parts;
 use super::worker::{FaultPolicy, SinkWorker, WorkerShared};
 use super::{DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RetryPolicy, SinkStats};
 use crate::batch::Batch;
-use crate::reload::SinkReloader;
 use crate::sink::{Health, Sink};
+use crate::wasm::SinkReloader;
 
 /// How a lane queues, retries and keeps what it cannot deliver.
 #[derive(Clone, Debug)]
@@ -40,19 +41,6 @@ impl Default for LaneSettings {
     }
 }
 
-impl From<&crate::config::SinkConfig> for LaneSettings {
-    fn from(config: &crate::config::SinkConfig) -> Self {
-        Self {
-            queue_capacity: config.queue_capacity,
-            overflow: config.overflow,
-            retry: config.retry.clone(),
-            dead_letter_max_bytes: config.dead_letter_max_bytes,
-            optional: config.optional,
-            rollback_batches: config.rollback_batches,
-        }
-    }
-}
-
 /// A running sink behind its queue.
 pub(crate) struct SinkLane {
     shared: Arc<WorkerShared>,
@@ -74,7 +62,7 @@ impl SinkLane {
         settings: &LaneSettings,
         data_dir: &Path,
     ) -> Result<SinkLane, String> {
-        let reloader = sink.reloader();
+        let (reloader, log_budget) = sandboxed_parts(&*sink);
         let shared = Arc::new(WorkerShared {
             name: name.to_owned(),
             queue: SinkQueue::new(settings.queue_capacity, settings.overflow),
@@ -84,7 +72,7 @@ impl SinkLane {
                 hash: reloader.as_ref().map(|r| r.module_hash().to_owned()),
                 last_error: None,
             }),
-            log_budget: Mutex::new(sink.log_budget()),
+            log_budget: Mutex::new(log_budget),
             reloader: Mutex::new(reloader),
             abandon: Default::default(),
         });

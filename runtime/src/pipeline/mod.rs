@@ -2,14 +2,13 @@
 //! own queue and worker.
 
 mod batcher;
-mod config_reload;
 mod control;
 mod counters;
 mod dead_letter;
 mod lane;
-mod module_reload;
 mod queue;
 mod retry_policy;
+mod sandboxed;
 mod worker;
 
 use std::io::Write as _;
@@ -26,12 +25,12 @@ pub use queue::OverflowPolicy;
 pub use retry_policy::RetryPolicy;
 
 pub(crate) use lane::{LaneSettings, SinkLane};
+pub(crate) use sandboxed::sandboxed_parts;
 
 use arc_swap::ArcSwap;
 use batcher::OpenBatch;
 
 use crate::batch::Batch;
-use crate::registry::LogBudgets;
 use crate::sink::{Health, Sink};
 
 /// How one sink is attached to the pipeline: the sink plus its queue and
@@ -100,8 +99,7 @@ pub struct PipelineBuilder {
     batch: BatchOptions,
     data_dir: Option<PathBuf>,
     sinks: Vec<SinkSpec>,
-    config: Option<crate::config::Config>,
-    log_budgets: Option<LogBudgets>,
+    origin: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl PipelineBuilder {
@@ -117,17 +115,11 @@ impl PipelineBuilder {
         self
     }
 
-    /// Remembers the configuration the sinks came from, so
-    /// [`Pipeline::reload_config`] can tell what changed.
-    pub(crate) fn config(mut self, config: crate::config::Config) -> Self {
-        self.config = Some(config);
-        self
-    }
-
-    /// The diagnostics budgets the sinks were built with, so a configuration
-    /// reload hands each sink the one it has.
-    pub(crate) fn log_budgets(mut self, budgets: LogBudgets) -> Self {
-        self.log_budgets = Some(budgets);
+    /// Remembers what the sinks were built from (a configuration, its
+    /// engine and budgets), for a configuration reload to compare with. The
+    /// pipeline keeps it without looking into it.
+    pub(crate) fn origin(mut self, origin: Box<dyn std::any::Any + Send>) -> Self {
+        self.origin = Some(origin);
         self
     }
 
@@ -182,8 +174,7 @@ impl PipelineBuilder {
             options: self.batch,
             lanes: ArcSwap::from_pointee(lanes),
             stopping: Mutex::new(()),
-            config: Mutex::new(self.config),
-            log_budgets: self.log_budgets.unwrap_or_default(),
+            origin: Mutex::new(self.origin),
             data_dir,
             closed: AtomicBool::new(false),
             timer: Mutex::new(None),
@@ -313,12 +304,11 @@ struct Inner {
     lanes: ArcSwap<Vec<Arc<SinkLane>>>,
     /// Held by `shutdown` and by a configuration reload, so they take turns.
     stopping: Mutex<()>,
-    /// The configuration the pipeline was built from, for reloads to diff.
-    config: Mutex<Option<crate::config::Config>>,
+    /// What the pipeline was built from, for reloads to diff (see
+    /// [`PipelineBuilder::origin`]).
+    origin: Mutex<Option<Box<dyn std::any::Any + Send>>>,
     /// Where dead letters go, for lanes a reload adds.
     data_dir: PathBuf,
-    /// The sandboxed sinks' diagnostics budgets, kept across reloads.
-    log_budgets: LogBudgets,
     closed: AtomicBool,
     timer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -517,6 +507,51 @@ impl Pipeline {
             .iter()
             .map(|lane| lane.name().to_owned())
             .collect()
+    }
+}
+
+/// What a reload needs of a running pipeline; the reload itself lives in
+/// [`crate::reload`].
+impl Pipeline {
+    /// Taken by a configuration reload and by shutdown, so they take turns.
+    pub(crate) fn reload_turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner.stopping.lock().unwrap()
+    }
+
+    /// Whether the pipeline was shut down.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// What the pipeline was built from.
+    pub(crate) fn origin(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<Box<dyn std::any::Any + Send>>> {
+        self.inner.origin.lock().unwrap()
+    }
+
+    /// The top-level sinks' lanes.
+    pub(crate) fn lanes(&self) -> Arc<Vec<Arc<SinkLane>>> {
+        self.inner.lanes.load_full()
+    }
+
+    /// Where dead letters go.
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.inner.data_dir
+    }
+
+    /// Replaces the set of top-level sinks: everything emitted before goes
+    /// to the old set (the open batch is closed for it), everything after to
+    /// the new one; no batch is split between them.
+    pub(crate) fn replace_lanes(&self, next: Vec<Arc<SinkLane>>) {
+        let mut open = self.inner.open.lock().unwrap();
+        let batch = open.close(0);
+        let _dispatch = self.inner.dispatch.lock();
+        drop(open);
+        if let Some(batch) = batch {
+            self.inner.dispatch(batch, true);
+        }
+        self.inner.lanes.store(Arc::new(next));
     }
 }
 

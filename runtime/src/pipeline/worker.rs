@@ -11,10 +11,10 @@ use super::counters::{ModuleState, SinkCounters};
 use super::dead_letter::DeadLetterStore;
 use super::queue::{QueueItem, SinkQueue};
 use super::retry_policy::RetryPolicy;
+use super::sandboxed::sandboxed_parts;
 use crate::batch::Batch;
-use crate::reload::SinkReloader;
 use crate::sink::{FlushOutcome, Health, Sink, WriteOutcome};
-use crate::wasm::GuestLogBudget;
+use crate::wasm::{GuestLogBudget, SinkReloader};
 
 /// How often an idle worker asks its sink for its health.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
@@ -224,8 +224,7 @@ impl SinkWorker {
             }
             let _ = guarded("stop", || self.sink.stop());
         }
-        let new_reloader = request.sink.reloader();
-        let new_budget = request.sink.log_budget();
+        let (new_reloader, new_budget) = sandboxed_parts(&*request.sink);
         let old = std::mem::replace(&mut self.sink, request.sink);
         let old_reloader =
             std::mem::replace(&mut *self.shared.reloader.lock().unwrap(), new_reloader);
@@ -284,7 +283,7 @@ impl SinkWorker {
         // The faulted instance is not called again: dropped without `stop`.
         drop(std::mem::replace(&mut self.sink, previous));
         *self.shared.reloader.lock().unwrap() = probation.reloader;
-        *self.shared.log_budget.lock().unwrap() = self.sink.log_budget();
+        *self.shared.log_budget.lock().unwrap() = sandboxed_parts(&*self.sink).1;
         let message = format!(
             "rolled back: the new module faulted within its first {} batch(es) after the reload: {why}",
             self.faults.rollback_batches

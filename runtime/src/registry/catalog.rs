@@ -1,8 +1,10 @@
 //! The catalog of sink types, printed by `sinkbox sinks` and embedded in
 //! `docs/sinks.md` (a test keeps the two identical).
 
-use super::{OptionSpec, SinkRegistry, SinkType};
-use crate::config::COMMON_OPTIONS;
+use super::common_options::COMMON_OPTIONS;
+use super::option_spec::OptionSpec;
+use super::sink_registry::SinkRegistry;
+use super::sink_type::SinkType;
 
 fn default_cell(spec: &OptionSpec) -> String {
     match (spec.default, spec.required) {

@@ -163,7 +163,7 @@ impl OptionKind {
                 .filter(|f| f.is_finite())
                 .map(OptionValue::Float)
                 .ok_or_else(wrong),
-            OptionKind::Size => crate::config::byte_size::parse(text).map(OptionValue::Size),
+            OptionKind::Size => crate::registry::byte_size::parse(text).map(OptionValue::Size),
             OptionKind::Duration => parse_duration(text)
                 .map(OptionValue::Duration)
                 .ok_or_else(wrong),
@@ -172,7 +172,9 @@ impl OptionKind {
                     Ok(OptionValue::Str(text.to_owned()))
                 } else {
                     let mut message = format!("`{text}` is not {}", self.expected());
-                    if let Some(close) = crate::config::did_you_mean(text, words.iter().copied()) {
+                    if let Some(close) =
+                        crate::registry::suggest::did_you_mean(text, words.iter().copied())
+                    {
                         message.push_str(&format!(" (did you mean `{close}`?)"));
                     }
                     Err(message)

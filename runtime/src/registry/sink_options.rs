@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::option_spec::{OptionSpec, OptionValue};
-use crate::config::{ConfigError, SourceSpot};
+use crate::registry::config_error::{ConfigError, SourceSpot};
 
 /// The options of one named sink, as the sink type's constructor reads them.
 ///
@@ -194,6 +194,35 @@ impl SinkOptions {
             OptionValue::Duration(d) => Some(d),
             _ => None,
         })
+    }
+
+    /// A `Size` option that declares a default: the value given, else the
+    /// default.
+    pub fn size_or_default(&self, option: &str) -> Result<u64, ConfigError> {
+        self.size(option)?.ok_or_else(|| self.no_default(option))
+    }
+
+    /// A `Duration` option that declares a default.
+    pub fn duration_or_default(&self, option: &str) -> Result<Duration, ConfigError> {
+        self.duration(option)?
+            .ok_or_else(|| self.no_default(option))
+    }
+
+    /// An `Integer` option that declares a default.
+    pub fn integer_or_default(&self, option: &str) -> Result<u64, ConfigError> {
+        self.integer(option)?.ok_or_else(|| self.no_default(option))
+    }
+
+    /// A `Float` option that declares a default.
+    pub fn float_or_default(&self, option: &str) -> Result<f64, ConfigError> {
+        self.float(option)?.ok_or_else(|| self.no_default(option))
+    }
+
+    fn no_default(&self, option: &str) -> ConfigError {
+        self.invalid(
+            option,
+            "has no value and its sink type declares no default; set it explicitly (and report this: a sink type should declare one)",
+        )
     }
 
     /// A `List` option (empty when unset).

@@ -8,14 +8,16 @@
 //! it is in, is flushed and stopped, and every batch after goes to the new
 //! one. Anything that fails before the swap leaves the old instance running.
 
+mod config_reload;
+mod module_reload;
 mod module_watcher;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use module_watcher::{ConfigSource, ReloadWatcher, WatchOptions};
 
-use crate::sink::Sink;
+pub use crate::wasm::SinkReloader;
 
 /// Where a new module comes from.
 #[derive(Clone, Debug)]
@@ -24,25 +26,6 @@ pub enum ModuleSource {
     Path(PathBuf),
     /// These bytes (named, in messages, by the sink's current module path).
     Bytes(Vec<u8>),
-}
-
-/// Makes a started replacement for a running sink from new module bytes.
-/// Sinks that can be hot-reloaded return one from [`Sink::reloader`].
-pub trait SinkReloader: Send + Sync {
-    /// The module file the sink was loaded from.
-    fn module_path(&self) -> &Path;
-
-    /// The SHA-256 (hex) of the running module.
-    fn module_hash(&self) -> &str;
-
-    /// Reads a new module file, refusing what is not a regular file or is
-    /// too large, before reading it.
-    fn read_module(&self, path: &Path) -> Result<Vec<u8>, String>;
-
-    /// Compiles `bytes` (through the compile cache), checks the contract,
-    /// instantiates under the sink's limits and calls `start`. `origin`
-    /// names the bytes in errors.
-    fn prepare(&self, origin: &Path, bytes: &[u8]) -> Result<Box<dyn Sink>, String>;
 }
 
 /// A module reload that took effect (or was not needed).

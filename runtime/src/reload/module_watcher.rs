@@ -14,7 +14,7 @@ use notify::{RecursiveMode, Watcher};
 use super::ModuleSource;
 use crate::Pipeline;
 use crate::config::{Config, ConfigError};
-use crate::registry::SinkRegistry;
+use crate::registry::sink_registry::SinkRegistry;
 
 /// How the watcher behaves.
 #[derive(Clone, Debug)]

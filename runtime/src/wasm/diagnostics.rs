@@ -150,16 +150,29 @@ impl GuestDiagnostics {
         } else {
             GuestLevel::Info
         };
-        for &byte in bytes {
-            if byte == b'\n' || partial.len() >= MAX_LINE_BYTES {
-                let line = lift_guest_bytes(&partial);
-                state.log(level, stream, line);
-                partial.clear();
-                if byte == b'\n' {
-                    continue;
+        // Whole lines (or 4 KiB pieces of longer ones) are cut out with
+        // memchr; a flood costs a copy and a budget check per line, and is
+        // only escaped when the budget keeps it.
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = MAX_LINE_BYTES - partial.len();
+            let window = &rest[..rest.len().min(room)];
+            match memchr::memchr(b'\n', window) {
+                Some(end) => {
+                    partial.extend_from_slice(&window[..end]);
+                    state.log_raw(level, stream, &partial);
+                    partial.clear();
+                    rest = &rest[end + 1..];
+                }
+                None => {
+                    partial.extend_from_slice(window);
+                    rest = &rest[window.len()..];
+                    if partial.len() >= MAX_LINE_BYTES {
+                        state.log_raw(level, stream, &partial);
+                        partial.clear();
+                    }
                 }
             }
-            partial.push(byte);
         }
         match stream {
             GuestStream::Stderr => state.stderr_partial = partial,
@@ -169,12 +182,29 @@ impl GuestDiagnostics {
 }
 
 impl DiagnosticsState {
+    /// Logs raw output bytes as one line, if the budget allows (checked
+    /// before the bytes are escaped).
+    fn log_raw(&mut self, level: GuestLevel, stream: GuestStream, raw: &[u8]) {
+        if self.charge(raw.len().min(MAX_LINE_BYTES)) {
+            let line = lift_guest_bytes(raw);
+            self.write_line(level, stream, line);
+        }
+    }
+
     /// Logs a line already lifted (escaped and bounded), if the budget
     /// allows.
     fn log(&mut self, level: GuestLevel, stream: GuestStream, message: String) {
-        match self.budget.spend(message.len()) {
+        if self.charge(message.len()) {
+            self.write_line(level, stream, message);
+        }
+    }
+
+    /// Spends a line's cost from the budget; `false` drops the line (with a
+    /// note now and then).
+    fn charge(&mut self, bytes: usize) -> bool {
+        match self.budget.spend(bytes) {
             Spend::Keep => {}
-            Spend::Drop => return,
+            Spend::Drop => return false,
             Spend::DropAndReport(lines) => {
                 tracing::warn!(
                     sink = %self.sink,
@@ -183,9 +213,13 @@ impl DiagnosticsState {
                     self.budget.burst(),
                     self.budget.dropped()
                 );
-                return;
+                return false;
             }
         }
+        true
+    }
+
+    fn write_line(&mut self, level: GuestLevel, stream: GuestStream, message: String) {
         let sink = self.sink.as_str();
         let stream_name = stream.as_str();
         match level {

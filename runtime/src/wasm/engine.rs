@@ -94,7 +94,7 @@ impl WasmEngine {
                 engine,
                 linker,
                 cache,
-                max_component_size: crate::config::DEFAULT_MAX_COMPONENT_SIZE,
+                max_component_size: super::DEFAULT_MAX_COMPONENT_SIZE,
                 _ticker: ticker,
             }),
         })

@@ -14,6 +14,7 @@ mod guest_text;
 mod host_state;
 mod inspect;
 mod log_budget;
+mod sink_reloader;
 mod wasm_reloader;
 mod wasm_sink;
 pub(crate) mod wasm_sink_type;
@@ -27,7 +28,12 @@ pub use epoch::EPOCH_TICK;
 pub use guest_text::{MAX_GUEST_TEXT_BYTES, lift_guest_text};
 pub use inspect::{ComponentReport, inspect_component};
 pub use log_budget::{DEFAULT_LOG_BURST, DEFAULT_LOG_RATE, GuestLogBudget, LINE_OVERHEAD_BYTES};
+pub use sink_reloader::SinkReloader;
 pub use wasm_sink::{DirGrant, WasmSink, WasmSinkOptions};
+
+/// Default of `[runtime] max_component_size`: 256 MiB, ten times the largest
+/// component any supported toolchain makes today.
+pub const DEFAULT_MAX_COMPONENT_SIZE: u64 = 256 << 20;
 
 /// Why a component could not be loaded or used.
 #[derive(Debug, thiserror::Error)]

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::engine::WasmEngine;
+use super::sink_reloader::SinkReloader;
 use super::wasm_sink::{WasmSink, WasmSinkOptions};
-use crate::reload::SinkReloader;
 use crate::sink::Sink;
 
 pub(crate) struct WasmReloader {
@@ -38,5 +38,19 @@ impl SinkReloader for WasmReloader {
         sink.start()
             .map_err(|e| format!("the new instance failed to start: {e}"))?;
         Ok(Box::new(sink))
+    }
+}
+
+impl WasmSink {
+    /// How to replace this sink with a new module while it runs (hot
+    /// reload): same name, limits, grant and config.
+    pub fn reloader(&self) -> std::sync::Arc<dyn SinkReloader> {
+        std::sync::Arc::new(WasmReloader {
+            name: self.name().to_owned(),
+            engine: self.component().wasm_engine().clone(),
+            options: self.options().clone(),
+            path: self.component().path().to_owned(),
+            hash: self.component().module_hash().to_owned(),
+        })
     }
 }

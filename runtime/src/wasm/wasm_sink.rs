@@ -268,6 +268,28 @@ impl WasmSink {
     }
 }
 
+impl WasmSink {
+    /// The sink's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The component it runs.
+    pub fn component(&self) -> &Arc<SinkComponent> {
+        &self.component
+    }
+
+    /// Its limits, grants and configuration.
+    pub fn options(&self) -> &WasmSinkOptions {
+        &self.options
+    }
+
+    /// The sink's diagnostics budget (shared by its instances).
+    pub fn log_budget(&self) -> Arc<GuestLogBudget> {
+        self.options.log_budget.clone()
+    }
+}
+
 impl Sink for WasmSink {
     fn start(&mut self) -> Result<(), SinkError> {
         if self.executor.is_none() {
@@ -366,20 +388,6 @@ impl Sink for WasmSink {
 
     fn needs_restart(&self) -> bool {
         self.live.is_none()
-    }
-
-    fn log_budget(&self) -> Option<Arc<GuestLogBudget>> {
-        Some(self.options.log_budget.clone())
-    }
-
-    fn reloader(&self) -> Option<Arc<dyn crate::reload::SinkReloader>> {
-        Some(Arc::new(super::wasm_reloader::WasmReloader {
-            name: self.name.clone(),
-            engine: self.component.wasm_engine().clone(),
-            options: self.options.clone(),
-            path: self.component.path().to_owned(),
-            hash: self.component.module_hash().to_owned(),
-        }))
     }
 
     fn restart(&mut self) -> Result<(), SinkError> {

@@ -1,10 +1,9 @@
 //! The `wasm` sink type: a sandboxed sink component named in the config.
 
-use std::time::Duration;
-
-use super::log_budget::{DEFAULT_LOG_BURST, DEFAULT_LOG_RATE, LINE_OVERHEAD_BYTES};
+use super::log_budget::LINE_OVERHEAD_BYTES;
 use super::wasm_sink::{DirGrant, WasmSink, WasmSinkOptions};
-use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
+use crate::registry::option_spec::{OptionKind, OptionSpec};
+use crate::registry::sink_type::{SinkType, UriForm, UriTarget};
 
 /// The `wasm` sink type for the registry.
 pub(crate) fn sink_type() -> SinkType {
@@ -12,16 +11,14 @@ pub(crate) fn sink_type() -> SinkType {
         "wasm",
         "a sandboxed sink component (.wasm), with its own memory cap, CPU deadline and grants",
         |options, context| {
-            let memory_limit = options.size("memory_limit")?.unwrap_or(64 << 20);
+            let memory_limit = options.size_or_default("memory_limit")?;
             if memory_limit < 64 * 1024 {
                 return Err(options.invalid(
                     "memory_limit",
                     "must be at least 64KiB (one wasm page); the default is \"64MiB\"",
                 ));
             }
-            let call_timeout = options
-                .duration("call_timeout")?
-                .unwrap_or(Duration::from_secs(2));
+            let call_timeout = options.duration_or_default("call_timeout")?;
             if call_timeout.is_zero() {
                 return Err(options.invalid("call_timeout", "must be more than zero, such as \"2s\""));
             }
@@ -59,8 +56,8 @@ pub(crate) fn sink_type() -> SinkType {
                     read_only,
                 })
             };
-            let log_rate = options.size("log_rate")?.unwrap_or(DEFAULT_LOG_RATE);
-            let log_burst = options.size("log_burst")?.unwrap_or(DEFAULT_LOG_BURST);
+            let log_rate = options.size_or_default("log_rate")?;
+            let log_burst = options.size_or_default("log_burst")?;
             if log_burst < LINE_OVERHEAD_BYTES {
                 return Err(options.invalid(
                     "log_burst",

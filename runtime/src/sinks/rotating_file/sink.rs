@@ -5,21 +5,18 @@
 //! retention + off-thread compression while also keeping records whole and
 //! reporting partial progress to the pipeline. Compression uses flate2.
 
+use super::compression::Compressor;
+use super::naming::{prune, rotated_name};
+use crate::batch::Batch;
+use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
+use crate::sinks::util::file_sync::flush_file;
+use crate::sinks::util::no_follow::open_no_follow;
+use crate::sinks::util::text_line::write_text_line;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use super::file::flush_file;
-use super::no_follow::open_no_follow;
-use super::text_line::write_text_line;
-use crate::batch::Batch;
-use crate::config::ConfigError;
-use crate::registry::{OptionKind, OptionSpec, SinkOptions, SinkType, UriForm, UriTarget};
-use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 
 /// The time source of a [`RotatingFileSink`]; tests inject their own.
 pub trait Clock: Send + Sync {
@@ -65,95 +62,6 @@ pub struct RotatingFileSinkOptions {
     pub mode: FileMode,
     /// `fsync` the active file on every flush (default `true`).
     pub sync_on_flush: bool,
-}
-
-/// The options that make a file rotate, shared by `file` and `rotating_file`.
-pub(crate) const ROTATION_OPTIONS: &[OptionSpec] = &[
-    OptionSpec::new("max_bytes", OptionKind::Size)
-        .help("rotate before a record would take the file past this size"),
-    OptionSpec::new(
-        "interval",
-        OptionKind::Text(
-            "\"hourly\", \"daily\", a number of seconds, or a duration such as \"15m\"",
-        ),
-    )
-    .help("rotate at every multiple of this period, in UTC from the Unix epoch: hourly, daily, seconds, or a duration such as 15m"),
-    OptionSpec::new("max_files", OptionKind::Integer)
-        .default("5")
-        .help("rotated files kept; older ones are deleted"),
-    OptionSpec::new("compress", OptionKind::Bool)
-        .default("false")
-        .help("gzip rotated files on a background thread, never on the write path"),
-    OptionSpec::new("mode", OptionKind::Choice(&["json", "text"]))
-        .default("json")
-        .help("json: the records as received; text: the same lines as stdout_pretty, without colour"),
-];
-
-/// The `rotating_file` sink type for the registry.
-pub(crate) fn sink_type() -> SinkType {
-    SinkType::new(
-        "rotating_file",
-        "JSON or text lines in a file rotated by size and/or time, with retention and gzip",
-        |options, _context| {
-            let rotation = rotating_options(options)?;
-            rotation
-                .validate()
-                .map_err(|message| options.invalid_sink(message))?;
-            Ok(Box::new(RotatingFileSink::new(rotation)))
-        },
-    )
-    .options(super::file::FILE_OPTIONS)
-    .options(ROTATION_OPTIONS)
-    .uri(UriForm {
-        schemes: &["rotating-file"],
-        target: UriTarget::Path("path"),
-        rest_into: None,
-    })
-}
-
-/// Reads [`RotatingFileSinkOptions`] from a sink's parsed options.
-pub(crate) fn rotating_options(
-    options: &SinkOptions,
-) -> Result<RotatingFileSinkOptions, ConfigError> {
-    let max_bytes = options.size("max_bytes")?;
-    if max_bytes == Some(0) {
-        return Err(options.invalid("max_bytes", "must be more than zero, such as \"10MB\""));
-    }
-    let max_files = options.integer("max_files")?.unwrap_or(5);
-    Ok(RotatingFileSinkOptions {
-        path: options.require_path("path")?,
-        max_bytes,
-        interval: options.parse_text("interval", parse_interval)?,
-        max_files: usize::try_from(max_files)
-            .map_err(|_| options.invalid("max_files", "too large"))?,
-        compress: options.bool("compress")?,
-        mode: match options.string("mode")?.as_deref() {
-            Some("text") => FileMode::Text,
-            _ => FileMode::Json,
-        },
-        sync_on_flush: options.bool("sync_on_flush")?,
-    })
-}
-
-/// Parses `"hourly"`, `"daily"`, seconds, or a duration such as `"15m"`.
-fn parse_interval(text: &str) -> Result<Duration, String> {
-    let expected =
-        "expected \"hourly\", \"daily\", a number of seconds, or a duration such as \"15m\"";
-    let period = match text {
-        "hourly" => Duration::from_secs(3600),
-        "daily" => Duration::from_secs(86_400),
-        other => match other.parse::<u64>() {
-            Ok(secs) => Duration::from_secs(secs),
-            Err(_) => humantime::parse_duration(other)
-                .map_err(|_| format!("`{other}` is not an interval; {expected}"))?,
-        },
-    };
-    if period.as_secs() == 0 || period.as_secs() > 366 * 86_400 {
-        return Err(format!(
-            "the interval must be between one second and a year; {expected}"
-        ));
-    }
-    Ok(period)
 }
 
 impl RotatingFileSinkOptions {
@@ -432,169 +340,4 @@ impl Sink for RotatingFileSink {
             None => Health::Healthy,
         }
     }
-}
-
-/// `<dir>/<name>.<YYYYMMDDTHHMMSSZ>`, or with `-N` when rotated files of
-/// that second exist: `N` is one more than the highest present, so a name is
-/// never reused after retention deleted an older file of the same second.
-fn rotated_name(active: &Path, now: SystemTime) -> PathBuf {
-    let stamp: String = humantime::format_rfc3339_seconds(now)
-        .to_string()
-        .chars()
-        .filter(|c| *c != '-' && *c != ':')
-        .collect();
-    let name = active
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let prefix = format!("{name}.");
-    let highest = rotated_files(active)
-        .unwrap_or_default()
-        .iter()
-        .map(|path| rotation_order(&prefix, path))
-        .filter(|(file_stamp, _)| *file_stamp == stamp)
-        .map(|(_, n)| n)
-        .max();
-    match highest {
-        None => active.with_file_name(format!("{name}.{stamp}")),
-        Some(n) => active.with_file_name(format!("{name}.{stamp}-{}", n + 1)),
-    }
-}
-
-/// Rotated files of `active`, oldest first (their names sort by rotation
-/// time). In-progress compressions (`.tmp`) are not listed.
-pub(crate) fn rotated_files(active: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let dir = match active.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let prefix = format!(
-        "{}.",
-        active
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    );
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|entry| entry.ok())
-        .map(|entry| entry.path())
-        .filter(|path| {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            name.strip_prefix(&prefix).is_some_and(is_rotation_suffix)
-        })
-        .collect();
-    files.sort_by_cached_key(|path| rotation_order(&prefix, path));
-    Ok(files)
-}
-
-/// Whether `rest` (a file name after `<name>.`) is one of our rotation
-/// suffixes, `YYYYMMDDTHHMMSSZ[-N][.gz]`: retention must never touch other
-/// files that merely share the prefix (another sink's `app.log.err`, a
-/// `.bak`, a compression still in progress).
-fn is_rotation_suffix(rest: &str) -> bool {
-    let rest = rest.strip_suffix(".gz").unwrap_or(rest);
-    let (stamp, counter) = rest.split_once('-').unwrap_or((rest, "1"));
-    let b = stamp.as_bytes();
-    b.len() == 16
-        && b[..8].iter().all(u8::is_ascii_digit)
-        && b[8] == b'T'
-        && b[9..15].iter().all(u8::is_ascii_digit)
-        && b[15] == b'Z'
-        && !counter.is_empty()
-        && counter.bytes().all(|c| c.is_ascii_digit())
-}
-
-/// Sort key of a rotated file: its time stamp, then its `-N` suffix (so
-/// `-10` comes after `-9`, and both after the unsuffixed name).
-fn rotation_order(prefix: &str, path: &Path) -> (String, u64) {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let rest = name.strip_prefix(prefix).unwrap_or(&name);
-    let rest = rest.strip_suffix(".gz").unwrap_or(rest);
-    match rest.split_once('-') {
-        Some((stamp, n)) => (stamp.to_owned(), n.parse().unwrap_or(u64::MAX)),
-        None => (rest.to_owned(), 0),
-    }
-}
-
-/// Deletes the oldest rotated files beyond `keep`.
-fn prune(active: &Path, keep: usize) -> std::io::Result<()> {
-    let files = rotated_files(active)?;
-    for old in &files[..files.len().saturating_sub(keep)] {
-        match std::fs::remove_file(old) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Gzips rotated files on its own thread, so compression never slows writes,
-/// then prunes. `finish` waits for the queue to drain.
-struct Compressor {
-    queue: Option<Sender<PathBuf>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Compressor {
-    fn start(
-        active: &Path,
-        keep: usize,
-        problem: Arc<Mutex<Option<String>>>,
-    ) -> std::io::Result<Self> {
-        let (queue, rotated) = mpsc::channel::<PathBuf>();
-        let active = active.to_owned();
-        let thread = std::thread::Builder::new()
-            .name("sinkbox-gzip".into())
-            .spawn(move || {
-                for path in rotated {
-                    let compressed = match gzip(&path) {
-                        // Already pruned while it waited in the queue.
-                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                        other => other
-                            .map_err(|err| format!("cannot compress `{}`: {err}", path.display())),
-                    };
-                    // Prune even when compression failed: that is when space runs short.
-                    let pruned = prune(&active, keep)
-                        .map_err(|err| format!("cannot prune rotated files: {err}"));
-                    *problem.lock().unwrap() = compressed.and(pruned).err();
-                }
-            })?;
-        Ok(Self {
-            queue: Some(queue),
-            thread: Some(thread),
-        })
-    }
-
-    fn submit(&self, path: PathBuf) {
-        if let Some(queue) = &self.queue {
-            let _ = queue.send(path);
-        }
-    }
-
-    fn finish(mut self) {
-        drop(self.queue.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// `path` becomes `path.gz` (written to `path.gz.tmp`, synced, renamed).
-fn gzip(path: &Path) -> std::io::Result<()> {
-    let gz = PathBuf::from(format!("{}.gz", path.display()));
-    let tmp = PathBuf::from(format!("{}.tmp", gz.display()));
-    let mut input = File::open(path)?;
-    let _ = std::fs::remove_file(&tmp);
-    let out = open_no_follow(OpenOptions::new().write(true).create_new(true), &tmp)?;
-    let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-    std::io::copy(&mut input, &mut encoder)?;
-    encoder.finish()?.sync_all()?;
-    std::fs::rename(&tmp, &gz)?;
-    std::fs::remove_file(path)
 }

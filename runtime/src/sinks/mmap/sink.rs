@@ -1,11 +1,9 @@
 //! `mmap`: one JSON line per record, appended through an [`MmapWriter`].
 
-use std::path::PathBuf;
-
-use super::mmap_writer::{MmapWriter, MmapWriterOptions, SyncPolicy};
 use crate::batch::Batch;
-use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
+use crate::sinks::mmap::writer::{MmapWriter, MmapWriterOptions, SyncPolicy};
+use std::path::PathBuf;
 
 /// Options of the `mmap` sink.
 #[derive(Clone, Debug)]
@@ -30,84 +28,6 @@ impl MmapSinkOptions {
             growth_factor: defaults.growth_factor,
             sync: SyncPolicy::OnFlush,
         }
-    }
-}
-
-/// The `mmap` sink type for the registry.
-pub(crate) fn sink_type() -> SinkType {
-    SinkType::new(
-        "mmap",
-        "appends every record as one JSON line through a memory-mapped file",
-        |options, _context| {
-            let path = options.require_path("path")?;
-            let defaults = MmapSinkOptions::new(&path);
-            let growth_factor = options
-                .float("growth_factor")?
-                .unwrap_or(defaults.growth_factor);
-            if !(1.1..=16.0).contains(&growth_factor) {
-                return Err(
-                    options.invalid("growth_factor", "must be between 1.1 and 16, such as 2.0")
-                );
-            }
-            let initial_size = options
-                .size("initial_size")?
-                .unwrap_or(defaults.initial_size);
-            if initial_size < 4096 {
-                return Err(
-                    options.invalid("initial_size", "must be at least 4KiB, such as \"64MiB\"")
-                );
-            }
-            Ok(Box::new(MmapSink::new(MmapSinkOptions {
-                path,
-                initial_size,
-                growth_factor,
-                sync: options
-                    .parse_text("sync", parse_sync_policy)?
-                    .unwrap_or(defaults.sync),
-            })))
-        },
-    )
-    .option(
-        OptionSpec::new("path", OptionKind::Path)
-            .required()
-            .help("the file; missing directories are created"),
-    )
-    .option(
-        OptionSpec::new("initial_size", OptionKind::Size)
-            .default("64MiB")
-            .help("size the file is created with"),
-    )
-    .option(
-        OptionSpec::new("growth_factor", OptionKind::Float)
-            .default("2.0")
-            .help("how much the file grows when full (1.1 to 16)"),
-    )
-    .option(
-        OptionSpec::new(
-            "sync",
-            OptionKind::Text(
-                "\"none\", \"on_flush\" or a size such as \"4MiB\" (sync every that many bytes)",
-            ),
-        )
-        .default("on_flush")
-        .help("none (the kernel writes back: survives a process crash, not a power loss), on_flush (msync on every flush), or a size such as 4MiB (also sync every that many bytes)"),
-    )
-    .uri(UriForm {
-        schemes: &["mmap"],
-        target: UriTarget::Path("path"),
-        rest_into: None,
-    })
-}
-
-fn parse_sync_policy(text: &str) -> Result<SyncPolicy, String> {
-    match text {
-        "none" => Ok(SyncPolicy::None),
-        "on_flush" => Ok(SyncPolicy::OnFlush),
-        size => crate::config::byte_size::parse(size)
-            .map(SyncPolicy::EveryBytes)
-            .map_err(|_| format!(
-                "`{text}` is not a sync policy; use \"none\", \"on_flush\" or a size such as \"4MiB\" (sync every that many bytes)"
-            )),
     }
 }
 

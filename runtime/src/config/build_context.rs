@@ -6,9 +6,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{SinkOptions, SinkRegistry};
-use crate::composite::{CompositeTarget, SharedSink};
-use crate::config::{Config, ConfigError, RuntimeConfig, SinkConfig};
+use super::model::{Config, SinkConfig};
+use crate::composite::shared_sink::SharedSink;
+use crate::composite::target::CompositeTarget;
+use crate::registry::config_error::ConfigError;
+use crate::registry::sink_context::SinkContext;
+use crate::registry::sink_options::SinkOptions;
+use crate::registry::sink_registry::SinkRegistry;
 use crate::sink::Sink;
 use crate::wasm::{GuestLogBudget, SinkComponent, WasmEngine};
 
@@ -17,7 +21,8 @@ use crate::wasm::{GuestLogBudget, SinkComponent, WasmEngine};
 /// a reload never buys a guest a fresh one.
 pub(crate) type LogBudgets = Arc<Mutex<HashMap<String, Arc<GuestLogBudget>>>>;
 
-/// Handed to every sink constructor while a [`Config`] is built.
+/// Builds the sinks of one [`Config`]: what every sink constructor is handed
+/// (as a [`SinkContext`]).
 pub struct BuildContext<'a> {
     config: &'a Config,
     registry: &'a SinkRegistry,
@@ -52,10 +57,100 @@ impl<'a> BuildContext<'a> {
         self.budgets.clone()
     }
 
+    /// Builds on the engine of a running pipeline (one engine per process).
+    pub(crate) fn with_engine(mut self, engine: Option<WasmEngine>) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// The wasm engine, if a component was loaded.
+    pub(crate) fn engine(&self) -> Option<WasmEngine> {
+        self.engine.clone()
+    }
+
+    /// Builds one configured sink with its type's constructor.
+    pub(crate) fn build(&mut self, sink: &SinkConfig) -> Result<Box<dyn Sink>, ConfigError> {
+        if self.building.iter().any(|n| n == &sink.name) {
+            let mut cycle = self.building.clone();
+            cycle.push(sink.name.clone());
+            return Err(sink
+                .options
+                .invalid_sink(format!("composite cycle: {}", cycle.join(" -> "))));
+        }
+        let sink_type = self.registry.get(&sink.type_name).ok_or_else(|| {
+            sink.options.invalid(
+                "type",
+                format!("the sink type `{}` is not registered", sink.type_name),
+            )
+        })?;
+        self.building.push(sink.name.clone());
+        let built = sink_type.construct(&sink.options, &mut *self);
+        self.building.pop();
+        built
+    }
+}
+
+impl SinkContext for BuildContext<'_> {
+    /// Loads the component named by the path option `option`, compiling it
+    /// once per file (through the compile cache) and checking that it fits
+    /// the sink contract.
+    fn component(
+        &mut self,
+        options: &SinkOptions,
+        option: &str,
+    ) -> Result<Arc<SinkComponent>, ConfigError> {
+        let path = options.require_path(option)?;
+        if let Some(component) = self.components.get(&path) {
+            return Ok(component.clone());
+        }
+        if self.engine.is_none() {
+            let engine =
+                self.config.runtime.wasm_engine().map_err(|e| {
+                    options.invalid_sink(format!("cannot start the wasm engine: {e}"))
+                })?;
+            self.engine = Some(engine);
+        }
+        let engine = self.engine.as_ref().expect("set above");
+        let component = engine
+            .load(&path)
+            .map_err(|e| options.invalid(option, e.to_string()))?;
+        self.components.insert(path, component.clone());
+        Ok(component)
+    }
+
+    /// The sink named `name`, built once: every composite naming it gets the
+    /// same instance.
+    fn target(&mut self, name: &str) -> Result<CompositeTarget, ConfigError> {
+        let config = self.config.sink(name).ok_or_else(|| ConfigError {
+            origin: "<build>".into(),
+            line: None,
+            path: format!("sinks.{name}"),
+            message: "no sink has this name".into(),
+        })?;
+        let shared = match self.shared.get(name) {
+            Some(shared) => shared.clone(),
+            None => {
+                let sink = self.build(config)?;
+                let shared = SharedSink::new(name, sink);
+                self.shared.insert(name.to_owned(), shared.clone());
+                shared
+            }
+        };
+        Ok(CompositeTarget {
+            name: name.to_owned(),
+            sink: shared,
+            queue_capacity: config.queue_capacity,
+            overflow: config.overflow,
+            retry: config.retry.clone(),
+            data_dir: self.config.runtime.data_dir.clone(),
+            dead_letter_max_bytes: config.dead_letter_max_bytes,
+        })
+    }
+
     /// The diagnostics budget of sandboxed sink `sink`: the one it already
     /// has in this pipeline if its rate and burst did not change, else a new
     /// one.
-    pub fn log_budget(&mut self, sink: &str, rate: u64, burst: u64) -> Arc<GuestLogBudget> {
+    fn log_budget(&mut self, sink: &str, rate: u64, burst: u64) -> Arc<GuestLogBudget> {
         let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(budget) = budgets.get(sink)
             && budget.rate() == rate
@@ -73,7 +168,7 @@ impl<'a> BuildContext<'a> {
     /// any path option of any configured sink (component files, native sinks'
     /// files, certificates). A guest with such a grant could read or rewrite
     /// what the host trusts.
-    pub fn check_grant(
+    fn check_grant(
         &self,
         options: &SinkOptions,
         option: &str,
@@ -112,88 +207,6 @@ impl<'a> BuildContext<'a> {
             }
         }
         Ok(())
-    }
-
-    /// The runtime settings of the configuration being built.
-    pub fn runtime(&self) -> &RuntimeConfig {
-        &self.config.runtime
-    }
-
-    /// Loads the component named by the path option `option`, compiling it
-    /// once per file (through the compile cache) and checking that it fits
-    /// the sink contract.
-    pub fn component(
-        &mut self,
-        options: &SinkOptions,
-        option: &str,
-    ) -> Result<Arc<SinkComponent>, ConfigError> {
-        let path = options.require_path(option)?;
-        if let Some(component) = self.components.get(&path) {
-            return Ok(component.clone());
-        }
-        if self.engine.is_none() {
-            let engine =
-                self.config.runtime.wasm_engine().map_err(|e| {
-                    options.invalid_sink(format!("cannot start the wasm engine: {e}"))
-                })?;
-            self.engine = Some(engine);
-        }
-        let engine = self.engine.as_ref().expect("set above");
-        let component = engine
-            .load(&path)
-            .map_err(|e| options.invalid(option, e.to_string()))?;
-        self.components.insert(path, component.clone());
-        Ok(component)
-    }
-
-    /// The sink named `name`, built once: every composite naming it gets the
-    /// same instance.
-    pub fn target(&mut self, name: &str) -> Result<CompositeTarget, ConfigError> {
-        let config = self.config.sink(name).ok_or_else(|| ConfigError {
-            origin: "<build>".into(),
-            line: None,
-            path: format!("sinks.{name}"),
-            message: "no sink has this name".into(),
-        })?;
-        let shared = match self.shared.get(name) {
-            Some(shared) => shared.clone(),
-            None => {
-                let sink = self.build(config)?;
-                let shared = SharedSink::new(name, sink);
-                self.shared.insert(name.to_owned(), shared.clone());
-                shared
-            }
-        };
-        Ok(CompositeTarget {
-            name: name.to_owned(),
-            sink: shared,
-            queue_capacity: config.queue_capacity,
-            overflow: config.overflow,
-            retry: config.retry.clone(),
-            data_dir: self.config.runtime.data_dir.clone(),
-            dead_letter_max_bytes: config.dead_letter_max_bytes,
-        })
-    }
-
-    /// Builds one configured sink with its type's constructor.
-    pub(crate) fn build(&mut self, sink: &SinkConfig) -> Result<Box<dyn Sink>, ConfigError> {
-        if self.building.iter().any(|n| n == &sink.name) {
-            let mut cycle = self.building.clone();
-            cycle.push(sink.name.clone());
-            return Err(sink
-                .options
-                .invalid_sink(format!("composite cycle: {}", cycle.join(" -> "))));
-        }
-        let sink_type = self.registry.get(&sink.type_name).ok_or_else(|| {
-            sink.options.invalid(
-                "type",
-                format!("the sink type `{}` is not registered", sink.type_name),
-            )
-        })?;
-        self.building.push(sink.name.clone());
-        let built = sink_type.construct(&sink.options, self);
-        self.building.pop();
-        built
     }
 }
 

@@ -1,9 +1,10 @@
 //! `direct`: streams NDJSON to a TCP, Unix or WebSocket endpoint.
 
-use super::connection::{CONNECTION_OPTIONS, ConnectOptions, Endpoint, LazyConnection};
 use crate::batch::Batch;
-use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
+use crate::sinks::util::connection::connect_options::ConnectOptions;
+use crate::sinks::util::connection::endpoint::Endpoint;
+use crate::sinks::util::connection::lazy_connection::LazyConnection;
 
 /// Options of the `direct` sink.
 #[derive(Clone, Debug)]
@@ -23,43 +24,6 @@ impl DirectSinkOptions {
             connect: ConnectOptions::default(),
         }
     }
-}
-
-/// The `direct` sink type for the registry.
-pub(crate) fn sink_type() -> SinkType {
-    SinkType::new(
-        "direct",
-        "streams NDJSON to a tcp://, unix://, ws:// or wss:// endpoint, reconnecting as needed",
-        |options, _context| {
-            let endpoint = options
-                .parse_text("endpoint", |text| text.parse::<Endpoint>())?
-                .ok_or_else(|| options.invalid("endpoint", "missing; this option is required"))?;
-            Ok(Box::new(DirectSink::new(DirectSinkOptions {
-                endpoint,
-                connect: ConnectOptions::from_options(options)?,
-            })))
-        },
-    )
-    .option(
-        OptionSpec::new(
-            "endpoint",
-            OptionKind::Text(
-                "tcp://host:port, unix:///path, ws://host:port/path or wss://host:port/path",
-            ),
-        )
-        .required()
-        .help("where to send: tcp://, unix://, ws:// or wss://"),
-    )
-    .option(
-        OptionSpec::new("ca_file", OptionKind::Path)
-            .help("for wss://: a PEM file of extra certificate authorities (private or self-signed servers), besides the web PKI roots"),
-    )
-    .options(CONNECTION_OPTIONS)
-    .uri(UriForm {
-        schemes: &["tcp", "unix", "ws", "wss"],
-        target: UriTarget::WholeUri("endpoint"),
-        rest_into: None,
-    })
 }
 
 /// Writes each batch to the endpoint as it arrives. Connects on the first

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
 
-use super::mmap_prefault::{AHEAD, Prefaulter};
+use super::prefault::{AHEAD, Prefaulter};
 use crate::sink::Health;
 
 /// When an [`MmapWriter`] forces its pages to disk (`msync`).
@@ -124,7 +124,7 @@ impl MmapWriter {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let file = super::no_follow::open_no_follow(
+        let file = crate::sinks::util::no_follow::open_no_follow(
             OpenOptions::new()
                 .read(true)
                 .write(true)

@@ -1,10 +1,11 @@
 //! `relay`: hands records to a local relay process over a Unix socket,
 //! buffering in memory while the relay is away.
 
-use super::connection::{CONNECTION_OPTIONS, ConnectOptions, Endpoint, LazyConnection};
 use crate::batch::Batch;
-use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
+use crate::sinks::util::connection::connect_options::ConnectOptions;
+use crate::sinks::util::connection::endpoint::Endpoint;
+use crate::sinks::util::connection::lazy_connection::LazyConnection;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
@@ -30,37 +31,6 @@ impl RelaySinkOptions {
             connect: ConnectOptions::default(),
         }
     }
-}
-
-/// The `relay` sink type for the registry.
-pub(crate) fn sink_type() -> SinkType {
-    SinkType::new(
-        "relay",
-        "hands records to a local relay over a Unix socket, buffering while it is away",
-        |options, _context| {
-            Ok(Box::new(RelaySink::new(RelaySinkOptions {
-                socket: options.require_path("socket")?,
-                buffer_size: options.size("buffer_size")?.unwrap_or(8 * 1024 * 1024),
-                connect: ConnectOptions::from_options(options)?,
-            })))
-        },
-    )
-    .option(
-        OptionSpec::new("socket", OptionKind::Path)
-            .required()
-            .help("the relay's Unix socket"),
-    )
-    .option(
-        OptionSpec::new("buffer_size", OptionKind::Size)
-            .default("8MiB")
-            .help("batches held in memory while the relay is away; past that, writes are retried"),
-    )
-    .options(CONNECTION_OPTIONS)
-    .uri(UriForm {
-        schemes: &["relay"],
-        target: UriTarget::Path("socket"),
-        rest_into: None,
-    })
 }
 
 /// Sends each batch to the relay; while the relay is unreachable, keeps

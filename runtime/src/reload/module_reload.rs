@@ -1,12 +1,11 @@
 //! `Pipeline::reload_sink`: swap a running wasm sink's module.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use super::Pipeline;
-use crate::reload::{ModuleSource, ReloadError, ReloadReport};
+use super::{ModuleSource, ReloadError, ReloadReport};
+use crate::pipeline::Pipeline;
 
 impl Pipeline {
     /// Replaces the module of the wasm sink `name` without losing or
@@ -27,10 +26,10 @@ impl Pipeline {
         name: &str,
         source: ModuleSource,
     ) -> Result<ReloadReport, ReloadError> {
-        if self.inner.closed.load(Ordering::Acquire) {
+        if self.is_closed() {
             return Err(ReloadError::ShutDown);
         }
-        let lanes = self.inner.lanes.load_full();
+        let lanes = self.lanes();
         let lane = lanes
             .iter()
             .find(|lane| lane.name() == name)
@@ -85,9 +84,7 @@ impl Pipeline {
     /// Every top-level sink whose module can be reloaded, with the file its
     /// running module came from.
     pub fn module_paths(&self) -> Vec<(String, std::path::PathBuf)> {
-        self.inner
-            .lanes
-            .load()
+        self.lanes()
             .iter()
             .filter_map(|lane| {
                 lane.reloader()

@@ -2,13 +2,11 @@
 //! pipeline, all or nothing.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use super::lane::LaneSettings;
-use super::{Pipeline, SinkLane};
-use crate::config::{Config, ConfigError};
-use crate::registry::{BuildContext, SinkRegistry};
-use crate::reload::ConfigReloadReport;
+use super::ConfigReloadReport;
+use crate::config::{BuildContext, BuiltFrom, Config, ConfigError, lane_settings};
+use crate::pipeline::{Pipeline, SinkLane};
+use crate::registry::sink_registry::SinkRegistry;
 use crate::sink::Sink;
 
 /// Whether the sink `name` and everything it sends to are configured alike.
@@ -54,16 +52,17 @@ impl Pipeline {
         config: Config,
         registry: &SinkRegistry,
     ) -> Result<ConfigReloadReport, ConfigError> {
-        let _turn = self.inner.stopping.lock().unwrap();
-        if self.inner.closed.load(Ordering::Acquire) {
+        let _turn = self.reload_turn();
+        if self.is_closed() {
             return Err(whole_config_error("the pipeline is shut down"));
         }
-        let mut current = self.inner.config.lock().unwrap();
-        let Some(old) = current.as_ref() else {
+        let mut origin = self.origin();
+        let Some(built) = origin.as_mut().and_then(|o| o.downcast_mut::<BuiltFrom>()) else {
             return Err(whole_config_error(
                 "this pipeline was built without a configuration, so there is nothing to compare the new one with",
             ));
         };
+        let old = &built.config;
         if old.runtime.batch != config.runtime.batch
             || old.runtime.data_dir != config.runtime.data_dir
             || old.runtime.cache_dir != config.runtime.cache_dir
@@ -72,10 +71,11 @@ impl Pipeline {
                 "[runtime] changes take effect at the next start; the sinks are reloaded now"
             );
         }
-        let lanes = self.inner.lanes.load_full();
+        let lanes = self.lanes();
         let mut report = ConfigReloadReport::default();
-        let mut context =
-            BuildContext::new(&config, registry).with_budgets(self.inner.log_budgets.clone());
+        let mut context = BuildContext::new(&config, registry)
+            .with_budgets(built.budgets.clone())
+            .with_engine(built.engine.clone());
         let mut swaps: Vec<(Arc<SinkLane>, Box<dyn Sink>, String)> = Vec::new();
         let mut added: Vec<Arc<SinkLane>> = Vec::new();
         let mut next: Vec<Arc<SinkLane>> = Vec::new();
@@ -103,8 +103,8 @@ impl Pipeline {
                         let lane = SinkLane::spawn(
                             &root.name,
                             sink,
-                            &LaneSettings::from(root),
-                            &self.inner.data_dir,
+                            &lane_settings(root),
+                            self.data_dir(),
                         )
                         .map_err(|e| root.options.invalid_sink(format!("failed to start: {e}")))?;
                         let lane = Arc::new(lane);
@@ -130,7 +130,9 @@ impl Pipeline {
         for (lane, sink, name) in swaps {
             let settings = config.sink(&name).expect("a root of the new config");
             lane.set_queue_limits(settings.queue_capacity, settings.overflow);
-            let hash = sink.reloader().map(|r| r.module_hash().to_owned());
+            let hash = crate::pipeline::sandboxed_parts(&*sink)
+                .0
+                .map(|r| r.module_hash().to_owned());
             if let Err(err) = lane.swap(sink, Some(settings.retry.clone()), hash, false) {
                 tracing::warn!(sink = %name, "{err}");
             }
@@ -140,19 +142,7 @@ impl Pipeline {
             .filter(|lane| !next.iter().any(|n| Arc::ptr_eq(n, lane)))
             .cloned()
             .collect();
-        {
-            // Everything emitted before the reload goes to the old set of
-            // sinks (the open batch is closed for them), everything after
-            // to the new set; no batch is split between them.
-            let mut open = self.inner.open.lock().unwrap();
-            let batch = open.close(0);
-            let _dispatch = self.inner.dispatch.lock();
-            drop(open);
-            if let Some(batch) = batch {
-                self.inner.dispatch(batch, true);
-            }
-            self.inner.lanes.store(Arc::new(next));
-        }
+        self.replace_lanes(next);
         for lane in &removed {
             lane.request_stop();
         }
@@ -166,7 +156,12 @@ impl Pipeline {
             changed = ?report.changed,
             "configuration reloaded"
         );
-        *current = Some(config);
+        let engine = context.engine();
+        drop(context);
+        if built.engine.is_none() {
+            built.engine = engine;
+        }
+        built.config = config;
         Ok(report)
     }
 }

@@ -1,12 +1,10 @@
 //! `stdout_pretty`: human-readable lines on standard output.
 
-use std::io::IsTerminal;
-
-use super::stdout_writer::StdoutWriter;
-use super::text_line::write_text_line;
 use crate::batch::Batch;
-use crate::registry::{OptionKind, OptionSpec, SinkType, UriForm, UriTarget};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
+use crate::sinks::util::stdout_writer::StdoutWriter;
+use crate::sinks::util::text_line::write_text_line;
+use std::io::IsTerminal;
 
 /// When `stdout_pretty` uses ANSI colours.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,34 +23,6 @@ pub enum ColourChoice {
 pub struct StdoutPrettySinkOptions {
     /// `auto` (default), `always` or `never`.
     pub color: ColourChoice,
-}
-
-/// The `stdout_pretty` sink type for the registry.
-pub(crate) fn sink_type() -> SinkType {
-    SinkType::new(
-        "stdout_pretty",
-        "human-readable lines on standard output, coloured on a terminal",
-        |options, _context| {
-            let color = match options.string("color")?.as_deref() {
-                Some("always") => ColourChoice::Always,
-                Some("never") => ColourChoice::Never,
-                _ => ColourChoice::Auto,
-            };
-            Ok(Box::new(StdoutPrettySink::new(StdoutPrettySinkOptions {
-                color,
-            })))
-        },
-    )
-    .option(
-        OptionSpec::new("color", OptionKind::Choice(&["auto", "always", "never"]))
-            .default("auto")
-            .help("ANSI colours: auto colours a terminal when NO_COLOR is unset"),
-    )
-    .uri(UriForm {
-        schemes: &["stdout-pretty"],
-        target: UriTarget::Nothing,
-        rest_into: None,
-    })
 }
 
 /// Writes each record as `time LEVEL message key=value ...`, one `write` per

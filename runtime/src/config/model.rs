@@ -1,0 +1,96 @@
+//! The parsed configuration: runtime settings and named sinks.
+
+use std::path::PathBuf;
+
+use crate::pipeline::{BatchOptions, OverflowPolicy, RetryPolicy};
+use crate::registry::sink_options::SinkOptions;
+
+/// A parsed configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Runtime-wide settings.
+    pub runtime: RuntimeConfig,
+    /// The sinks: the file's in file order, then those from URIs.
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// The `[runtime]` table.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Where dead-letter files go (default `sinkbox-data`).
+    pub data_dir: PathBuf,
+    /// Where compiled components are cached (default: see
+    /// [`WasmEngine::default_cache_dir`](crate::wasm::WasmEngine::default_cache_dir)).
+    pub cache_dir: Option<PathBuf>,
+    /// When batches close.
+    pub batch: BatchOptions,
+    /// Largest component file sinkbox reads (default 256 MiB); a larger file
+    /// is refused before it is read.
+    pub max_component_size: u64,
+    /// The config file these settings came from, if any: a directory grant
+    /// may not reach it.
+    pub config_file: Option<PathBuf>,
+}
+
+impl RuntimeConfig {
+    /// A wasm engine whose compile cache is this config's `cache_dir` (or the
+    /// default cache directory).
+    pub fn wasm_engine(&self) -> Result<crate::wasm::WasmEngine, crate::wasm::WasmError> {
+        let cache_dir = self
+            .cache_dir
+            .clone()
+            .or_else(crate::wasm::WasmEngine::default_cache_dir);
+        Ok(crate::wasm::WasmEngine::new(cache_dir)?
+            .with_max_component_size(self.max_component_size))
+    }
+
+    /// The compile cache directory this config uses, if any.
+    pub fn effective_cache_dir(&self) -> Option<PathBuf> {
+        self.cache_dir
+            .clone()
+            .or_else(crate::wasm::WasmEngine::default_cache_dir)
+    }
+}
+
+/// One named sink.
+#[derive(Clone, Debug)]
+pub struct SinkConfig {
+    /// The sink's name.
+    pub name: String,
+    /// Its registered type.
+    pub type_name: String,
+    /// Batches the sink's queue holds (default 64).
+    pub queue_capacity: usize,
+    /// What happens when the queue is full (default `block`).
+    pub overflow: OverflowPolicy,
+    /// Retry, back-off and restart limits.
+    pub retry: RetryPolicy,
+    /// The type's own options.
+    pub options: SinkOptions,
+    /// Other sinks this one sends to (a composite's `targets`).
+    pub targets: Vec<String>,
+    /// Cap on the sink's dead-letter store, in bytes.
+    pub dead_letter_max_bytes: u64,
+    /// Whether the pipeline runs without the sink if it cannot start.
+    pub optional: bool,
+    /// Batches after a hot reload within which a fault rolls it back.
+    pub rollback_batches: u32,
+}
+
+impl Config {
+    /// The sink named `name`.
+    pub fn sink(&self, name: &str) -> Option<&SinkConfig> {
+        self.sinks.iter().find(|sink| sink.name == name)
+    }
+
+    /// The sinks the pipeline feeds directly: every sink that no composite
+    /// names as a target.
+    pub fn roots(&self) -> impl Iterator<Item = &SinkConfig> {
+        self.sinks.iter().filter(|sink| {
+            !self
+                .sinks
+                .iter()
+                .any(|other| other.targets.iter().any(|t| t == &sink.name))
+        })
+    }
+}

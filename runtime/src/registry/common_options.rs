@@ -1,0 +1,43 @@
+//! The options every sink accepts, whatever its type: queueing, retries,
+//! dead letters, start and reload behaviour.
+
+use super::option_spec::{OptionKind, OptionSpec};
+
+/// Options every sink accepts, whatever its type.
+pub const COMMON_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::new("queue_capacity", OptionKind::Integer)
+        .default("64")
+        .help("batches the sink's queue holds"),
+    OptionSpec::new(
+        "overflow",
+        OptionKind::Choice(&["block", "drop_newest", "drop_oldest"]),
+    )
+    .default("block")
+    .help("what a full queue does: wait, or drop the newest or oldest batch"),
+    OptionSpec::new("max_retries", OptionKind::Integer)
+        .default("5")
+        .help("retries of a batch answered retryable or partial before it is dead-lettered"),
+    OptionSpec::new("initial_backoff", OptionKind::Duration)
+        .default("100ms")
+        .help("wait before the first retry, doubled each retry"),
+    OptionSpec::new("max_backoff", OptionKind::Duration)
+        .default("5s")
+        .help("upper bound of that wait"),
+    OptionSpec::new("max_restarts", OptionKind::Integer)
+        .default("3")
+        .help("restarts of a failed sink for one batch before it is dead-lettered"),
+    OptionSpec::new("dead_letter_max_bytes", OptionKind::Size)
+        .default("256MiB")
+        .help("cap on the sink's dead-letter files together; past it the oldest file is deleted and its records counted as dropped"),
+    OptionSpec::new("optional", OptionKind::Bool)
+        .default("false")
+        .help("if `start` fails at boot, run without the sink (reported unhealthy) and retry `start` with back-off, instead of refusing to run"),
+    OptionSpec::new("rollback_batches", OptionKind::Integer)
+        .default("3")
+        .help("after a hot reload, a fault (trap, deadline, memory, fatal) within this many batches swaps the previous module back; 0 turns rollback off"),
+];
+
+/// Whether every sink accepts `option`.
+pub(crate) fn is_common_option(option: &str) -> bool {
+    COMMON_OPTIONS.iter().any(|spec| spec.name == option)
+}

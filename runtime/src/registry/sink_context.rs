@@ -1,0 +1,40 @@
+//! What a sink constructor may ask for while a configuration is built.
+//! A trait, so the registry of types does not depend on how a
+//! configuration is turned into sinks (that is `config`'s job).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::sink_options::SinkOptions;
+use crate::composite::target::CompositeTarget;
+use crate::registry::config_error::ConfigError;
+use crate::wasm::{GuestLogBudget, SinkComponent};
+
+/// Handed to every sink constructor while a configuration is built.
+pub trait SinkContext {
+    /// Loads the component named by the path option `option`, compiling it
+    /// once per file (through the compile cache) and checking that it fits
+    /// the sink contract.
+    fn component(
+        &mut self,
+        options: &SinkOptions,
+        option: &str,
+    ) -> Result<Arc<SinkComponent>, ConfigError>;
+
+    /// The sink named `name`, built once: every composite naming it gets the
+    /// same instance.
+    fn target(&mut self, name: &str) -> Result<CompositeTarget, ConfigError>;
+
+    /// The diagnostics budget of sandboxed sink `sink`: the one it already
+    /// has in this pipeline if its rate and burst did not change, else a new
+    /// one.
+    fn log_budget(&mut self, sink: &str, rate: u64, burst: u64) -> Arc<GuestLogBudget>;
+
+    /// Refuses a directory grant that overlaps a path the host itself uses.
+    fn check_grant(
+        &self,
+        options: &SinkOptions,
+        option: &str,
+        grant: &Path,
+    ) -> Result<(), ConfigError>;
+}

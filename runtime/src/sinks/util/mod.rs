@@ -1,0 +1,10 @@
+//! What the native sinks share: connections, file syncing, text lines,
+//! the stdout writer, no-follow opens, URI masking.
+
+pub(crate) mod connection;
+pub(crate) mod file_options;
+pub(crate) mod file_sync;
+pub(crate) mod no_follow;
+pub(crate) mod stdout_writer;
+pub(crate) mod text_line;
+pub(crate) mod uri_redact;
