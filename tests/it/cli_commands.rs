@@ -4,18 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::support::{guest, read_lines, wait_until, workspace_root};
-
-fn sinkbox() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sinkbox"));
-    cmd.env(
-        "SINKBOX_CACHE_DIR",
-        workspace_root().join("target").join("sinkbox-test-cache"),
-    )
-    .env("NO_COLOR", "1")
-    .env_remove("SINKBOX_LOG");
-    cmd
-}
+use crate::support::{guest, read_lines, sinkbox, wait_until};
 
 fn text(output: &Output) -> (String, String) {
     (

@@ -28,13 +28,8 @@ fn code_blocks(markdown: &str) -> Vec<(String, String)> {
 
 /// The `sinkbox` binary, run in `dir` with the tests' compile cache.
 fn sinkbox_in(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sinkbox"));
-    cmd.current_dir(dir)
-        .env(
-            "SINKBOX_CACHE_DIR",
-            workspace_root().join("target/sinkbox-test-cache"),
-        )
-        .env("NO_COLOR", "1");
+    let mut cmd = crate::support::sinkbox();
+    cmd.current_dir(dir);
     cmd
 }
 

@@ -255,14 +255,22 @@ pub fn granted(dir: &Path, config: &[(&str, &str)]) -> sinkbox::wasm::WasmSinkOp
     }
 }
 
-/// `sinkbox run` with `args`, stdin and stderr piped, sharing the tests'
-/// compile cache.
+/// The `sinkbox` binary, sharing the tests' compile cache, without colour
+/// or a `SINKBOX_LOG` from the environment: the one way tests run the CLI.
+pub fn sinkbox() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sinkbox"));
+    cmd.env(
+        "SINKBOX_CACHE_DIR",
+        workspace_root().join("target").join("sinkbox-test-cache"),
+    )
+    .env("NO_COLOR", "1")
+    .env_remove("SINKBOX_LOG");
+    cmd
+}
+
+/// `sinkbox run` with `args`, stdin and stderr piped.
 pub fn spawn_sinkbox_run(args: &[&std::ffi::OsStr]) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_sinkbox"))
-        .env(
-            "SINKBOX_CACHE_DIR",
-            workspace_root().join("target/sinkbox-test-cache"),
-        )
+    sinkbox()
         .arg("run")
         .args(args)
         .stdin(std::process::Stdio::piped())

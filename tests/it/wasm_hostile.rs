@@ -701,12 +701,8 @@ fn sinkbox_run_with_a_huge_rejected_reason_keeps_disk_and_stderr_bounded() {
     .unwrap();
     let input: String = (0..1000).map(|i| format!("{{\"i\":{i}}}\n")).collect();
     std::fs::write(dir.path().join("in.ndjson"), input).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sinkbox"))
+    let output = crate::support::sinkbox()
         .current_dir(dir.path())
-        .env(
-            "SINKBOX_CACHE_DIR",
-            crate::support::workspace_root().join("target/sinkbox-test-cache"),
-        )
         .args(["run", "--config"])
         .arg(&config)
         .args(["--input", "in.ndjson"])

@@ -10,7 +10,7 @@ use super::raw_sink::{RawSink, RawValue};
 use super::sink_graph;
 use super::sink_uri::SinkUri;
 use super::source_map::SourceMap;
-use crate::pipeline::BatchOptions;
+use crate::pipeline::{BatchOptions, DEFAULT_DATA_DIR};
 use crate::registry::config_error::{ConfigError, SourceSpot};
 use crate::registry::sink_registry::SinkRegistry;
 use crate::registry::suggest::did_you_mean;
@@ -56,7 +56,7 @@ struct RawRuntime {
 impl Default for RawRuntime {
     fn default() -> Self {
         Self {
-            data_dir: PathBuf::from("sinkbox-data"),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             cache_dir: None,
             batch: BatchOptions::default(),
             max_component_size: None,
@@ -140,7 +140,7 @@ impl<'r> ConfigLoader<'r> {
             }
             (None, None) => (
                 RuntimeConfig {
-                    data_dir: cwd.join("sinkbox-data"),
+                    data_dir: cwd.join(DEFAULT_DATA_DIR),
                     cache_dir: None,
                     batch: BatchOptions::default(),
                     max_component_size: DEFAULT_MAX_COMPONENT_SIZE,

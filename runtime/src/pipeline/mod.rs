@@ -90,6 +90,10 @@ impl SinkSpec {
     }
 }
 
+/// Where dead letters go unless told otherwise, relative to the working
+/// directory (or to the config file, for a configured pipeline).
+pub const DEFAULT_DATA_DIR: &str = "sinkbox-data";
+
 /// Default number of batches a sink's queue holds.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 64;
 
@@ -140,7 +144,7 @@ impl PipelineBuilder {
     pub fn build(self) -> Result<Pipeline, PipelineError> {
         let data_dir = self
             .data_dir
-            .unwrap_or_else(|| PathBuf::from("sinkbox-data"));
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let mut seen = std::collections::HashSet::new();
         for spec in &self.sinks {
             if let Err(why) = crate::sink_name::check_sink_name(&spec.name) {

@@ -548,3 +548,181 @@ impl SinkWorker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The worker's outcome handling, driven by a sink that answers from a
+    //! script: one row per behaviour.
+
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sink::SinkError;
+
+    /// Answers each `write` with the next scripted outcome (`None` panics),
+    /// then `Accepted`; records which records each write saw.
+    struct ScriptedSink {
+        script: VecDeque<Option<WriteOutcome>>,
+        seen: Arc<Mutex<Vec<(u64, u32)>>>,
+    }
+
+    impl Sink for ScriptedSink {
+        fn start(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+
+        fn write(&mut self, batch: &Batch) -> WriteOutcome {
+            self.seen
+                .lock()
+                .unwrap()
+                .push((batch.first_sequence(), batch.len()));
+            match self.script.pop_front() {
+                Some(Some(outcome)) => outcome,
+                Some(None) => panic!("scripted panic"),
+                None => WriteOutcome::Accepted,
+            }
+        }
+    }
+
+    struct Row {
+        name: &'static str,
+        script: Vec<Option<WriteOutcome>>,
+        /// (records accepted, dead-lettered, retries, restarts)
+        expect: (u64, u64, u64, u64),
+        /// (first sequence, count) of every write the sink saw.
+        writes: Vec<(u64, u32)>,
+    }
+
+    fn retry() -> WriteOutcome {
+        WriteOutcome::Retryable("busy".into())
+    }
+
+    fn fatal() -> WriteOutcome {
+        WriteOutcome::Fatal("broken".into())
+    }
+
+    #[test]
+    fn every_outcome_is_handled_as_the_contract_says() {
+        let partial = |accepted| WriteOutcome::Partial {
+            accepted,
+            reason: "half".into(),
+        };
+        let rows = vec![
+            Row {
+                name: "accepted",
+                script: vec![],
+                expect: (4, 0, 0, 0),
+                writes: vec![(10, 4)],
+            },
+            Row {
+                name: "retryable once, then accepted",
+                script: vec![Some(retry())],
+                expect: (4, 0, 1, 0),
+                writes: vec![(10, 4), (10, 4)],
+            },
+            Row {
+                name: "retryable past max_retries is dead-lettered",
+                script: vec![Some(retry()), Some(retry()), Some(retry())],
+                expect: (0, 4, 2, 0),
+                writes: vec![(10, 4), (10, 4), (10, 4)],
+            },
+            Row {
+                name: "partial retries only the tail",
+                script: vec![Some(partial(1)), Some(partial(2))],
+                expect: (4, 0, 2, 0),
+                writes: vec![(10, 4), (11, 3), (13, 1)],
+            },
+            Row {
+                name: "partial past the batch counts as accepted",
+                script: vec![Some(partial(9))],
+                expect: (4, 0, 0, 0),
+                writes: vec![(10, 4)],
+            },
+            Row {
+                name: "partial 0 forever runs out of retries",
+                script: vec![Some(partial(0)), Some(partial(0)), Some(partial(0))],
+                expect: (0, 4, 2, 0),
+                writes: vec![(10, 4), (10, 4), (10, 4)],
+            },
+            Row {
+                name: "rejected is dead-lettered without a retry",
+                script: vec![Some(WriteOutcome::Rejected("no".into()))],
+                expect: (0, 4, 0, 0),
+                writes: vec![(10, 4)],
+            },
+            Row {
+                name: "fatal restarts, then the batch goes through",
+                script: vec![Some(fatal())],
+                expect: (4, 0, 1, 1),
+                writes: vec![(10, 4), (10, 4)],
+            },
+            Row {
+                name: "fatal past max_restarts is dead-lettered",
+                script: vec![Some(fatal()), Some(fatal()), Some(fatal())],
+                expect: (0, 4, 2, 2),
+                writes: vec![(10, 4), (10, 4), (10, 4)],
+            },
+            Row {
+                name: "a panic in write is a fatal",
+                script: vec![None],
+                expect: (4, 0, 1, 1),
+                writes: vec![(10, 4), (10, 4)],
+            },
+        ];
+        for row in rows {
+            let dir = tempfile::tempdir().unwrap();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let shared = Arc::new(WorkerShared {
+                name: "scripted".into(),
+                queue: SinkQueue::new(4, Default::default()),
+                counters: Default::default(),
+                health: Mutex::new(Health::Healthy),
+                module: Mutex::new(ModuleState::default()),
+                reloader: Mutex::new(None),
+                log_budget: Mutex::new(None),
+                abandon: Default::default(),
+            });
+            let sink = ScriptedSink {
+                script: row.script.into(),
+                seen: seen.clone(),
+            };
+            let policy = RetryPolicy {
+                max_retries: 2,
+                initial_backoff: Duration::from_micros(1),
+                max_backoff: Duration::from_micros(1),
+                max_restarts: 2,
+            };
+            let faults = FaultPolicy {
+                optional: false,
+                rollback_batches: 0,
+            };
+            let mut worker = SinkWorker::new(
+                shared.clone(),
+                Box::new(sink),
+                policy,
+                faults,
+                DeadLetterStore::new(dir.path(), "scripted", 1 << 20),
+            );
+            worker.running = true;
+            let records: Vec<String> = (0..4).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
+            worker.deliver(Batch::from_records(&records, 10));
+            let stats = shared
+                .counters
+                .snapshot("scripted", 0, &ModuleState::default(), 0);
+            assert_eq!(
+                (
+                    stats.records,
+                    stats.dead_lettered,
+                    stats.retries,
+                    stats.restarts
+                ),
+                row.expect,
+                "{}: {stats:?}",
+                row.name
+            );
+            assert_eq!(*seen.lock().unwrap(), row.writes, "{}", row.name);
+        }
+    }
+}
