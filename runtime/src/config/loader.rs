@@ -440,21 +440,6 @@ fn parse_file(
     Ok((runtime, sinks))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn uris_split_on_commas_that_start_a_uri() {
-        assert_eq!(
-            super::split_uris("stdout://, tcp://127.0.0.1:9,wasm:///s.wasm?fields=a,b"),
-            [
-                "stdout://",
-                "tcp://127.0.0.1:9",
-                "wasm:///s.wasm?fields=a,b"
-            ]
-        );
-    }
-}
-
 impl Config {
     /// Reads and parses a config file with the built-in sink types, without
     /// environment or command-line overrides.
@@ -470,5 +455,20 @@ impl Config {
         ConfigLoader::new(&SinkRegistry::builtin())
             .toml(text, origin, base_dir)
             .load()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uris_split_on_commas_that_start_a_uri() {
+        assert_eq!(
+            super::split_uris("stdout://, tcp://127.0.0.1:9,wasm:///s.wasm?fields=a,b"),
+            [
+                "stdout://",
+                "tcp://127.0.0.1:9",
+                "wasm:///s.wasm?fields=a,b"
+            ]
+        );
     }
 }
