@@ -27,6 +27,12 @@ pub trait Sink: Send + std::any::Any {
     /// Releases resources. Idempotent; never fails.
     fn stop(&mut self) {}
 
+    /// The pipeline is shutting down past its deadline and will not wait:
+    /// stop retrying, and hand anything still queued inside the sink to its
+    /// dead-letter files. Called before `stop`. Only sinks that queue
+    /// batches of their own (a fanout's targets) need it.
+    fn abandon(&mut self) {}
+
     /// The sink's own view of its health. Must be cheap.
     fn health(&mut self) -> Health {
         Health::Healthy

@@ -356,3 +356,14 @@ fn sink_names_follow_one_rule_in_toml_and_uris() {
         "{err}"
     );
 }
+
+#[test]
+fn a_sink_named_like_a_composite_target_lane_is_refused() {
+    let err = error(
+        "[sinks.fan]\ntype = \"composite\"\npattern = \"fanout\"\ntargets = [\"t\"]\n[sinks.t]\ntype = \"stdout\"\n[sinks.\"fan.t\"]\ntype = \"stdout\"\n",
+    );
+    assert!(
+        err.contains("sinks.fan.t") && err.contains("target `t` of composite `fan`"),
+        "{err}"
+    );
+}

@@ -160,7 +160,7 @@ fn spawn_signal_handler(
                     print_summary(&report.stats, started.elapsed());
                     if !report.unfinished.is_empty() {
                         eprintln!(
-                            "not finished within {SIGNAL_SHUTDOWN_TIMEOUT:?}: {}; what they still held is in their dead-letter files",
+                            "not finished within {SIGNAL_SHUTDOWN_TIMEOUT:?}: {}; the batches they had not started were dead-lettered (a batch inside a call that did not return may be lost)",
                             report.unfinished.join(", ")
                         );
                     }

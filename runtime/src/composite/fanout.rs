@@ -74,6 +74,13 @@ impl Sink for FanoutSink {
         Ok(())
     }
 
+    fn abandon(&mut self) {
+        for lane in &self.lanes {
+            lane.open_queue();
+            lane.abandon();
+        }
+    }
+
     fn write(&mut self, batch: &Batch) -> WriteOutcome {
         if self.lanes.is_empty() {
             return WriteOutcome::Fatal("the fanout is not started".into());

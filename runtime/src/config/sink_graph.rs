@@ -24,6 +24,19 @@ pub(crate) fn check(sinks: &[SinkConfig]) -> Result<(), ConfigError> {
             }
         }
     }
+    // A composite's target lanes are named `<composite>.<target>` (their
+    // dead-letter files too): no configured sink may take such a name.
+    for sink in sinks {
+        for target in &sink.targets {
+            let lane = format!("{}.{target}", sink.name);
+            if let Some(clash) = sinks.iter().find(|s| s.name == lane) {
+                return Err(clash.options.invalid_sink(format!(
+                    "the name `{lane}` is also what target `{target}` of composite `{}` is called inside it (its dead letters go to `{lane}.ndjson`); rename this sink",
+                    sink.name
+                )));
+            }
+        }
+    }
     // Depth-first search; `state` is 0 unvisited, 1 on the current path, 2 done.
     let mut state = vec![0u8; sinks.len()];
     let mut path: Vec<usize> = Vec::new();

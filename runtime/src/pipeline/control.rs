@@ -3,7 +3,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::RetryPolicy;
+use super::lane::LaneSettings;
 use crate::sink::Sink;
 
 /// Put in a sink's queue behind everything emitted before a flush; the worker
@@ -49,8 +49,9 @@ impl FlushTicket {
 /// batch boundary.
 pub(crate) struct SwapRequest {
     pub sink: Box<dyn Sink>,
-    /// A new retry policy, for a configuration reload.
-    pub retry: Option<RetryPolicy>,
+    /// New lane settings (retries, dead-letter cap, fault policy), for a
+    /// configuration reload.
+    pub settings: Option<LaneSettings>,
     /// The new module's hash, for the sink's stats.
     pub hash: Option<String>,
     /// Whether a fault on the first batches swaps the old sink back (a

@@ -59,6 +59,14 @@ pub fn read_dead_letters(path: &Path) -> std::io::Result<Vec<DeadLetter>> {
         Batch {
             batch: Header,
         },
+        /// A line of the one-line-per-record format of sinkbox 0.1.
+        Legacy {
+            sink: String,
+            reason: String,
+            sequence: u64,
+            at: String,
+            record: serde_json::Value,
+        },
         Record {
             sequence: u64,
             record: serde_json::Value,
@@ -89,6 +97,19 @@ pub fn read_dead_letters(path: &Path) -> std::io::Result<Vec<DeadLetter>> {
         };
         match serde_json::from_str::<Line>(line).map_err(|e| bad(e.to_string()))? {
             Line::Batch { batch } => header = Some(batch),
+            Line::Legacy {
+                sink,
+                reason,
+                sequence,
+                at,
+                record,
+            } => out.push(DeadLetter {
+                sink,
+                reason,
+                sequence,
+                at,
+                record,
+            }),
             Line::Record { sequence, record } => {
                 let h = header
                     .as_ref()
@@ -140,6 +161,11 @@ impl DeadLetterStore {
         }
     }
 
+    /// Changes the cap (a configuration reload); applies from the next write.
+    pub fn set_max_bytes(&mut self, max_bytes: u64) {
+        self.max_bytes = max_bytes;
+    }
+
     /// The file being written.
     pub fn path(&self) -> PathBuf {
         self.dir.join(format!("{}.ndjson", self.sink))
@@ -187,7 +213,7 @@ impl DeadLetterStore {
         rotated.sort_unstable();
         self.rotated = rotated;
         self.active_bytes = match std::fs::symlink_metadata(self.path()) {
-            Ok(meta) if meta.is_file() => meta.len(),
+            Ok(meta) if meta.is_file() => cut_torn_tail(&self.path(), meta.len())?,
             _ => 0,
         };
         self.scanned = true;
@@ -228,10 +254,12 @@ impl DeadLetterStore {
 
     /// Deletes the oldest rotated file; returns how many records it held.
     fn drop_oldest(&mut self) -> std::io::Result<u64> {
-        let (n, _) = self.rotated.remove(0);
+        // Forgotten only once it is gone, so the cap stays true.
+        let (n, _) = self.rotated[0];
         let path = self.rotated_path(n);
         let records = count_records(&path).unwrap_or(0);
         std::fs::remove_file(&path)?;
+        self.rotated.remove(0);
         Ok(records)
     }
 
@@ -262,9 +290,19 @@ impl DeadLetterStore {
             self.rotate()?;
             dropped += self.drop_oldest()?;
         }
+        let before = self.active_bytes;
         let file = self.open_active()?;
-        file.write_all(&entry)?;
-        file.sync_data()?;
+        if let Err(err) = file.write_all(&entry).and_then(|()| file.sync_data()) {
+            // Cut a half-written entry back off, so the file stays readable
+            // and the next entry starts on a line of its own.
+            let _ = file.set_len(before);
+            return Err(std::io::Error::new(
+                err.kind(),
+                format!(
+                    "{err} (after deleting {dropped} older dead-lettered records to make room)"
+                ),
+            ));
+        }
         self.active_bytes += size;
         Ok(DeadLetterWrite {
             dropped,
@@ -300,11 +338,47 @@ fn count_records(path: &Path) -> std::io::Result<u64> {
     let file = std::io::BufReader::new(File::open(path)?);
     let mut n = 0;
     for line in file.split(b'\n') {
-        if line?.starts_with(b"{\"sequence\":") {
+        let line = line?;
+        // Record lines of this format and of the one-line-per-record one.
+        if line.starts_with(b"{\"sequence\":") || line.starts_with(b"{\"sink\":") {
             n += 1;
         }
     }
     Ok(n)
+}
+
+/// A crash in the middle of a write leaves a line without its newline:
+/// cut the file back to its last whole line, so what comes next starts on
+/// a line of its own. Returns the file's length afterwards.
+fn cut_torn_tail(path: &Path, len: u64) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    if len == 0 {
+        return Ok(0);
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    // Look back in steps for the last newline.
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = memchr::memrchr(b'\n', chunk) {
+            let keep = start + i as u64 + 1;
+            if keep != len {
+                file.set_len(keep)?;
+            }
+            return Ok(keep);
+        }
+        end = start;
+    }
+    file.set_len(0)?;
+    Ok(0)
 }
 
 #[cfg(test)]
@@ -398,6 +472,39 @@ mod tests {
                 stored: false
             }
         );
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_off_on_restart_and_old_files_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = DeadLetterStore::new(dir.path(), "app", 1 << 20);
+        store.write(&batch(0, 2, 0), "first").unwrap();
+        // A crash mid-write: half an entry without its newline.
+        let mut file = OpenOptions::new().append(true).open(store.path()).unwrap();
+        file.write_all(b"{\"batch\":{\"sink\":\"app\",\"rea")
+            .unwrap();
+        drop(file);
+        let mut again = DeadLetterStore::new(dir.path(), "app", 1 << 20);
+        again.write(&batch(2, 1, 0), "second").unwrap();
+        let letters = read_dead_letters(&again.path()).unwrap();
+        assert_eq!(
+            letters.iter().map(|l| l.sequence).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert_eq!(letters[2].reason, "second");
+
+        let legacy = dir.path().join("legacy.ndjson");
+        std::fs::write(
+            &legacy,
+            "{\"sink\":\"old\",\"reason\":\"why\",\"sequence\":7,\"at\":\"t\",\"record\":{\"i\":7}}\n",
+        )
+        .unwrap();
+        let letters = read_dead_letters(&legacy).unwrap();
+        assert_eq!(
+            (letters[0].sequence, letters[0].reason.as_str()),
+            (7, "why")
+        );
+        assert_eq!(count_records(&legacy).unwrap(), 1);
     }
 
     #[test]

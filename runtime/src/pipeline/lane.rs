@@ -216,7 +216,7 @@ impl SinkLane {
     pub fn swap(
         &self,
         sink: Box<dyn Sink>,
-        retry: Option<RetryPolicy>,
+        settings: Option<LaneSettings>,
         hash: Option<String>,
         rollback: bool,
     ) -> Result<std::time::Duration, String> {
@@ -228,7 +228,7 @@ impl SinkLane {
             .queue
             .push_front_control(QueueItem::Swap(Box::new(SwapRequest {
                 sink,
-                retry,
+                settings,
                 hash,
                 rollback,
                 done: done.clone(),

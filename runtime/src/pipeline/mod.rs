@@ -603,49 +603,53 @@ impl Inner {
             return Vec::new();
         }
         self.opened.notify_all();
-        if let Some(timer) = self.timer.lock().unwrap().take() {
-            let _ = timer.join();
-        }
         let lanes = self.lanes.load_full();
         if deadline.is_some() {
-            // Producers waiting on a full queue hold events already
-            // accepted: let them through, so the open batch can close.
+            // Producers (and the batch timer) waiting on a full queue hold
+            // events already accepted: let them through first, so neither
+            // the timer nor the open batch waits on a slow sink.
             for lane in lanes.iter() {
                 lane.open_queue();
             }
+        }
+        if let Some(timer) = self.timer.lock().unwrap().take() {
+            let _ = timer.join();
         }
         self.close_open_batch(true);
         for lane in lanes.iter() {
             lane.request_stop();
         }
-        let mut unfinished = Vec::new();
-        for lane in lanes.iter() {
-            let joined = match deadline {
-                None => Some(lane.join()),
-                Some(deadline) => {
-                    if lane.join_until(deadline) {
-                        Some(lane.join())
-                    } else {
-                        lane.abandon();
-                        // What is left is dead-lettered quickly unless the
-                        // sink is stuck inside a call; give that a moment.
-                        if lane.join_until(Instant::now() + SHUTDOWN_GRACE) {
-                            unfinished.push(lane.name().to_owned());
-                            Some(true)
-                        } else {
-                            unfinished.push(lane.name().to_owned());
-                            tracing::error!(sink = %lane.name(), "the sink did not finish by the shutdown deadline and is still inside a call; left behind");
-                            None
-                        }
-                    }
+        let Some(deadline) = deadline else {
+            for lane in lanes.iter() {
+                if !lane.join() {
+                    tracing::error!(sink = %lane.name(), "a sink worker panicked during shutdown");
                 }
-            };
-            if joined == Some(false) {
-                tracing::error!(sink = %lane.name(), "a sink worker panicked during shutdown");
             }
+            let _ = std::io::stdout().flush();
+            return Vec::new();
+        };
+        // Everyone gets until the deadline; then every unfinished sink is
+        // abandoned at once (it dead-letters what it holds) and they share
+        // one grace period for that.
+        let mut unfinished: Vec<&Arc<SinkLane>> = lanes
+            .iter()
+            .filter(|lane| !lane.join_until(deadline))
+            .collect();
+        for lane in &unfinished {
+            lane.abandon();
         }
+        let grace = Instant::now() + SHUTDOWN_GRACE;
+        unfinished.retain(|lane| {
+            if !lane.join_until(grace) {
+                tracing::error!(sink = %lane.name(), "the sink did not finish by the shutdown deadline and is still inside a call; left behind");
+            }
+            true
+        });
         let _ = std::io::stdout().flush();
         unfinished
+            .iter()
+            .map(|lane| lane.name().to_owned())
+            .collect()
     }
 }
 

@@ -177,7 +177,9 @@ impl SinkWorker {
                 QueueItem::Swap(request) => self.swap(*request),
                 QueueItem::Stop => {
                     if self.running {
-                        if !self.shared.abandoned() {
+                        if self.shared.abandoned() {
+                            let _ = guarded("abandon", || self.sink.abandon());
+                        } else {
                             let _ = self.flush(None);
                         }
                         let _ = guarded("stop", || self.sink.stop());
@@ -246,8 +248,14 @@ impl SinkWorker {
             drop(old);
             None
         };
-        if let Some(retry) = request.retry {
-            self.policy = retry;
+        if let Some(settings) = request.settings {
+            self.policy = settings.retry;
+            self.faults = FaultPolicy {
+                optional: settings.optional,
+                rollback_batches: settings.rollback_batches,
+            };
+            self.dead_letters
+                .set_max_bytes(settings.dead_letter_max_bytes);
         }
         self.running = true;
         self.start_retry = None;

@@ -133,7 +133,7 @@ impl Pipeline {
             let hash = crate::pipeline::sandboxed_parts(&*sink)
                 .0
                 .map(|r| r.module_hash().to_owned());
-            if let Err(err) = lane.swap(sink, Some(settings.retry.clone()), hash, false) {
+            if let Err(err) = lane.swap(sink, Some(lane_settings(settings)), hash, false) {
                 tracing::warn!(sink = %name, "{err}");
             }
         }

@@ -23,7 +23,10 @@ impl CompileCache {
     /// directory another user owns or can write: compiled code from it runs
     /// as native code, unchecked, so whoever can write it can run code in
     /// the host.
-    pub fn open(dir: PathBuf, engine: &Engine) -> Result<Self, WasmError> {
+    ///
+    /// A directory that cannot be created (a read-only home, say) only
+    /// costs compile time: the engine runs without a cache, with a warning.
+    pub fn open(dir: PathBuf, engine: &Engine) -> Result<Option<Self>, WasmError> {
         use std::os::unix::fs::{DirBuilderExt, MetadataExt};
         let refuse = |why: String| {
             WasmError::Engine(format!(
@@ -31,11 +34,14 @@ impl CompileCache {
                 dir.display()
             ))
         };
-        std::fs::DirBuilder::new()
+        if let Err(err) = std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&dir)
-            .map_err(|e| refuse(format!("cannot be created: {e}")))?;
+        {
+            tracing::warn!(dir = %dir.display(), "cannot create the compile cache directory ({err}); compiling without a cache");
+            return Ok(None);
+        }
         let meta =
             std::fs::symlink_metadata(&dir).map_err(|e| refuse(format!("cannot be read: {e}")))?;
         if !meta.is_dir() {
@@ -59,10 +65,10 @@ impl CompileCache {
         }
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Ok(Self {
+        Ok(Some(Self {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
-        })
+        }))
     }
 
     fn path_for(&self, wasm: &[u8]) -> PathBuf {

@@ -86,9 +86,10 @@ impl WasmEngine {
             .map_err(|e| WasmError::Engine(describe(e)))?;
         let ticker = EpochTicker::start(engine.clone())
             .map_err(|e| WasmError::Engine(format!("could not start the epoch thread: {e}")))?;
-        let cache = cache_dir
-            .map(|dir| CompileCache::open(dir, &engine))
-            .transpose()?;
+        let cache = match cache_dir {
+            Some(dir) => CompileCache::open(dir, &engine)?,
+            None => None,
+        };
         Ok(Self {
             inner: Arc::new(EngineInner {
                 engine,

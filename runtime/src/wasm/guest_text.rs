@@ -49,7 +49,9 @@ fn push_escaped(out: &mut String, c: char) {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),
         '\t' => out.push_str("\\t"),
-        '\\' => out.push('\\'),
+        // A guest's own backslash is doubled, so what it wrote can never
+        // pass for an escape the host made.
+        '\\' => out.push_str("\\\\"),
         c if c.is_control() || is_bidi_control(c) => {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         }
@@ -57,9 +59,19 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
-/// Characters that change the display order of the text around them.
+/// Characters that change the display order of the text around them, and
+/// the Unicode line and paragraph separators.
 fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+    matches!(
+        c,
+        '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{061c}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ pub(crate) fn read_component_file(
             kind: "not a regular file",
         });
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    let mut bytes = Vec::with_capacity(meta.len().min(limit) as usize);
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
