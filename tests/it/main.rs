@@ -11,6 +11,7 @@ mod config_registry;
 mod config_sources;
 mod docs_examples;
 mod fuzz_inputs;
+mod http_sink;
 mod language_sinks;
 mod native_mmap;
 mod native_rotating_file;

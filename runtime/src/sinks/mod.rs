@@ -7,6 +7,7 @@
 
 pub(crate) mod direct;
 pub(crate) mod file;
+pub(crate) mod http;
 pub(crate) mod mmap;
 pub(crate) mod relay;
 pub(crate) mod rotating_file;
@@ -16,10 +17,13 @@ pub(crate) mod util;
 
 pub use direct::{DirectSink, DirectSinkOptions};
 pub use file::{FileSink, FileSinkOptions};
+pub use http::{BatchFormat, HttpSink, HttpSinkOptions};
 pub use mmap::{MmapSink, MmapSinkOptions, MmapWriter, MmapWriterOptions, SyncPolicy};
 pub use relay::{RelaySink, RelaySinkOptions};
 pub use rotating_file::{Clock, FileMode, RotatingFileSink, RotatingFileSinkOptions, SystemClock};
 pub use stdout::{StdoutSink, StdoutSinkOptions};
 pub use stdout_pretty::{ColourChoice, StdoutPrettySink, StdoutPrettySinkOptions};
 pub use util::connection::{ConnectOptions, Endpoint};
+pub use util::http::breaker::BreakerState;
+pub use util::http::options::{Compression, HttpAuth, HttpOptions};
 pub use util::uri_redact::redact_uri;

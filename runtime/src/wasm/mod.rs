@@ -10,7 +10,7 @@ mod conformance;
 mod diagnostics;
 mod engine;
 mod epoch;
-mod guest_text;
+pub(crate) mod guest_text;
 mod host_state;
 mod inspect;
 mod log_budget;

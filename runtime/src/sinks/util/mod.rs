@@ -4,6 +4,7 @@
 pub(crate) mod connection;
 pub(crate) mod file_options;
 pub(crate) mod file_sync;
+pub(crate) mod http;
 pub(crate) mod no_follow;
 pub(crate) mod stdout_writer;
 pub(crate) mod text_line;

@@ -1,0 +1,422 @@
+//! The `http` sink against a real HTTP server on loopback (tiny_http, in
+//! the test process) that records every request and answers from a script:
+//! framing, compression, request limits, 429 with Retry-After, 5xx retries,
+//! 4xx dead letters, the circuit breaker, and an outage.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sinkbox::pipeline::{BatchOptions, RetryPolicy};
+use sinkbox::sinks::{
+    BatchFormat, BreakerState, Compression, HttpOptions, HttpSink, HttpSinkOptions,
+};
+use sinkbox::{Pipeline, Sink, SinkSpec, WriteOutcome};
+
+/// One request as the receiver saw it, body decoded per Content-Encoding.
+#[derive(Clone, Debug)]
+struct Seen {
+    at: Instant,
+    content_type: String,
+    authorization: Option<String>,
+    body: Vec<u8>,
+}
+
+/// A loopback HTTP server answering each request with the next scripted
+/// `(status, Retry-After, body)`, then 200.
+struct Receiver {
+    port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start(script: Vec<(u16, Option<&'static str>, &'static str)>) -> Receiver {
+        Self::on("127.0.0.1:0", script)
+    }
+
+    fn on(addr: &str, script: Vec<(u16, Option<&'static str>, &'static str)>) -> Receiver {
+        let server = Arc::new(tiny_http::Server::http(addr).unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
+        let thread = {
+            let (server, seen) = (server.clone(), seen.clone());
+            std::thread::spawn(move || {
+                for mut request in server.incoming_requests() {
+                    let header = |name: &str| {
+                        request
+                            .headers()
+                            .iter()
+                            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+                            .map(|h| h.value.as_str().to_owned())
+                    };
+                    let encoding = header("Content-Encoding");
+                    let content_type = header("Content-Type").unwrap_or_default();
+                    let authorization = header("Authorization");
+                    let is_head = *request.method() == tiny_http::Method::Head;
+                    let mut raw = Vec::new();
+                    request.as_reader().read_to_end(&mut raw).unwrap();
+                    let body = match encoding.as_deref() {
+                        Some("gzip") => {
+                            let mut out = Vec::new();
+                            flate2::read::GzDecoder::new(&raw[..])
+                                .read_to_end(&mut out)
+                                .unwrap();
+                            out
+                        }
+                        Some("zstd") => zstd::decode_all(&raw[..]).unwrap(),
+                        _ => raw,
+                    };
+                    if !is_head {
+                        seen.lock().unwrap().push(Seen {
+                            at: Instant::now(),
+                            content_type,
+                            authorization,
+                            body,
+                        });
+                    }
+                    let (status, retry_after, text) = if is_head {
+                        (200, None, "")
+                    } else {
+                        script
+                            .lock()
+                            .unwrap()
+                            .pop_front()
+                            .unwrap_or((200, None, ""))
+                    };
+                    let mut response =
+                        tiny_http::Response::from_string(text).with_status_code(status);
+                    if let Some(after) = retry_after {
+                        response.add_header(
+                            tiny_http::Header::from_bytes("Retry-After", after).unwrap(),
+                        );
+                    }
+                    let _ = request.respond(response);
+                }
+            })
+        };
+        Receiver {
+            port,
+            seen,
+            server,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self) -> reqwest::Url {
+        format!("http://127.0.0.1:{}/ingest", self.port)
+            .parse()
+            .unwrap()
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// The `"i"` of every record received, in order, from NDJSON bodies.
+    fn numbers(&self) -> Vec<u64> {
+        self.seen()
+            .iter()
+            .flat_map(|s| {
+                String::from_utf8(s.body.clone())
+                    .unwrap()
+                    .lines()
+                    .map(|l| {
+                        serde_json::from_str::<serde_json::Value>(l).unwrap()["i"]
+                            .as_u64()
+                            .unwrap()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn options(url: reqwest::Url, format: BatchFormat) -> HttpSinkOptions {
+    let mut http = HttpOptions::new(url);
+    http.healthcheck = false;
+    http.timeout = Duration::from_secs(10);
+    HttpSinkOptions { http, format }
+}
+
+fn pipeline(
+    dir: &std::path::Path,
+    sink: HttpSink,
+    max_records: u32,
+    retry: RetryPolicy,
+) -> Pipeline {
+    Pipeline::builder()
+        .data_dir(dir.join("data"))
+        .batch(BatchOptions {
+            max_records,
+            max_bytes: 1 << 20,
+            timeout: Duration::from_secs(3600),
+        })
+        .sink_spec(SinkSpec {
+            retry,
+            ..SinkSpec::new("http", sink)
+        })
+        .build()
+        .unwrap()
+}
+
+fn quick_retries(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        max_restarts: 2,
+    }
+}
+
+#[test]
+fn ndjson_with_gzip_or_zstd_delivers_every_record_once_in_order() {
+    for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        let receiver = Receiver::start(vec![]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = options(receiver.url(), BatchFormat::Ndjson);
+        opts.http.compression = compression;
+        opts.http.auth = Some(sinkbox::sinks::HttpAuth::Bearer("s3cret".into()));
+        let p = pipeline(dir.path(), HttpSink::new(opts), 32, quick_retries(2));
+        crate::support::emit_numbered(&p, 0..100);
+        let stats = p.shutdown().remove(0);
+        assert_eq!(stats.records, 100, "{compression:?}: {stats:?}");
+        assert_eq!(
+            receiver.numbers(),
+            (0..100).collect::<Vec<_>>(),
+            "{compression:?}"
+        );
+        let seen = receiver.seen();
+        assert_eq!(seen.len(), 4, "batches of 32: {compression:?}");
+        assert!(
+            seen.iter()
+                .all(|s| s.content_type == "application/x-ndjson")
+        );
+        assert!(
+            seen.iter()
+                .all(|s| s.authorization.as_deref() == Some("Bearer s3cret"))
+        );
+    }
+}
+
+#[test]
+fn array_and_wrapped_bodies_split_under_max_events() {
+    for format in [BatchFormat::Array, BatchFormat::Wrapped("logs".into())] {
+        let receiver = Receiver::start(vec![]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = options(receiver.url(), format.clone());
+        opts.http.max_events = 4;
+        let p = pipeline(dir.path(), HttpSink::new(opts), 10, quick_retries(2));
+        crate::support::emit_numbered(&p, 0..10);
+        p.shutdown();
+        let bodies: Vec<serde_json::Value> = receiver
+            .seen()
+            .iter()
+            .map(|s| serde_json::from_slice(&s.body).unwrap())
+            .collect();
+        let arrays: Vec<Vec<u64>> = bodies
+            .iter()
+            .map(|b| {
+                let array = match &format {
+                    BatchFormat::Wrapped(key) => &b[key.as_str()],
+                    _ => b,
+                };
+                array
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["i"].as_u64().unwrap())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            arrays,
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]],
+            "{format:?}"
+        );
+        assert!(
+            receiver
+                .seen()
+                .iter()
+                .all(|s| s.content_type == "application/json")
+        );
+    }
+}
+
+#[test]
+fn a_429_waits_its_retry_after_and_a_5xx_is_retried() {
+    let receiver = Receiver::start(vec![(429, Some("1"), "slow down"), (503, None, "busy")]);
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        HttpSink::new(options(receiver.url(), BatchFormat::Ndjson)),
+        10,
+        quick_retries(5),
+    );
+    crate::support::emit_numbered(&p, 0..10);
+    let stats = p.shutdown().remove(0);
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 3, "429, then 503, then 200");
+    assert!(
+        seen[1].at - seen[0].at >= Duration::from_millis(950),
+        "the retry after a 429 waited only {:?}",
+        seen[1].at - seen[0].at
+    );
+    assert_eq!(stats.records, 10);
+    assert_eq!(stats.errors.retryable, 2);
+    assert_eq!(stats.dead_lettered, 0);
+    assert_eq!(receiver.numbers()[..10], (0..10).collect::<Vec<_>>()[..]);
+}
+
+#[test]
+fn a_400_dead_letters_with_the_servers_reason_without_a_retry() {
+    let receiver = Receiver::start(vec![(400, None, "field `level` must be a string")]);
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        HttpSink::new(options(receiver.url(), BatchFormat::Ndjson)),
+        10,
+        quick_retries(5),
+    );
+    crate::support::emit_numbered(&p, 0..10);
+    let stats = p.shutdown().remove(0);
+    assert_eq!(receiver.seen().len(), 1, "no retry after a 400");
+    assert_eq!(stats.dead_lettered, 10);
+    let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/http.ndjson"));
+    assert_eq!(letters.len(), 10);
+    assert_eq!(
+        letters[0]["reason"],
+        "rejected: HTTP 400: field `level` must be a string"
+    );
+}
+
+#[test]
+fn a_400_after_some_requests_went_through_rejects_only_the_rest() {
+    // max_events 4: the first request is taken, the second refused (and
+    // refused again when the rest is sent once more).
+    let receiver = Receiver::start(vec![(200, None, ""), (400, None, "no"), (400, None, "no")]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(receiver.url(), BatchFormat::Ndjson);
+    opts.http.max_events = 4;
+    let p = pipeline(dir.path(), HttpSink::new(opts), 10, quick_retries(5));
+    crate::support::emit_numbered(&p, 0..10);
+    let stats = p.shutdown().remove(0);
+    assert_eq!(stats.records + stats.dead_lettered, 10, "{stats:?}");
+    assert_eq!(stats.records, 4, "the first request's records");
+    assert_eq!(stats.errors.partial, 1);
+    let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/http.ndjson"));
+    let dead: Vec<u64> = letters
+        .iter()
+        .map(|l| l["record"]["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        dead,
+        vec![4, 5, 6, 7, 8, 9],
+        "the rest, from the refused request on"
+    );
+    assert_eq!(receiver.numbers()[..4], [0, 1, 2, 3]);
+}
+
+#[test]
+fn the_circuit_breaker_opens_after_repeated_failures_and_closes_after_a_good_probe() {
+    let receiver = Receiver::start(vec![(503, None, "down"), (503, None, "down")]);
+    let mut opts = options(receiver.url(), BatchFormat::Ndjson);
+    opts.http.breaker_threshold = 2;
+    opts.http.breaker_cool_down = Duration::from_millis(300);
+    let mut sink = HttpSink::new(opts);
+    sink.start().unwrap();
+    let batch = sinkbox::Batch::from_records([r#"{"i":0}"#], 0);
+    assert!(matches!(sink.write(&batch), WriteOutcome::Retryable(_)));
+    assert!(matches!(sink.write(&batch), WriteOutcome::Retryable(_)));
+    assert_eq!(sink.breaker_state(), BreakerState::Open);
+    assert!(matches!(sink.health(), sinkbox::Health::Unhealthy(_)));
+    let WriteOutcome::Retryable(why) = sink.write(&batch) else {
+        panic!("an open breaker refuses")
+    };
+    assert!(why.contains("circuit breaker open"), "{why}");
+    assert_eq!(receiver.seen().len(), 2, "an open breaker sends nothing");
+    std::thread::sleep(Duration::from_millis(350));
+    assert_eq!(sink.breaker_state(), BreakerState::HalfOpen);
+    assert_eq!(sink.write(&batch), WriteOutcome::Accepted);
+    assert_eq!(sink.breaker_state(), BreakerState::Closed);
+    assert_eq!(sink.health(), sinkbox::Health::Healthy);
+}
+
+#[test]
+fn an_outage_loses_nothing_and_keeps_order() {
+    // A port with nothing behind it yet.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let url: reqwest::Url = format!("http://127.0.0.1:{port}/ingest").parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(url, BatchFormat::Ndjson);
+    opts.http.breaker_cool_down = Duration::from_millis(200);
+    let p = pipeline(
+        dir.path(),
+        HttpSink::new(opts),
+        20,
+        RetryPolicy {
+            max_retries: 1000,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(250),
+            max_restarts: 2,
+        },
+    );
+    crate::support::emit_numbered(&p, 0..200);
+    // The receiver stays down for 5 s under steady load, then comes up.
+    std::thread::sleep(Duration::from_secs(5));
+    let receiver = Receiver::on(&format!("127.0.0.1:{port}"), vec![]);
+    assert!(p.flush(Duration::from_secs(60)).is_complete());
+    let stats = p.shutdown().remove(0);
+    assert_eq!(stats.records, 200, "{stats:?}");
+    assert_eq!(stats.dead_lettered, 0);
+    assert!(stats.errors.retryable > 0, "the outage was seen");
+    assert_eq!(receiver.numbers(), (0..200).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_http_type_is_configured_from_toml_and_uris() {
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    let config = sinkbox::config::ConfigLoader::new(&registry)
+        .toml(
+            "[sinks.out]\ntype = \"http\"\nendpoint = \"https://logs.example.com/ingest\"\nbatch_format = \"wrapped\"\nwrapper_key = \"events\"\ncompression = \"gzip\"\nauth = { strategy = \"basic\", user = \"app\", password = \"pw\" }\n",
+            "t.toml",
+            std::path::Path::new("/"),
+        )
+        .load()
+        .unwrap();
+    config.check(&registry).unwrap();
+    let config = sinkbox::config::ConfigLoader::new(&registry)
+        .cli_sink("http://127.0.0.1:9/in?batch_format=ndjson&max_events=10&name=web")
+        .load()
+        .unwrap();
+    assert_eq!(config.sinks[0].name, "web");
+    config.check(&registry).unwrap();
+    let err = sinkbox::config::ConfigLoader::new(&registry)
+        .toml(
+            "[sinks.out]\ntype = \"http\"\nendpoint = \"https://u:pw@logs.example.com/\"\n",
+            "t.toml",
+            std::path::Path::new("/"),
+        )
+        .load()
+        .and_then(|c| c.check(&registry))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("put credentials in `auth`") && !err.contains("pw@"),
+        "{err}"
+    );
+}
