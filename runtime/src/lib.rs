@@ -26,6 +26,7 @@ pub mod config;
 pub mod pipeline;
 pub mod registry;
 pub mod reload;
+pub mod secret;
 pub mod sink;
 pub mod sink_name;
 pub mod sinks;

@@ -136,7 +136,7 @@ fn defaults_apply_when_options_are_left_out() {
     assert!(wasm.table("grant").unwrap().is_empty());
 }
 
-const KNOWN: &str = "`stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `direct`, `relay`, `http`, `wasm`, `composite`";
+const KNOWN: &str = "`stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `direct`, `relay`, `http`, `webhook`, `wasm`, `composite`";
 
 #[test]
 fn an_unknown_type_lists_the_known_ones_with_a_suggestion_and_the_line() {
@@ -223,7 +223,7 @@ fn structural_mistakes_are_explained() {
     assert!(error("").contains("no sinks are configured"));
     assert_eq!(
         error("[sink.a]\ntype = \"stdout\"\n"),
-        "test.toml:1: sink: unknown top-level table; expected `runtime` or `sinks`"
+        "test.toml:1: sink: unknown top-level table; expected `runtime`, `secrets` or `sinks`"
     );
     assert!(
         error("[runtime]\ndatadir = \"x\"\n[sinks.a]\ntype = \"stdout\"\n")

@@ -26,6 +26,8 @@ struct Seen {
 /// `(status, Retry-After, body)`, then 200.
 struct Receiver {
     port: u16,
+    /// Signatures that failed verification.
+    refused: Arc<Mutex<u32>>,
     seen: Arc<Mutex<Vec<Seen>>>,
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -37,12 +39,27 @@ impl Receiver {
     }
 
     fn on(addr: &str, script: Vec<(u16, Option<&'static str>, &'static str)>) -> Receiver {
+        Self::serve(addr, script, None)
+    }
+
+    /// A webhook receiver: checks every request's signature the way
+    /// docs/sinks.md tells users to, and answers 401 to a bad one.
+    fn verifying(secret: &str) -> Receiver {
+        Self::serve("127.0.0.1:0", vec![], Some(secret.to_owned()))
+    }
+
+    fn serve(
+        addr: &str,
+        script: Vec<(u16, Option<&'static str>, &'static str)>,
+        secret: Option<String>,
+    ) -> Receiver {
         let server = Arc::new(tiny_http::Server::http(addr).unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
+        let refused = Arc::new(Mutex::new(0u32));
         let thread = {
-            let (server, seen) = (server.clone(), seen.clone());
+            let (server, seen, refused) = (server.clone(), seen.clone(), refused.clone());
             std::thread::spawn(move || {
                 for mut request in server.incoming_requests() {
                     let header = |name: &str| {
@@ -56,8 +73,19 @@ impl Receiver {
                     let content_type = header("Content-Type").unwrap_or_default();
                     let authorization = header("Authorization");
                     let is_head = *request.method() == tiny_http::Method::Head;
+                    let signature = header("X-Sinkbox-Signature");
                     let mut raw = Vec::new();
                     request.as_reader().read_to_end(&mut raw).unwrap();
+                    if let Some(secret) = &secret
+                        && !is_head
+                        && !signature_is_valid(secret, signature.as_deref(), &raw)
+                    {
+                        *refused.lock().unwrap() += 1;
+                        let _ = request.respond(
+                            tiny_http::Response::from_string("bad signature").with_status_code(401),
+                        );
+                        continue;
+                    }
                     let body = match encoding.as_deref() {
                         Some("gzip") => {
                             let mut out = Vec::new();
@@ -99,6 +127,7 @@ impl Receiver {
         };
         Receiver {
             port,
+            refused,
             seen,
             server,
             thread: Some(thread),
@@ -143,11 +172,46 @@ impl Drop for Receiver {
     }
 }
 
+/// What docs/sinks.md tells a webhook receiver to do: take `t` and `v1`
+/// from the header, refuse a `t` more than 300 s from now, recompute
+/// HMAC-SHA256(secret, "<t>.<raw body>") and compare in constant time.
+fn signature_is_valid(secret: &str, header: Option<&str>, body: &[u8]) -> bool {
+    use hmac::Mac;
+    let Some(header) = header else { return false };
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = value.parse::<u64>().ok(),
+            Some(("v1", value)) => v1 = hex::decode(value).ok(),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if now.abs_diff(t) > 300 {
+        return false;
+    }
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    mac.verify_slice(&v1).is_ok()
+}
+
 fn options(url: reqwest::Url, format: BatchFormat) -> HttpSinkOptions {
     let mut http = HttpOptions::new(url);
     http.healthcheck = false;
     http.timeout = Duration::from_secs(10);
-    HttpSinkOptions { http, format }
+    HttpSinkOptions {
+        http,
+        format,
+        signing: None,
+    }
 }
 
 fn pipeline(
@@ -417,6 +481,99 @@ fn the_http_type_is_configured_from_toml_and_uris() {
         .to_string();
     assert!(
         err.contains("put credentials in `auth`") && !err.contains("pw@"),
+        "{err}"
+    );
+}
+
+/// A config with a `webhook` sink whose secret comes from a file.
+fn webhook_config(dir: &std::path::Path, port: u16, secret_file: &str) -> sinkbox::Config {
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    sinkbox::config::ConfigLoader::new(&registry)
+        .toml(
+            &format!(
+                "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = 10\ntimeout = \"1h\"\n\
+                 [secrets]\nhook = {{ file = \"{secret_file}\" }}\ntoken = {{ file = \"{secret_file}\" }}\n\
+                 [sinks.alerts]\ntype = \"webhook\"\nendpoint = \"http://127.0.0.1:{port}/hook\"\n\
+                 secret = \"hook\"\nbatch_format = \"ndjson\"\nhealthcheck = false\nmax_retries = 1\ninitial_backoff = \"1ms\"\n\
+                 headers = {{ \"X-Token\" = \"${{secret:token}}\" }}\n"
+            ),
+            "t.toml",
+            dir,
+        )
+        .load()
+        .unwrap()
+}
+
+#[test]
+fn a_webhook_signs_every_request_so_the_receiver_can_verify_it() {
+    let receiver = Receiver::verifying("hunter2-webhook");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hook.secret"), "hunter2-webhook\n").unwrap();
+    let config = webhook_config(dir.path(), receiver.port, "hook.secret");
+    assert!(
+        !format!("{config:?}").contains("hunter2"),
+        "a secret's value is never in the config"
+    );
+    let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+    crate::support::emit_numbered(&pipeline, 0..30);
+    let stats = pipeline.shutdown().remove(0);
+    assert_eq!(stats.records, 30, "{stats:?}");
+    assert_eq!(*receiver.refused.lock().unwrap(), 0);
+    assert_eq!(receiver.numbers(), (0..30).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_webhook_with_the_wrong_secret_is_refused_and_dead_lettered() {
+    let receiver = Receiver::verifying("the-right-one");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hook.secret"), "a-wrong-one").unwrap();
+    let config = webhook_config(dir.path(), receiver.port, "hook.secret");
+    let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+    crate::support::emit_numbered(&pipeline, 0..10);
+    let stats = pipeline.shutdown().remove(0);
+    assert_eq!(stats.dead_lettered, 10);
+    assert_eq!(*receiver.refused.lock().unwrap(), 1, "a 401 is not retried");
+    let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/alerts.ndjson"));
+    assert_eq!(letters[0]["reason"], "rejected: HTTP 401: bad signature");
+}
+
+#[test]
+fn secrets_that_cannot_be_read_are_pointed_config_errors_without_values() {
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    let load = |secrets: &str, secret: &str| {
+        sinkbox::config::ConfigLoader::new(&registry)
+            .toml(
+                &format!("[secrets]\n{secrets}\n[sinks.w]\ntype = \"webhook\"\nendpoint = \"http://127.0.0.1:9/\"\nsecret = \"{secret}\"\n"),
+                "t.toml",
+                std::path::Path::new("/nonexistent"),
+            )
+            .load()
+            .and_then(|c| c.check(&registry))
+            .unwrap_err()
+            .to_string()
+    };
+    let err = load(
+        "hook = { env = \"SINKBOX_TEST_SURELY_UNSET_VARIABLE\" }",
+        "hook",
+    );
+    assert!(
+        err.contains("sinks.w.secret")
+            && err.contains("SINKBOX_TEST_SURELY_UNSET_VARIABLE, which is not set"),
+        "{err}"
+    );
+    let err = load("hook = { file = \"missing.secret\" }", "hook");
+    assert!(
+        err.contains("/nonexistent/missing.secret") && err.contains("cannot be read"),
+        "{err}"
+    );
+    let err = load("hook = { env = \"PATH\" }", "other");
+    assert!(
+        err.contains("no secret is named `other`") && err.contains("named: hook"),
+        "{err}"
+    );
+    let err = load("hook = { env = \"A\", file = \"b\" }", "hook");
+    assert!(
+        err.contains("secrets.hook") && err.contains("exactly one of"),
         "{err}"
     );
 }

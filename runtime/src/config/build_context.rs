@@ -91,6 +91,14 @@ impl<'a> BuildContext<'a> {
 }
 
 impl SinkContext for BuildContext<'_> {
+    fn secret(&self, name: &str) -> Result<crate::secret::Secret, String> {
+        self.config.secrets.resolve(name)
+    }
+
+    fn expand_secrets(&self, text: &str) -> Result<(String, bool), String> {
+        self.config.secrets.expand(text)
+    }
+
     /// Loads the component named by the path option `option`, compiling it
     /// once per file (through the compile cache) and checking that it fits
     /// the sink contract.

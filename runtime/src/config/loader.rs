@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::model::{Config, RuntimeConfig};
 use super::raw_sink::{RawSink, RawValue};
+use super::secrets::SecretStore;
 use super::sink_graph;
 use super::sink_uri::SinkUri;
 use super::source_map::SourceMap;
@@ -122,7 +123,7 @@ impl<'r> ConfigLoader<'r> {
     /// Reads every source and checks the result as a whole.
     pub fn load(self) -> Result<Config, ConfigError> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let (runtime, mut sinks) = match (&self.file, &self.text) {
+        let (runtime, mut sinks, secrets) = match (&self.file, &self.text) {
             (_, Some((text, origin, base))) => parse_file(text, origin, base, None)?,
             (Some(path), None) => {
                 let origin = path.display().to_string();
@@ -147,6 +148,7 @@ impl<'r> ConfigLoader<'r> {
                     config_file: None,
                 },
                 Vec::new(),
+                SecretStore::default(),
             ),
         };
         // The environment: new sinks first, so overrides can name them.
@@ -193,7 +195,11 @@ impl<'r> ConfigLoader<'r> {
             .map(|sink| sink.finish(self.registry))
             .collect::<Result<Vec<_>, _>>()?;
         sink_graph::check(&sinks)?;
-        Ok(Config { runtime, sinks })
+        Ok(Config {
+            runtime,
+            sinks,
+            secrets,
+        })
     }
 
     fn add_uri_sink(
@@ -358,20 +364,30 @@ fn parse_file(
     origin: &str,
     base_dir: &Path,
     file: Option<&Path>,
-) -> Result<(RuntimeConfig, Vec<RawSink>), ConfigError> {
+) -> Result<(RuntimeConfig, Vec<RawSink>, SecretStore), ConfigError> {
     let map = SourceMap::new(text);
     let spot = |path: &str| SourceSpot::new(origin, map.line(path), base_dir);
     let error = |path: &str, message: &str| spot(path).error(path, message);
     let mut table: toml::Table =
         toml::from_str(text).map_err(|e| error("", e.to_string().trim_end()))?;
     for key in table.keys() {
-        if key != "runtime" && key != "sinks" {
+        if key != "runtime" && key != "sinks" && key != "secrets" {
             return Err(error(
                 key,
-                "unknown top-level table; expected `runtime` or `sinks`",
+                "unknown top-level table; expected `runtime`, `secrets` or `sinks`",
             ));
         }
     }
+    let secrets = match table.remove("secrets") {
+        Some(toml::Value::Table(secrets)) => SecretStore::parse(secrets, spot)?,
+        Some(_) => {
+            return Err(error(
+                "secrets",
+                "expected a table of named secrets, such as `[secrets]` then `hook = { env = \"WEBHOOK_SECRET\" }`",
+            ));
+        }
+        None => SecretStore::default(),
+    };
     let runtime: RawRuntime = match table.remove("runtime") {
         Some(value) => serde_path_to_error::deserialize(value).map_err(|err| {
             let inner = err.path().to_string();
@@ -437,7 +453,7 @@ fn parse_file(
         }
         sinks.push(sink);
     }
-    Ok((runtime, sinks))
+    Ok((runtime, sinks, secrets))
 }
 
 impl Config {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::secrets::SecretStore;
 use crate::pipeline::{BatchOptions, OverflowPolicy, RetryPolicy};
 use crate::registry::sink_options::SinkOptions;
 
@@ -12,6 +13,8 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// The sinks: the file's in file order, then those from URIs.
     pub sinks: Vec<SinkConfig>,
+    /// The `[secrets]` table: named values sinks may use, never printed.
+    pub secrets: SecretStore,
 }
 
 /// The `[runtime]` table.

@@ -13,6 +13,7 @@ pub(super) fn types() -> Vec<SinkType> {
         crate::sinks::direct::config::sink_type(),
         crate::sinks::relay::config::sink_type(),
         crate::sinks::http::config::sink_type(),
+        crate::sinks::webhook::config::sink_type(),
         crate::wasm::wasm_sink_type::sink_type(),
         crate::composite::config::sink_type(),
     ]

@@ -30,6 +30,13 @@ pub trait SinkContext {
     /// one.
     fn log_budget(&mut self, sink: &str, rate: u64, burst: u64) -> Arc<GuestLogBudget>;
 
+    /// The value of the secret named `name` in `[secrets]`.
+    fn secret(&self, name: &str) -> Result<crate::secret::Secret, String>;
+
+    /// `text` with every `${secret:NAME}` replaced by that secret's value,
+    /// and whether it had any.
+    fn expand_secrets(&self, text: &str) -> Result<(String, bool), String>;
+
     /// Refuses a directory grant that overlaps a path the host itself uses.
     fn check_grant(
         &self,

@@ -14,6 +14,7 @@ pub(crate) mod rotating_file;
 pub(crate) mod stdout;
 pub(crate) mod stdout_pretty;
 pub(crate) mod util;
+pub(crate) mod webhook;
 
 pub use direct::{DirectSink, DirectSinkOptions};
 pub use file::{FileSink, FileSinkOptions};
@@ -26,4 +27,5 @@ pub use stdout_pretty::{ColourChoice, StdoutPrettySink, StdoutPrettySinkOptions}
 pub use util::connection::{ConnectOptions, Endpoint};
 pub use util::http::breaker::BreakerState;
 pub use util::http::options::{Compression, HttpAuth, HttpOptions};
+pub use util::http::signing::{DEFAULT_SIGNATURE_HEADER, Signing};
 pub use util::uri_redact::redact_uri;

@@ -9,6 +9,7 @@ use crate::sinks::util::http::client::HttpClient;
 use crate::sinks::util::http::options::HttpOptions;
 use crate::sinks::util::http::request_chunks::request_chunks;
 use crate::sinks::util::http::response_class::{ResponseClass, classify};
+use crate::sinks::util::http::signing::Signing;
 
 /// How records are framed in a request body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub struct HttpSinkOptions {
     pub http: HttpOptions,
     /// How records are framed.
     pub format: BatchFormat,
+    /// How each request is signed (the `webhook` type), if at all.
+    pub signing: Option<Signing>,
 }
 
 /// Posts every batch to one endpoint, split into requests under
@@ -118,7 +121,8 @@ fn after(accepted: u32, outcome: WriteOutcome) -> WriteOutcome {
 
 impl Sink for HttpSink {
     fn start(&mut self) -> Result<(), SinkError> {
-        let client = HttpClient::new(&self.options.http).map_err(SinkError::new)?;
+        let client = HttpClient::new(&self.options.http, self.options.signing.clone())
+            .map_err(SinkError::new)?;
         if self.options.http.healthcheck {
             match client.healthcheck() {
                 Ok(status) if status >= 500 => tracing::warn!(

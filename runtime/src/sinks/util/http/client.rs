@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use super::options::{Compression, HttpAuth, HttpOptions};
+use super::signing::Signing;
 
 /// What came back from one request.
 #[derive(Debug)]
@@ -21,12 +22,13 @@ const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 pub(crate) struct HttpClient {
     client: reqwest::blocking::Client,
     options: HttpOptions,
+    signing: Option<Signing>,
 }
 
 impl HttpClient {
     /// A client for `options`; fails on an unreadable `ca_file` or a header
     /// that is not valid HTTP.
-    pub fn new(options: &HttpOptions) -> Result<Self, String> {
+    pub fn new(options: &HttpOptions, signing: Option<Signing>) -> Result<Self, String> {
         let mut builder = reqwest::blocking::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
@@ -58,6 +60,7 @@ impl HttpClient {
         Ok(Self {
             client,
             options: options.clone(),
+            signing,
         })
     }
 
@@ -89,6 +92,13 @@ impl HttpClient {
                 zstd::bulk::compress(body, 3).map_err(|e| format!("zstd failed: {e}"))?
             }
         };
+        if let Some(signing) = &self.signing {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            request = request.header(signing.header.as_str(), signing.signature(now, &body));
+        }
         let response = request.body(body).send().map_err(|e| self.describe(e))?;
         let status = response.status().as_u16();
         let retry_after = response

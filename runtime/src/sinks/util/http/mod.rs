@@ -9,3 +9,4 @@ pub(crate) mod client;
 pub(crate) mod options;
 pub(crate) mod request_chunks;
 pub(crate) mod response_class;
+pub(crate) mod signing;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
+use crate::registry::sink_context::SinkContext;
 use crate::registry::sink_options::SinkOptions;
 
 /// How request bodies are compressed.
@@ -43,8 +44,9 @@ impl std::fmt::Debug for HttpAuth {
     }
 }
 
-/// How an HTTP sink reaches its server.
-#[derive(Clone, Debug)]
+/// How an HTTP sink reaches its server. `Debug` shows header names, not
+/// their values (they may hold secrets).
+#[derive(Clone)]
 pub struct HttpOptions {
     /// Where requests go.
     pub endpoint: reqwest::Url,
@@ -75,6 +77,28 @@ pub struct HttpOptions {
     pub ca_file: Option<PathBuf>,
 }
 
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("method", &self.method)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("auth", &self.auth)
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .field("max_events", &self.max_events)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
 impl HttpOptions {
     /// Options for `endpoint` with every other option at its default.
     pub fn new(endpoint: reqwest::Url) -> Self {
@@ -95,8 +119,18 @@ impl HttpOptions {
         }
     }
 
-    /// Reads the options declared by [`HTTP_OPTIONS`].
-    pub(crate) fn from_options(options: &SinkOptions) -> Result<Self, ConfigError> {
+    /// Reads the options declared by [`HTTP_OPTIONS`]; `${secret:NAME}` in
+    /// a header value or in `auth` is replaced by that secret.
+    pub(crate) fn from_options(
+        options: &SinkOptions,
+        context: &dyn SinkContext,
+    ) -> Result<Self, ConfigError> {
+        let expand = |option: &str, text: &str| {
+            context
+                .expand_secrets(text)
+                .map(|(value, _)| value)
+                .map_err(|why| options.invalid(option, why))
+        };
         let text = options.require_string("endpoint")?;
         let endpoint = reqwest::Url::parse(&text)
             .ok()
@@ -142,12 +176,12 @@ impl HttpOptions {
                 Some("basic") => Some(HttpAuth::Basic {
                     user: get("user")
                         .ok_or_else(|| options.invalid("auth", "`basic` needs `user`"))?,
-                    password: get("password").unwrap_or_default(),
+                    password: expand("auth", &get("password").unwrap_or_default())?,
                 }),
                 Some("bearer") => {
-                    Some(HttpAuth::Bearer(get("token").ok_or_else(|| {
-                        options.invalid("auth", "`bearer` needs `token`")
-                    })?))
+                    let token = get("token")
+                        .ok_or_else(|| options.invalid("auth", "`bearer` needs `token`"))?;
+                    Some(HttpAuth::Bearer(expand("auth", &token)?))
                 }
                 _ => {
                     return Err(options.invalid(
@@ -173,7 +207,11 @@ impl HttpOptions {
         Ok(Self {
             endpoint,
             method,
-            headers: options.table("headers")?,
+            headers: options
+                .table("headers")?
+                .into_iter()
+                .map(|(name, value)| Ok((name, expand("headers", &value)?)))
+                .collect::<Result<_, ConfigError>>()?,
             auth,
             compression,
             timeout: options.duration_or_default("timeout")?,
@@ -198,9 +236,9 @@ pub(crate) const HTTP_OPTIONS: &[OptionSpec] = &[
         .default("POST")
         .help("the request method"),
     OptionSpec::new("headers", OptionKind::Table)
-        .help("extra headers on every request, such as { \"X-Source\" = \"app\" }"),
+        .help("extra headers on every request, such as { \"X-Source\" = \"app\" }; a value may hold ${secret:NAME}"),
     OptionSpec::new("auth", OptionKind::Table).help(
-        "{ strategy = \"basic\", user, password } or { strategy = \"bearer\", token }; never printed",
+        "{ strategy = \"basic\", user, password } or { strategy = \"bearer\", token }; password and token may be ${secret:NAME}; never printed",
     ),
     OptionSpec::new("compression", OptionKind::Choice(&["none", "gzip", "zstd"]))
         .default("none")
