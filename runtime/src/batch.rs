@@ -50,6 +50,12 @@ impl Batch {
         &self.bytes
     }
 
+    /// The same buffer, shared rather than copied (a request body that is
+    /// the records as they are).
+    pub fn shared_bytes(&self) -> bytes::Bytes {
+        self.bytes.clone()
+    }
+
     /// How many records the batch holds.
     pub fn len(&self) -> u32 {
         self.count

@@ -156,6 +156,8 @@ fn bench(root: &Path) -> Result<()> {
         "hot_reload",
         "--bench",
         "language_sinks",
+        "--bench",
+        "http_sinks",
     ]))
 }
 

@@ -69,7 +69,11 @@ impl HttpSink {
         self.breaker.state()
     }
 
-    fn body(&self, chunk: &Batch) -> (Vec<u8>, &'static str) {
+    fn body(&self, chunk: &Batch) -> (bytes::Bytes, &'static str) {
+        if self.options.format == BatchFormat::Ndjson {
+            // The records as they were serialized: no copy.
+            return (chunk.shared_bytes(), "application/x-ndjson");
+        }
         let array = |out: &mut Vec<u8>| {
             out.push(b'[');
             for (i, record) in chunk.records().enumerate() {
@@ -82,11 +86,7 @@ impl HttpSink {
         };
         let mut out = Vec::with_capacity(chunk.bytes().len() + 64);
         match &self.options.format {
-            BatchFormat::Ndjson => {
-                out.extend_from_slice(chunk.bytes());
-                return (out, "application/x-ndjson");
-            }
-            BatchFormat::Array => array(&mut out),
+            BatchFormat::Ndjson | BatchFormat::Array => array(&mut out),
             BatchFormat::Wrapped(key) => {
                 out.push(b'{');
                 out.extend_from_slice(
@@ -99,7 +99,7 @@ impl HttpSink {
                 out.push(b'}');
             }
         }
-        (out, "application/json")
+        (out.into(), "application/json")
     }
 
     fn failed(&mut self, reason: String) -> String {
@@ -161,7 +161,7 @@ impl Sink for HttpSink {
         let mut accepted = 0u32;
         for chunk in request_chunks(batch, http.max_events, http.max_bytes) {
             let (body, content_type) = self.body(&chunk);
-            let answer = match client.send(&body, content_type) {
+            let answer = match client.send(body, content_type) {
                 Ok(answer) => answer,
                 Err(err) => {
                     let reason = self.failed(err);

@@ -66,7 +66,7 @@ impl HttpClient {
 
     /// Sends `body` (compressed as configured) with `content_type`.
     /// `Err` is a failure to get any answer: connection, TLS, timeout.
-    pub fn send(&self, body: &[u8], content_type: &str) -> Result<HttpAnswer, String> {
+    pub fn send(&self, body: bytes::Bytes, content_type: &str) -> Result<HttpAnswer, String> {
         let mut request = self
             .client
             .request(self.options.method.clone(), self.options.endpoint.clone())
@@ -77,19 +77,22 @@ impl HttpClient {
             None => request,
         };
         let body = match self.options.compression {
-            Compression::None => body.to_vec(),
+            Compression::None => body,
             Compression::Gzip => {
                 request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
                 let mut encoder =
                     flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                 encoder
-                    .write_all(body)
+                    .write_all(&body)
                     .and_then(|()| encoder.finish())
                     .map_err(|e| format!("gzip failed: {e}"))?
+                    .into()
             }
             Compression::Zstd => {
                 request = request.header(reqwest::header::CONTENT_ENCODING, "zstd");
-                zstd::bulk::compress(body, 3).map_err(|e| format!("zstd failed: {e}"))?
+                zstd::bulk::compress(&body, 3)
+                    .map_err(|e| format!("zstd failed: {e}"))?
+                    .into()
             }
         };
         if let Some(signing) = &self.signing {
