@@ -7,7 +7,7 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sinkbox::pipeline::{BatchOptions, RetryPolicy};
+use sinkbox::pipeline::RetryPolicy;
 use sinkbox::sinks::{
     BatchFormat, BreakerState, Compression, HttpOptions, HttpSink, HttpSinkOptions,
 };
@@ -220,19 +220,15 @@ fn pipeline(
     max_records: u32,
     retry: RetryPolicy,
 ) -> Pipeline {
-    Pipeline::builder()
-        .data_dir(dir.join("data"))
-        .batch(BatchOptions {
-            max_records,
-            max_bytes: 1 << 20,
-            timeout: Duration::from_secs(3600),
-        })
-        .sink_spec(SinkSpec {
+    crate::support::pipeline_of(
+        dir,
+        max_records,
+        vec![SinkSpec {
             retry,
             ..SinkSpec::new("http", sink)
-        })
-        .build()
-        .unwrap()
+        }],
+    )
+    .unwrap()
 }
 
 fn quick_retries(max_retries: u32) -> RetryPolicy {

@@ -3,107 +3,13 @@
 //! layer.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::support::{fast_retry, wait_until};
+use crate::support::{Gate, Recorder, RecordingSink, fast_retry, wait_until};
 use sinkbox::pipeline::{BatchOptions, OverflowPolicy};
-use sinkbox::{
-    Batch, EmitError, FlushOutcome, Pipeline, Sink, SinkError, SinkSpec, SinkboxLayer, WriteOutcome,
-};
-
-/// A gate a test opens to let a blocked sink go on.
-#[derive(Default)]
-struct Gate {
-    state: Mutex<(bool, u32)>, // (open, writes entered)
-    changed: Condvar,
-}
-
-impl Gate {
-    fn closed() -> Arc<Gate> {
-        Arc::new(Gate::default())
-    }
-    fn open(&self) {
-        self.state.lock().unwrap().0 = true;
-        self.changed.notify_all();
-    }
-    fn pass(&self) {
-        let mut state = self.state.lock().unwrap();
-        state.1 += 1;
-        self.changed.notify_all();
-        while !state.0 {
-            state = self.changed.wait(state).unwrap();
-        }
-    }
-    fn entered(&self) -> u32 {
-        self.state.lock().unwrap().1
-    }
-}
-
-/// Records what it receives; optionally blocks every write on a gate.
-#[derive(Clone, Default)]
-struct Recorder {
-    records: Arc<Mutex<Vec<String>>>,
-    batches: Arc<Mutex<Vec<(u64, u32)>>>,
-    flushes: Arc<AtomicU32>,
-    stops: Arc<AtomicU32>,
-}
-
-struct RecordingSink {
-    recorder: Recorder,
-    gate: Option<Arc<Gate>>,
-    panic_once: bool,
-}
-
-impl RecordingSink {
-    fn new(recorder: &Recorder) -> Self {
-        Self {
-            recorder: recorder.clone(),
-            gate: None,
-            panic_once: false,
-        }
-    }
-    fn gated(recorder: &Recorder, gate: &Arc<Gate>) -> Self {
-        Self {
-            gate: Some(gate.clone()),
-            ..Self::new(recorder)
-        }
-    }
-}
-
-impl Sink for RecordingSink {
-    fn start(&mut self) -> Result<(), SinkError> {
-        Ok(())
-    }
-    fn write(&mut self, batch: &Batch) -> WriteOutcome {
-        if let Some(gate) = &self.gate {
-            gate.pass();
-        }
-        if std::mem::take(&mut self.panic_once) {
-            panic!("a bug in a native sink");
-        }
-        self.recorder
-            .batches
-            .lock()
-            .unwrap()
-            .push((batch.first_sequence(), batch.len()));
-        let mut records = self.recorder.records.lock().unwrap();
-        records.extend(
-            batch
-                .records()
-                .map(|r| String::from_utf8(r.to_vec()).unwrap()),
-        );
-        WriteOutcome::Accepted
-    }
-    fn flush(&mut self) -> FlushOutcome {
-        self.recorder.flushes.fetch_add(1, Ordering::SeqCst);
-        FlushOutcome::Done
-    }
-    fn stop(&mut self) {
-        self.recorder.stops.fetch_add(1, Ordering::SeqCst);
-    }
-}
+use sinkbox::{EmitError, Pipeline, SinkSpec, SinkboxLayer};
 
 fn manual_batches() -> BatchOptions {
     BatchOptions {
@@ -226,14 +132,8 @@ fn shutdown_drains_every_queue_and_stops_each_sink_once() {
 
 #[test]
 fn dropping_the_last_handle_delivers_everything_and_stops() {
-    let recorder = Recorder::default();
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = Pipeline::builder()
-        .data_dir(dir.path())
-        .batch(manual_batches())
-        .sink("rec", RecordingSink::new(&recorder))
-        .build()
-        .unwrap();
+    let (pipeline, recorder) = crate::support::recording_pipeline(dir.path(), 10_000);
     let clone = pipeline.clone();
     emit_n(&pipeline, 0..3);
     drop(pipeline);

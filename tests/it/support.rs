@@ -4,11 +4,13 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sinkbox::pipeline::RetryPolicy;
 use sinkbox::wasm::{SinkComponent, WasmEngine};
+use sinkbox::{Batch, FlushOutcome, Pipeline, Sink, SinkError, SinkSpec, WriteOutcome};
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -277,4 +279,151 @@ pub fn spawn_sinkbox_run(args: &[&std::ffi::OsStr]) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start sinkbox")
+}
+
+// ---- pipelines ----
+
+/// The one way tests build a pipeline: batches close every `max_records`
+/// records or on flush (never on time), dead letters go under `dir/data`.
+pub fn pipeline_of(
+    dir: &Path,
+    max_records: u32,
+    sinks: Vec<SinkSpec>,
+) -> Result<Pipeline, sinkbox::pipeline::PipelineError> {
+    let mut builder =
+        Pipeline::builder()
+            .data_dir(dir.join("data"))
+            .batch(sinkbox::pipeline::BatchOptions {
+                max_records,
+                max_bytes: 1 << 24,
+                timeout: Duration::from_secs(3600),
+            });
+    for spec in sinks {
+        builder = builder.sink_spec(spec);
+    }
+    builder.build()
+}
+
+/// A pipeline with one recording sink (see [`Recorder`]).
+pub fn recording_pipeline(dir: &Path, max_records: u32) -> (Pipeline, Recorder) {
+    let recorder = Recorder::default();
+    let pipeline = pipeline_of(
+        dir,
+        max_records,
+        vec![SinkSpec::new("recorder", RecordingSink::new(&recorder))],
+    )
+    .unwrap();
+    (pipeline, recorder)
+}
+
+/// A pipeline with one wasm sink named `name`, running guest `guest` with
+/// `options` and fast retries.
+pub fn wasm_pipeline(
+    dir: &Path,
+    max_records: u32,
+    name: &str,
+    guest: &str,
+    options: sinkbox::wasm::WasmSinkOptions,
+) -> Result<Pipeline, sinkbox::pipeline::PipelineError> {
+    let sink = sinkbox::wasm::WasmSink::new(name, component(guest), options);
+    pipeline_of(
+        dir,
+        max_records,
+        vec![SinkSpec {
+            retry: fast_retry(),
+            ..SinkSpec::new(name, sink)
+        }],
+    )
+}
+
+/// A gate a test opens to let a blocked sink go on.
+#[derive(Default)]
+pub struct Gate {
+    state: Mutex<(bool, u32)>, // (open, writes entered)
+    changed: Condvar,
+}
+
+impl Gate {
+    pub fn closed() -> Arc<Gate> {
+        Arc::new(Gate::default())
+    }
+    pub fn open(&self) {
+        self.state.lock().unwrap().0 = true;
+        self.changed.notify_all();
+    }
+    pub fn pass(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.1 += 1;
+        self.changed.notify_all();
+        while !state.0 {
+            state = self.changed.wait(state).unwrap();
+        }
+    }
+    pub fn entered(&self) -> u32 {
+        self.state.lock().unwrap().1
+    }
+}
+
+/// Records what it receives; optionally blocks every write on a gate.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub records: Arc<Mutex<Vec<String>>>,
+    pub batches: Arc<Mutex<Vec<(u64, u32)>>>,
+    pub flushes: Arc<AtomicU32>,
+    pub stops: Arc<AtomicU32>,
+}
+
+pub struct RecordingSink {
+    pub recorder: Recorder,
+    pub gate: Option<Arc<Gate>>,
+    pub panic_once: bool,
+}
+
+impl RecordingSink {
+    pub fn new(recorder: &Recorder) -> Self {
+        Self {
+            recorder: recorder.clone(),
+            gate: None,
+            panic_once: false,
+        }
+    }
+    pub fn gated(recorder: &Recorder, gate: &Arc<Gate>) -> Self {
+        Self {
+            gate: Some(gate.clone()),
+            ..Self::new(recorder)
+        }
+    }
+}
+
+impl Sink for RecordingSink {
+    fn start(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+    fn write(&mut self, batch: &Batch) -> WriteOutcome {
+        if let Some(gate) = &self.gate {
+            gate.pass();
+        }
+        if std::mem::take(&mut self.panic_once) {
+            panic!("a bug in a native sink");
+        }
+        self.recorder
+            .batches
+            .lock()
+            .unwrap()
+            .push((batch.first_sequence(), batch.len()));
+        let mut records = self.recorder.records.lock().unwrap();
+        records.extend(
+            batch
+                .records()
+                .map(|r| String::from_utf8(r.to_vec()).unwrap()),
+        );
+        WriteOutcome::Accepted
+    }
+    fn flush(&mut self) -> FlushOutcome {
+        self.recorder.flushes.fetch_add(1, Ordering::SeqCst);
+        FlushOutcome::Done
+    }
+    fn stop(&mut self) {
+        self.recorder.stops.fetch_add(1, Ordering::SeqCst);
+    }
 }

@@ -620,20 +620,8 @@ fn a_module_that_faults_after_a_reload_is_rolled_back_without_loss() {
         &[("path", "/data/accepted.ndjson"), ("mode", "trap:write")],
     );
     options.call_timeout = Duration::from_millis(500);
-    let good = WasmSink::new("reloaded", component("outcome-sink"), options);
-    let pipeline = Pipeline::builder()
-        .data_dir(dir.path().join("data"))
-        .batch(BatchOptions {
-            max_records: 10,
-            max_bytes: 1 << 20,
-            timeout: Duration::from_secs(3600),
-        })
-        .sink_spec(SinkSpec {
-            retry: crate::support::fast_retry(),
-            ..SinkSpec::new("reloaded", good)
-        })
-        .build()
-        .unwrap();
+    let pipeline =
+        crate::support::wasm_pipeline(dir.path(), 10, "reloaded", "outcome-sink", options).unwrap();
     crate::support::emit_numbered(&pipeline, 0..50);
     assert!(pipeline.flush(Duration::from_secs(60)).is_complete());
     let good_hash = pipeline.stats()[0].module_hash.clone().unwrap();

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::{component, fast_retry, read_lines, records, wait_until};
-use sinkbox::pipeline::{BatchOptions, PipelineError};
+use sinkbox::pipeline::PipelineError;
 use sinkbox::wasm::{DirGrant, WasmSink, WasmSinkOptions};
 use sinkbox::{Batch, FlushOutcome, Health, Pipeline, Sink, SinkSpec, WriteOutcome};
 
@@ -28,19 +28,15 @@ fn outcome_sink(dir: &Path, extra: &[(&str, &str)]) -> WasmSink {
 }
 
 fn pipeline(dir: &Path, extra: &[(&str, &str)]) -> Result<Pipeline, PipelineError> {
-    Pipeline::builder()
-        .data_dir(dir.join("data"))
-        // Batches close only on flush, so each `send` below is one batch.
-        .batch(BatchOptions {
-            max_records: 10_000,
-            max_bytes: 1 << 24,
-            timeout: Duration::from_secs(3600),
-        })
-        .sink_spec(SinkSpec {
+    // Batches close only on flush, so each `send` below is one batch.
+    crate::support::pipeline_of(
+        dir,
+        10_000,
+        vec![SinkSpec {
             retry: fast_retry(),
             ..SinkSpec::new("outcomes", outcome_sink(dir, extra))
-        })
-        .build()
+        }],
+    )
 }
 
 /// Emits `records` as one batch and waits until the sink has handled it.
