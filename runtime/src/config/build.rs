@@ -58,16 +58,11 @@ pub fn build_pipeline_with(config: &Config, registry: &SinkRegistry) -> anyhow::
         .data_dir(config.runtime.data_dir.clone());
     for sink_config in config.roots() {
         let sink = context.build(sink_config)?;
-        builder = builder.sink_spec(SinkSpec {
-            name: sink_config.name.clone(),
+        builder = builder.sink_spec(SinkSpec::with_lane(
+            sink_config.name.clone(),
             sink,
-            queue_capacity: sink_config.queue_capacity,
-            overflow: sink_config.overflow,
-            retry: sink_config.retry.clone(),
-            dead_letter_max_bytes: sink_config.dead_letter_max_bytes,
-            optional: sink_config.optional,
-            rollback_batches: sink_config.rollback_batches,
-        });
+            lane_settings(sink_config),
+        ));
     }
     let origin = BuiltFrom {
         config: config.clone(),

@@ -65,7 +65,15 @@ impl SinkSpec {
 
     /// Like [`SinkSpec::new`], for a sink already boxed.
     pub fn boxed(name: impl Into<String>, sink: Box<dyn Sink>) -> Self {
-        let lane = LaneSettings::default();
+        Self::with_lane(name, sink, LaneSettings::default())
+    }
+
+    /// A sink with the given queue, retry and fault settings.
+    pub(crate) fn with_lane(
+        name: impl Into<String>,
+        sink: Box<dyn Sink>,
+        lane: LaneSettings,
+    ) -> Self {
         Self {
             name: name.into(),
             sink,

@@ -27,7 +27,7 @@ struct EngineInner {
     engine: Engine,
     linker: Linker<HostState>,
     cache: Option<CompileCache>,
-    max_component_size: u64,
+    max_component_size: std::sync::atomic::AtomicU64,
     _ticker: EpochTicker,
 }
 
@@ -95,32 +95,33 @@ impl WasmEngine {
                 engine,
                 linker,
                 cache,
-                max_component_size: super::DEFAULT_MAX_COMPONENT_SIZE,
+                max_component_size: super::DEFAULT_MAX_COMPONENT_SIZE.into(),
                 _ticker: ticker,
             }),
         })
     }
 
     /// Refuses component files larger than `bytes` before reading them
-    /// (default 256 MiB, `[runtime] max_component_size`).
+    /// (default 256 MiB, `[runtime] max_component_size`). Applies to every
+    /// clone of the engine.
     pub fn with_max_component_size(self, bytes: u64) -> Self {
-        match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.max_component_size = bytes;
-                Self {
-                    inner: Arc::new(inner),
-                }
-            }
-            // Shared already: the limit is part of the engine, so keep it.
-            Err(inner) => Self { inner },
-        }
+        self.inner
+            .max_component_size
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
+    fn max_component_size(&self) -> u64 {
+        self.inner
+            .max_component_size
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Reads a component file: refuses anything that is not a regular file
     /// (a FIFO would block the reader forever) and anything larger than
     /// the engine's `max_component_size`, before reading a byte of it.
     pub fn read_component(&self, path: &Path) -> Result<Vec<u8>, WasmError> {
-        super::read_component_file(path, self.inner.max_component_size)
+        super::read_component_file(path, self.max_component_size())
     }
 
     /// The default compile cache directory: `$SINKBOX_CACHE_DIR`, else
@@ -168,11 +169,12 @@ impl WasmEngine {
     }
 
     fn compile_bytes(&self, path: &Path, bytes: &[u8]) -> Result<(Component, bool), WasmError> {
-        if bytes.len() as u64 > self.inner.max_component_size {
+        let limit = self.max_component_size();
+        if bytes.len() as u64 > limit {
             return Err(WasmError::TooLarge {
                 path: path.to_owned(),
                 size: bytes.len() as u64,
-                limit: self.inner.max_component_size,
+                limit,
             });
         }
         super::check_header(path, bytes)?;
