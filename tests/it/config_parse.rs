@@ -136,7 +136,7 @@ fn defaults_apply_when_options_are_left_out() {
     assert!(wasm.table("grant").unwrap().is_empty());
 }
 
-const KNOWN: &str = "`stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `direct`, `relay`, `http`, `webhook`, `wasm`, `composite`";
+const KNOWN: &str = "`stdout`, `stdout_pretty`, `file`, `rotating_file`, `mmap`, `direct`, `relay`, `http`, `webhook`, `loki`, `otlp`, `wasm`, `composite`";
 
 #[test]
 fn an_unknown_type_lists_the_known_ones_with_a_suggestion_and_the_line() {

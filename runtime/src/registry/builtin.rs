@@ -14,6 +14,8 @@ pub(super) fn types() -> Vec<SinkType> {
         crate::sinks::relay::config::sink_type(),
         crate::sinks::http::config::sink_type(),
         crate::sinks::webhook::config::sink_type(),
+        crate::sinks::loki::config::sink_type(),
+        crate::sinks::otlp::config::sink_type(),
         crate::wasm::wasm_sink_type::sink_type(),
         crate::composite::config::sink_type(),
     ]

@@ -95,6 +95,20 @@ impl SinkType {
         self
     }
 
+    /// Gives an option declared earlier (by a shared list such as the HTTP
+    /// options) this type's own default: Loki wants smaller requests than
+    /// a generic endpoint.
+    pub fn default_of(mut self, option: &str, value: &'static str) -> Self {
+        let mut options = self.options.to_vec();
+        let spec = options.iter_mut().find(|spec| spec.name == option);
+        debug_assert!(spec.is_some(), "`{option}` is not declared yet");
+        if let Some(spec) = spec {
+            spec.default = Some(value);
+        }
+        self.options = options.into();
+        self
+    }
+
     /// Lets the type be written as a URI.
     pub fn uri(mut self, form: UriForm) -> Self {
         self.uri = Some(form);

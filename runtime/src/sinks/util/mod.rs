@@ -1,11 +1,14 @@
 //! What the native sinks share: connections, file syncing, text lines,
-//! the stdout writer, no-follow opens, URI masking.
+//! the stdout writer, no-follow opens, URI masking, and reading a
+//! record's fields and time.
 
 pub(crate) mod connection;
 pub(crate) mod file_options;
 pub(crate) mod file_sync;
 pub(crate) mod http;
 pub(crate) mod no_follow;
+pub(crate) mod record_field;
+pub(crate) mod record_time;
 pub(crate) mod stdout_writer;
 pub(crate) mod text_line;
 pub(crate) mod uri_redact;

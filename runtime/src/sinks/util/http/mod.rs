@@ -6,6 +6,7 @@
 
 pub(crate) mod breaker;
 pub(crate) mod client;
+pub(crate) mod delivery;
 pub(crate) mod options;
 pub(crate) mod request_chunks;
 pub(crate) mod response_class;

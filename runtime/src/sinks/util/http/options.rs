@@ -75,6 +75,8 @@ pub struct HttpOptions {
     pub healthcheck: bool,
     /// Extra root certificate (PEM) to trust, for a private CA.
     pub ca_file: Option<PathBuf>,
+    /// Most requests of one batch in flight at once.
+    pub concurrency: u32,
 }
 
 impl std::fmt::Debug for HttpOptions {
@@ -95,6 +97,7 @@ impl std::fmt::Debug for HttpOptions {
             .field("timeout", &self.timeout)
             .field("max_events", &self.max_events)
             .field("max_bytes", &self.max_bytes)
+            .field("concurrency", &self.concurrency)
             .finish_non_exhaustive()
     }
 }
@@ -116,6 +119,7 @@ impl HttpOptions {
             breaker_cool_down: Duration::from_secs(10),
             healthcheck: true,
             ca_file: None,
+            concurrency: 1,
         }
     }
 
@@ -204,6 +208,13 @@ impl HttpOptions {
         if max_bytes == 0 {
             return Err(options.invalid("max_bytes", "must be more than zero, such as \"10MB\""));
         }
+        let concurrency = options.integer_or_default("concurrency")?;
+        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+            return Err(options.invalid(
+                "concurrency",
+                format!("must be from 1 to {MAX_CONCURRENCY}, such as 4"),
+            ));
+        }
         Ok(Self {
             endpoint,
             method,
@@ -223,9 +234,13 @@ impl HttpOptions {
             breaker_cool_down: options.duration_or_default("breaker_cool_down")?,
             healthcheck: options.bool("healthcheck")?,
             ca_file: options.path("ca_file")?,
+            concurrency: concurrency as u32,
         })
     }
 }
+
+/// The most requests one sink keeps in flight.
+const MAX_CONCURRENCY: u64 = 64;
 
 /// The options every HTTP-based sink type declares.
 pub(crate) const HTTP_OPTIONS: &[OptionSpec] = &[
@@ -255,6 +270,9 @@ pub(crate) const HTTP_OPTIONS: &[OptionSpec] = &[
     OptionSpec::new("max_bytes", OptionKind::Size)
         .default("10MB")
         .help("most bytes of records in one request, before compression"),
+    OptionSpec::new("concurrency", OptionKind::Integer)
+        .default("1")
+        .help("requests of one batch in flight at once (1 to 64); outcomes are still reported in record order"),
     OptionSpec::new("breaker_threshold", OptionKind::Integer)
         .default("5")
         .help("consecutive failed requests that open the circuit breaker (0 turns it off)"),

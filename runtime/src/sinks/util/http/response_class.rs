@@ -26,21 +26,14 @@ pub(crate) enum ResponseClass {
     },
     /// The server will never take these records.
     Rejected(String),
+    /// The server took the request but dropped `dropped` of its records
+    /// without saying which (OTLP partial success): nothing to send again.
+    PartlyDropped { dropped: u64, reason: String },
 }
 
 /// Classifies a response by its status, `Retry-After` header and body.
 pub(crate) fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> ResponseClass {
-    let answer = || {
-        let text = crate::wasm::guest_text::lift_bounded(
-            &String::from_utf8_lossy(&body[..body.len().min(MAX_ANSWER_BYTES * 4)]),
-            MAX_ANSWER_BYTES,
-        );
-        if text.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            format!("HTTP {status}: {text}")
-        }
-    };
+    let answer = || answer_reason(status, body);
     match status {
         200..=299 => ResponseClass::Accepted,
         408 | 429 | 500 | 502..=599 => ResponseClass::Retryable {
@@ -49,6 +42,25 @@ pub(crate) fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> R
         },
         _ => ResponseClass::Rejected(answer()),
     }
+}
+
+/// `HTTP <status>: <the server's answer>`, the answer cut to a bounded
+/// size and escaped (it ends up in logs and dead letters).
+pub(crate) fn answer_reason(status: u16, body: &[u8]) -> String {
+    let text = bounded_text(body);
+    if text.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {text}")
+    }
+}
+
+/// Text a server sent, cut to a bounded size and escaped.
+pub(crate) fn bounded_text(bytes: &[u8]) -> String {
+    crate::wasm::guest_text::lift_bounded(
+        &String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ANSWER_BYTES * 4)]),
+        MAX_ANSWER_BYTES,
+    )
 }
 
 /// `Retry-After` as seconds (`120`) or an HTTP date, capped.
