@@ -29,6 +29,8 @@ extern crate self as sinkbox_guest;
 mod batch;
 mod config;
 mod exporter;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod log;
 
 pub use batch::Batch;

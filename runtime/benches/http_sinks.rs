@@ -1,7 +1,9 @@
-//! The `http` sink against a plain reqwest loop, into the same loopback
-//! receiver (tiny_http, in this process, reading every body and answering
-//! 200): records/s and process CPU time per record, NDJSON batches of 1024
-//! records of ~100 bytes, with gzip off and on. Rounds are interleaved and
+//! The `http` and `loki` sinks against a plain reqwest loop posting the
+//! same batches, into the same loopback receiver (tiny_http, in this
+//! process, reading every body and answering 200): records/s and process
+//! CPU time per record, batches of 1024 records of ~100 bytes; `http` as
+//! NDJSON with gzip off and on, `loki` as snappy protobuf and as JSON (each
+//! record parsed for its `level` label and `ts` timestamp). Rounds are interleaved and
 //! the median of 3 reported, so every side sees the same machine noise.
 //! Results go to `target/bench/http_sinks.json`.
 
@@ -9,7 +11,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sinkbox::sinks::{BatchFormat, Compression, HttpOptions, HttpSink, HttpSinkOptions};
+use sinkbox::sinks::{
+    BatchFormat, Compression, HttpOptions, HttpSink, HttpSinkOptions, LineSizeAction, LokiEncoding,
+    LokiSink, LokiSinkOptions, OutOfOrderAction,
+};
 use sinkbox::{Batch, Sink, WriteOutcome};
 
 const BATCH: usize = 1024;
@@ -91,10 +96,33 @@ fn main() {
         sink.start().unwrap();
         sink
     };
+    let loki = |encoding| {
+        let mut http = HttpOptions::new(url.clone());
+        http.healthcheck = false;
+        http.max_events = BATCH as u32;
+        let mut sink = LokiSink::new(LokiSinkOptions {
+            http,
+            encoding,
+            labels: vec![("job".into(), "bench".into())],
+            label_keys: vec!["level".into()],
+            max_label_values: 100,
+            line_field: None,
+            timestamp_field: Some("ts".into()),
+            out_of_order: OutOfOrderAction::Accept,
+            max_line_size: 256 << 10,
+            line_size_action: LineSizeAction::Truncate,
+        })
+        .unwrap();
+        sink.start().unwrap();
+        sink
+    };
     let mut plain_sink = sink(Compression::None);
     let mut gzip_sink = sink(Compression::Gzip);
+    let mut loki_protobuf = loki(LokiEncoding::Protobuf);
+    let mut loki_json = loki(LokiEncoding::Json);
     let client = reqwest::blocking::Client::new();
     let (mut plain, mut gzip, mut reference) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut loki_pb, mut loki_js) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         reference.push(measure(|batch| {
             let response = client
@@ -111,10 +139,17 @@ fn main() {
         gzip.push(measure(|batch| {
             assert_eq!(gzip_sink.write(batch), WriteOutcome::Accepted)
         }));
+        loki_pb.push(measure(|batch| {
+            assert_eq!(loki_protobuf.write(batch), WriteOutcome::Accepted)
+        }));
+        loki_js.push(measure(|batch| {
+            assert_eq!(loki_json.write(batch), WriteOutcome::Accepted)
+        }));
     }
     let (reference, plain, gzip) = (median(reference), median(plain), median(gzip));
+    let (loki_pb, loki_js) = (median(loki_pb), median(loki_js));
     println!(
-        "\nhttp sink into a loopback receiver, NDJSON, batches of {BATCH} (median of {ROUNDS})"
+        "\nhttp and loki sinks into a loopback receiver, batches of {BATCH} (median of {ROUNDS})"
     );
     println!(
         "{:<28} {:>12} {:>14} {:>10}",
@@ -124,6 +159,8 @@ fn main() {
         ("plain reqwest loop", reference),
         ("http sink, no compression", plain),
         ("http sink, gzip", gzip),
+        ("loki sink, snappy protobuf", loki_pb),
+        ("loki sink, JSON", loki_js),
     ] {
         println!(
             "{name:<28} {rate:>12.0} {cpu:>14.3} {:>10.2}",
@@ -137,6 +174,8 @@ fn main() {
         "reference": {"records_per_s": reference.0, "cpu_us_per_record": reference.1},
         "http_sink": {"records_per_s": plain.0, "cpu_us_per_record": plain.1, "ratio": plain.0 / reference.0},
         "http_sink_gzip": {"records_per_s": gzip.0, "cpu_us_per_record": gzip.1, "ratio": gzip.0 / reference.0},
+        "loki_sink_protobuf": {"records_per_s": loki_pb.0, "cpu_us_per_record": loki_pb.1, "ratio": loki_pb.0 / reference.0},
+        "loki_sink_json": {"records_per_s": loki_js.0, "cpu_us_per_record": loki_js.1, "ratio": loki_js.0 / reference.0},
     });
     std::fs::write(
         out.join("http_sinks.json"),

@@ -28,5 +28,6 @@ mod reload_modules;
 mod wasm_conformance;
 mod wasm_faults;
 mod wasm_hostile;
+mod wasm_http;
 mod wasm_outcomes;
 mod wasm_sandbox;

@@ -82,6 +82,10 @@ impl WasmEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| WasmError::Engine(describe(e)))?;
+        // Every sink gets wasi:http; a sink without an HTTP grant has every
+        // request refused (one linker and one `InstancePre` per component).
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| WasmError::Engine(describe(e)))?;
         SinkWorld::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(|e| WasmError::Engine(describe(e)))?;
         let ticker = EpochTicker::start(engine.clone())

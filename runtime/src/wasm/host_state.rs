@@ -4,9 +4,11 @@
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{Level, sinkbox::sink::host, sinkbox::sink::types};
 use super::diagnostics::{GuestDiagnostics, GuestLevel, GuestStream};
+use super::http_hooks::InstanceHttp;
 
 /// Data of one sink instance's `Store`.
 pub(crate) struct HostState {
@@ -14,6 +16,9 @@ pub(crate) struct HostState {
     pub table: ResourceTable,
     pub limiter: GuestLimiter,
     pub diagnostics: GuestDiagnostics,
+    pub http_ctx: WasiHttpCtx,
+    /// The grant every `wasi:http` request passes.
+    pub http: InstanceHttp,
 }
 
 impl WasiView for HostState {
@@ -21,6 +26,16 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.http,
         }
     }
 }

@@ -15,6 +15,8 @@ use super::engine::SinkComponent;
 use super::epoch::{EPOCH_TICK, ticks_for};
 use super::guest_text::lift_guest_text;
 use super::host_state::{GuestLimiter, HostState};
+use super::http_egress::{HttpStats, SinkEgress};
+use super::http_hooks::InstanceHttp;
 use super::log_budget::GuestLogBudget;
 use crate::batch::Batch;
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
@@ -47,6 +49,9 @@ pub struct WasmSinkOptions {
     /// of these options share it, so restarts and reloads of the sink spend
     /// from the same budget.
     pub log_budget: Arc<GuestLogBudget>,
+    /// What the sink may send over HTTP; `None`: nothing. Clones share
+    /// it (and its counters) across restarts and reloads.
+    pub http: Option<Arc<SinkEgress>>,
 }
 
 impl Default for WasmSinkOptions {
@@ -58,6 +63,7 @@ impl Default for WasmSinkOptions {
             config: Vec::new(),
             log_capture: None,
             log_budget: Arc::default(),
+            http: None,
         }
     }
 }
@@ -96,6 +102,15 @@ impl WasmSink {
             live: None,
             executor: None,
         }
+    }
+
+    /// What the sink did over HTTP so far (zero without an HTTP grant).
+    pub fn http_stats(&self) -> HttpStats {
+        self.options
+            .http
+            .as_ref()
+            .map(|egress| egress.stats())
+            .unwrap_or_default()
     }
 
     fn instantiate(&self) -> Result<Live, String> {
@@ -145,6 +160,8 @@ impl WasmSink {
                 memory_cap_hit: None,
             },
             diagnostics,
+            http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http: InstanceHttp::new(self.options.http.clone()),
         };
         let mut store = Store::new(self.component.engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -193,6 +210,7 @@ impl WasmSink {
         };
         live.store
             .set_epoch_deadline(ticks_for(self.options.call_timeout));
+        live.store.data_mut().http.begin_call();
         let limit = self.options.call_timeout + 2 * EPOCH_TICK;
         let result = executor.block_on(within_wall_clock(limit, f(&live.world, &mut live.store)));
         match result {
@@ -293,8 +311,11 @@ impl WasmSink {
 impl Sink for WasmSink {
     fn start(&mut self) -> Result<(), SinkError> {
         if self.executor.is_none() {
+            // IO for the sink's wasi:http requests, which run on this
+            // executor while the guest waits for them.
             let executor = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
+                .enable_io()
                 .build()
                 .map_err(|e| SinkError::new(format!("cannot start the sink's executor: {e}")))?;
             self.executor = Some(executor);

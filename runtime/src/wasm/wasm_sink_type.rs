@@ -1,8 +1,13 @@
 //! The `wasm` sink type: a sandboxed sink component named in the config.
 
+use super::http_egress::SinkEgress;
+use super::http_grant::{HttpGrant, parse_allow_entry};
 use super::log_budget::LINE_OVERHEAD_BYTES;
 use super::wasm_sink::{DirGrant, WasmSink, WasmSinkOptions};
+use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
+use crate::registry::sink_context::SinkContext;
+use crate::registry::sink_options::SinkOptions;
 use crate::registry::sink_type::{SinkType, UriForm, UriTarget};
 
 /// The `wasm` sink type for the registry.
@@ -18,7 +23,14 @@ pub(crate) fn sink_type() -> SinkType {
                     "must be at least 64KiB (one wasm page); the default is \"64MiB\"",
                 ));
             }
-            let call_timeout = options.duration_or_default("call_timeout")?;
+            let http = http_grant(options, &*context)?;
+            // A sink that waits on servers gets a longer wall budget unless
+            // the operator set one.
+            let call_timeout = if http.is_some() && !options.is_set("call_timeout") {
+                HTTP_CALL_TIMEOUT
+            } else {
+                options.duration_or_default("call_timeout")?
+            };
             if call_timeout.is_zero() {
                 return Err(options.invalid("call_timeout", "must be more than zero, such as \"2s\""));
             }
@@ -76,6 +88,13 @@ pub(crate) fn sink_type() -> SinkType {
                     config: options.table("config")?,
                     log_capture: None,
                     log_budget,
+                    http: match http {
+                        Some(grant) => Some(std::sync::Arc::new(
+                            SinkEgress::new(options.sink_name(), grant)
+                                .map_err(|why| options.invalid("http_ca_file", why))?,
+                        )),
+                        None => None,
+                    },
                 },
             )))
         },
@@ -93,7 +112,7 @@ pub(crate) fn sink_type() -> SinkType {
     .option(
         OptionSpec::new("call_timeout", OptionKind::Duration)
             .default("2s")
-            .help("deadline of each call into the guest, CPU or blocked in the host (10 ms granularity); a call past it traps and the instance is replaced"),
+            .help("deadline of each call into the guest, CPU or blocked in the host (10 ms granularity); a call past it traps and the instance is replaced; 30s when http_allow is set and this is not"),
     )
     .option(
         OptionSpec::new("grant", OptionKind::Table)
@@ -109,6 +128,7 @@ pub(crate) fn sink_type() -> SinkType {
             .default("256KiB")
             .help("bytes of log the sink may spend at once, saved up at log_rate; the budget is kept across restarts and reloads"),
     )
+    .options(HTTP_GRANT_OPTIONS)
     .option(
         OptionSpec::new("config", OptionKind::Table)
             .help("the sink's own options: a flat table of strings, numbers or booleans, passed to its start as strings"),
@@ -118,4 +138,112 @@ pub(crate) fn sink_type() -> SinkType {
         target: UriTarget::Path("component"),
         rest_into: Some("config"),
     })
+}
+
+/// The wall budget of a call when the sink may use HTTP and the operator
+/// did not set `call_timeout`: servers are slower than files.
+const HTTP_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What a wasm sink may send over HTTP; none of it unless `http_allow` is set.
+const HTTP_GRANT_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::new("http_allow", OptionKind::List).help(
+        "URLs the guest may request: scheme, host, port and path, a prefix when it ends in `*` (\"https://hooks.slack.com/services/*\"); a path may hold ${secret:NAME}, which the host fills in; unset: no network",
+    ),
+    OptionSpec::new("http_methods", OptionKind::List)
+        .default("POST")
+        .help("methods the guest may use"),
+    OptionSpec::new("http_headers", OptionKind::Table).help(
+        "headers the host sets on every allowed request, replacing the guest's, such as { Authorization = \"Bearer ${secret:slack}\" }; the guest never sees them",
+    ),
+    OptionSpec::new("http_private_hosts", OptionKind::List).help(
+        "host names in http_allow that may resolve to loopback, private or link-local addresses (otherwise refused); an IP address written in http_allow needs no entry",
+    ),
+    OptionSpec::new("http_max_request_size", OptionKind::Size)
+        .default("10MiB")
+        .help("largest request body; a larger one is refused before it is sent"),
+    OptionSpec::new("http_max_response_size", OptionKind::Size)
+        .default("1MiB")
+        .help("largest response body the guest may read; reading past it is an error to the guest"),
+    OptionSpec::new("http_concurrency", OptionKind::Integer)
+        .default("4")
+        .help("requests of one instance in flight at once; more wait for a slot"),
+    OptionSpec::new("http_max_requests_per_call", OptionKind::Integer)
+        .default("1000")
+        .help("requests one call into the guest may make; later ones are refused"),
+    OptionSpec::new("http_connect_timeout", OptionKind::Duration)
+        .default("5s")
+        .help("deadline of opening a connection"),
+    OptionSpec::new("http_timeout", OptionKind::Duration)
+        .default("10s")
+        .help("deadline of one request, the response body included (the call's own call_timeout still applies)"),
+    OptionSpec::new("http_ca_file", OptionKind::Path)
+        .help("a PEM root certificate to trust besides the webpki roots"),
+];
+
+/// The sink's HTTP grant, or `None` when `http_allow` is unset.
+fn http_grant(
+    options: &SinkOptions,
+    context: &dyn SinkContext,
+) -> Result<Option<HttpGrant>, ConfigError> {
+    let allow = options.list("http_allow")?;
+    if allow.is_empty() {
+        for option in ["http_headers", "http_private_hosts", "http_methods"] {
+            if options.is_set(option) {
+                return Err(options.invalid(
+                    option,
+                    "has no effect without http_allow; list the URLs the sink may request",
+                ));
+            }
+        }
+        return Ok(None);
+    }
+    let secret = |name: &str| context.secret(name);
+    let allow = allow
+        .iter()
+        .map(|entry| parse_allow_entry(entry, &secret))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|why| options.invalid("http_allow", why))?;
+    let mut grant = HttpGrant::new(allow);
+    grant.methods = options
+        .list("http_methods")?
+        .into_iter()
+        .map(|m| m.to_ascii_uppercase())
+        .collect();
+    for (name, value) in options.table("http_headers")? {
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(options.invalid("http_headers", format!("`{name}` is not a header name")));
+        }
+        let (value, _) = context
+            .expand_secrets(&value)
+            .map_err(|why| options.invalid("http_headers", why))?;
+        if reqwest::header::HeaderValue::from_str(&value).is_err() {
+            return Err(options.invalid(
+                "http_headers",
+                format!("the value of `{name}` is not valid in an HTTP header"),
+            ));
+        }
+        grant
+            .headers
+            .push((name, crate::secret::Secret::new(value)));
+    }
+    grant.private_hosts = options
+        .list("http_private_hosts")?
+        .into_iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    grant.max_request_bytes = options.size_or_default("http_max_request_size")?;
+    grant.max_response_bytes = options.size_or_default("http_max_response_size")?;
+    let whole = |option: &str| -> Result<u32, ConfigError> {
+        let n = options.integer_or_default(option)?;
+        if n == 0 {
+            return Err(options.invalid(option, "must be at least 1"));
+        }
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    grant.concurrency = whole("http_concurrency")?;
+    grant.max_requests_per_call = whole("http_max_requests_per_call")?;
+    grant.connect_timeout = options.duration_or_default("http_connect_timeout")?;
+    grant.timeout = options.duration_or_default("http_timeout")?;
+    grant.ca_file = options.path("http_ca_file")?;
+    Ok(Some(grant))
 }

@@ -1,0 +1,454 @@
+//! Sandboxed sinks over HTTP: every request a guest makes passes the
+//! sink's grant first. A hostile guest (`http-probe-sink`, which makes
+//! whatever requests its records describe) tries a host not on the list, a
+//! listed name that resolves to a private address, a redirect, the
+//! injected secret header, bodies over the caps, a server that never
+//! answers and 10,000 requests in one call; each test checks that the
+//! policy held, the host stayed up and the counters say what happened.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sinkbox::wasm::{
+    HttpGrant, HttpStats, SinkEgress, WasmSink, WasmSinkOptions, parse_allow_entry,
+};
+use sinkbox::{Batch, Sink, WriteOutcome};
+
+use crate::recording_server::{Answer, RecordingServer};
+
+fn secret(name: &str) -> Result<sinkbox::secret::Secret, String> {
+    match name {
+        "token" => Ok(sinkbox::secret::Secret::new("s3cr3t-t0ken")),
+        "hook" => Ok(sinkbox::secret::Secret::new("T000/B000/XXXX")),
+        other => Err(format!("no secret `{other}`")),
+    }
+}
+
+fn grant(allow: &[String]) -> HttpGrant {
+    HttpGrant::new(
+        allow
+            .iter()
+            .map(|a| parse_allow_entry(a, &secret).unwrap())
+            .collect(),
+    )
+}
+
+struct Probe {
+    sink: WasmSink,
+    egress: Arc<SinkEgress>,
+}
+
+impl Probe {
+    fn new(grant: HttpGrant, call_timeout: Duration) -> Self {
+        let egress = Arc::new(SinkEgress::new("probe", grant).unwrap());
+        let mut sink = WasmSink::new(
+            "probe",
+            crate::support::component("http-probe-sink"),
+            WasmSinkOptions {
+                call_timeout,
+                http: Some(egress.clone()),
+                ..WasmSinkOptions::default()
+            },
+        );
+        sink.start().unwrap();
+        Self { sink, egress }
+    }
+
+    /// Runs the instructions; what the guest saw, one summary each.
+    fn run(&mut self, steps: &[Value]) -> Vec<Value> {
+        let batch = Batch::from_records(steps.iter().map(Value::to_string), 0);
+        match self.sink.write(&batch) {
+            WriteOutcome::Rejected(summary) => {
+                serde_json::from_str(&summary).unwrap_or_else(|e| panic!("{e}: {summary}"))
+            }
+            other => panic!("the probe answers rejected, not {other:?}"),
+        }
+    }
+
+    fn stats(&self) -> HttpStats {
+        self.egress.stats()
+    }
+}
+
+fn error_of(summary: &Value) -> String {
+    summary["errors"]
+        .as_object()
+        .and_then(|e| e.keys().next().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_allowed_request_goes_out_and_anything_else_is_refused_before_a_byte_leaves() {
+    let server = RecordingServer::start("127.0.0.1:0", |_| Answer::status(200, "thanks"));
+    let allowed = format!("{}/ingest", server.base_url());
+    let mut probe = Probe::new(
+        grant(std::slice::from_ref(&allowed)),
+        Duration::from_secs(10),
+    );
+    let seen = probe.run(&[
+        json!({"url": allowed, "body": "hello"}),
+        json!({"url": format!("{}/admin", server.base_url()), "body": "x"}),
+        json!({"url": allowed, "method": "DELETE"}),
+        json!({"url": "http://192.0.2.1:9/ingest", "body": "x"}),
+        json!({"url": allowed.replace("127.0.0.1", "127.0.0.2"), "body": "x"}),
+    ]);
+    assert_eq!(
+        (seen[0]["ok"].as_u64(), seen[0]["status"].as_u64()),
+        (Some(1), Some(200))
+    );
+    assert_eq!(seen[0]["body"], "thanks");
+    for refused in &seen[1..] {
+        assert!(
+            error_of(refused).starts_with("refused by the host's HTTP grant"),
+            "{refused}"
+        );
+    }
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        1,
+        "only the allowed request reached a server"
+    );
+    assert_eq!(requests[0].body, b"hello");
+    let stats = probe.stats();
+    assert_eq!(
+        (
+            stats.requests,
+            stats.refused,
+            stats.status_2xx,
+            stats.bytes_out
+        ),
+        (1, 4, 1, 5)
+    );
+}
+
+#[test]
+fn a_listed_name_that_resolves_to_a_private_address_is_refused_unless_marked_private() {
+    let server = RecordingServer::start("127.0.0.1:0", |_| Answer::ok());
+    let by_name = format!("http://localhost:{}/ingest", server.port);
+    let mut probe = Probe::new(
+        grant(std::slice::from_ref(&by_name)),
+        Duration::from_secs(10),
+    );
+    let seen = probe.run(&[json!({"url": by_name})]);
+    assert!(
+        error_of(&seen[0]).contains("private address"),
+        "{}",
+        seen[0]
+    );
+    assert!(server.requests().is_empty());
+    assert_eq!(probe.stats().failed, 1);
+
+    let mut marked = grant(std::slice::from_ref(&by_name));
+    marked.private_hosts = vec!["localhost".into()];
+    let mut probe = Probe::new(marked, Duration::from_secs(10));
+    let seen = probe.run(&[json!({"url": by_name})]);
+    assert_eq!(seen[0]["status"], 200, "{}", seen[0]);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn a_redirect_is_handed_to_the_guest_not_followed() {
+    let elsewhere = RecordingServer::start("127.0.0.1:0", |_| Answer::ok());
+    let target = format!("{}/steal", elsewhere.base_url());
+    let server = {
+        let target = target.clone();
+        RecordingServer::start("127.0.0.1:0", move |_| {
+            Answer::status(302, "").with_header("Location", target.clone())
+        })
+    };
+    let allowed = format!("{}/ingest", server.base_url());
+    let mut probe = Probe::new(
+        grant(std::slice::from_ref(&allowed)),
+        Duration::from_secs(10),
+    );
+    let seen = probe.run(&[json!({"url": allowed}), json!({"url": target})]);
+    assert_eq!(seen[0]["status"], 302);
+    assert!(
+        error_of(&seen[1]).starts_with("refused"),
+        "following it by hand is checked too"
+    );
+    assert!(elsewhere.requests().is_empty());
+    assert_eq!(probe.stats().status_3xx, 1);
+}
+
+#[test]
+fn injected_secrets_reach_the_server_and_never_the_guest() {
+    let server = RecordingServer::start("127.0.0.1:0", |_| Answer::status(200, "ok"));
+    let mut g = grant(&[
+        format!("{}/api", server.base_url()),
+        format!("{}/hook/${{secret:hook}}", server.base_url()),
+    ]);
+    g.headers = vec![("Authorization".into(), secret("token").unwrap())];
+    let mut probe = Probe::new(g, Duration::from_secs(10));
+    let seen = probe.run(&[
+        // The guest tries to set the injected header itself.
+        json!({"url": format!("{}/api", server.base_url()), "headers": {"authorization": "Bearer guest-made", "x-mine": "1"}}),
+        json!({"url": format!("{}/hook/${{secret:hook}}", server.base_url())}),
+        // The placeholder elsewhere is not replaced (and not allowed).
+        json!({"url": format!("{}/api/${{secret:hook}}", server.base_url())}),
+    ]);
+    assert_eq!(seen[0]["status"], 200);
+    assert_eq!(seen[1]["status"], 200);
+    assert!(error_of(&seen[2]).starts_with("refused"), "{}", seen[2]);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[0].header("Authorization"),
+        Some("s3cr3t-t0ken"),
+        "the grant's header wins"
+    );
+    assert_eq!(requests[0].header("x-mine"), Some("1"));
+    assert_eq!(requests[1].path, "/hook/T000/B000/XXXX");
+    let guest_saw = serde_json::to_string(&seen).unwrap();
+    assert!(
+        !guest_saw.contains("s3cr3t") && !guest_saw.contains("XXXX"),
+        "{guest_saw}"
+    );
+    assert!(!format!("{:?}", probe.egress).contains("s3cr3t"));
+}
+
+#[test]
+fn bodies_over_the_caps_are_errors_the_guest_sees() {
+    let server = RecordingServer::start("127.0.0.1:0", |request| {
+        Answer::status(
+            200,
+            if request.path == "/big" {
+                vec![b'y'; 200_000]
+            } else {
+                vec![]
+            },
+        )
+    });
+    let mut g = grant(&[format!("{}/*", server.base_url())]);
+    g.max_request_bytes = 64 * 1024;
+    g.max_response_bytes = 100_000;
+    let mut probe = Probe::new(g, Duration::from_secs(10));
+    let seen = probe.run(&[
+        json!({"url": format!("{}/small", server.base_url()), "body_size": 64 * 1024}),
+        json!({"url": format!("{}/small", server.base_url()), "body_size": 64 * 1024 + 1}),
+        json!({"url": format!("{}/big", server.base_url())}),
+    ]);
+    assert_eq!(seen[0]["status"], 200);
+    assert!(
+        error_of(&seen[1]).contains("over the grant's cap"),
+        "{}",
+        seen[1]
+    );
+    assert!(
+        error_of(&seen[2]).contains("HttpResponseBodySize"),
+        "{}",
+        seen[2]
+    );
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "the oversized request never left"
+    );
+    let stats = probe.stats();
+    assert_eq!((stats.refused, stats.failed), (1, 1));
+}
+
+#[test]
+fn a_server_that_never_answers_is_cut_at_the_wall_deadline_and_the_host_stays_up() {
+    // Accepts connections, never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let server = RecordingServer::start("127.0.0.1:0", |_| Answer::ok());
+    let mut g = grant(&[
+        format!("http://127.0.0.1:{port}/*"),
+        format!("{}/*", server.base_url()),
+    ]);
+    g.timeout = Duration::from_secs(60);
+    let mut probe = Probe::new(g, Duration::from_millis(800));
+    let batch = Batch::from_records(
+        [json!({"url": format!("http://127.0.0.1:{port}/x")}).to_string()],
+        0,
+    );
+    let started = std::time::Instant::now();
+    let WriteOutcome::Fatal(why) = probe.sink.write(&batch) else {
+        panic!("a call past its deadline is fatal")
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(why.contains("call_timeout"), "{why}");
+    // The request in flight went with the instance; a fresh one works.
+    probe.sink.restart().unwrap();
+    let seen = probe.run(&[json!({"url": format!("{}/y", server.base_url())})]);
+    assert_eq!(seen[0]["status"], 200);
+    drop(silent);
+}
+
+#[test]
+fn ten_thousand_requests_in_one_call_stop_at_the_per_call_cap() {
+    let server = RecordingServer::start("127.0.0.1:0", |_| Answer::ok());
+    let allowed = format!("{}/ingest", server.base_url());
+    let mut g = grant(std::slice::from_ref(&allowed));
+    g.max_requests_per_call = 200;
+    let mut probe = Probe::new(g, Duration::from_secs(60));
+    let seen = probe.run(&[json!({"url": allowed, "count": 10_000})]);
+    assert_eq!(seen[0]["ok"], 200, "{}", seen[0]);
+    assert_eq!(
+        seen[0]["errors"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap(),
+        9_800
+    );
+    assert_eq!(server.requests().len(), 200);
+    let stats = probe.stats();
+    assert_eq!((stats.requests, stats.refused), (200, 9_800));
+    // The next call has its own budget.
+    let seen = probe.run(&[json!({"url": allowed, "count": 3})]);
+    assert_eq!(seen[0]["ok"], 3);
+}
+
+#[test]
+fn a_sink_without_an_http_grant_has_no_network() {
+    let server = RecordingServer::start("127.0.0.1:0", |_| Answer::ok());
+    let mut sink = WasmSink::new(
+        "probe",
+        crate::support::component("http-probe-sink"),
+        WasmSinkOptions::default(),
+    );
+    sink.start().unwrap();
+    let batch = Batch::from_records(
+        [json!({"url": format!("{}/x", server.base_url())}).to_string()],
+        0,
+    );
+    let WriteOutcome::Rejected(summary) = sink.write(&batch) else {
+        panic!()
+    };
+    assert!(summary.contains("refused by the host"), "{summary}");
+    assert!(server.requests().is_empty());
+}
+
+/// An Elasticsearch-like `_bulk` receiver: NDJSON action and document
+/// pairs; a document with `"bad": true` fails with a mapping error, one
+/// with `"busy": true` is refused with 429 the first time; documents are
+/// kept by `_id`, as Elasticsearch does.
+fn bulk_receiver() -> (
+    RecordingServer,
+    Arc<std::sync::Mutex<std::collections::BTreeMap<String, Value>>>,
+) {
+    let docs = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+    let busy_once = std::sync::atomic::AtomicBool::new(false);
+    let server = {
+        let docs = docs.clone();
+        RecordingServer::start("127.0.0.1:0", move |request| {
+            if request.path != "/_bulk"
+                || request.header("Content-Type") != Some("application/x-ndjson")
+            {
+                return Answer::status(400, r#"{"error":"bad request"}"#);
+            }
+            let text = String::from_utf8(request.body.clone()).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            let mut items = Vec::new();
+            let mut errors = false;
+            for pair in lines.chunks(2) {
+                let action: Value = serde_json::from_str(pair[0]).unwrap();
+                let doc: Value = serde_json::from_str(pair[1]).unwrap();
+                let index = &action["index"];
+                let id = index["_id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("auto-{}", docs.lock().unwrap().len()));
+                let item = if doc["bad"] == true {
+                    errors = true;
+                    json!({"index": {"_index": index["_index"], "status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [bad]"}}})
+                } else if doc["busy"] == true
+                    && !busy_once.swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    errors = true;
+                    json!({"index": {"_index": index["_index"], "status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "rejected execution"}}})
+                } else {
+                    docs.lock()
+                        .unwrap()
+                        .insert(id.clone(), json!({"index": index["_index"], "doc": doc}));
+                    json!({"index": {"_index": index["_index"], "_id": id, "status": 201}})
+                };
+                items.push(item);
+            }
+            Answer::status(
+                200,
+                json!({"took": 1, "errors": errors, "items": items}).to_string(),
+            )
+            .with_header("Content-Type", "application/json")
+        })
+    };
+    (server, docs)
+}
+
+#[test]
+fn the_elasticsearch_sink_bulk_indexes_and_maps_item_errors_to_outcomes() {
+    let (server, docs) = bulk_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("es.key"), "k3y-value").unwrap();
+    let component = crate::support::guest("elasticsearch-sink");
+    let bulk = format!("{}/_bulk", server.base_url());
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    let config = sinkbox::config::ConfigLoader::new(&registry)
+        .toml(
+            &format!(
+                "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = 10\ntimeout = \"1h\"\n\
+                 [secrets]\nes = {{ file = \"es.key\" }}\n\
+                 [sinks.es]\ntype = \"wasm\"\ncomponent = \"{}\"\n\
+                 http_allow = [\"{bulk}\"]\nhttp_headers = {{ Authorization = \"ApiKey ${{secret:es}}\" }}\n\
+                 config = {{ url = \"{bulk}\", index = \"app-logs\", id_field = \"i\" }}\n\
+                 max_retries = 5\ninitial_backoff = \"10ms\"\n",
+                component.display()
+            ),
+            "t.toml",
+            dir.path(),
+        )
+        .load()
+        .unwrap();
+    assert!(!format!("{config:?}").contains("k3y"));
+    let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+    for i in 0..20 {
+        pipeline
+            .emit(&json!({"i": i, "busy": i == 3, "bad": i == 15}))
+            .unwrap();
+    }
+    let stats = pipeline.shutdown().remove(0);
+    // Record 3 was refused with 429 once and retried; record 15 is a bad
+    // document: after the records before it went through, the rest of its
+    // batch is dead-lettered with Elasticsearch's reason.
+    assert_eq!((stats.records, stats.dead_lettered), (15, 5), "{stats:?}");
+    let kept: Vec<String> = docs.lock().unwrap().keys().cloned().collect();
+    let mut expected: Vec<String> = (0..20)
+        .filter(|i| *i != 15)
+        .map(|i| i.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(
+        kept, expected,
+        "every good document is indexed, once per id"
+    );
+    assert!(
+        docs.lock()
+            .unwrap()
+            .values()
+            .all(|d| d["index"] == "app-logs")
+    );
+    let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/es.ndjson"));
+    assert_eq!(letters.len(), 5);
+    assert_eq!(letters[0]["record"]["i"], 15);
+    let reason = letters[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("item 0: HTTP 400: mapper_parsing_exception: failed to parse field [bad]"),
+        "{reason}"
+    );
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.header("Authorization") == Some("ApiKey k3y-value"))
+    );
+}
