@@ -308,3 +308,31 @@ fn a_guest_failing_in_health_is_restarted_before_its_next_batch() {
     assert!(stats.restarts >= 1);
     assert_eq!(stats.dead_lettered, 0);
 }
+
+#[test]
+fn a_spinning_guest_is_stopped_at_its_cpu_limit_before_its_wall_deadline() {
+    let _heavy = crate::support::exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let options = WasmSinkOptions {
+        call_timeout: Duration::from_secs(60),
+        cpu_limit: Duration::from_millis(200),
+        ..WasmSinkOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let run = run_with_fault(
+        dir.path(),
+        "loop-sink",
+        r#""loop":true"#,
+        options,
+        fast_retry(),
+    );
+    assert_contained(
+        &run,
+        "`write` used more than its cpu_limit of 200ms of CPU time and was stopped",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use wasmtime::Engine;
 
-/// One epoch tick. A call's deadline is counted in ticks, so this is the
-/// granularity of `call_timeout`.
+/// One epoch tick. A call's budgets are checked at every tick, so this is
+/// the granularity of `call_timeout` and `cpu_limit`.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Advances the engine's epoch every [`EPOCH_TICK`]; stops when dropped.
@@ -41,9 +41,4 @@ impl Drop for EpochTicker {
             let _ = thread.join();
         }
     }
-}
-
-/// Ticks for `timeout`, rounded up, at least one.
-pub fn ticks_for(timeout: Duration) -> u64 {
-    (timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64).max(1)
 }

@@ -7,6 +7,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{Level, sinkbox::sink::host, sinkbox::sink::types};
+use super::call_budget::CallBudget;
 use super::diagnostics::{GuestDiagnostics, GuestLevel, GuestStream};
 use super::http_hooks::InstanceHttp;
 
@@ -19,6 +20,8 @@ pub(crate) struct HostState {
     pub http_ctx: WasiHttpCtx,
     /// The grant every `wasi:http` request passes.
     pub http: InstanceHttp,
+    /// The wall and CPU budgets of the call in progress.
+    pub budget: CallBudget,
 }
 
 impl WasiView for HostState {

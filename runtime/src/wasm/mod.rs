@@ -5,6 +5,7 @@
 //! returns [`WasmError`] or plain strings.
 
 mod bindings;
+mod call_budget;
 mod compile_cache;
 mod conformance;
 mod diagnostics;

@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::bindings::{self, SinkWorld};
+use super::call_budget::{CallBudget, Exhausted};
 use super::describe;
 use super::diagnostics::{GuestDiagnostics, GuestLogBuffer, GuestStream};
 use super::engine::SinkComponent;
-use super::epoch::{EPOCH_TICK, ticks_for};
+use super::epoch::EPOCH_TICK;
 use super::guest_text::lift_guest_text;
 use super::host_state::{GuestLimiter, HostState};
 use super::http_egress::{HttpStats, SinkEgress};
@@ -37,8 +38,12 @@ pub struct DirGrant {
 pub struct WasmSinkOptions {
     /// Cap on the instance's linear memory, in bytes (default 64 MiB).
     pub memory_limit: u64,
-    /// CPU deadline of one call into the guest (default 2 s).
+    /// Wall-clock deadline of one call into the guest, waiting in the host
+    /// included (default 2 s).
     pub call_timeout: Duration,
+    /// CPU time one call may burn (default 2 s); the call is stopped at
+    /// whichever of the two comes first.
+    pub cpu_limit: Duration,
     /// An optional directory grant.
     pub grant: Option<DirGrant>,
     /// The sink's own options, passed to its `start`.
@@ -59,6 +64,7 @@ impl Default for WasmSinkOptions {
         Self {
             memory_limit: 64 * 1024 * 1024,
             call_timeout: Duration::from_secs(2),
+            cpu_limit: Duration::from_secs(2),
             grant: None,
             config: Vec::new(),
             log_capture: None,
@@ -162,11 +168,19 @@ impl WasmSink {
             diagnostics,
             http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
             http: InstanceHttp::new(self.options.http.clone()),
+            budget: CallBudget::new(self.options.call_timeout, self.options.cpu_limit),
         };
         let mut store = Store::new(self.component.engine(), state);
         store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(ticks_for(self.options.call_timeout));
+        // Every tick while guest code runs checks the call's two budgets.
+        store.epoch_deadline_callback(|mut store| {
+            if store.data_mut().budget.tick() {
+                Ok(UpdateDeadline::Continue(1))
+            } else {
+                Err(Trap::Interrupt.into())
+            }
+        });
+        store.set_epoch_deadline(1);
         let executor = self.executor()?;
         let instantiated = executor.block_on(within_wall_clock(
             self.wall_clock_limit(),
@@ -208,8 +222,8 @@ impl WasmSink {
         let (Some(live), Some(executor)) = (self.live.as_mut(), self.executor.as_ref()) else {
             return Err("the sink has no running instance".into());
         };
-        live.store
-            .set_epoch_deadline(ticks_for(self.options.call_timeout));
+        live.store.data_mut().budget.begin();
+        live.store.set_epoch_deadline(1);
         live.store.data_mut().http.begin_call();
         let limit = self.options.call_timeout + 2 * EPOCH_TICK;
         let result = executor.block_on(within_wall_clock(limit, f(&live.world, &mut live.store)));
@@ -243,6 +257,14 @@ impl WasmSink {
             return format!(
                 "`{func}` ran out of memory: it asked for {desired} bytes, over its memory_limit of {} bytes",
                 self.options.memory_limit
+            );
+        }
+        if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt)
+            && store.data().budget.exhausted == Some(Exhausted::Cpu)
+        {
+            return format!(
+                "`{func}` used more than its cpu_limit of {:?} of CPU time and was stopped",
+                self.options.cpu_limit
             );
         }
         if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {

@@ -34,6 +34,10 @@ pub(crate) fn sink_type() -> SinkType {
             if call_timeout.is_zero() {
                 return Err(options.invalid("call_timeout", "must be more than zero, such as \"2s\""));
             }
+            let cpu_limit = options.duration_or_default("cpu_limit")?;
+            if cpu_limit.is_zero() {
+                return Err(options.invalid("cpu_limit", "must be more than zero, such as \"2s\""));
+            }
             let grant = options.table("grant")?;
             let grant = if grant.is_empty() {
                 None
@@ -84,6 +88,7 @@ pub(crate) fn sink_type() -> SinkType {
                 WasmSinkOptions {
                     memory_limit,
                     call_timeout,
+                    cpu_limit,
                     grant,
                     config: options.table("config")?,
                     log_capture: None,
@@ -112,7 +117,12 @@ pub(crate) fn sink_type() -> SinkType {
     .option(
         OptionSpec::new("call_timeout", OptionKind::Duration)
             .default("2s")
-            .help("deadline of each call into the guest, CPU or blocked in the host (10 ms granularity); a call past it traps and the instance is replaced; 30s when http_allow is set and this is not"),
+            .help("wall-clock deadline of each call into the guest, waiting in the host included (10 ms granularity); a call past it is stopped and the instance replaced; 30s when http_allow is set and this is not"),
+    )
+    .option(
+        OptionSpec::new("cpu_limit", OptionKind::Duration)
+            .default("2s")
+            .help("CPU time each call into the guest may burn (10 ms granularity); a call past it traps and the instance is replaced; call_timeout bounds the wall time"),
     )
     .option(
         OptionSpec::new("grant", OptionKind::Table)
