@@ -452,3 +452,117 @@ fn the_elasticsearch_sink_bulk_indexes_and_maps_item_errors_to_outcomes() {
             .all(|r| r.header("Authorization") == Some("ApiKey k3y-value"))
     );
 }
+
+/// A receiver that behaves like a Slack incoming webhook: `POST` a JSON
+/// body with a non-empty `text` to the webhook's path and it answers
+/// `ok`; a wrong path is `404 no_service`, a bad body `400
+/// invalid_payload` or `no_text`, and the first message gets `429` with
+/// `Retry-After: 1` when `rate_limited`.
+fn slack_receiver(rate_limited: bool) -> (RecordingServer, Arc<std::sync::Mutex<Vec<String>>>) {
+    let texts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let limited = std::sync::atomic::AtomicBool::new(!rate_limited);
+    let server = {
+        let texts = texts.clone();
+        RecordingServer::start("127.0.0.1:0", move |request| {
+            if request.path != "/services/T000/B000/XXXX" {
+                return Answer::status(404, "no_service");
+            }
+            if !limited.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Answer::status(429, "rate_limited").with_header("Retry-After", "1");
+            }
+            let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+                return Answer::status(400, "invalid_payload");
+            };
+            match body["text"].as_str() {
+                Some(text) if !text.is_empty() => {
+                    texts.lock().unwrap().push(text.to_owned());
+                    Answer::status(200, "ok")
+                }
+                _ => Answer::status(400, "no_text"),
+            }
+        })
+    };
+    (server, texts)
+}
+
+fn slack_pipeline(dir: &std::path::Path, base: &str, secret_value: &str) -> sinkbox::Pipeline {
+    std::fs::write(dir.join("slack.secret"), secret_value).unwrap();
+    let component = crate::support::guest("slack-sink-py");
+    let url = format!("{base}/services/${{secret:slack}}");
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    let config = sinkbox::config::ConfigLoader::new(&registry)
+        .toml(
+            &format!(
+                "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = 10\ntimeout = \"1h\"\n\
+                 [secrets]\nslack = {{ file = \"slack.secret\" }}\n\
+                 [sinks.alerts]\ntype = \"wasm\"\ncomponent = \"{}\"\n\
+                 http_allow = [\"{url}\"]\nconfig = {{ url = \"{url}\", max_lines = 3 }}\n\
+                 max_retries = 3\ninitial_backoff = \"10ms\"\n",
+                component.display()
+            ),
+            "t.toml",
+            dir,
+        )
+        .load()
+        .unwrap();
+    sinkbox::config::build_pipeline(&config).unwrap()
+}
+
+#[test]
+fn the_python_slack_sink_posts_warnings_with_the_webhook_secret_it_never_sees() {
+    let _heavy = crate::support::exclusive();
+    let (server, texts) = slack_receiver(true);
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = slack_pipeline(dir.path(), &server.base_url(), "T000/B000/XXXX");
+    for i in 0..20 {
+        let level = match i % 5 {
+            0 => "error",
+            1 => "warn",
+            _ => "info",
+        };
+        pipeline
+            .emit(&json!({"level": level, "message": format!("event {i}")}))
+            .unwrap();
+    }
+    let stats = pipeline.shutdown().remove(0);
+    assert_eq!((stats.records, stats.dead_lettered), (20, 0), "{stats:?}");
+    assert!(
+        stats.errors.retryable >= 1,
+        "the 429 was retried: {stats:?}"
+    );
+    let texts = texts.lock().unwrap().clone();
+    assert_eq!(texts.len(), 2, "one message per batch: {texts:?}");
+    assert!(
+        texts[0].starts_with("*4 record(s) at warn or above*"),
+        "{}",
+        texts[0]
+    );
+    assert!(texts[0].contains("• `error` event 0") && texts[0].contains("• `warn` event 1"));
+    assert!(texts[0].ends_with("… and 1 more"), "{}", texts[0]);
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.path == "/services/T000/B000/XXXX")
+    );
+}
+
+#[test]
+fn the_python_slack_sink_dead_letters_what_slack_refuses() {
+    let _heavy = crate::support::exclusive();
+    let (server, _texts) = slack_receiver(false);
+    let dir = tempfile::tempdir().unwrap();
+    // The operator's secret is wrong: Slack answers 404 no_service.
+    let pipeline = slack_pipeline(dir.path(), &server.base_url(), "T000/B000/WRONG");
+    pipeline
+        .emit(&json!({"level": "error", "message": "disk full"}))
+        .unwrap();
+    let stats = pipeline.shutdown().remove(0);
+    assert_eq!(stats.dead_lettered, 1, "{stats:?}");
+    let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/alerts.ndjson"));
+    assert_eq!(letters[0]["reason"], "rejected: HTTP 404: no_service");
+    assert!(
+        !letters[0].to_string().contains("WRONG"),
+        "the secret is not in the dead letter"
+    );
+}

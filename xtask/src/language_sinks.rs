@@ -15,10 +15,12 @@ const COMPONENTIZE_PY: &str = "0.25.1";
 /// @bytecodealliance/componentize-js from npm.
 const COMPONENTIZE_JS: &str = "0.23.0";
 
-/// A Python sink: its folder, its module, the component it builds.
+/// A Python sink: its folder, its module, the world it targets, the
+/// component it builds.
 pub struct PythonSink {
     pub dir: &'static str,
     pub module: &'static str,
+    pub world: &'static str,
     pub output: &'static str,
 }
 
@@ -33,12 +35,21 @@ pub const PYTHON_SINKS: &[PythonSink] = &[
     PythonSink {
         dir: "example-sinks/redact-sink-py",
         module: "app",
+        world: "sink-world",
         output: "redact_sink_py.wasm",
     },
     PythonSink {
         dir: "example-sinks/rollup-sink-py",
         module: "app",
+        world: "sink-world",
         output: "rollup_sink_py.wasm",
+    },
+    // Sends over HTTP: its world imports wasi:http.
+    PythonSink {
+        dir: "example-sinks/slack-sink-py",
+        module: "app",
+        world: "sink-world-http",
+        output: "slack_sink_py.wasm",
     },
 ];
 
@@ -198,7 +209,7 @@ pub fn build(root: &Path) -> Result<()> {
         run(Command::new(program)
             .arg("-d")
             .arg(&wit)
-            .args(["-w", "sink-world", "componentize", sink.module, "-p"])
+            .args(["-w", sink.world, "componentize", sink.module, "-p"])
             .arg(root.join(sink.dir))
             .arg("-o")
             .arg(&output))?;
