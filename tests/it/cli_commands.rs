@@ -471,3 +471,41 @@ fn run_takes_sinks_from_uris_and_overrides_from_env_and_flags() {
     assert!(stderr.contains("wss://bob:***@127.0.0.1:1/x"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+#[test]
+fn check_runs_a_sink_with_its_http_grant_and_lists_the_requests_it_made() {
+    let (server, docs) = crate::wasm_http::bulk_receiver();
+    let bulk = format!("{}/_bulk", server.base_url());
+    let output = sinkbox()
+        .arg("check")
+        .arg(guest("elasticsearch-sink"))
+        .args(["--config", &format!("url={bulk}"), "--http-allow", &bulk])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("http: "), "{stdout}");
+    assert!(
+        stdout.contains(&format!("  POST {bulk} -> HTTP 200")),
+        "{stdout}"
+    );
+    assert!(!docs.lock().unwrap().is_empty());
+
+    // Without the grant, the same sink's requests are refused, and listed.
+    let output = sinkbox()
+        .arg("check")
+        .arg(guest("elasticsearch-sink"))
+        .args([
+            "--config",
+            &format!("url={bulk}"),
+            "--http-allow",
+            "http://127.0.0.1:1/_bulk",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&output);
+    assert!(
+        stdout.contains("refused: no http_allow entry matches it"),
+        "{stdout}"
+    );
+}

@@ -333,7 +333,7 @@ fn a_sink_without_an_http_grant_has_no_network() {
 /// pairs; a document with `"bad": true` fails with a mapping error, one
 /// with `"busy": true` is refused with 429 the first time; documents are
 /// kept by `_id`, as Elasticsearch does.
-fn bulk_receiver() -> (
+pub(crate) fn bulk_receiver() -> (
     RecordingServer,
     Arc<std::sync::Mutex<std::collections::BTreeMap<String, Value>>>,
 ) {

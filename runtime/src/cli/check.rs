@@ -4,7 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sinkbox::registry::{OptionKind, OptionValue};
-use sinkbox::wasm::{DirGrant, WasmEngine, WasmSinkOptions, run_conformance};
+use std::sync::Arc;
+
+use sinkbox::wasm::{
+    DirGrant, HttpGrant, SinkEgress, WasmEngine, WasmSinkOptions, parse_allow_entry,
+    run_conformance,
+};
 
 pub struct CheckArgs {
     pub component: PathBuf,
@@ -12,6 +17,8 @@ pub struct CheckArgs {
     pub grant: Option<PathBuf>,
     pub memory_limit: String,
     pub call_timeout: String,
+    pub http_allow: Vec<String>,
+    pub http_private_host: Vec<String>,
 }
 
 pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
@@ -54,6 +61,41 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let egress = if args.http_allow.is_empty() {
+        None
+    } else {
+        let no_secrets = |name: &str| {
+            Err(format!(
+                "`${{secret:{name}}}`: check has no [secrets]; allow the URL without the placeholder"
+            ))
+        };
+        let mut allow = Vec::new();
+        for entry in &args.http_allow {
+            match parse_allow_entry(entry, &no_secrets) {
+                Ok(entry) => allow.push(entry),
+                Err(why) => {
+                    eprintln!("error: --http-allow {why}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        let mut grant = HttpGrant::new(allow);
+        grant.private_hosts = args
+            .http_private_host
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        grant.methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+            .map(String::from)
+            .to_vec();
+        match SinkEgress::new("check", grant) {
+            Ok(egress) => Some(Arc::new(egress)),
+            Err(why) => {
+                eprintln!("error: {why}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    };
     let engine = WasmEngine::new(WasmEngine::default_cache_dir())?;
     let options = WasmSinkOptions {
         memory_limit,
@@ -64,6 +106,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             read_only: false,
         }),
         config,
+        http: egress.clone(),
         ..WasmSinkOptions::default()
     };
     let report = run_conformance(&engine, &args.component, options);
@@ -82,6 +125,19 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
                 format!("{:?}", line.level).to_lowercase(),
                 line.stream.as_str(),
                 line.message
+            );
+        }
+    }
+    if let Some(egress) = &egress {
+        let stats = egress.stats();
+        println!(
+            "http: {} sent, {} refused, {} failed; {} bytes out, {} bytes in",
+            stats.requests, stats.refused, stats.failed, stats.bytes_out, stats.bytes_in
+        );
+        for request in egress.recent_requests() {
+            println!(
+                "  {} {} -> {}",
+                request.method, request.url, request.outcome
             );
         }
     }

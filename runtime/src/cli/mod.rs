@@ -106,6 +106,13 @@ enum Command {
         /// The deadline of one call.
         #[arg(long, default_value = "2s")]
         call_timeout: String,
+        /// A URL the sink may request (as in `http_allow`); repeatable. The
+        /// requests the sink made are listed after the steps.
+        #[arg(long = "http-allow", value_name = "URL")]
+        http_allow: Vec<String>,
+        /// A host name in --http-allow that may resolve to a private address.
+        #[arg(long = "http-private-host", value_name = "HOST")]
+        http_private_host: Vec<String>,
     },
 }
 
@@ -140,12 +147,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grant,
             memory_limit,
             call_timeout,
+            http_allow,
+            http_private_host,
         } => check::check(&check::CheckArgs {
             component,
             config,
             grant,
             memory_limit,
             call_timeout,
+            http_allow,
+            http_private_host,
         }),
     }
 }

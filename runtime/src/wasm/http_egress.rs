@@ -48,6 +48,21 @@ struct Counters {
     classes: [AtomicU64; 4],
 }
 
+/// One request a guest made, as `sinkbox check` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// The method.
+    pub method: String,
+    /// The URL as the guest wrote it (placeholders, never secret values),
+    /// cut to 256 bytes and escaped.
+    pub url: String,
+    /// `HTTP <status>`, `refused: <why>` or `failed: <error>`.
+    pub outcome: String,
+}
+
+/// Requests remembered for [`SinkEgress::recent_requests`].
+const MAX_RECENT: usize = 100;
+
 /// Most refused targets remembered for "logged once per target".
 const MAX_LOGGED_TARGETS: usize = 1024;
 
@@ -60,6 +75,7 @@ pub struct SinkEgress {
     client: reqwest::Client,
     counters: Counters,
     logged: parking_lot::Mutex<HashSet<String>>,
+    recent: parking_lot::Mutex<std::collections::VecDeque<RequestRecord>>,
 }
 
 impl std::fmt::Debug for SinkEgress {
@@ -103,6 +119,7 @@ impl SinkEgress {
             client,
             counters: Counters::default(),
             logged: parking_lot::Mutex::new(HashSet::new()),
+            recent: parking_lot::Mutex::new(std::collections::VecDeque::new()),
         })
     }
 
@@ -123,10 +140,28 @@ impl SinkEgress {
         }
     }
 
+    /// The last requests the guest made (at most 100), oldest first.
+    pub fn recent_requests(&self) -> Vec<RequestRecord> {
+        self.recent.lock().iter().cloned().collect()
+    }
+
+    fn remember(&self, method: &str, url: &str, outcome: String) {
+        let mut recent = self.recent.lock();
+        if recent.len() == MAX_RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(RequestRecord {
+            method: crate::wasm::guest_text::lift_bounded(method, 32),
+            url: crate::wasm::guest_text::lift_bounded(url, 256),
+            outcome,
+        });
+    }
+
     /// Counts a refusal and logs it the first time for its target. The
     /// target is what the guest asked for (it never holds a secret value).
     pub(crate) fn refused(&self, method: &str, url: &str, why: &dyn std::fmt::Display) {
         self.counters.refused.fetch_add(1, Ordering::Relaxed);
+        self.remember(method, url, format!("refused: {why}"));
         let target = crate::wasm::guest_text::lift_bounded(&format!("{method} {url}"), 256);
         let mut logged = self.logged.lock();
         if logged.len() < MAX_LOGGED_TARGETS && logged.insert(target.clone()) {
@@ -140,6 +175,24 @@ impl SinkEgress {
     /// Sends an admitted request and reads the answer up to the cap.
     pub(crate) async fn send(
         self: Arc<Self>,
+        method: reqwest::Method,
+        asked: &str,
+        url: reqwest::Url,
+        headers: reqwest::header::HeaderMap,
+        body: Bytes,
+    ) -> Result<http::Response<Bytes>, HttpError> {
+        let method_name = method.as_str().to_owned();
+        let answer = self.exchange(method, url, headers, body).await;
+        let outcome = match &answer {
+            Ok(response) => format!("HTTP {}", response.status().as_u16()),
+            Err(err) => format!("failed: {err}"),
+        };
+        self.remember(&method_name, asked, outcome);
+        answer
+    }
+
+    async fn exchange(
+        &self,
         method: reqwest::Method,
         url: reqwest::Url,
         headers: reqwest::header::HeaderMap,

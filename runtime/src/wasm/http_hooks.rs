@@ -137,7 +137,10 @@ impl WasiHttpHooks for InstanceHttp {
                     return Err(error);
                 }
             };
-            let response = egress.send(method, url, headers, body).await?;
+            let response = egress
+                .clone()
+                .send(method, &asked, url, headers, body)
+                .await?;
             let response = response.map(|bytes| {
                 http_body_util::Full::new(bytes)
                     .map_err(|never| match never {})

@@ -30,7 +30,7 @@ pub use diagnostics::{GuestLevel, GuestLogBuffer, GuestLogLine, GuestStream};
 pub use engine::{SinkComponent, WasmEngine};
 pub use epoch::EPOCH_TICK;
 pub use guest_text::{MAX_GUEST_TEXT_BYTES, lift_guest_text};
-pub use http_egress::{HttpStats, SinkEgress};
+pub use http_egress::{HttpStats, RequestRecord, SinkEgress};
 pub use http_grant::{AllowEntry, HttpGrant, Refusal, parse_allow_entry};
 pub use inspect::{ComponentReport, inspect_component};
 pub use log_budget::{DEFAULT_LOG_BURST, DEFAULT_LOG_RATE, GuestLogBudget, LINE_OVERHEAD_BYTES};
