@@ -566,3 +566,78 @@ fn the_python_slack_sink_dead_letters_what_slack_refuses() {
         "the secret is not in the dead letter"
     );
 }
+
+#[test]
+fn the_javascript_webhook_sink_posts_batches_and_maps_statuses_to_outcomes() {
+    let _heavy = crate::support::exclusive();
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let server = RecordingServer::start("127.0.0.1:0", move |request| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        if body
+            .as_array()
+            .is_some_and(|a| a.iter().any(|r| r["poison"] == true))
+        {
+            return Answer::status(400, "poison record");
+        }
+        match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => Answer::status(503, "warming up"),
+            _ => Answer::status(200, "ok"),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hook.token"), "t0k3n").unwrap();
+    let url = format!("{}/hook", server.base_url());
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    let config = sinkbox::config::ConfigLoader::new(&registry)
+        .toml(
+            &format!(
+                "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = 5\ntimeout = \"1h\"\n\
+                 [secrets]\nhook = {{ file = \"hook.token\" }}\n\
+                 [sinks.hook]\ntype = \"wasm\"\ncomponent = \"{}\"\n\
+                 http_allow = [\"{url}\"]\nhttp_headers = {{ \"X-Hook-Token\" = \"${{secret:hook}}\" }}\n\
+                 config = {{ url = \"{url}\" }}\nmax_retries = 3\ninitial_backoff = \"10ms\"\n",
+                crate::support::guest("webhook-sink-js").display()
+            ),
+            "t.toml",
+            dir.path(),
+        )
+        .load()
+        .unwrap();
+    let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+    for i in 0..15 {
+        pipeline.emit(&json!({"i": i, "poison": i == 12})).unwrap();
+    }
+    let stats = pipeline.shutdown().remove(0);
+    let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/hook.ndjson"));
+    assert_eq!(
+        (stats.records, stats.dead_lettered),
+        (10, 5),
+        "{stats:?} {:?}",
+        letters.first()
+    );
+    assert!(stats.errors.retryable >= 1, "the 503 was retried");
+    let delivered: Vec<u64> = server
+        .requests()
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .skip(1) // the first answer was the 503
+        .flat_map(|batch| {
+            batch
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["i"].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .filter(|i| *i < 10)
+        .collect();
+    assert_eq!(delivered, (0..10).collect::<Vec<_>>());
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.header("X-Hook-Token") == Some("t0k3n"))
+    );
+    let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/hook.ndjson"));
+    assert_eq!(letters[0]["reason"], "rejected: HTTP 400: poison record");
+}

@@ -66,6 +66,12 @@ pub const JS_SINKS: &[JsSink] = &[
         world: "sink-world-files",
         output: "rollup_sink_js.wasm",
     },
+    // Sends over HTTP: its world imports wasi:http.
+    JsSink {
+        source: "example-sinks/webhook-sink-js/sink.js",
+        world: "sink-world-http",
+        output: "webhook_sink_js.wasm",
+    },
 ];
 
 fn tools(root: &Path) -> PathBuf {
