@@ -421,6 +421,12 @@ fn the_elasticsearch_sink_bulk_indexes_and_maps_item_errors_to_outcomes() {
     // document: after the records before it went through, the rest of its
     // batch is dead-lettered with Elasticsearch's reason.
     assert_eq!((stats.records, stats.dead_lettered), (15, 5), "{stats:?}");
+    // The pipeline's stats carry the sink's HTTP counters.
+    let http = stats
+        .http
+        .expect("a wasm sink with an HTTP grant has HTTP counters");
+    assert_eq!(http.requests, server.requests().len() as u64);
+    assert_eq!((http.status_2xx, http.refused), (http.requests, 0));
     let kept: Vec<String> = docs.lock().unwrap().keys().cloned().collect();
     let mut expected: Vec<String> = (0..20)
         .filter(|i| *i != 15)

@@ -160,6 +160,8 @@ fn bench(root: &Path) -> Result<()> {
         "language_sinks",
         "--bench",
         "http_sinks",
+        "--bench",
+        "wasm_http",
     ]))
 }
 

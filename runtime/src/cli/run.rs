@@ -216,6 +216,21 @@ fn print_summary(stats: &[SinkStats], elapsed: Duration) {
         );
     }
     for s in stats {
+        if let Some(http) = &s.http {
+            eprintln!(
+                "{}: http: {} request(s) sent, {} refused by the grant, {} failed; {} bytes out, {} in; answers 2xx {} 3xx {} 4xx {} 5xx {}",
+                s.name,
+                http.requests,
+                http.refused,
+                http.failed,
+                http.bytes_out,
+                http.bytes_in,
+                http.status_2xx,
+                http.status_3xx,
+                http.status_4xx,
+                http.status_5xx
+            );
+        }
         if s.guest_log_dropped > 0 {
             eprintln!(
                 "{}: {} guest log line(s) dropped over the sink's log budget",

@@ -35,6 +35,7 @@ impl SinkCounters {
         queue_depth: u64,
         module: &ModuleState,
         guest_log_dropped: u64,
+        http: Option<crate::wasm::HttpStats>,
     ) -> SinkStats {
         SinkStats {
             name: name.to_owned(),
@@ -57,6 +58,7 @@ impl SinkCounters {
             rollbacks: self.rollbacks.load(Relaxed),
             dead_letters_dropped: self.dead_lettered_dropped.load(Relaxed),
             guest_log_dropped,
+            http,
             module_hash: module.hash.clone(),
             last_reload_error: module.last_error.clone(),
         }
@@ -98,6 +100,9 @@ pub struct SinkStats {
     /// Guest log lines (host.log, stdout, stderr) dropped over the sink's
     /// log budget; 0 for native sinks.
     pub guest_log_dropped: u64,
+    /// What a wasm sink with an HTTP grant did over HTTP (requests,
+    /// refusals, bytes, answers by class); `None` for every other sink.
+    pub http: Option<crate::wasm::HttpStats>,
     /// The SHA-256 (hex) of the running module, for a wasm sink.
     pub module_hash: Option<String>,
     /// Why the last reload was refused or rolled back; cleared by a good one.

@@ -62,7 +62,8 @@ impl SinkLane {
         settings: &LaneSettings,
         data_dir: &Path,
     ) -> Result<SinkLane, String> {
-        let (reloader, log_budget) = sandboxed_parts(&*sink);
+        let parts = sandboxed_parts(&*sink);
+        let reloader = parts.reloader;
         let shared = Arc::new(WorkerShared {
             name: name.to_owned(),
             queue: SinkQueue::new(settings.queue_capacity, settings.overflow),
@@ -72,7 +73,8 @@ impl SinkLane {
                 hash: reloader.as_ref().map(|r| r.module_hash().to_owned()),
                 last_error: None,
             }),
-            log_budget: Mutex::new(log_budget),
+            log_budget: Mutex::new(parts.log_budget),
+            http: Mutex::new(parts.http),
             reloader: Mutex::new(reloader),
             abandon: Default::default(),
         });
@@ -177,11 +179,19 @@ impl SinkLane {
             .unwrap()
             .as_ref()
             .map_or(0, |budget| budget.dropped());
+        let http = self
+            .shared
+            .http
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|egress| egress.stats());
         self.shared.counters.snapshot(
             &self.shared.name,
             self.shared.queue.depth() as u64,
             &self.shared.module.lock().unwrap(),
             guest_log_dropped,
+            http,
         )
     }
 

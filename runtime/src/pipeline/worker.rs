@@ -45,6 +45,8 @@ pub(crate) struct WorkerShared {
     pub reloader: Mutex<Option<Arc<dyn SinkReloader>>>,
     /// The running sink's diagnostics budget, for its dropped-lines count.
     pub log_budget: Mutex<Option<Arc<GuestLogBudget>>>,
+    /// The HTTP egress of a wasm sink with an HTTP grant (for its counters).
+    pub http: Mutex<Option<Arc<crate::wasm::SinkEgress>>>,
     /// Set when a shutdown's deadline passed: the worker stops delivering
     /// and dead-letters what is left, so nothing accepted is lost unsaid.
     pub abandon: AtomicBool,
@@ -226,11 +228,13 @@ impl SinkWorker {
             }
             let _ = guarded("stop", || self.sink.stop());
         }
-        let (new_reloader, new_budget) = sandboxed_parts(&*request.sink);
+        let parts = sandboxed_parts(&*request.sink);
+        let new_reloader = parts.reloader;
         let old = std::mem::replace(&mut self.sink, request.sink);
         let old_reloader =
             std::mem::replace(&mut *self.shared.reloader.lock().unwrap(), new_reloader);
-        *self.shared.log_budget.lock().unwrap() = new_budget;
+        *self.shared.log_budget.lock().unwrap() = parts.log_budget;
+        *self.shared.http.lock().unwrap() = parts.http;
         let old_hash = {
             let mut module = self.shared.module.lock().unwrap();
             module.last_error = None;
@@ -291,7 +295,9 @@ impl SinkWorker {
         // The faulted instance is not called again: dropped without `stop`.
         drop(std::mem::replace(&mut self.sink, previous));
         *self.shared.reloader.lock().unwrap() = probation.reloader;
-        *self.shared.log_budget.lock().unwrap() = sandboxed_parts(&*self.sink).1;
+        let parts = sandboxed_parts(&*self.sink);
+        *self.shared.log_budget.lock().unwrap() = parts.log_budget;
+        *self.shared.http.lock().unwrap() = parts.http;
         let message = format!(
             "rolled back: the new module faulted within its first {} batch(es) after the reload: {why}",
             self.faults.rollback_batches
@@ -690,6 +696,7 @@ mod tests {
                 module: Mutex::new(ModuleState::default()),
                 reloader: Mutex::new(None),
                 log_budget: Mutex::new(None),
+                http: Mutex::new(None),
                 abandon: Default::default(),
             });
             let sink = ScriptedSink {
@@ -718,7 +725,7 @@ mod tests {
             worker.deliver(Batch::from_records(&records, 10));
             let stats = shared
                 .counters
-                .snapshot("scripted", 0, &ModuleState::default(), 0);
+                .snapshot("scripted", 0, &ModuleState::default(), 0, None);
             assert_eq!(
                 (
                     stats.records,

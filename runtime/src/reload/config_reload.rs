@@ -131,7 +131,7 @@ impl Pipeline {
             let settings = config.sink(&name).expect("a root of the new config");
             lane.set_queue_limits(settings.queue_capacity, settings.overflow);
             let hash = crate::pipeline::sandboxed_parts(&*sink)
-                .0
+                .reloader
                 .map(|r| r.module_hash().to_owned());
             if let Err(err) = lane.swap(sink, Some(lane_settings(settings)), hash, false) {
                 tracing::warn!(sink = %name, "{err}");

@@ -14,7 +14,7 @@ use wasmtime_wasi_http::Error as HttpError;
 use super::http_grant::{HttpGrant, Refusal};
 
 /// What a sandboxed sink did over HTTP, for stats and tests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct HttpStats {
     /// Requests the grant admitted and the host sent.
     pub requests: u64,

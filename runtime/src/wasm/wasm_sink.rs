@@ -110,6 +110,11 @@ impl WasmSink {
         }
     }
 
+    /// The sink's HTTP egress, if it has an HTTP grant.
+    pub fn http_egress(&self) -> Option<Arc<SinkEgress>> {
+        self.options.http.clone()
+    }
+
     /// What the sink did over HTTP so far (zero without an HTTP grant).
     pub fn http_stats(&self) -> HttpStats {
         self.options
