@@ -7,15 +7,18 @@
 //! the median of 3 reported, so every side sees the same machine noise.
 //! Results go to `target/bench/http_sinks.json`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sinkbox::sinks::{
     BatchFormat, Compression, HttpOptions, HttpSink, HttpSinkOptions, LineSizeAction, LokiEncoding,
     LokiSink, LokiSinkOptions, OutOfOrderAction,
 };
 use sinkbox::{Batch, Sink, WriteOutcome};
+use support::{cpu_time, loopback_receiver, median};
 
 const BATCH: usize = 1024;
 const BATCHES: usize = 200;
@@ -25,33 +28,6 @@ fn record(i: usize) -> String {
     format!(
         r#"{{"ts":"2026-11-22T10:00:00Z","level":"info","msg":"request served","route":"/api/items","id":"{i:08}"}}"#
     )
-}
-
-/// Process CPU time (every thread, the receiver's included).
-fn cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid clock id and a valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-fn receiver() -> (u16, Arc<tiny_http::Server>) {
-    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-    let port = server.server_addr().to_ip().unwrap().port();
-    for _ in 0..2 {
-        let server = server.clone();
-        std::thread::spawn(move || {
-            for mut request in server.incoming_requests() {
-                let mut body = Vec::new();
-                let _ = request.as_reader().read_to_end(&mut body);
-                let _ = request.respond(tiny_http::Response::empty(200));
-            }
-        });
-    }
-    (port, server)
 }
 
 /// (records/s, CPU µs per record) of one round.
@@ -75,13 +51,8 @@ fn measure(mut send: impl FnMut(&Batch)) -> (f64, f64) {
     )
 }
 
-fn median(mut values: Vec<(f64, f64)>) -> (f64, f64) {
-    values.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-    values[values.len() / 2]
-}
-
 fn main() {
-    let (port, _server) = receiver();
+    let (port, _server) = loopback_receiver("");
     let url: reqwest::Url = format!("http://127.0.0.1:{port}/ingest").parse().unwrap();
     let sink = |compression| {
         let mut http = HttpOptions::new(url.clone());

@@ -6,14 +6,18 @@
 //! ~100 bytes, median of 3 interleaved rounds. Results go to
 //! `target/bench/wasm_http.json`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sinkbox::wasm::{
     HttpGrant, SinkEgress, WasmEngine, WasmSink, WasmSinkOptions, parse_allow_entry,
 };
 use sinkbox::{Batch, Sink, WriteOutcome};
+use support::{cpu_time, loopback_receiver, median};
 
 const BATCH: usize = 1024;
 const BATCHES: usize = 100;
@@ -24,32 +28,6 @@ fn record(i: usize) -> String {
     format!(
         r#"{{"ts":"2026-11-22T10:00:00Z","level":"info","msg":"request served","route":"/api/items","id":"{i:08}"}}"#
     )
-}
-
-fn cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid clock id and a valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-fn receiver() -> (u16, Arc<tiny_http::Server>) {
-    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-    let port = server.server_addr().to_ip().unwrap().port();
-    for _ in 0..2 {
-        let server = server.clone();
-        std::thread::spawn(move || {
-            for mut request in server.incoming_requests() {
-                let mut body = Vec::new();
-                let _ = request.as_reader().read_to_end(&mut body);
-                let _ = request.respond(tiny_http::Response::from_string(REPLY));
-            }
-        });
-    }
-    (port, server)
 }
 
 fn measure(batches: &[Batch], mut send: impl FnMut(&Batch)) -> (f64, f64) {
@@ -64,13 +42,8 @@ fn measure(batches: &[Batch], mut send: impl FnMut(&Batch)) -> (f64, f64) {
     )
 }
 
-fn median(mut values: Vec<(f64, f64)>) -> (f64, f64) {
-    values.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-    values[values.len() / 2]
-}
-
 fn main() {
-    let (port, _server) = receiver();
+    let (port, _server) = loopback_receiver(REPLY);
     let bulk = format!("http://127.0.0.1:{port}/_bulk");
     let batches: Vec<Batch> = (0..BATCHES)
         .map(|b| {

@@ -11,28 +11,9 @@ use crate::recording_server::Answer;
 use sinkbox::sinks::{LineSizeAction, LokiEncoding, LokiSink, LokiSinkOptions, OutOfOrderAction};
 use sinkbox::{Health, Pipeline, Sink};
 
-/// A pipeline with one `loki` sink named `logs` sending to `endpoint`,
-/// batches of `max_records`, and the given extra TOML lines.
-pub fn loki_pipeline(
-    dir: &std::path::Path,
-    endpoint: &str,
-    max_records: u32,
-    extra: &str,
-) -> Pipeline {
-    let registry = sinkbox::registry::SinkRegistry::builtin();
-    let config = sinkbox::config::ConfigLoader::new(&registry)
-        .toml(
-            &format!(
-                "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = {max_records}\ntimeout = \"1h\"\n\
-                 [sinks.logs]\ntype = \"loki\"\nendpoint = \"{endpoint}\"\nhealthcheck = false\n\
-                 initial_backoff = \"20ms\"\nmax_backoff = \"200ms\"\n{extra}\n"
-            ),
-            "t.toml",
-            dir,
-        )
-        .load()
-        .unwrap();
-    sinkbox::config::build_pipeline(&config).unwrap()
+/// A pipeline with one `loki` sink named `logs` sending to `endpoint`.
+fn loki_pipeline(dir: &std::path::Path, endpoint: &str, max_records: u32, extra: &str) -> Pipeline {
+    crate::support::network_pipeline(dir, "loki", "logs", endpoint, max_records, extra)
 }
 
 fn emit(pipeline: &Pipeline, record: serde_json::Value) {

@@ -9,26 +9,9 @@ use crate::otlp_receiver::{OtlpReceiver, status_answer, success};
 use crate::recording_server::Answer;
 use sinkbox::{Health, Pipeline};
 
-pub fn otlp_pipeline(
-    dir: &std::path::Path,
-    endpoint: &str,
-    max_records: u32,
-    extra: &str,
-) -> Pipeline {
-    let registry = sinkbox::registry::SinkRegistry::builtin();
-    let config = sinkbox::config::ConfigLoader::new(&registry)
-        .toml(
-            &format!(
-                "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = {max_records}\ntimeout = \"1h\"\n\
-                 [sinks.otel]\ntype = \"otlp\"\nendpoint = \"{endpoint}\"\nhealthcheck = false\n\
-                 initial_backoff = \"20ms\"\nmax_backoff = \"200ms\"\n{extra}\n"
-            ),
-            "t.toml",
-            dir,
-        )
-        .load()
-        .unwrap();
-    sinkbox::config::build_pipeline(&config).unwrap()
+/// A pipeline with one `otlp` sink named `otel` sending to `endpoint`.
+fn otlp_pipeline(dir: &std::path::Path, endpoint: &str, max_records: u32, extra: &str) -> Pipeline {
+    crate::support::network_pipeline(dir, "otlp", "otel", endpoint, max_records, extra)
 }
 
 #[test]

@@ -304,6 +304,38 @@ pub fn pipeline_of(
     builder.build()
 }
 
+/// A pipeline from configuration text, relative paths resolved against
+/// `dir` (the way tests drive a sink through its real option parsing).
+pub fn toml_pipeline(dir: &Path, toml: &str) -> Pipeline {
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    let config = sinkbox::config::ConfigLoader::new(&registry)
+        .toml(toml, "t.toml", dir)
+        .load()
+        .unwrap();
+    sinkbox::config::build_pipeline(&config).unwrap()
+}
+
+/// A pipeline with one network sink of `sink_type` named `name`, sending to
+/// `endpoint`, batches of `max_records` (never closed by time), quick
+/// back-off, no healthcheck, and `extra` TOML lines for the sink.
+pub fn network_pipeline(
+    dir: &Path,
+    sink_type: &str,
+    name: &str,
+    endpoint: &str,
+    max_records: u32,
+    extra: &str,
+) -> Pipeline {
+    toml_pipeline(
+        dir,
+        &format!(
+            "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = {max_records}\ntimeout = \"1h\"\n\
+             [sinks.{name}]\ntype = \"{sink_type}\"\nendpoint = \"{endpoint}\"\nhealthcheck = false\n\
+             initial_backoff = \"20ms\"\nmax_backoff = \"200ms\"\n{extra}\n"
+        ),
+    )
+}
+
 /// A pipeline with one recording sink (see [`Recorder`]).
 pub fn recording_pipeline(dir: &Path, max_records: u32) -> (Pipeline, Recorder) {
     let recorder = Recorder::default();

@@ -1,0 +1,40 @@
+//! What the benches that send over loopback share: process CPU time, the
+//! median of rounds, and a receiver that reads every body and answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Process CPU time (every thread, the receiver's included).
+pub fn cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The round with the median rate, of `(records/s, CPU µs/record)` rounds.
+pub fn median(mut values: Vec<(f64, f64)>) -> (f64, f64) {
+    values.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    values[values.len() / 2]
+}
+
+/// A loopback HTTP server (two threads) that reads every request body and
+/// answers 200 with `reply`. Stops when the returned server is dropped.
+pub fn loopback_receiver(reply: &'static str) -> (u16, Arc<tiny_http::Server>) {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let port = server.server_addr().to_ip().unwrap().port();
+    for _ in 0..2 {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            for mut request in server.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = request.as_reader().read_to_end(&mut body);
+                let _ = request.respond(tiny_http::Response::from_string(reply));
+            }
+        });
+    }
+    (port, server)
+}
