@@ -254,6 +254,9 @@ fn parse_labels(text: &str) -> Option<BTreeMap<String, String>> {
                 c => value.push(c),
             }
         }
-        labels.insert(name, value);
+        // Loki's parser drops labels with empty values.
+        if !value.is_empty() {
+            labels.insert(name, value);
+        }
     }
 }

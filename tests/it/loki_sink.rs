@@ -326,3 +326,48 @@ fn bad_loki_options_are_pointed_config_errors() {
     .unwrap_err();
     assert!(err.contains("at most 15 per stream"), "{err}");
 }
+
+#[test]
+fn a_retried_push_is_built_again_from_what_was_delivered_not_from_what_was_tried() {
+    // The first push is refused with 429; the retry must drop exactly what
+    // the first attempt dropped (the entry older than its stream's newest),
+    // not everything the failed attempt saw.
+    let loki = LokiReceiver::on("127.0.0.1:0", LokiLimits::default(), |n| {
+        (n == 0).then(|| Answer::status(429, "slow down").with_header("Retry-After", "0"))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let p = loki_pipeline(
+        dir.path(),
+        &loki.endpoint(),
+        3,
+        "out_of_order_action = \"drop\"\nlabel_keys = []\n",
+    );
+    for (i, at) in [
+        (0, "2026-12-01T10:00:05Z"),
+        (1, "2026-12-01T10:00:03Z"),
+        (2, "2026-12-01T10:00:09Z"),
+    ] {
+        emit(&p, serde_json::json!({"i": i, "timestamp": at}));
+    }
+    let stats = p.shutdown().remove(0);
+    assert_eq!(stats.errors.retryable, 1, "{stats:?}");
+    assert_eq!(loki.numbers(), [0, 2]);
+}
+
+#[test]
+fn empty_label_values_are_left_out_as_loki_does() {
+    let loki = LokiReceiver::start(LokiLimits::default());
+    let dir = tempfile::tempdir().unwrap();
+    let p = loki_pipeline(dir.path(), &loki.endpoint(), 2, "");
+    emit(&p, serde_json::json!({"i": 0, "level": ""}));
+    emit(&p, serde_json::json!({"i": 1, "level": "info"}));
+    let stats = p.shutdown().remove(0);
+    assert_eq!(stats.dead_lettered, 0, "{stats:?}");
+    let entries = loki.entries();
+    assert_eq!(
+        entries[0].labels.keys().collect::<Vec<_>>(),
+        ["service"],
+        "the fallback, not level=\"\""
+    );
+    assert_eq!(entries[1].labels["level"], "info");
+}

@@ -175,7 +175,14 @@ fn a_redirect_is_handed_to_the_guest_not_followed() {
 
 #[test]
 fn injected_secrets_reach_the_server_and_never_the_guest() {
-    let server = RecordingServer::start("127.0.0.1:0", |_| Answer::status(200, "ok"));
+    // The server echoes what it got (an error page repeating the path, a
+    // Location header, a reflected Authorization): the guest must see
+    // `***` where the host put a secret in.
+    let server = RecordingServer::start("127.0.0.1:0", |request| {
+        let auth = request.header("Authorization").unwrap_or("").to_owned();
+        Answer::status(200, format!("you asked for {} as {auth}", request.path))
+            .with_header("Location", request.path.clone())
+    });
     let mut g = grant(&[
         format!("{}/api", server.base_url()),
         format!("{}/hook/${{secret:hook}}", server.base_url()),
@@ -201,6 +208,7 @@ fn injected_secrets_reach_the_server_and_never_the_guest() {
     );
     assert_eq!(requests[0].header("x-mine"), Some("1"));
     assert_eq!(requests[1].path, "/hook/T000/B000/XXXX");
+    assert_eq!(seen[1]["body"], "you asked for /hook/*** as ***");
     let guest_saw = serde_json::to_string(&seen).unwrap();
     assert!(
         !guest_saw.contains("s3cr3t") && !guest_saw.contains("XXXX"),

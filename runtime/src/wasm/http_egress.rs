@@ -93,6 +93,9 @@ impl SinkEgress {
     pub fn new(sink: &str, grant: HttpGrant) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would resolve names itself and
+            // get around the private-address check (and see the secrets).
+            .no_proxy()
             .connect_timeout(grant.connect_timeout)
             .timeout(grant.timeout)
             .user_agent(concat!(
@@ -163,8 +166,13 @@ impl SinkEgress {
         self.counters.refused.fetch_add(1, Ordering::Relaxed);
         self.remember(method, url, format!("refused: {why}"));
         let target = crate::wasm::guest_text::lift_bounded(&format!("{method} {url}"), 256);
+        // Remembered by method and origin, so junk paths cannot use up the set.
+        let origin = reqwest::Url::parse(url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| "(not a URL)".into());
+        let key = crate::wasm::guest_text::lift_bounded(&format!("{method} {origin}"), 256);
         let mut logged = self.logged.lock();
-        if logged.len() < MAX_LOGGED_TARGETS && logged.insert(target.clone()) {
+        if logged.len() < MAX_LOGGED_TARGETS && logged.insert(key) {
             tracing::warn!(
                 sink = %self.sink,
                 "refused the guest's HTTP request {target}: {why} (further refusals of this target are only counted)"
@@ -247,13 +255,38 @@ impl SinkEgress {
         self.counters
             .bytes_in
             .fetch_add(body.len() as u64, Ordering::Relaxed);
+        // A server may echo what the host put in (a redirect's Location, an
+        // error page repeating the path): the guest gets `***` instead.
+        let secrets = self.grant.secret_values();
+        let body = mask(body, &secrets);
         let mut out = http::Response::builder().status(status.as_u16());
         for (name, value) in response.headers() {
-            out = out.header(name.as_str(), value.as_bytes());
+            out = out.header(name.as_str(), mask(value.as_bytes().to_vec(), &secrets));
         }
         out.body(Bytes::from(body))
             .map_err(|e| HttpError::InternalError(Some(e.to_string())))
     }
+}
+
+/// `bytes` with every occurrence of a secret replaced by `***`.
+fn mask(bytes: Vec<u8>, secrets: &[String]) -> Vec<u8> {
+    let mut bytes = bytes;
+    for secret in secrets {
+        let finder = memchr::memmem::Finder::new(secret.as_bytes());
+        if finder.find(&bytes).is_none() {
+            continue;
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = &bytes[..];
+        while let Some(at) = finder.find(rest) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(b"***");
+            rest = &rest[at + secret.len()..];
+        }
+        out.extend_from_slice(rest);
+        bytes = out;
+    }
+    bytes
 }
 
 /// What a transport failure is called in wasi:http.
@@ -322,24 +355,46 @@ impl reqwest::dns::Resolve for GuardedResolver {
 pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_broadcast()
+                || v4.is_multicast()
                 || (a == 100 && (64..128).contains(&b))
-                || a == 0)
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (b == 18 || b == 19))
+                || a == 0
+                || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = v6.to_ipv4_mapped().or_else(|| v6.to_ipv4()) {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            // NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16)
+            // carry an IPv4 address a gateway will forward to.
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
+            if s[0] == 0x64 && s[1] == 0xff9b {
+                return is_public(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_public(embedded(s[1], s[2]));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0)
         }
     }
 }
@@ -367,6 +422,13 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:a00:1::1",
+            "224.0.0.1",
+            "240.0.0.1",
+            "198.18.0.1",
+            "ff02::1",
+            "fec0::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }

@@ -52,7 +52,7 @@ impl AllowEntry {
             && host == self.host
             && url.port_or_known_default() == Some(self.port)
             && if self.prefix {
-                url.path().starts_with(&self.path)
+                url.path().starts_with(&self.path) && !smuggles_a_segment(url.path())
             } else {
                 url.path() == self.path
             }
@@ -71,12 +71,16 @@ impl AllowEntry {
         out.set_path(&path);
         out
     }
+}
 
-    /// Whether the host is an IP address written in the entry (the only
-    /// way to reach a private address besides `http_private_hosts`).
-    pub fn names_an_address(&self) -> bool {
-        self.host.parse::<std::net::IpAddr>().is_ok()
-    }
+/// Whether a path carries what some servers decode into another segment
+/// after the check (`..%2fadmin`, `..;/admin`, `..%5cadmin`): refused under
+/// a prefix entry, whose point is that nothing escapes the prefix.
+fn smuggles_a_segment(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    ["%2f", "%5c", "\\", ";", "%3b", "%2e%2e", "%00"]
+        .iter()
+        .any(|bad| lower.contains(bad))
 }
 
 /// A sink's HTTP grant.
@@ -134,11 +138,41 @@ impl HttpGrant {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(Refusal::Credentials);
         }
-        self.allow
-            .iter()
-            .find(|entry| entry.admits(url))
-            .map(|entry| entry.with_secrets(url))
-            .ok_or(Refusal::Destination)
+        // An entry with a path secret is the more specific one: it wins
+        // over a prefix entry that also admits the URL.
+        let mut admitting = self.allow.iter().filter(|entry| entry.admits(url));
+        let first = admitting.next().ok_or(Refusal::Destination)?;
+        let entry = std::iter::once(first)
+            .chain(admitting)
+            .find(|entry| !entry.path_secrets.is_empty())
+            .unwrap_or(first);
+        Ok(entry.with_secrets(url))
+    }
+
+    /// Every secret value the grant can put into a request, as sent (path
+    /// secrets also percent-encoded): what an answer must not echo back to
+    /// the guest.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut values = Vec::new();
+        for (_, secret) in &self.headers {
+            values.push(secret.expose().to_owned());
+        }
+        for entry in &self.allow {
+            for (_, secret) in &entry.path_secrets {
+                let plain = secret.expose().to_owned();
+                let mut encoded = reqwest::Url::parse("http://x/").expect("a valid URL");
+                encoded.set_path(&plain);
+                let encoded = encoded.path().trim_start_matches('/').to_owned();
+                if encoded != plain {
+                    values.push(encoded);
+                }
+                values.push(plain);
+            }
+        }
+        values.retain(|v| v.len() >= 4);
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        values
     }
 }
 
@@ -272,6 +306,18 @@ mod tests {
         assert!(!ok("http://127.0.0.1:9200/_bulk/more"), "exact path");
         assert!(!ok("https://u:p@hooks.slack.com/services/x"), "credentials");
         assert!(!ok("http://127.0.0.1:9200/%5Fbulk"), "no decoding tricks");
+        for smuggled in [
+            "..%2fadmin",
+            "..;/admin",
+            "..%5cadmin",
+            "%2e%2e/admin",
+            "x%2F..%2F..%2Fadmin",
+        ] {
+            assert!(
+                !ok(&format!("https://hooks.slack.com/services/{smuggled}")),
+                "{smuggled}"
+            );
+        }
         assert_eq!(
             g.permit("GET", &"http://127.0.0.1:9200/_bulk".parse().unwrap()),
             Err(Refusal::Method)

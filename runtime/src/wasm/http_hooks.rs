@@ -7,12 +7,37 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::http_egress::{SinkEgress, refusal_error};
+
+/// Guest headers never sent: framing the host owns, and headers that make
+/// some servers use another method or path than the one the grant checked.
+const STRIPPED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "upgrade",
+    "forwarded",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-url",
+    "x-rewrite-url",
+];
+
+/// Requests an instance may have outstanding (waiting for a slot, in
+/// flight, or answered with a body the guest has not dropped yet), per
+/// slot: what a guest that never reads its answers can pile up on the host.
+const OUTSTANDING_PER_SLOT: usize = 4;
 
 /// The HTTP state of one instance.
 pub(crate) struct InstanceHttp {
@@ -21,6 +46,8 @@ pub(crate) struct InstanceHttp {
     slots: Arc<tokio::sync::Semaphore>,
     /// Requests made in the current call.
     this_call: u32,
+    /// Requests outstanding (see [`OUTSTANDING_PER_SLOT`]).
+    outstanding: Arc<AtomicUsize>,
 }
 
 type SendFuture = Box<
@@ -43,6 +70,7 @@ impl InstanceHttp {
             egress,
             slots: Arc::new(tokio::sync::Semaphore::new(slots as usize)),
             this_call: 0,
+            outstanding: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -84,7 +112,7 @@ impl WasiHttpHooks for InstanceHttp {
                 return Self::refuse(refusal_error(why));
             }
         };
-        self.this_call += 1;
+        self.this_call = self.this_call.saturating_add(1);
         if self.this_call > egress.grant.max_requests_per_call {
             egress.refused(
                 &method,
@@ -96,13 +124,26 @@ impl WasiHttpHooks for InstanceHttp {
             );
             return Self::refuse(HttpError::ConnectionLimitReached);
         }
+        let most = egress.grant.concurrency.max(1) as usize * OUTSTANDING_PER_SLOT;
+        if self.outstanding.load(Ordering::Relaxed) >= most {
+            egress.refused(
+                &method,
+                &asked,
+                &format_args!(
+                    "the instance already has {most} requests outstanding (waiting, in flight, or answered and not yet read)"
+                ),
+            );
+            return Self::refuse(HttpError::ConnectionLimitReached);
+        }
+        let outstanding = Outstanding::new(&self.outstanding);
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &parts.headers {
-            // The host sets the Host header, the length and the framing.
-            if matches!(
-                name.as_str(),
-                "host" | "content-length" | "transfer-encoding"
-            ) {
+            // The host sets the Host header, the length and the framing;
+            // headers some servers obey to change the method or the path
+            // the grant checked are not passed on.
+            if STRIPPED_HEADERS.contains(&name.as_str())
+                || name.as_str().starts_with("x-forwarded-")
+            {
                 continue;
             }
             headers.append(name.clone(), value.clone());
@@ -121,7 +162,8 @@ impl WasiHttpHooks for InstanceHttp {
         let method = parts.method.clone();
         let slots = self.slots.clone();
         let cap = egress.grant.max_request_bytes;
-        Box::new(async move {
+        let timeout = egress.grant.timeout;
+        let exchange = async move {
             let _slot = slots
                 .acquire_owned()
                 .await
@@ -141,10 +183,22 @@ impl WasiHttpHooks for InstanceHttp {
                 .clone()
                 .send(method, &asked, url, headers, body)
                 .await?;
+            Ok(response)
+        };
+        Box::new(async move {
+            // One deadline for all of it: waiting for a slot, the guest's
+            // body, the exchange.
+            let response = match tokio::time::timeout(timeout, exchange).await {
+                Ok(answer) => answer?,
+                Err(_) => return Err(HttpError::ConnectionTimeout),
+            };
+            // The answer counts as outstanding until the guest drops its body.
             let response = response.map(|bytes| {
-                http_body_util::Full::new(bytes)
-                    .map_err(|never| match never {})
-                    .boxed_unsync()
+                GuardedBody {
+                    inner: http_body_util::Full::new(bytes),
+                    _outstanding: outstanding,
+                }
+                .boxed_unsync()
             });
             Ok((
                 response,
@@ -152,6 +206,51 @@ impl WasiHttpHooks for InstanceHttp {
                     as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
             ))
         })
+    }
+}
+
+/// One outstanding request of an instance; counted down when dropped.
+struct Outstanding(Arc<AtomicUsize>);
+
+impl Outstanding {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its request counted as outstanding until
+/// the guest is done with it.
+struct GuardedBody {
+    inner: http_body_util::Full<Bytes>,
+    _outstanding: Outstanding,
+}
+
+impl http_body::Body for GuardedBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, HttpError>>> {
+        std::pin::Pin::new(&mut self.inner)
+            .poll_frame(cx)
+            .map(|frame| frame.map(|frame| frame.map_err(|never| match never {})))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

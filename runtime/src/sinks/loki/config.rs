@@ -22,6 +22,12 @@ pub(crate) fn sink_type() -> SinkType {
                 "json" => LokiEncoding::Json,
                 _ => LokiEncoding::Protobuf,
             };
+            if http.compression == Compression::Zstd {
+                return Err(options.invalid(
+                    "compression",
+                    "Loki's push API takes gzip, not zstd; set compression = \"gzip\" (with encoding = \"json\")",
+                ));
+            }
             if encoding == LokiEncoding::Protobuf && http.compression != Compression::None {
                 return Err(options.invalid(
                     "compression",

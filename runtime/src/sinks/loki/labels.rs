@@ -45,7 +45,12 @@ impl LabelRules {
         fields: Vec<String>,
         max_values: usize,
     ) -> Result<Self, String> {
-        for (name, _) in &fixed {
+        for (name, value) in &fixed {
+            if value.is_empty() {
+                return Err(format!(
+                    "the label `{name}` is empty; Loki drops empty labels, so leave it out"
+                ));
+            }
             if !is_label_name(name) {
                 return Err(format!(
                     "`{name}` is not a Loki label name: use letters, digits and `_`, not starting with a digit"
@@ -93,6 +98,11 @@ impl LabelRules {
                 continue;
             };
             let value = cut(field_text(value));
+            if value.is_empty() {
+                // Loki drops a label with an empty value: so does the sink,
+                // or the stream would differ from the one Loki stores.
+                continue;
+            }
             let seen = self.seen.entry(label.clone()).or_default();
             if seen.contains(&value) || seen.len() < self.max_values {
                 seen.insert(value.clone());

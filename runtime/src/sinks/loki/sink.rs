@@ -92,6 +92,21 @@ pub struct LokiSink {
     last_drop_warning: Option<Instant>,
 }
 
+/// A record time further ahead than this is not believed (Loki refuses
+/// entries past its 10-minute creation grace period): the entry takes the
+/// time of sending instead.
+const MAX_AHEAD_NANOS: u64 = 10 * 60 * 1_000_000_000;
+
+/// What building one request decided about its streams: kept apart until
+/// the request is delivered, so a retry builds the same request again.
+#[derive(Default)]
+struct Decisions {
+    /// The newest timestamp per stream in the request.
+    newest: HashMap<String, u64>,
+    dropped_out_of_order: u64,
+    dropped_too_long: u64,
+}
+
 /// One stream of a request being built.
 struct StreamBuild {
     labels: Vec<(String, String)>,
@@ -107,6 +122,9 @@ impl LokiSink {
             options.label_keys.clone(),
             options.max_label_values,
         )?;
+        let mut options = options;
+        // The truncation marker needs room.
+        options.max_line_size = options.max_line_size.max(64);
         Ok(Self {
             delivery: HttpDelivery::new(options.http.clone(), None),
             options,
@@ -128,8 +146,15 @@ impl LokiSink {
         self.dropped_out_of_order + self.dropped_too_long
     }
 
-    fn request(&mut self, chunk: &Batch) -> EncodedRequest {
+    /// Builds the request for `chunk`. `pending` holds the newest times of
+    /// the requests built before it in the same write (not yet delivered).
+    fn request(
+        &mut self,
+        chunk: &Batch,
+        pending: &mut HashMap<String, u64>,
+    ) -> (EncodedRequest, Decisions) {
         let sent_at = now_unix_nanos();
+        let mut decisions = Decisions::default();
         let mut streams: Vec<StreamBuild> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for raw in chunk.records() {
@@ -142,15 +167,20 @@ impl LokiSink {
                 .as_deref()
                 .and_then(|field| record_field(&record, field))
                 .and_then(unix_nanos)
+                .filter(|at| *at <= sent_at.saturating_add(MAX_AHEAD_NANOS))
                 .unwrap_or(sent_at);
-            if let Some(&last) = self.last_sent.get(&key)
+            let last = pending
+                .get(&key)
+                .or_else(|| self.last_sent.get(&key))
+                .copied();
+            if let Some(last) = last
                 && at < last
             {
                 match self.options.out_of_order {
                     OutOfOrderAction::Accept => {}
                     OutOfOrderAction::RewriteTimestamp => at = last,
                     OutOfOrderAction::Drop => {
-                        self.dropped_out_of_order += 1;
+                        decisions.dropped_out_of_order += 1;
                         continue;
                     }
                 }
@@ -165,14 +195,15 @@ impl LokiSink {
                 None => String::from_utf8_lossy(raw).into_owned(),
             };
             let Some(line) = self.fit(line) else {
-                self.dropped_too_long += 1;
+                decisions.dropped_too_long += 1;
                 continue;
             };
-            if self.last_sent.len() >= MAX_TRACKED_STREAMS && !self.last_sent.contains_key(&key) {
-                self.last_sent.clear();
+            for newest in [
+                pending.entry(key.clone()).or_insert(at),
+                decisions.newest.entry(key.clone()).or_insert(at),
+            ] {
+                *newest = (*newest).max(at);
             }
-            let last = self.last_sent.entry(key.clone()).or_insert(at);
-            *last = (*last).max(at);
             let slot = *index.entry(key.clone()).or_insert_with(|| {
                 streams.push(StreamBuild {
                     labels,
@@ -183,16 +214,30 @@ impl LokiSink {
             });
             streams[slot].entries.push((at, line));
         }
-        self.warn_about_drops();
         let (body, content_type) = match self.options.encoding {
             LokiEncoding::Protobuf => (protobuf_body(streams), "application/x-protobuf"),
             LokiEncoding::Json => (json_body(streams), "application/json"),
         };
-        EncodedRequest {
+        let request = EncodedRequest {
             body: body.into(),
             content_type,
             records: chunk.len(),
+        };
+        (request, decisions)
+    }
+
+    /// A delivered request's decisions take effect: its streams' newest
+    /// times, and its drops in the counts.
+    fn commit(&mut self, decisions: Decisions) {
+        for (key, at) in decisions.newest {
+            if self.last_sent.len() >= MAX_TRACKED_STREAMS && !self.last_sent.contains_key(&key) {
+                self.last_sent.clear();
+            }
+            let last = self.last_sent.entry(key).or_insert(at);
+            *last = (*last).max(at);
         }
+        self.dropped_out_of_order += decisions.dropped_out_of_order;
+        self.dropped_too_long += decisions.dropped_too_long;
     }
 
     /// The line within `max_line_size`, or `None` to drop it.
@@ -284,10 +329,32 @@ impl Sink for LokiSink {
     fn write(&mut self, batch: &Batch) -> WriteOutcome {
         let http = self.delivery.options();
         let chunks = request_chunks(batch, http.max_events, http.max_bytes);
-        let requests = chunks.iter().map(|chunk| self.request(chunk)).collect();
-        self.delivery.deliver(requests, &|answer, _| {
+        let mut pending = HashMap::new();
+        let (requests, decisions): (Vec<_>, Vec<_>) = chunks
+            .iter()
+            .map(|chunk| self.request(chunk, &mut pending))
+            .unzip();
+        let sizes: Vec<u32> = requests.iter().map(|r| r.records).collect();
+        let outcome = self.delivery.deliver(requests, &|answer, _| {
             classify(answer.status, answer.retry_after.as_deref(), &answer.body)
-        })
+        });
+        // Only what was delivered moves the streams on; a retry rebuilds
+        // the rest from the same state.
+        let delivered = match &outcome {
+            WriteOutcome::Accepted => u32::MAX,
+            WriteOutcome::Partial { accepted, .. } => *accepted,
+            _ => 0,
+        };
+        let mut covered = 0u32;
+        for (size, decisions) in sizes.into_iter().zip(decisions) {
+            covered = covered.saturating_add(size);
+            if covered > delivered {
+                break;
+            }
+            self.commit(decisions);
+        }
+        self.warn_about_drops();
+        outcome
     }
 
     fn health(&mut self) -> Health {

@@ -90,7 +90,8 @@ pub(crate) fn severity_number(level: &str) -> i32 {
         "notice" => 10,
         "warn" | "warning" => 13,
         "error" | "err" => 17,
-        "critical" | "crit" | "alert" => 18,
+        "critical" | "crit" => 18,
+        "alert" => 19,
         "fatal" | "emerg" | "emergency" | "panic" => 21,
         _ => 0,
     }

@@ -108,9 +108,11 @@ fn any_json(value: &AnyValue) -> Value {
 pub(crate) fn partial_success_json(body: &[u8]) -> Option<(i64, String)> {
     let answer: Value = serde_json::from_slice(body).ok()?;
     let partial = answer.get("partialSuccess")?;
-    let rejected = match partial.get("rejectedLogRecords")? {
-        Value::String(text) => text.parse().ok()?,
-        other => other.as_i64()?,
+    // proto3 JSON leaves a zero count out.
+    let rejected = match partial.get("rejectedLogRecords") {
+        None => 0,
+        Some(Value::String(text)) => text.parse().ok()?,
+        Some(other) => other.as_i64()?,
     };
     let message = partial
         .get("errorMessage")

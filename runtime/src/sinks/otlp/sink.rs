@@ -129,6 +129,8 @@ fn interpret(encoding: OtlpEncoding, answer: &HttpAnswer, records: u32) -> Respo
             };
             match partial {
                 Some((rejected, message)) if rejected > 0 || !message.is_empty() => {
+                    // A negative count is a broken collector: nothing rejected.
+                    let rejected = rejected.max(0);
                     let reason = format!(
                         "partial success: the collector rejected {rejected} records: {}",
                         bounded_text(message.as_bytes())
