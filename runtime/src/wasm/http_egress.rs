@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use wasmtime_wasi_http::Error as HttpError;
 
-use super::http_grant::{HttpGrant, Refusal};
+use super::http_grant::HttpGrant;
 
 /// What a sandboxed sink did over HTTP, for stats and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -75,6 +75,9 @@ pub struct SinkEgress {
     client: reqwest::Client,
     counters: Counters,
     logged: parking_lot::Mutex<HashSet<String>>,
+    /// Every secret value the grant can send, masked in answers (worked
+    /// out once: the grant does not change).
+    secrets: Vec<String>,
     recent: parking_lot::Mutex<std::collections::VecDeque<RequestRecord>>,
 }
 
@@ -116,12 +119,14 @@ impl SinkEgress {
         let client = builder
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        let secrets = grant.secret_values();
         Ok(Self {
             sink: sink.to_owned(),
             grant,
             client,
             counters: Counters::default(),
             logged: parking_lot::Mutex::new(HashSet::new()),
+            secrets,
             recent: parking_lot::Mutex::new(std::collections::VecDeque::new()),
         })
     }
@@ -257,11 +262,13 @@ impl SinkEgress {
             .fetch_add(body.len() as u64, Ordering::Relaxed);
         // A server may echo what the host put in (a redirect's Location, an
         // error page repeating the path): the guest gets `***` instead.
-        let secrets = self.grant.secret_values();
-        let body = mask(body, &secrets);
+        let body = mask(body, &self.secrets);
         let mut out = http::Response::builder().status(status.as_u16());
         for (name, value) in response.headers() {
-            out = out.header(name.as_str(), mask(value.as_bytes().to_vec(), &secrets));
+            out = out.header(
+                name.as_str(),
+                mask(value.as_bytes().to_vec(), &self.secrets),
+            );
         }
         out.body(Bytes::from(body))
             .map_err(|e| HttpError::InternalError(Some(e.to_string())))
@@ -397,11 +404,6 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
                 || (s[0] & 0xffc0) == 0xfec0)
         }
     }
-}
-
-/// Why the grant refused a request, as the guest sees it.
-pub(crate) fn refusal_error(_why: Refusal) -> HttpError {
-    HttpError::HttpRequestDenied
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::http_egress::{SinkEgress, refusal_error};
+use super::http_egress::SinkEgress;
 
 /// Guest headers never sent: framing the host owns, and headers that make
 /// some servers use another method or path than the one the grant checked.
@@ -109,7 +109,7 @@ impl WasiHttpHooks for InstanceHttp {
             Ok(url) => url,
             Err(why) => {
                 egress.refused(&method, &asked, &why);
-                return Self::refuse(refusal_error(why));
+                return Self::refuse(HttpError::HttpRequestDenied);
             }
         };
         self.this_call = self.this_call.saturating_add(1);
