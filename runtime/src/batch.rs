@@ -13,6 +13,9 @@ pub struct Batch {
     bytes: Bytes,
     count: u32,
     first_sequence: u64,
+    /// One level rank per record when it was known at emit time (0 where it
+    /// was not), so level conditions need not read the records.
+    levels: Option<Bytes>,
 }
 
 impl Batch {
@@ -24,6 +27,35 @@ impl Batch {
             bytes,
             count,
             first_sequence,
+            levels: None,
+        }
+    }
+
+    /// Like [`Batch::new`], with the records' levels known at emit time.
+    pub(crate) fn with_levels(
+        bytes: Bytes,
+        count: u32,
+        first_sequence: u64,
+        levels: Option<Bytes>,
+    ) -> Self {
+        debug_assert!(levels.as_ref().is_none_or(|l| l.len() == count as usize));
+        Self {
+            levels,
+            ..Self::new(bytes, count, first_sequence)
+        }
+    }
+
+    /// The level rank of each record known at emit time (0: unknown).
+    pub(crate) fn levels(&self) -> Option<&[u8]> {
+        self.levels.as_deref()
+    }
+
+    /// The same records numbered from `first_sequence` (a sink with a
+    /// condition numbers the records it takes itself). Shares the buffer.
+    pub(crate) fn renumbered(&self, first_sequence: u64) -> Batch {
+        Batch {
+            first_sequence,
+            ..self.clone()
         }
     }
 
@@ -94,10 +126,11 @@ impl Batch {
         let offset = memchr::memchr_iter(b'\n', &self.bytes)
             .nth(n as usize - 1)
             .map_or(self.bytes.len(), |i| i + 1);
-        Batch::new(
+        Batch::with_levels(
             self.bytes.slice(offset..),
             self.count - n,
             self.first_sequence + u64::from(n),
+            self.levels.as_ref().map(|l| l.slice(n as usize..)),
         )
     }
 
@@ -108,7 +141,12 @@ impl Batch {
         }
         let rest = self.skip(n);
         let end = self.bytes.len() - rest.bytes.len();
-        Batch::new(self.bytes.slice(..end), n, self.first_sequence)
+        Batch::with_levels(
+            self.bytes.slice(..end),
+            n,
+            self.first_sequence,
+            self.levels.as_ref().map(|l| l.slice(..n as usize)),
+        )
     }
 }
 

@@ -26,6 +26,7 @@ pub mod config;
 pub mod pipeline;
 pub mod registry;
 pub mod reload;
+pub mod routing;
 pub mod secret;
 pub mod sink;
 pub mod sink_name;
@@ -38,6 +39,7 @@ pub use config::Config;
 pub use pipeline::{
     EmitError, FlushReport, Pipeline, PipelineBuilder, ShutdownReport, SinkSpec, SinkStats,
 };
+pub use routing::Condition;
 pub use sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
 pub use tracing_layer::SinkboxLayer;
 

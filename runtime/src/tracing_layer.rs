@@ -74,7 +74,7 @@ impl<S: Subscriber> Layer<S> for SinkboxLayer {
         record.insert("target".into(), Value::String(meta.target().to_owned()));
         event.record(&mut JsonVisitor(&mut record));
         // A closed pipeline refuses events; a logging layer must not fail the caller.
-        let _ = self.pipeline.emit(&record);
+        let _ = self.pipeline.emit_at(*meta.level(), &record);
     }
 }
 

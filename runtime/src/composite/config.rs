@@ -24,7 +24,19 @@ pub(crate) fn sink_type() -> SinkType {
                 targets.push(context.target(name)?);
             }
             let name = options.sink_name().to_owned();
-            Ok(match options.require_string("pattern")?.as_str() {
+            let pattern = options.require_string("pattern")?;
+            if pattern != "fanout"
+                && let Some(target) = targets.iter().find(|t| t.when.is_some())
+            {
+                return Err(options.invalid(
+                    "targets",
+                    format!(
+                        "target `{}` has a `when` condition, but `{pattern}` hands each batch to one target, so the records the condition leaves out would be lost; put the `when` on this composite, or use pattern = \"fanout\" or a `route` sink",
+                        target.name
+                    ),
+                ));
+            }
+            Ok(match pattern.as_str() {
                 "fanout" => Box::new(FanoutSink::new(
                     name,
                     targets,

@@ -24,6 +24,9 @@ pub struct CompositeTarget {
     pub data_dir: PathBuf,
     /// Cap on its dead-letter store inside a fanout.
     pub dead_letter_max_bytes: u64,
+    /// Its own `when`: inside a `fanout` or `route` it takes only what this
+    /// keeps.
+    pub when: Option<std::sync::Arc<crate::routing::Condition>>,
 }
 
 /// Starts every target (a shared one only by its first user).

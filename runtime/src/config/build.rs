@@ -26,6 +26,7 @@ pub(crate) fn lane_settings(config: &SinkConfig) -> LaneSettings {
         dead_letter_max_bytes: config.dead_letter_max_bytes,
         optional: config.optional,
         rollback_batches: config.rollback_batches,
+        when: config.when.clone(),
     }
 }
 

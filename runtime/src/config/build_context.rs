@@ -152,6 +152,7 @@ impl SinkContext for BuildContext<'_> {
             retry: config.retry.clone(),
             data_dir: self.config.runtime.data_dir.clone(),
             dead_letter_max_bytes: config.dead_letter_max_bytes,
+            when: config.when.clone(),
         })
     }
 

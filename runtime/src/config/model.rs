@@ -78,6 +78,8 @@ pub struct SinkConfig {
     pub optional: bool,
     /// Batches after a hot reload within which a fault rolls it back.
     pub rollback_batches: u32,
+    /// Only records this keeps reach the sink (its `when` option).
+    pub when: Option<std::sync::Arc<crate::routing::Condition>>,
 }
 
 impl Config {

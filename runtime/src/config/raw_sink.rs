@@ -195,9 +195,20 @@ impl RawSink {
             Some("drop_oldest") => OverflowPolicy::DropOldest,
             _ => OverflowPolicy::Block,
         };
-        let targets = match sink_type.reference_option() {
-            Some(option) => options.list(option)?,
-            None => Vec::new(),
+        let mut targets: Vec<String> = Vec::new();
+        for option in sink_type.reference_options() {
+            for name in options.referenced_sinks(option)? {
+                if !targets.contains(&name) {
+                    targets.push(name);
+                }
+            }
+        }
+        let when = match common.string("when")? {
+            Some(text) => Some(std::sync::Arc::new(
+                crate::routing::Condition::parse(&text)
+                    .map_err(|e| common.invalid("when", e.to_string()))?,
+            )),
+            None => None,
         };
         Ok(SinkConfig {
             name: self.name,
@@ -210,6 +221,7 @@ impl RawSink {
             dead_letter_max_bytes,
             optional,
             rollback_batches,
+            when,
         })
     }
 }

@@ -5,6 +5,14 @@ use super::model::SinkConfig;
 use crate::registry::config_error::ConfigError;
 use crate::registry::suggest::did_you_mean;
 
+/// The option that names a sink's targets, for errors.
+fn reference_option(sink: &SinkConfig) -> &'static str {
+    ["targets", "rules", "default"]
+        .into_iter()
+        .find(|o| sink.options.is_set(o))
+        .unwrap_or("targets")
+}
+
 /// Fails on a target that names no sink, or on a cycle, giving the whole
 /// cycle (`a -> b -> c -> a`).
 pub(crate) fn check(sinks: &[SinkConfig]) -> Result<(), ConfigError> {
@@ -20,7 +28,7 @@ pub(crate) fn check(sinks: &[SinkConfig]) -> Result<(), ConfigError> {
                 if let Some(close) = did_you_mean(target, names.iter().copied()) {
                     message.push_str(&format!(" (did you mean `{close}`?)"));
                 }
-                return Err(sink.options.invalid("targets", message));
+                return Err(sink.options.invalid(reference_option(sink), message));
             }
         }
     }
@@ -59,7 +67,7 @@ pub(crate) fn check(sinks: &[SinkConfig]) -> Result<(), ConfigError> {
                     .collect();
                 names.push(&sinks[next].name);
                 return Err(sinks[next].options.invalid(
-                    "targets",
+                    reference_option(&sinks[next]),
                     format!(
                         "composite cycle: {}; a composite cannot reach itself through its targets",
                         names.join(" -> ")

@@ -37,6 +37,9 @@ pub(crate) struct OpenBatch {
     pub count: u32,
     pub first_sequence: u64,
     pub opened_at: Instant,
+    /// Level ranks of the records so far, once one came with a known level
+    /// (earlier records get 0: unknown).
+    pub levels: Option<Vec<u8>>,
 }
 
 impl OpenBatch {
@@ -46,11 +49,25 @@ impl OpenBatch {
             count: 0,
             first_sequence: 0,
             opened_at: Instant::now(),
+            levels: None,
         }
     }
 
     pub fn is_full(&self, options: &BatchOptions) -> bool {
         self.count >= options.max_records || self.buf.len() as u64 >= options.max_bytes
+    }
+
+    /// Notes the level of the record just appended (`rank` 0: unknown).
+    pub fn note_level(&mut self, rank: u8) {
+        match &mut self.levels {
+            Some(levels) => levels.push(rank),
+            None if rank == 0 => {}
+            None => {
+                let mut levels = vec![0; self.count as usize - 1];
+                levels.push(rank);
+                self.levels = Some(levels);
+            }
+        }
     }
 
     /// Takes the records out as a closed batch and starts the next one.
@@ -59,7 +76,8 @@ impl OpenBatch {
             return None;
         }
         let buf = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity_hint));
-        let batch = Batch::new(Bytes::from(buf), self.count, self.first_sequence);
+        let levels = self.levels.take().map(Bytes::from);
+        let batch = Batch::with_levels(Bytes::from(buf), self.count, self.first_sequence, levels);
         self.first_sequence += u64::from(self.count);
         self.count = 0;
         Some(batch)

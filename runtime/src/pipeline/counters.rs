@@ -20,6 +20,8 @@ pub(crate) struct SinkCounters {
     pub reload_failures: AtomicU64,
     pub rollbacks: AtomicU64,
     pub dead_lettered_dropped: AtomicU64,
+    pub matched: AtomicU64,
+    pub skipped: AtomicU64,
 }
 
 impl SinkCounters {
@@ -57,6 +59,10 @@ impl SinkCounters {
             reload_failures: self.reload_failures.load(Relaxed),
             rollbacks: self.rollbacks.load(Relaxed),
             dead_letters_dropped: self.dead_lettered_dropped.load(Relaxed),
+            matched: self.matched.load(Relaxed),
+            skipped: self.skipped.load(Relaxed),
+            unrouted: 0,
+            routed: Vec::new(),
             guest_log_dropped,
             http,
             module_hash: module.hash.clone(),
@@ -97,6 +103,18 @@ pub struct SinkStats {
     /// Dead-lettered records deleted to keep the dead-letter store under
     /// `dead_letter_max_bytes`.
     pub dead_letters_dropped: u64,
+    /// Records handed to the sink: all it was sent, or those its `when`
+    /// condition kept.
+    pub matched: u64,
+    /// Records its `when` condition left out.
+    pub skipped: u64,
+    /// For a `route` composite: records no rule took and no `default`
+    /// received (dropped, and counted here; `default = "drop"` says so on
+    /// purpose).
+    pub unrouted: u64,
+    /// For a `route` composite: records handed to each target, in target
+    /// order.
+    pub routed: Vec<(String, u64)>,
     /// Guest log lines (host.log, stdout, stderr) dropped over the sink's
     /// log budget; 0 for native sinks.
     pub guest_log_dropped: u64,

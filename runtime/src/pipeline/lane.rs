@@ -10,10 +10,10 @@ use super::control::{FlushTicket, SwapRequest, SwapTicket};
 use super::counters::{ModuleState, SinkCounters};
 use super::dead_letter::{DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetterStore};
 use super::queue::{PushResult, QueueItem, SinkQueue};
-use super::sandboxed::sandboxed_parts;
+use super::sink_parts::sink_parts;
 use super::worker::{FaultPolicy, SinkWorker, WorkerShared};
 use super::{DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RetryPolicy, SinkStats};
-use crate::batch::Batch;
+use crate::routing::RoutedBatch;
 use crate::sink::{Health, Sink};
 use crate::wasm::SinkReloader;
 
@@ -26,6 +26,9 @@ pub(crate) struct LaneSettings {
     pub dead_letter_max_bytes: u64,
     pub optional: bool,
     pub rollback_batches: u32,
+    /// The lane's `when`: its dispatcher's routing table holds it, and the
+    /// lane takes only what it keeps.
+    pub when: Option<Arc<crate::routing::Condition>>,
 }
 
 impl Default for LaneSettings {
@@ -37,6 +40,7 @@ impl Default for LaneSettings {
             dead_letter_max_bytes: DEFAULT_DEAD_LETTER_MAX_BYTES,
             optional: false,
             rollback_batches: 3,
+            when: None,
         }
     }
 }
@@ -62,7 +66,7 @@ impl SinkLane {
         settings: &LaneSettings,
         data_dir: &Path,
     ) -> Result<SinkLane, String> {
-        let parts = sandboxed_parts(&*sink);
+        let parts = sink_parts(&*sink);
         let reloader = parts.reloader;
         let shared = Arc::new(WorkerShared {
             name: name.to_owned(),
@@ -75,6 +79,7 @@ impl SinkLane {
             }),
             log_budget: Mutex::new(parts.log_budget),
             http: Mutex::new(parts.http),
+            route: Mutex::new(parts.route),
             reloader: Mutex::new(reloader),
             abandon: Default::default(),
         });
@@ -105,7 +110,7 @@ impl SinkLane {
 
     /// Queues a batch under the overflow policy; `force` ignores capacity
     /// (flush and shutdown must not wait behind a full queue).
-    pub fn push(&self, batch: Batch, force: bool) {
+    pub fn push(&self, batch: Arc<RoutedBatch>, force: bool) {
         if force {
             self.shared.queue.push_batch_over_capacity(batch);
             return;
@@ -186,13 +191,17 @@ impl SinkLane {
             .unwrap()
             .as_ref()
             .map(|egress| egress.stats());
-        self.shared.counters.snapshot(
+        let mut stats = self.shared.counters.snapshot(
             &self.shared.name,
             self.shared.queue.depth() as u64,
             &self.shared.module.lock().unwrap(),
             guest_log_dropped,
             http,
-        )
+        );
+        if let Some(route) = self.shared.route.lock().unwrap().as_ref() {
+            route.fill(&mut stats);
+        }
+        stats
     }
 
     /// Whether the queue is at capacity (a producer would wait).

@@ -8,7 +8,7 @@ mod dead_letter;
 mod lane;
 mod queue;
 mod retry_policy;
-mod sandboxed;
+mod sink_parts;
 mod worker;
 
 use std::io::Write as _;
@@ -25,12 +25,13 @@ pub use queue::OverflowPolicy;
 pub use retry_policy::RetryPolicy;
 
 pub(crate) use lane::{LaneSettings, SinkLane};
-pub(crate) use sandboxed::sandboxed_parts;
+pub(crate) use sink_parts::sink_parts;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use batcher::OpenBatch;
 
 use crate::batch::Batch;
+use crate::routing::{Condition, RoutedBatch, RoutingTable};
 use crate::sink::{Health, Sink};
 
 /// How one sink is attached to the pipeline: the sink plus its queue and
@@ -54,6 +55,9 @@ pub struct SinkSpec {
     /// Batches after a module reload within which a fault (trap, deadline,
     /// memory, `fatal`) swaps the previous module back (default 3; 0: off).
     pub rollback_batches: u32,
+    /// Only records this condition keeps reach the sink (default: every
+    /// record). The sink numbers the records it takes itself, from 0.
+    pub when: Option<Arc<Condition>>,
 }
 
 impl SinkSpec {
@@ -83,7 +87,14 @@ impl SinkSpec {
             dead_letter_max_bytes: lane.dead_letter_max_bytes,
             optional: lane.optional,
             rollback_batches: lane.rollback_batches,
+            when: lane.when,
         }
+    }
+
+    /// Sends the sink only the records `when` keeps.
+    pub fn when(mut self, when: Condition) -> Self {
+        self.when = Some(Arc::new(when));
+        self
     }
 
     fn lane_settings(&self) -> LaneSettings {
@@ -94,6 +105,7 @@ impl SinkSpec {
             dead_letter_max_bytes: self.dead_letter_max_bytes,
             optional: self.optional,
             rollback_batches: self.rollback_batches,
+            when: self.when.clone(),
         }
     }
 }
@@ -162,6 +174,11 @@ impl PipelineBuilder {
                 return Err(PipelineError::DuplicateSink(spec.name.clone()));
             }
         }
+        let routes = RoutingTable::from_lanes(
+            self.sinks
+                .iter()
+                .map(|spec| (spec.name.as_str(), spec.when.as_ref())),
+        );
         let mut lanes: Vec<Arc<SinkLane>> = Vec::new();
         for spec in self.sinks {
             let settings = spec.lane_settings();
@@ -185,6 +202,7 @@ impl PipelineBuilder {
             dispatch: parking_lot::Mutex::new(()),
             options: self.batch,
             lanes: ArcSwap::from_pointee(lanes),
+            routes: ArcSwapOption::new(routes),
             stopping: Mutex::new(()),
             origin: Mutex::new(self.origin),
             data_dir,
@@ -314,6 +332,9 @@ struct Inner {
     /// The top-level sinks. Replaced as a whole by a configuration reload;
     /// `dispatch` reads it without a lock.
     lanes: ArcSwap<Vec<Arc<SinkLane>>>,
+    /// The `when` conditions of those sinks; replaced with them, under the
+    /// dispatch turn.
+    routes: ArcSwapOption<RoutingTable>,
     /// Held by `shutdown` and by a configuration reload, so they take turns.
     stopping: Mutex<()>,
     /// What the pipeline was built from, for reloads to diff (see
@@ -333,7 +354,23 @@ impl Pipeline {
 
     /// Emits one event, serialized to JSON exactly once.
     pub fn emit<T: serde::Serialize + ?Sized>(&self, event: &T) -> Result<(), EmitError> {
-        self.append(|buf| serde_json::to_writer(buf, event).map_err(EmitError::Serialize))
+        self.append(0, |buf| {
+            serde_json::to_writer(buf, event).map_err(EmitError::Serialize)
+        })
+    }
+
+    /// Emits one event whose level is known: sinks whose `when` condition
+    /// tests only `level` are answered from `level` without reading the
+    /// record (so `level` must be what the event's own `level` field says;
+    /// the `tracing` layer emits this way).
+    pub fn emit_at<T: serde::Serialize + ?Sized>(
+        &self,
+        level: tracing::Level,
+        event: &T,
+    ) -> Result<(), EmitError> {
+        self.append(crate::routing::level::tracing_rank(&level), |buf| {
+            serde_json::to_writer(buf, event).map_err(EmitError::Serialize)
+        })
     }
 
     /// Emits one event given as JSON bytes. The bytes must hold exactly one
@@ -365,7 +402,7 @@ impl Pipeline {
                 err.valid_up_to()
             ))));
         }
-        self.append(|buf| {
+        self.append(0, |buf| {
             let start = buf.len();
             buf.extend_from_slice(json);
             // In valid JSON a raw CR or LF can only be whitespace between
@@ -379,8 +416,10 @@ impl Pipeline {
         })
     }
 
+    /// Appends one record; `level` is its level rank if known (0: not).
     fn append(
         &self,
+        level: u8,
         serialize: impl FnOnce(&mut Vec<u8>) -> Result<(), EmitError>,
     ) -> Result<(), EmitError> {
         let mut open = self.inner.open.lock().unwrap();
@@ -406,6 +445,7 @@ impl Pipeline {
         }
         open.buf.push(b'\n');
         open.count += 1;
+        open.note_level(level);
         if open.count == 1 {
             open.opened_at = Instant::now();
             self.inner.opened.notify_one();
@@ -555,7 +595,11 @@ impl Pipeline {
     /// Replaces the set of top-level sinks: everything emitted before goes
     /// to the old set (the open batch is closed for it), everything after to
     /// the new one; no batch is split between them.
-    pub(crate) fn replace_lanes(&self, next: Vec<Arc<SinkLane>>) {
+    pub(crate) fn replace_lanes(
+        &self,
+        next: Vec<Arc<SinkLane>>,
+        routes: Option<Arc<RoutingTable>>,
+    ) {
         let mut open = self.inner.open.lock().unwrap();
         let batch = open.close(0);
         let _dispatch = self.inner.dispatch.lock();
@@ -564,6 +608,7 @@ impl Pipeline {
             self.inner.dispatch(batch, true);
         }
         self.inner.lanes.store(Arc::new(next));
+        self.inner.routes.store(routes);
     }
 }
 
@@ -571,8 +616,9 @@ impl Inner {
     /// Pushes a closed batch to every queue. `force` ignores capacity (used by
     /// flush and shutdown, which must not wait behind a full queue).
     fn dispatch(&self, batch: Batch, force: bool) {
+        let routed = RoutedBatch::new(batch, self.routes.load_full());
         for lane in self.lanes.load().iter() {
-            lane.push(batch.clone(), force);
+            lane.push(routed.clone(), force);
         }
     }
 

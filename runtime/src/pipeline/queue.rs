@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::control::{FlushTicket, SwapRequest};
-use crate::batch::Batch;
+use crate::routing::RoutedBatch;
 
 /// What a sink's queue does when it is full and another batch arrives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -24,7 +24,7 @@ pub enum OverflowPolicy {
 }
 
 pub(crate) enum QueueItem {
-    Batch(Batch),
+    Batch(Arc<RoutedBatch>),
     Flush(Arc<FlushTicket>),
     /// Replace the sink at the next batch boundary (hot reload).
     Swap(Box<SwapRequest>),
@@ -68,7 +68,7 @@ impl SinkQueue {
         }
     }
 
-    pub fn push_batch(&self, batch: Batch) -> PushResult {
+    pub fn push_batch(&self, batch: Arc<RoutedBatch>) -> PushResult {
         let mut state = self.state.lock().unwrap();
         let mut result = PushResult::Queued;
         if state.batches >= state.capacity {
@@ -79,7 +79,7 @@ impl SinkQueue {
                         .wait_while(state, |s| s.batches >= s.capacity)
                         .unwrap();
                 }
-                OverflowPolicy::DropNewest => return PushResult::Dropped(batch.len()),
+                OverflowPolicy::DropNewest => return PushResult::Dropped(batch.batch().len()),
                 OverflowPolicy::DropOldest => {
                     let oldest = state
                         .items
@@ -88,7 +88,7 @@ impl SinkQueue {
                     if let Some(QueueItem::Batch(old)) = oldest.and_then(|i| state.items.remove(i))
                     {
                         state.batches -= 1;
-                        result = PushResult::Dropped(old.len());
+                        result = PushResult::Dropped(old.batch().len());
                     }
                 }
             }
@@ -102,7 +102,7 @@ impl SinkQueue {
 
     /// Queues a batch past the capacity (flush and shutdown must not wait
     /// behind a full queue, and must not drop).
-    pub fn push_batch_over_capacity(&self, batch: Batch) {
+    pub fn push_batch_over_capacity(&self, batch: Arc<RoutedBatch>) {
         let mut state = self.state.lock().unwrap();
         state.items.push_back(QueueItem::Batch(batch));
         state.batches += 1;

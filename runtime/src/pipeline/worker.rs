@@ -11,8 +11,9 @@ use super::counters::{ModuleState, SinkCounters};
 use super::dead_letter::DeadLetterStore;
 use super::queue::{QueueItem, SinkQueue};
 use super::retry_policy::RetryPolicy;
-use super::sandboxed::sandboxed_parts;
+use super::sink_parts::sink_parts;
 use crate::batch::Batch;
+use crate::routing::{RoutedBatch, Selection};
 use crate::sink::{FlushOutcome, Health, Sink, WriteOutcome};
 use crate::wasm::{GuestLogBudget, SinkReloader};
 
@@ -47,6 +48,8 @@ pub(crate) struct WorkerShared {
     pub log_budget: Mutex<Option<Arc<GuestLogBudget>>>,
     /// The HTTP egress of a wasm sink with an HTTP grant (for its counters).
     pub http: Mutex<Option<Arc<crate::wasm::SinkEgress>>>,
+    /// The routing counters of a `route` composite.
+    pub route: Mutex<Option<Arc<crate::composite::RouteCounters>>>,
     /// Set when a shutdown's deadline passed: the worker stops delivering
     /// and dead-letters what is left, so nothing accepted is lost unsaid.
     pub abandon: AtomicBool,
@@ -88,6 +91,10 @@ pub(crate) struct SinkWorker {
     /// For an optional sink that could not start: when to try again, and
     /// how many tries so far.
     start_retry: Option<(Instant, u32)>,
+    /// The sequence number after the last record the sink was handed. A
+    /// lane with a `when` numbers what it takes from here, so the numbers a
+    /// sink sees only grow and never repeat, reloads included.
+    next_sequence: u64,
 }
 
 impl SinkWorker {
@@ -107,6 +114,7 @@ impl SinkWorker {
             running: false,
             probation: None,
             start_retry: None,
+            next_sequence: 0,
         }
     }
 
@@ -171,9 +179,11 @@ impl SinkWorker {
                 continue;
             };
             match item {
-                QueueItem::Batch(batch) => {
-                    self.deliver(batch);
-                    self.probation_tick();
+                QueueItem::Batch(routed) => {
+                    if let Some(batch) = self.take(&routed) {
+                        self.deliver(batch);
+                        self.probation_tick();
+                    }
                 }
                 QueueItem::Flush(ticket) => ticket.complete(self.flush(Some(ticket.deadline))),
                 QueueItem::Swap(request) => self.swap(*request),
@@ -190,6 +200,31 @@ impl SinkWorker {
                 }
             }
         }
+    }
+
+    /// What the sink takes of a dispatched batch under its `when`, numbered
+    /// for it; `None` if its condition keeps nothing.
+    fn take(&mut self, routed: &RoutedBatch) -> Option<Batch> {
+        let counters = &self.shared.counters;
+        let (batch, skipped) = match routed.for_lane(&self.shared.name) {
+            Selection::Unfiltered(batch) => {
+                self.next_sequence = self
+                    .next_sequence
+                    .max(batch.first_sequence() + u64::from(batch.len()));
+                SinkCounters::add(&counters.matched, u64::from(batch.len()));
+                return Some(batch);
+            }
+            Selection::Nothing { skipped } => {
+                SinkCounters::add(&counters.skipped, u64::from(skipped));
+                return None;
+            }
+            Selection::Kept { batch, skipped } => (batch, skipped),
+        };
+        SinkCounters::add(&counters.skipped, u64::from(skipped));
+        SinkCounters::add(&counters.matched, u64::from(batch.len()));
+        let numbered = batch.renumbered(self.next_sequence);
+        self.next_sequence += u64::from(batch.len());
+        Some(numbered)
     }
 
     /// An optional sink that could not start: tries `start` again once its
@@ -228,13 +263,14 @@ impl SinkWorker {
             }
             let _ = guarded("stop", || self.sink.stop());
         }
-        let parts = sandboxed_parts(&*request.sink);
+        let parts = sink_parts(&*request.sink);
         let new_reloader = parts.reloader;
         let old = std::mem::replace(&mut self.sink, request.sink);
         let old_reloader =
             std::mem::replace(&mut *self.shared.reloader.lock().unwrap(), new_reloader);
         *self.shared.log_budget.lock().unwrap() = parts.log_budget;
         *self.shared.http.lock().unwrap() = parts.http;
+        *self.shared.route.lock().unwrap() = parts.route;
         let old_hash = {
             let mut module = self.shared.module.lock().unwrap();
             module.last_error = None;
@@ -295,7 +331,7 @@ impl SinkWorker {
         // The faulted instance is not called again: dropped without `stop`.
         drop(std::mem::replace(&mut self.sink, previous));
         *self.shared.reloader.lock().unwrap() = probation.reloader;
-        let parts = sandboxed_parts(&*self.sink);
+        let parts = sink_parts(&*self.sink);
         *self.shared.log_budget.lock().unwrap() = parts.log_budget;
         *self.shared.http.lock().unwrap() = parts.http;
         let message = format!(
@@ -697,6 +733,7 @@ mod tests {
                 reloader: Mutex::new(None),
                 log_budget: Mutex::new(None),
                 http: Mutex::new(None),
+                route: Mutex::new(None),
                 abandon: Default::default(),
             });
             let sink = ScriptedSink {

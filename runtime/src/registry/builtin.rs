@@ -18,5 +18,6 @@ pub(super) fn types() -> Vec<SinkType> {
         crate::sinks::otlp::config::sink_type(),
         crate::wasm::wasm_sink_type::sink_type(),
         crate::composite::config::sink_type(),
+        crate::composite::route_config::sink_type(),
     ]
 }

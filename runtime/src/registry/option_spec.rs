@@ -33,6 +33,9 @@ pub enum OptionKind {
     /// A string (or number) in a form of its own, checked by the sink type;
     /// the text says which form.
     Text(&'static str),
+    /// A `route`'s rules: an array of tables, each with a `when` condition
+    /// and its `targets` (written in the config file only).
+    Rules,
 }
 
 impl OptionKind {
@@ -64,6 +67,10 @@ impl OptionKind {
                     .into()
             }
             OptionKind::Text(form) => (*form).into(),
+            OptionKind::Rules => {
+                "an array of tables, such as [{ when = 'level >= \"error\"', targets = [\"pager\"] }]"
+                    .into()
+            }
         }
     }
 
@@ -81,6 +88,7 @@ impl OptionKind {
             OptionKind::List => "list",
             OptionKind::Table => "table",
             OptionKind::Text(_) => "string",
+            OptionKind::Rules => "rules",
         }
     }
 
@@ -138,6 +146,7 @@ impl OptionKind {
                 })
                 .collect::<Result<_, _>>()
                 .map(OptionValue::Table),
+            (OptionKind::Rules, toml::Value::Array(items)) => parse_rules(items),
             (_, toml::Value::String(text)) => self.parse_text(text, base_dir),
             _ => Err(wrong()),
         }
@@ -191,8 +200,64 @@ impl OptionKind {
                 "a table cannot be one string; set its keys one by one as `<option>.<key>=value`, such as `config.min_level=warn` ({})",
                 self.expected()
             )),
+            OptionKind::Rules => Err(format!(
+                "rules cannot be one string; write them in the config file as {}",
+                self.expected()
+            )),
         }
     }
+}
+
+/// A `route`'s rules from TOML: each `{ when = "...", targets = [...] }`
+/// (a single target may be a string), every condition checked.
+fn parse_rules(items: &[toml::Value]) -> Result<OptionValue, String> {
+    let example = r#"{ when = 'level >= "error"', targets = ["pager"] }"#;
+    if items.is_empty() {
+        return Err(format!("no rules; give at least one, such as [{example}]"));
+    }
+    let mut rules = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let rule = index + 1;
+        let toml::Value::Table(table) = item else {
+            return Err(format!("rule {rule} is not a table; write it as {example}"));
+        };
+        if let Some(key) = table.keys().find(|k| *k != "when" && *k != "targets") {
+            return Err(format!(
+                "rule {rule}: unknown key `{key}`; a rule has `when` and `targets`, such as {example}"
+            ));
+        }
+        let when = match table.get("when") {
+            Some(toml::Value::String(when)) => when.clone(),
+            Some(_) => {
+                return Err(format!(
+                    "rule {rule}: `when` must be a string, such as {example}"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "rule {rule}: missing `when`; write it as {example}"
+                ));
+            }
+        };
+        crate::routing::Condition::parse(&when).map_err(|e| format!("rule {rule}: `when`: {e}"))?;
+        let targets = match table.get("targets") {
+            Some(toml::Value::String(one)) => vec![one.clone()],
+            Some(toml::Value::Array(names)) if !names.is_empty() => names
+                .iter()
+                .map(|n| match n {
+                    toml::Value::String(s) => Ok(s.clone()),
+                    _ => Err(format!("rule {rule}: `targets` holds sink names (strings)")),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => {
+                return Err(format!(
+                    "rule {rule}: `targets` must name one sink or a list of them, such as {example}"
+                ));
+            }
+        };
+        rules.push((when, targets));
+    }
+    Ok(OptionValue::Rules(rules))
 }
 
 fn resolve(base_dir: &Path, path: &str) -> PathBuf {
@@ -233,6 +298,8 @@ pub enum OptionValue {
     List(Vec<String>),
     /// Key/value pairs, in the order written.
     Table(Vec<(String, String)>),
+    /// A `route`'s rules: each condition and its targets, in order.
+    Rules(Vec<(String, Vec<String>)>),
 }
 
 /// One declared option of a sink type.

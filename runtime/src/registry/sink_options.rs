@@ -245,6 +245,36 @@ impl SinkOptions {
             .unwrap_or_default())
     }
 
+    /// A `Rules` option: each rule's condition and targets (empty when unset).
+    pub fn rules(&self, option: &str) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
+        Ok(self
+            .typed(option, |v| match v {
+                OptionValue::Rules(r) => Some(r),
+                _ => None,
+            })?
+            .unwrap_or_default())
+    }
+
+    /// The names of other sinks `option` holds: a `List`'s entries, a
+    /// `Rules` option's targets, or a `String` naming one sink (`drop` and
+    /// an unset option name none).
+    pub fn referenced_sinks(&self, option: &str) -> Result<Vec<String>, ConfigError> {
+        Ok(match self.value(option)? {
+            Some(OptionValue::List(names)) => names,
+            Some(OptionValue::Rules(rules)) => {
+                let mut names: Vec<String> = Vec::new();
+                for target in rules.into_iter().flat_map(|(_, targets)| targets) {
+                    if !names.contains(&target) {
+                        names.push(target);
+                    }
+                }
+                names
+            }
+            Some(OptionValue::Str(name)) if name != "drop" => vec![name],
+            _ => Vec::new(),
+        })
+    }
+
     /// Parses a `Text` option with the sink type's own parser; its error is
     /// reported at the option.
     pub fn parse_text<T>(

@@ -45,7 +45,7 @@ pub struct SinkType {
     help: String,
     options: Arc<[OptionSpec]>,
     uri: Option<UriForm>,
-    references: Option<&'static str>,
+    references: Vec<&'static str>,
     constructor: Arc<SinkConstructor>,
 }
 
@@ -74,7 +74,7 @@ impl SinkType {
             help: help.into(),
             options: Arc::from([]),
             uri: None,
-            references: None,
+            references: Vec::new(),
             constructor: Arc::new(constructor),
         }
     }
@@ -115,11 +115,12 @@ impl SinkType {
         self
     }
 
-    /// Names the `List` option whose entries are other sinks' names (a
-    /// composite's `targets`): they are checked, cycle-checked, and fed only
-    /// through this sink.
+    /// Names an option whose values are other sinks' names (a composite's
+    /// `targets`, a route's `rules` and `default`): they are checked,
+    /// cycle-checked, and fed only through this sink. May be given more
+    /// than once.
     pub fn references(mut self, option: &'static str) -> Self {
-        self.references = Some(option);
+        self.references.push(option);
         self
     }
 
@@ -147,9 +148,10 @@ impl SinkType {
         self.uri.as_ref()
     }
 
-    /// The option naming other sinks, if any.
-    pub fn reference_option(&self) -> Option<&'static str> {
-        self.references
+    /// The options naming other sinks (none for a sink that is no
+    /// composite).
+    pub fn reference_options(&self) -> &[&'static str] {
+        &self.references
     }
 
     /// Whether the type declares `option`.

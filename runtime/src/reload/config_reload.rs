@@ -9,7 +9,9 @@ use crate::pipeline::{Pipeline, SinkLane};
 use crate::registry::sink_registry::SinkRegistry;
 use crate::sink::Sink;
 
-/// Whether the sink `name` and everything it sends to are configured alike.
+/// Whether the sink `name` and everything it sends to are configured alike
+/// (the sink's own `when` aside: the pipeline applies it, not the sink, so
+/// changing it needs no new instance).
 fn same_subtree(old: &Config, new: &Config, name: &str) -> bool {
     let (Some(a), Some(b)) = (old.sink(name), new.sink(name)) else {
         return false;
@@ -23,7 +25,20 @@ fn same_subtree(old: &Config, new: &Config, name: &str) -> bool {
         && a.rollback_batches == b.rollback_batches
         && a.options.same_values(&b.options)
         && a.targets == b.targets
-        && a.targets.iter().all(|t| same_subtree(old, new, t))
+        && a.targets
+            .iter()
+            .all(|t| same_subtree(old, new, t) && same_when(old, new, t))
+}
+
+/// Whether sink `name` has the same `when` in both (a composite's target:
+/// the composite applies it).
+fn same_when(old: &Config, new: &Config, name: &str) -> bool {
+    let text = |config: &Config| {
+        config
+            .sink(name)
+            .and_then(|s| s.when.as_ref().map(|w| w.text().to_owned()))
+    };
+    text(old) == text(new)
 }
 
 fn whole_config_error(message: impl Into<String>) -> ConfigError {
@@ -130,7 +145,7 @@ impl Pipeline {
         for (lane, sink, name) in swaps {
             let settings = config.sink(&name).expect("a root of the new config");
             lane.set_queue_limits(settings.queue_capacity, settings.overflow);
-            let hash = crate::pipeline::sandboxed_parts(&*sink)
+            let hash = crate::pipeline::sink_parts(&*sink)
                 .reloader
                 .map(|r| r.module_hash().to_owned());
             if let Err(err) = lane.swap(sink, Some(lane_settings(settings)), hash, false) {
@@ -142,7 +157,12 @@ impl Pipeline {
             .filter(|lane| !next.iter().any(|n| Arc::ptr_eq(n, lane)))
             .cloned()
             .collect();
-        self.replace_lanes(next);
+        let routes = crate::routing::RoutingTable::from_lanes(
+            config
+                .roots()
+                .map(|root| (root.name.as_str(), root.when.as_ref())),
+        );
+        self.replace_lanes(next, routes);
         for lane in &removed {
             lane.request_stop();
         }

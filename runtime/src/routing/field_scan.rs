@@ -1,0 +1,337 @@
+//! Finds the fields a set of conditions reads in one pass over a record's
+//! JSON bytes, skipping everything else without decoding it.
+//!
+//! The scanner never allocates and never panics: a record that is not a
+//! JSON object, or breaks off, leaves the fields not yet found `Missing`.
+//! When a key repeats, its first occurrence counts.
+
+use super::field_value::FieldValue;
+
+/// The paths to look for, as a tree of object keys.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FieldTree {
+    nodes: Vec<TreeNode>,
+    slots: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+struct TreeNode {
+    children: Vec<(Box<[u8]>, usize)>,
+    /// The slot a value found at this path goes to.
+    slot: Option<usize>,
+}
+
+impl FieldTree {
+    /// A tree for `paths`; path `i` fills slot `i`.
+    pub fn new(paths: &[Vec<String>]) -> Self {
+        let mut tree = FieldTree {
+            nodes: vec![TreeNode::default()],
+            slots: paths.len(),
+        };
+        for (slot, path) in paths.iter().enumerate() {
+            let mut node = 0;
+            for key in path {
+                let existing = tree.nodes[node]
+                    .children
+                    .iter()
+                    .find(|(k, _)| **k == *key.as_bytes())
+                    .map(|(_, child)| *child);
+                node = match existing {
+                    Some(child) => child,
+                    None => {
+                        tree.nodes.push(TreeNode::default());
+                        let child = tree.nodes.len() - 1;
+                        tree.nodes[node]
+                            .children
+                            .push((key.as_bytes().into(), child));
+                        child
+                    }
+                };
+            }
+            tree.nodes[node].slot = Some(slot);
+        }
+        tree
+    }
+
+    /// How many slots `scan` fills.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Fills `values` (one per path, all `Missing` on entry) from `record`.
+    pub fn scan<'a>(&self, record: &'a [u8], values: &mut [FieldValue<'a>]) {
+        let mut scanner = Scanner {
+            bytes: record,
+            at: 0,
+        };
+        let mut left = self.slots;
+        scanner.skip_space();
+        if scanner.peek() == Some(b'{') {
+            self.object(&mut scanner, 0, values, &mut left);
+        }
+    }
+
+    /// Scans the object at the scanner (on its `{`) for `node`'s children.
+    /// Returns `false` if the record broke off or every slot is filled.
+    fn object<'a>(
+        &self,
+        s: &mut Scanner<'a>,
+        node: usize,
+        values: &mut [FieldValue<'a>],
+        left: &mut usize,
+    ) -> bool {
+        s.at += 1;
+        loop {
+            s.skip_space();
+            match s.peek() {
+                Some(b'}') => {
+                    s.at += 1;
+                    return true;
+                }
+                Some(b',') => {
+                    s.at += 1;
+                    continue;
+                }
+                Some(b'"') => {}
+                _ => return false,
+            }
+            let Some((key, escaped)) = s.string() else {
+                return false;
+            };
+            s.skip_space();
+            if s.peek() != Some(b':') {
+                return false;
+            }
+            s.at += 1;
+            s.skip_space();
+            let child = self.child(node, key, escaped);
+            let Some(child) = child else {
+                if !s.skip_value() {
+                    return false;
+                }
+                continue;
+            };
+            let wanted = &self.nodes[child];
+            if !wanted.children.is_empty() && s.peek() == Some(b'{') {
+                if let Some(slot) = wanted.slot
+                    && values[slot] == FieldValue::Missing
+                {
+                    values[slot] = FieldValue::Object;
+                    *left -= 1;
+                }
+                if !self.object(s, child, values, left) {
+                    return false;
+                }
+            } else {
+                let Some(value) = s.value() else {
+                    return false;
+                };
+                if let Some(slot) = wanted.slot
+                    && values[slot] == FieldValue::Missing
+                {
+                    values[slot] = value;
+                    *left -= 1;
+                }
+            }
+            if *left == 0 {
+                return false;
+            }
+        }
+    }
+
+    fn child(&self, node: usize, key: &[u8], escaped: bool) -> Option<usize> {
+        let children = &self.nodes[node].children;
+        if !escaped {
+            return children.iter().find(|(k, _)| **k == *key).map(|(_, c)| *c);
+        }
+        let value = FieldValue::Str { raw: key, escaped };
+        let decoded = value.text()?;
+        children
+            .iter()
+            .find(|(k, _)| **k == *decoded)
+            .map(|(_, c)| *c)
+    }
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.at += 1;
+        }
+    }
+
+    /// The string at the scanner (on its `"`): its raw bytes and whether
+    /// they hold an escape. `None` if it is not closed.
+    fn string(&mut self) -> Option<(&'a [u8], bool)> {
+        let start = self.at + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            let offset = memchr::memchr2(b'"', b'\\', self.bytes.get(i..)?)?;
+            i += offset;
+            if self.bytes[i] == b'\\' {
+                escaped = true;
+                i += 2;
+                continue;
+            }
+            self.at = i + 1;
+            return Some((&self.bytes[start..i], escaped));
+        }
+    }
+
+    /// The value at the scanner, read as far as a test needs; objects and
+    /// arrays are skipped.
+    fn value(&mut self) -> Option<FieldValue<'a>> {
+        Some(match self.peek()? {
+            b'"' => {
+                let (raw, escaped) = self.string()?;
+                FieldValue::Str { raw, escaped }
+            }
+            b'{' => {
+                self.skip_nested()?;
+                FieldValue::Object
+            }
+            b'[' => {
+                self.skip_nested()?;
+                FieldValue::Array
+            }
+            _ => {
+                let start = self.at;
+                while let Some(b) = self.peek() {
+                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n') {
+                        break;
+                    }
+                    self.at += 1;
+                }
+                match &self.bytes[start..self.at] {
+                    b"true" => FieldValue::Bool(true),
+                    b"false" => FieldValue::Bool(false),
+                    b"null" => FieldValue::Null,
+                    b"" => return None,
+                    number => FieldValue::Number(number),
+                }
+            }
+        })
+    }
+
+    fn skip_value(&mut self) -> bool {
+        self.value().is_some()
+    }
+
+    /// Skips the object or array at the scanner, strings inside included.
+    fn skip_nested(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.string()?;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.at += 1;
+                        return Some(());
+                    }
+                }
+                _ => {}
+            }
+            self.at += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan<'a>(paths: &[&str], record: &'a str) -> Vec<FieldValue<'a>> {
+        let paths: Vec<Vec<String>> = paths
+            .iter()
+            .map(|p| p.split('.').map(str::to_owned).collect())
+            .collect();
+        let tree = FieldTree::new(&paths);
+        let mut values = vec![FieldValue::Missing; tree.slots()];
+        tree.scan(record.as_bytes(), &mut values);
+        values
+    }
+
+    #[test]
+    fn finds_top_level_and_nested_fields_and_skips_the_rest() {
+        let values = scan(
+            &["level", "http.status", "http", "tags", "gone", "msg"],
+            r#"{"skip":{"a":[1,{"b":"}"}]},"level":"warn","http":{"x":"\"","status":503},"tags":["a"],"msg":"a\"b"}"#,
+        );
+        assert_eq!(
+            values[0],
+            FieldValue::Str {
+                raw: b"warn",
+                escaped: false
+            }
+        );
+        assert_eq!(values[1], FieldValue::Number(b"503"));
+        assert_eq!(values[2], FieldValue::Object);
+        assert_eq!(values[3], FieldValue::Array);
+        assert_eq!(values[4], FieldValue::Missing);
+        assert_eq!(values[5].text().unwrap().as_ref(), b"a\"b");
+    }
+
+    #[test]
+    fn whitespace_escaped_keys_and_first_occurrence() {
+        let values = scan(
+            &["a", "b c"],
+            "{ \"a\" : true , \"b\\u0020c\" : null, \"a\": false }",
+        );
+        assert_eq!(values, vec![FieldValue::Bool(true), FieldValue::Null]);
+    }
+
+    #[test]
+    fn malformed_records_leave_fields_missing_without_panicking() {
+        for record in [
+            "",
+            "not json",
+            "[1,2]",
+            "{",
+            "{\"level\"",
+            "{\"level\":",
+            "{\"a\":\"x",
+            "{\"a\":{\"b\":[",
+            "{\"level\" \"warn\"}",
+            "\"level\"",
+            "{\"a\":1,,\"level\":\"x\"",
+            "{\"x\":\"\\",
+        ] {
+            let values = scan(&["level", "a.b"], record);
+            assert!(
+                values.iter().all(|v| matches!(
+                    v,
+                    FieldValue::Missing | FieldValue::Number(_) | FieldValue::Str { .. }
+                )),
+                "{record}: {values:?}"
+            );
+        }
+        assert_eq!(
+            scan(&["level"], "[{\"level\":\"warn\"}]"),
+            vec![FieldValue::Missing]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let tree = FieldTree::new(&[vec!["a".into()], vec!["b".into(), "c".into()]]);
+            let mut values = vec![FieldValue::Missing; 2];
+            tree.scan(&bytes, &mut values);
+        }
+    }
+}
