@@ -3,6 +3,7 @@
 mod catalog;
 mod check;
 mod inspect;
+mod route;
 mod run;
 mod validate;
 
@@ -78,6 +79,16 @@ enum Command {
         #[command(flatten)]
         sources: ConfigArgs,
     },
+    /// A dry run of the routing table: for each record of a sample, which
+    /// sinks would take it (every `when` and `route` rule decided as `run`
+    /// would); nothing is started or sent.
+    Route {
+        #[command(flatten)]
+        sources: ConfigArgs,
+        /// Sample NDJSON records, one per line; `-` is stdin.
+        #[arg(long, short)]
+        input: PathBuf,
+    },
     /// Show a component's imports and exports and whether it is a sink.
     Inspect {
         /// The component file.
@@ -139,6 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             watch,
         } => run::run(&sources, &input, watch),
         Command::Validate { sources } => validate::validate(&sources),
+        Command::Route { sources, input } => route::route(&sources, &input),
         Command::Inspect { component } => inspect::inspect(&component),
         Command::Sinks { markdown } => catalog::print(markdown),
         Command::Check {

@@ -231,6 +231,25 @@ fn print_summary(stats: &[SinkStats], elapsed: Duration) {
                 http.status_5xx
             );
         }
+        if s.skipped > 0 {
+            eprintln!(
+                "{}: when: {} record(s) matched, {} skipped",
+                s.name, s.matched, s.skipped
+            );
+        }
+        if !s.routed.is_empty() {
+            let routed: Vec<String> = s
+                .routed
+                .iter()
+                .map(|(target, n)| format!("{target} {n}"))
+                .collect();
+            eprintln!(
+                "{}: routed {}; {} unrouted",
+                s.name,
+                routed.join(", "),
+                s.unrouted
+            );
+        }
         if s.guest_log_dropped > 0 {
             eprintln!(
                 "{}: {} guest log line(s) dropped over the sink's log budget",

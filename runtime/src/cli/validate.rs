@@ -49,12 +49,41 @@ fn print_tree(config: &Config, name: &str, depth: usize) {
             .map(|p| format!(", {p}"))
             .unwrap_or_default()
     };
-    println!(
-        "{}{} ({}{pattern})",
-        "  ".repeat(depth),
-        sink.name,
-        sink.type_name
-    );
+    let when = sink
+        .when
+        .as_ref()
+        .map(|w| format!(" when {w}"))
+        .unwrap_or_default();
+    let indent = "  ".repeat(depth);
+    println!("{indent}{} ({}{pattern}){when}", sink.name, sink.type_name);
+    if sink.type_name == "route" {
+        let mode = sink
+            .options
+            .string("mode")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        for (n, (when, targets)) in sink
+            .options
+            .rules("rules")
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            println!(
+                "{indent}  rule {} ({mode}): when {when} -> {}",
+                n + 1,
+                targets.join(", ")
+            );
+        }
+        let default = sink.options.string("default").ok().flatten();
+        println!(
+            "{indent}  default -> {}",
+            default
+                .as_deref()
+                .unwrap_or("(none: unrouted records are counted)")
+        );
+    }
     for target in &sink.targets {
         print_tree(config, target, depth + 1);
     }

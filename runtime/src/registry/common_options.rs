@@ -32,11 +32,11 @@ pub const COMMON_OPTIONS: &[OptionSpec] = &[
     OptionSpec::new("optional", OptionKind::Bool)
         .default("false")
         .help("if `start` fails at boot, run without the sink (reported unhealthy) and retry `start` with back-off, instead of refusing to run"),
-    OptionSpec::new("when", OptionKind::Text("a condition on record fields, such as 'level >= \"warn\" and service == \"api\"'"))
-        .help("only records this condition keeps reach the sink (see Routing in configuration.md); the sink numbers the records it takes from 0"),
     OptionSpec::new("rollback_batches", OptionKind::Integer)
         .default("3")
         .help("after a hot reload, a fault (trap, deadline, memory, fatal) within this many batches swaps the previous module back; 0 turns rollback off"),
+    OptionSpec::new("when", OptionKind::Text("a condition on record fields, such as 'level >= \"warn\" and service == \"api\"'"))
+        .help("only records this condition keeps reach the sink (see Routing in configuration.md); the sink numbers the records it takes from 0"),
 ];
 
 /// Whether every sink accepts `option`.

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::field_scan::FieldTree;
 use super::field_value::FieldValue;
 use super::level::LevelRank;
 
@@ -15,6 +16,8 @@ pub struct Condition {
     pub(crate) root: Node,
     /// The field paths the condition reads; `Node::Test::field` indexes it.
     pub(crate) fields: Vec<FieldPath>,
+    /// Those paths as a scan tree, for deciding one record on its own.
+    tree: FieldTree,
 }
 
 /// A field path: `http.status` is `["http", "status"]`.
@@ -86,8 +89,8 @@ pub(crate) enum Test {
     Level(Order, LevelRank),
     StartsWith(String),
     EndsWith(String),
-    Contains(memchr::memmem::Finder<'static>),
-    Matches(regex::bytes::Regex),
+    Contains(Box<memchr::memmem::Finder<'static>>),
+    Matches(Box<regex::bytes::Regex>),
 }
 
 impl Test {
@@ -152,9 +155,20 @@ impl Condition {
         let (root, fields) = super::parse::parse(text)?;
         Ok(Condition {
             text: text.trim().into(),
+            tree: FieldTree::new(&fields),
             root,
             fields,
         })
+    }
+
+    /// Whether the condition keeps `record` (one JSON record, without its
+    /// newline). A pipeline decides whole batches at once; this is for
+    /// trying a condition on one record (`sinkbox route`).
+    pub fn keeps(&self, record: &[u8]) -> bool {
+        let mut values = vec![FieldValue::Missing; self.fields.len()];
+        self.tree.scan(record, &mut values);
+        let map: Vec<usize> = (0..self.fields.len()).collect();
+        self.root.holds(&values, &map)
     }
 
     /// The condition as written (trimmed).
@@ -302,8 +316,8 @@ mod tests {
             let refs: Vec<&str> = records.iter().map(String::as_str).collect();
             let batch = Batch::from_records(&refs, 0);
             let verdicts = set.evaluate(&batch);
-            for i in 0..records.len() {
-                proptest::prop_assert!(verdicts.verdicts[a].keeps(i) != verdicts.verdicts[b].keeps(i), "{}", records[i]);
+            for (i, record) in records.iter().enumerate() {
+                proptest::prop_assert!(verdicts.verdicts[a].keeps(i) != verdicts.verdicts[b].keeps(i), "{}", record);
             }
             proptest::prop_assert_eq!(
                 verdicts.verdicts[a].kept() + verdicts.verdicts[b].kept(),

@@ -16,9 +16,14 @@ pub(crate) struct ConditionSet {
     /// For each condition, the slot of each of its fields.
     maps: Vec<Vec<usize>>,
     tree: FieldTree,
-    /// The `level` slot, when every condition reads the level only: then a
-    /// level known at emit time spares the scan.
-    level_only_slot: Option<usize>,
+    /// The `level` slot, if a condition reads only the level's rank: a
+    /// level known at emit time answers those conditions.
+    level_slot: Option<usize>,
+    /// Which conditions read only the level's rank.
+    level_only: Vec<bool>,
+    /// Whether some condition reads more than a level: then records are
+    /// scanned even when their level is known.
+    needs_scan: bool,
 }
 
 /// Which records of a batch a condition keeps.
@@ -106,7 +111,13 @@ impl ConditionSet {
             })
             .collect();
         self.tree = FieldTree::new(&paths);
-        self.level_only_slot = if self.conditions.iter().all(|c| c.reads_level_only()) {
+        self.level_only = self
+            .conditions
+            .iter()
+            .map(|c| c.reads_level_only())
+            .collect();
+        self.needs_scan = self.level_only.iter().any(|only| !only);
+        self.level_slot = if self.level_only.iter().any(|only| *only) {
             paths.iter().position(|p| *p == ["level"])
         } else {
             None
@@ -134,15 +145,29 @@ impl ConditionSet {
             start = end + 1;
             ends.push(start as u32);
             values.fill(FieldValue::Missing);
-            match (self.level_only_slot, levels.and_then(|l| l.get(index))) {
-                (Some(slot), Some(&rank)) if rank != 0 => values[slot] = FieldValue::Level(rank),
-                _ => self.tree.scan(record, &mut values),
+            let known = match (self.level_slot, levels.and_then(|l| l.get(index))) {
+                (Some(slot), Some(&rank)) if rank != 0 => Some((slot, rank)),
+                _ => None,
+            };
+            if known.is_none() || self.needs_scan {
+                self.tree.scan(record, &mut values);
             }
-            for ((condition, map), verdict) in
-                self.conditions.iter().zip(&self.maps).zip(&mut verdicts)
-            {
-                if condition.root.holds(&values, map) {
-                    verdict.keep(index);
+            // Conditions that read more than the level see the record as
+            // scanned; then level-only ones see the level known at emit time.
+            for pass in [false, true] {
+                if pass && let Some((slot, rank)) = known {
+                    values[slot] = FieldValue::Level(rank);
+                }
+                for (((condition, map), verdict), &level_only) in self
+                    .conditions
+                    .iter()
+                    .zip(&self.maps)
+                    .zip(&mut verdicts)
+                    .zip(&self.level_only)
+                {
+                    if level_only == pass && condition.root.holds(&values, map) {
+                        verdict.keep(index);
+                    }
                 }
             }
         }

@@ -14,7 +14,9 @@ mod field_scan;
 mod field_value;
 pub(crate) mod level;
 mod parse;
+mod preview;
 pub(crate) mod routing_table;
 
 pub use condition::{Condition, ConditionError};
+pub use preview::{RoutePreview, preview};
 pub(crate) use routing_table::{RoutedBatch, RoutingTable, Selection};

@@ -383,9 +383,9 @@ impl Parser<'_> {
                 match word {
                     "starts_with" => Test::StartsWith(text),
                     "ends_with" => Test::EndsWith(text),
-                    "contains" => {
-                        Test::Contains(memchr::memmem::Finder::new(text.as_bytes()).into_owned())
-                    }
+                    "contains" => Test::Contains(Box::new(
+                        memchr::memmem::Finder::new(text.as_bytes()).into_owned(),
+                    )),
                     _ => {
                         let regex = regex::bytes::RegexBuilder::new(&text)
                             .size_limit(REGEX_SIZE_LIMIT)
@@ -398,7 +398,7 @@ impl Parser<'_> {
                                     example,
                                 )
                             })?;
-                        Test::Matches(regex)
+                        Test::Matches(Box::new(regex))
                     }
                 }
             }

@@ -1,0 +1,186 @@
+//! The `route` composite and `when` in configurations: rules in order, a
+//! default or none (unrouted records counted), `mode = "all"`, `when` on a
+//! fanout's targets, and pointed errors for bad conditions.
+
+use crate::support::{numbers, read_lines, toml_pipeline};
+
+fn emit_levels(pipeline: &sinkbox::Pipeline, n: usize) {
+    let levels = ["debug", "info", "warn", "error"];
+    for i in 0..n {
+        pipeline
+            .emit(&serde_json::json!({"i": i, "level": levels[i % 4], "audit": i % 5 == 0}))
+            .unwrap();
+    }
+}
+
+const ROUTE: &str = r#"
+[runtime.batch]
+max_records = 16
+timeout = "1h"
+[sinks.router]
+type = "route"
+rules = [
+  { when = 'level >= "error"', targets = ["errors"] },
+  { when = 'audit == true', targets = ["audit", "errors"] },
+]
+DEFAULT
+[sinks.errors]
+type = "file"
+path = "errors.ndjson"
+[sinks.audit]
+type = "file"
+path = "audit.ndjson"
+[sinks.rest]
+type = "file"
+path = "rest.ndjson"
+"#;
+
+fn route(dir: &std::path::Path, default: &str) -> sinkbox::Pipeline {
+    toml_pipeline(dir, &ROUTE.replace("DEFAULT", default))
+}
+
+#[test]
+fn first_match_sends_each_record_to_the_first_rule_that_takes_it_and_the_rest_to_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = route(dir.path(), "default = \"rest\"\nmode = \"first_match\"");
+    emit_levels(&pipeline, 200);
+    let stats = pipeline.shutdown();
+    let lines = |f: &str| numbers(&read_lines(&dir.path().join(f)));
+    let errors: Vec<usize> = (0..200).filter(|i| i % 4 == 3 || i % 5 == 0).collect();
+    let audit: Vec<usize> = (0..200).filter(|i| i % 4 != 3 && i % 5 == 0).collect();
+    let rest: Vec<usize> = (0..200).filter(|i| i % 4 != 3 && i % 5 != 0).collect();
+    assert_eq!(lines("errors.ndjson"), errors);
+    assert_eq!(lines("audit.ndjson"), audit);
+    assert_eq!(lines("rest.ndjson"), rest);
+    let router = stats.iter().find(|s| s.name == "router").unwrap();
+    assert_eq!(router.unrouted, 0);
+    assert_eq!(
+        router.routed,
+        vec![
+            ("errors".to_owned(), errors.len() as u64),
+            ("audit".to_owned(), audit.len() as u64),
+            ("rest".to_owned(), rest.len() as u64),
+        ]
+    );
+}
+
+#[test]
+fn mode_all_sends_a_record_to_every_rule_that_takes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = route(dir.path(), "default = \"rest\"\nmode = \"all\"");
+    emit_levels(&pipeline, 100);
+    pipeline.shutdown();
+    let lines = |f: &str| numbers(&read_lines(&dir.path().join(f)));
+    // An audited error is in both rules; `errors` still gets it once.
+    assert_eq!(
+        lines("errors.ndjson"),
+        (0..100)
+            .filter(|i| i % 4 == 3 || i % 5 == 0)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        lines("audit.ndjson"),
+        (0..100).filter(|i| i % 5 == 0).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn without_a_default_unrouted_records_are_counted_and_drop_says_so_on_purpose() {
+    for default in ["", "default = \"drop\""] {
+        let dir = tempfile::tempdir().unwrap();
+        let pipeline = route(dir.path(), default);
+        emit_levels(&pipeline, 100);
+        let stats = pipeline.shutdown();
+        let router = stats.iter().find(|s| s.name == "router").unwrap();
+        let unrouted = (0..100).filter(|i| i % 4 != 3 && i % 5 != 0).count() as u64;
+        assert_eq!(router.unrouted, unrouted, "{default}");
+        // `rest` is no route target here, so it is a top-level sink of its own.
+        assert_eq!(
+            stats.iter().find(|s| s.name == "rest").unwrap().records,
+            100
+        );
+    }
+}
+
+#[test]
+fn a_fanout_target_with_a_when_takes_only_what_it_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = toml_pipeline(
+        dir.path(),
+        r#"
+[runtime.batch]
+max_records = 16
+timeout = "1h"
+[sinks.both]
+type = "composite"
+pattern = "fanout"
+targets = ["everything", "loud"]
+[sinks.everything]
+type = "file"
+path = "everything.ndjson"
+[sinks.loud]
+type = "file"
+path = "loud.ndjson"
+when = 'level in ["warn", "error"]'
+"#,
+    );
+    emit_levels(&pipeline, 40);
+    pipeline.shutdown();
+    let lines = |f: &str| numbers(&read_lines(&dir.path().join(f)));
+    assert_eq!(lines("everything.ndjson"), (0..40).collect::<Vec<_>>());
+    assert_eq!(
+        lines("loud.ndjson"),
+        (0..40).filter(|i| i % 4 >= 2).collect::<Vec<_>>()
+    );
+}
+
+fn config_error(toml: &str) -> String {
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    let dir = tempfile::tempdir().unwrap();
+    let result = sinkbox::config::ConfigLoader::new(&registry)
+        .toml(toml, "t.toml", dir.path())
+        .load()
+        .and_then(|config| config.check(&registry).map(|_| config));
+    result.expect_err("the config must be refused").to_string()
+}
+
+#[test]
+fn bad_conditions_and_rules_are_pointed_config_errors() {
+    let e = config_error("[sinks.a]\ntype = \"stdout\"\nwhen = 'level >= \"warm\"'\n");
+    assert!(
+        e.starts_with(
+            "t.toml:3: sinks.a.when: `>=` compares numbers or levels, and \"warm\" is not a level"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("for example: level >= \"warn\""), "{e}");
+    let e = config_error(
+        "[sinks.r]\ntype = \"route\"\nrules = [{ when = 'a == 1', targets = [\"x\"] }, { when = 'b = 2', targets = [\"x\"] }]\n[sinks.x]\ntype = \"stdout\"\n",
+    );
+    assert!(
+        e.contains("sinks.r.rules: rule 2: `when`: `=` is not a test; compare with `==`"),
+        "{e}"
+    );
+    let e = config_error(
+        "[sinks.r]\ntype = \"route\"\nrules = [{ when = 'a == 1', targets = [\"nope\"] }]\n[sinks.x]\ntype = \"stdout\"\n",
+    );
+    assert!(
+        e.contains("sinks.r.rules: `nope` is not a configured sink"),
+        "{e}"
+    );
+    let e = config_error("[sinks.r]\ntype = \"route\"\nrules = [{ when = 'a == 1' }]\n");
+    assert!(e.contains("rule 1: `targets` must name one sink"), "{e}");
+    let e = config_error(
+        "[sinks.rr]\ntype = \"composite\"\npattern = \"round_robin\"\ntargets = [\"a\", \"b\"]\n[sinks.a]\ntype = \"stdout\"\nwhen = 'x == 1'\n[sinks.b]\ntype = \"stdout\"\n",
+    );
+    assert!(
+        e.contains(
+            "target `a` has a `when` condition, but `round_robin` hands each batch to one target"
+        ),
+        "{e}"
+    );
+    let e = config_error(
+        "[sinks.r]\ntype = \"route\"\nrules = [{ when = 'a == 1', targets = [\"r\"] }]\n",
+    );
+    assert!(e.contains("composite cycle"), "{e}");
+}
