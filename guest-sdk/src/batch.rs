@@ -26,7 +26,8 @@ impl Batch {
     }
 
     /// The sequence number of the first record; record `i` has
-    /// `first_sequence() + i`.
+    /// `first_sequence() + i`. Unique per sink while the pipeline runs (a
+    /// sink with a `when` condition numbers what it takes itself).
     pub fn first_sequence(&self) -> u64 {
         self.raw.first_sequence
     }

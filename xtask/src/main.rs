@@ -162,6 +162,8 @@ fn bench(root: &Path) -> Result<()> {
         "http_sinks",
         "--bench",
         "wasm_http",
+        "--bench",
+        "routing",
     ]))
 }
 

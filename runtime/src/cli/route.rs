@@ -47,7 +47,7 @@ pub fn route(sources: &ConfigArgs, input: &Path) -> anyhow::Result<ExitCode> {
             count("(not JSON)");
             continue;
         }
-        let preview = sinkbox::routing::preview(&config, line);
+        let preview = sinkbox::config::route_preview(&config, line);
         println!("{number}: {shown}");
         if preview.destinations.is_empty() {
             println!("   -> no sink");

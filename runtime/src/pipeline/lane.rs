@@ -13,7 +13,7 @@ use super::queue::{PushResult, QueueItem, SinkQueue};
 use super::sink_parts::sink_parts;
 use super::worker::{FaultPolicy, SinkWorker, WorkerShared};
 use super::{DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RetryPolicy, SinkStats};
-use crate::routing::RoutedBatch;
+use crate::routing::{RoutedBatch, Selection};
 use crate::sink::{Health, Sink};
 use crate::wasm::SinkReloader;
 
@@ -115,7 +115,12 @@ impl SinkLane {
             self.shared.queue.push_batch_over_capacity(batch);
             return;
         }
-        if let PushResult::Dropped(records) = self.shared.queue.push_batch(batch) {
+        if let PushResult::Dropped(dropped) = self.shared.queue.push_batch(batch) {
+            // Count what this sink would have taken, not the whole batch.
+            let records = match dropped.for_lane(&self.shared.name) {
+                Selection::Unfiltered(batch) | Selection::Kept { batch, .. } => batch.len(),
+                Selection::Nothing { .. } => 0,
+            };
             SinkCounters::add(&self.shared.counters.dropped, u64::from(records));
         }
     }

@@ -50,8 +50,8 @@ struct QueueState {
 /// What `push_batch` did with the batch.
 pub(crate) enum PushResult {
     Queued,
-    /// The policy dropped this many records (the new batch or an old one).
-    Dropped(u32),
+    /// The policy dropped this batch (the new one or an old one).
+    Dropped(Arc<RoutedBatch>),
 }
 
 impl SinkQueue {
@@ -79,7 +79,7 @@ impl SinkQueue {
                         .wait_while(state, |s| s.batches >= s.capacity)
                         .unwrap();
                 }
-                OverflowPolicy::DropNewest => return PushResult::Dropped(batch.batch().len()),
+                OverflowPolicy::DropNewest => return PushResult::Dropped(batch),
                 OverflowPolicy::DropOldest => {
                     let oldest = state
                         .items
@@ -88,7 +88,7 @@ impl SinkQueue {
                     if let Some(QueueItem::Batch(old)) = oldest.and_then(|i| state.items.remove(i))
                     {
                         state.batches -= 1;
-                        result = PushResult::Dropped(old.batch().len());
+                        result = PushResult::Dropped(old);
                     }
                 }
             }

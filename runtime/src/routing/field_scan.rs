@@ -153,6 +153,26 @@ impl FieldTree {
     }
 }
 
+/// A JSON number's value: whole numbers of up to 15 digits directly (the
+/// common case: status codes, counts, durations), anything else through the
+/// float parser. Not a number at all: NaN, which no comparison holds for.
+fn parse_number(text: &[u8]) -> f64 {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let whole = digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) as f64;
+        return if negative { -whole } else { whole };
+    }
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 struct Scanner<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -175,6 +195,19 @@ impl<'a> Scanner<'a> {
         let start = self.at + 1;
         let mut i = start;
         let mut escaped = false;
+        // Keys and most values are short: a plain loop over their first
+        // bytes beats setting up a vector search.
+        let short_end = self.bytes.len().min(start + 24);
+        while i < short_end {
+            match self.bytes[i] {
+                b'"' => {
+                    self.at = i + 1;
+                    return Some((&self.bytes[start..i], false));
+                }
+                b'\\' => break,
+                _ => i += 1,
+            }
+        }
         loop {
             let offset = memchr::memchr2(b'"', b'\\', self.bytes.get(i..)?)?;
             i += offset;
@@ -217,7 +250,7 @@ impl<'a> Scanner<'a> {
                     b"false" => FieldValue::Bool(false),
                     b"null" => FieldValue::Null,
                     b"" => return None,
-                    number => FieldValue::Number(number),
+                    number => FieldValue::Number(parse_number(number)),
                 }
             }
         })
@@ -279,7 +312,7 @@ mod tests {
                 escaped: false
             }
         );
-        assert_eq!(values[1], FieldValue::Number(b"503"));
+        assert_eq!(values[1], FieldValue::Number(503.0));
         assert_eq!(values[2], FieldValue::Object);
         assert_eq!(values[3], FieldValue::Array);
         assert_eq!(values[4], FieldValue::Missing);
@@ -319,6 +352,19 @@ mod tests {
                 )),
                 "{record}: {values:?}"
             );
+        }
+        for (text, value) in [
+            ("-12", -12.0),
+            ("2.5e3", 2500.0),
+            ("007", 7.0),
+            ("1x", f64::NAN),
+        ] {
+            match scan(&["n"], &format!("{{\"n\":{text}}}"))[0] {
+                FieldValue::Number(n) => {
+                    assert!(n == value || n.is_nan() && value.is_nan(), "{text}")
+                }
+                other => panic!("{text}: {other:?}"),
+            }
         }
         assert_eq!(
             scan(&["level"], "[{\"level\":\"warn\"}]"),

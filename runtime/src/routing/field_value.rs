@@ -11,8 +11,8 @@ pub(crate) enum FieldValue<'a> {
     Missing,
     Null,
     Bool(bool),
-    /// The number's text, as written.
-    Number(&'a [u8]),
+    /// A number (NaN if its text is no number).
+    Number(f64),
     /// The string's bytes between the quotes; `escaped` when they hold a
     /// backslash and must be decoded before comparing.
     Str {
@@ -30,7 +30,7 @@ impl FieldValue<'_> {
     /// The value as a number, if it is one.
     pub fn number(&self) -> Option<f64> {
         match self {
-            FieldValue::Number(text) => std::str::from_utf8(text).ok()?.parse().ok(),
+            FieldValue::Number(n) => Some(*n),
             _ => None,
         }
     }

@@ -10,6 +10,14 @@ pub(crate) const LEVEL_NAMES: &str =
 
 /// The rank of a level name, or `None` if the text names no level.
 pub(crate) fn level_rank(text: &[u8]) -> Option<LevelRank> {
+    // Most loggers write the lower-case names: no case folding for them.
+    match text {
+        b"info" => return Some(3),
+        b"warn" => return Some(4),
+        b"error" => return Some(5),
+        b"debug" => return Some(2),
+        _ => {}
+    }
     // Longest alias is 8 bytes ("critical"); anything longer is no level.
     if text.len() > 8 {
         return None;

@@ -14,9 +14,9 @@ mod field_scan;
 mod field_value;
 pub(crate) mod level;
 mod parse;
-mod preview;
 pub(crate) mod routing_table;
+mod table_check;
 
 pub use condition::{Condition, ConditionError};
-pub use preview::{RoutePreview, preview};
 pub(crate) use routing_table::{RoutedBatch, RoutingTable, Selection};
+pub use table_check::Conditions;

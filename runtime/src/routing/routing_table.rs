@@ -73,11 +73,6 @@ impl RoutedBatch {
         })
     }
 
-    /// The batch before any condition.
-    pub fn batch(&self) -> &Batch {
-        &self.batch
-    }
-
     /// What lane `lane` takes.
     pub fn for_lane(&self, lane: &str) -> Selection {
         let Some((table, index)) = self

@@ -49,10 +49,25 @@ impl Default for MmapWriterOptions {
 ///
 /// The file is pre-sized (`initial_size`) and grows by `growth_factor` when
 /// full. [`MmapWriter::close`] trims it to the bytes written. After a crash
-/// the file keeps its zero-filled tail; [`MmapWriter::open`] finds the true
-/// end (the last non-zero byte) and appends from there, so the zero padding
-/// is never read as data. Data that itself ends in zero bytes would lose
-/// them across a crash: use it for text such as JSON lines.
+/// the file keeps its zero-filled tail, and a copy the crash cut short may
+/// have left a hole of zeros (a large `memcpy` stores its head last), so
+/// [`MmapWriter::open`] takes the data to end at the first zero byte, zeroes
+/// whatever lies after it, and appends from there: neither the padding nor
+/// a torn copy is ever read as data. Data that holds a zero byte would be
+/// cut there across a crash: use it for text such as JSON lines.
+/// Where the data of a file left by a crash ends: at its first zero byte.
+/// Everything after it (the rest of a torn copy, later copies) is zeroed,
+/// so an append that writes less than that leaves no stale bytes behind for
+/// a later recovery to read.
+fn recover_end(data: &mut [u8]) -> u64 {
+    let Some(last) = data.iter().rposition(|b| *b != 0) else {
+        return 0;
+    };
+    let end = memchr::memchr(0, &data[..=last]).unwrap_or(last + 1);
+    data[end..=last].fill(0);
+    end as u64
+}
+
 pub struct MmapWriter {
     path: PathBuf,
     file: File,
@@ -140,11 +155,8 @@ impl MmapWriter {
         // SAFETY: the map is only used while this writer owns the file; other
         // processes changing the file underneath it is outside its contract
         // (the same as for any mmap-based writer).
-        let map = unsafe { MmapMut::map_mut(&file)? };
-        let len = map[..existing as usize]
-            .iter()
-            .rposition(|b| *b != 0)
-            .map_or(0, |i| i as u64 + 1);
+        let mut map = unsafe { MmapMut::map_mut(&file)? };
+        let len = recover_end(&mut map[..existing as usize]);
         Ok(Self {
             path,
             file,

@@ -1,7 +1,7 @@
 //! Where a configuration sends one record: the dry run behind
 //! `sinkbox route`.
 
-use crate::config::{Config, SinkConfig};
+use super::model::{Config, SinkConfig};
 use crate::routing::Condition;
 
 /// Where one record goes under a configuration.
@@ -19,7 +19,7 @@ pub struct RoutePreview {
 
 /// Where `record` (one JSON record) goes under `config`: every `when` and
 /// every route rule decided as the pipeline would.
-pub fn preview(config: &Config, record: &[u8]) -> RoutePreview {
+pub fn route_preview(config: &Config, record: &[u8]) -> RoutePreview {
     let mut preview = RoutePreview::default();
     for root in config.roots() {
         walk(config, root, record, "", &mut preview);
