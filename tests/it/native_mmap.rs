@@ -148,12 +148,7 @@ fn a_partial_last_record_is_dropped_on_reopen_by_the_sink() {
     bytes.resize(8192, 0);
     std::fs::write(&path, bytes).unwrap();
 
-    let pipeline = Pipeline::builder()
-        .data_dir(dir.path())
-        .batch(BatchOptions::default())
-        .sink("mmap", MmapSink::new(options(&path)))
-        .build()
-        .unwrap();
+    let pipeline = mmap_pipeline(dir.path(), &path);
     pipeline.emit_json(line(3).as_bytes()).unwrap();
     pipeline.shutdown();
     assert_eq!(read_lines(&path), vec![line(0), line(1), line(3)]);
@@ -174,12 +169,7 @@ fn a_copy_torn_by_a_kill_is_cut_at_its_hole_and_never_read_back() {
     std::fs::write(&path, bytes).unwrap();
 
     for round in 0..2 {
-        let pipeline = Pipeline::builder()
-            .data_dir(dir.path())
-            .batch(BatchOptions::default())
-            .sink("mmap", MmapSink::new(options(&path)))
-            .build()
-            .unwrap();
+        let pipeline = mmap_pipeline(dir.path(), &path);
         pipeline.emit_json(line(5 + round).as_bytes()).unwrap();
         pipeline.flush(std::time::Duration::from_secs(10));
         if round == 0 {
@@ -197,6 +187,16 @@ fn a_copy_torn_by_a_kill_is_cut_at_its_hole_and_never_read_back() {
         }
     }
     assert_eq!(read_lines(&path), vec![line(0), line(1), line(5), line(6)]);
+}
+
+/// A pipeline with one `mmap` sink writing `path`, dead letters in `dir`.
+fn mmap_pipeline(dir: &Path, path: &Path) -> Pipeline {
+    Pipeline::builder()
+        .data_dir(dir)
+        .batch(BatchOptions::default())
+        .sink("mmap", MmapSink::new(options(path)))
+        .build()
+        .unwrap()
 }
 
 fn options(path: &Path) -> MmapSinkOptions {

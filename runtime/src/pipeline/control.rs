@@ -3,7 +3,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::lane::LaneSettings;
+use super::lane_settings::LaneSettings;
 use crate::sink::Sink;
 
 /// Put in a sink's queue behind everything emitted before a flush; the worker

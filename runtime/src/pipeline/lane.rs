@@ -8,42 +8,15 @@ use std::time::Instant;
 
 use super::control::{FlushTicket, SwapRequest, SwapTicket};
 use super::counters::{ModuleState, SinkCounters};
-use super::dead_letter::{DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetterStore};
+use super::dead_letter::DeadLetterStore;
+pub(crate) use super::lane_settings::LaneSettings;
 use super::queue::{PushResult, QueueItem, SinkQueue};
 use super::sink_parts::sink_parts;
 use super::worker::{FaultPolicy, SinkWorker, WorkerShared};
-use super::{DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RetryPolicy, SinkStats};
+use super::{OverflowPolicy, SinkStats};
 use crate::routing::{RoutedBatch, Selection};
 use crate::sink::{Health, Sink};
 use crate::wasm::SinkReloader;
-
-/// How a lane queues, retries and keeps what it cannot deliver.
-#[derive(Clone, Debug)]
-pub(crate) struct LaneSettings {
-    pub queue_capacity: usize,
-    pub overflow: OverflowPolicy,
-    pub retry: RetryPolicy,
-    pub dead_letter_max_bytes: u64,
-    pub optional: bool,
-    pub rollback_batches: u32,
-    /// The lane's `when`: its dispatcher's routing table holds it, and the
-    /// lane takes only what it keeps.
-    pub when: Option<Arc<crate::routing::Condition>>,
-}
-
-impl Default for LaneSettings {
-    fn default() -> Self {
-        Self {
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            overflow: OverflowPolicy::default(),
-            retry: RetryPolicy::default(),
-            dead_letter_max_bytes: DEFAULT_DEAD_LETTER_MAX_BYTES,
-            optional: false,
-            rollback_batches: 3,
-            when: None,
-        }
-    }
-}
 
 /// A running sink behind its queue.
 pub(crate) struct SinkLane {

@@ -6,6 +6,7 @@ mod control;
 mod counters;
 mod dead_letter;
 mod lane;
+mod lane_settings;
 mod queue;
 mod retry_policy;
 mod sink_parts;

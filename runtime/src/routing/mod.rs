@@ -10,6 +10,7 @@
 
 mod condition;
 pub(crate) mod condition_set;
+mod condition_tree;
 mod field_scan;
 mod field_value;
 pub(crate) mod level;

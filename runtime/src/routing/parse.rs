@@ -13,7 +13,7 @@
 //! literal    = string | number | true | false | null
 //! ```
 
-use super::condition::{ConditionError, FieldPath, Literal, Node, Order, Test};
+use super::condition_tree::{FieldPath, Literal, Node, Order, Test};
 use super::level::{LEVEL_NAMES, level_rank};
 
 /// Largest compiled regular expression a condition may hold.
@@ -436,6 +436,20 @@ impl Parser<'_> {
     }
 }
 
+/// Why a condition could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at character {at} of `{text}`); for example: {example}")]
+pub struct ConditionError {
+    /// What is wrong.
+    pub message: String,
+    /// Where, counted in characters from 1.
+    pub at: usize,
+    /// The condition as written.
+    pub text: String,
+    /// A condition of the same kind that parses.
+    pub example: String,
+}
+
 fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ConditionError> {
     let error = |at: usize, message: String, example: &str| ConditionError {
         message,
@@ -595,10 +609,8 @@ fn string_literal(text: &str, start: usize) -> Result<(String, usize), (usize, S
 
 #[cfg(test)]
 mod tests {
-    use super::super::condition::Condition;
-
     fn error(text: &str) -> String {
-        Condition::parse(text).unwrap_err().to_string()
+        super::parse(text).unwrap_err().to_string()
     }
 
     #[test]
@@ -633,7 +645,7 @@ mod tests {
             r#"message matches "^a+$" and `service.name` == "db" and http.status < 600"#,
             "flag == true and other == null and n <= 1e3 and true",
         ] {
-            Condition::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            super::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         }
     }
 }
