@@ -22,6 +22,7 @@ mod network_outage;
 mod otlp_receiver;
 mod otlp_sink;
 mod pipeline_delivery;
+mod pipeline_periodic_flush;
 mod recording_server;
 mod reload_config;
 mod reload_modules;

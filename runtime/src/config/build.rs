@@ -56,6 +56,7 @@ pub fn build_pipeline_with(config: &Config, registry: &SinkRegistry) -> anyhow::
     let mut context = BuildContext::new(config, registry);
     let mut builder = Pipeline::builder()
         .batch(config.runtime.batch.clone())
+        .flush_interval(config.runtime.flush_interval)
         .data_dir(config.runtime.data_dir.clone());
     for sink_config in config.roots() {
         let sink = context.build(sink_config)?;

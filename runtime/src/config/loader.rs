@@ -2,6 +2,7 @@
 //! TOML file, then the environment, then the command line.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -52,6 +53,8 @@ struct RawRuntime {
     cache_dir: Option<PathBuf>,
     batch: BatchOptions,
     max_component_size: Option<bytesize::ByteSize>,
+    #[serde(with = "humantime_serde")]
+    flush_interval: Duration,
 }
 
 impl Default for RawRuntime {
@@ -61,6 +64,7 @@ impl Default for RawRuntime {
             cache_dir: None,
             batch: BatchOptions::default(),
             max_component_size: None,
+            flush_interval: crate::pipeline::DEFAULT_FLUSH_INTERVAL,
         }
     }
 }
@@ -145,6 +149,7 @@ impl<'r> ConfigLoader<'r> {
                     cache_dir: None,
                     batch: BatchOptions::default(),
                     max_component_size: DEFAULT_MAX_COMPONENT_SIZE,
+                    flush_interval: crate::pipeline::DEFAULT_FLUSH_INTERVAL,
                     config_file: None,
                 },
                 Vec::new(),
@@ -415,6 +420,7 @@ fn parse_file(
         cache_dir: runtime.cache_dir.map(resolve),
         batch: runtime.batch,
         max_component_size,
+        flush_interval: runtime.flush_interval,
         config_file: file.map(|f| {
             let f = if f.is_relative() {
                 std::env::current_dir().unwrap_or_default().join(f)

@@ -30,6 +30,9 @@ pub struct RuntimeConfig {
     /// Largest component file sinkbox reads (default 256 MiB); a larger file
     /// is refused before it is read.
     pub max_component_size: u64,
+    /// How often sinks are flushed while records flow (default 1 s; zero:
+    /// only on demand and at shutdown).
+    pub flush_interval: std::time::Duration,
     /// The config file these settings came from, if any: a directory grant
     /// may not reach it.
     pub config_file: Option<PathBuf>,

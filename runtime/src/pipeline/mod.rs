@@ -14,7 +14,7 @@ mod worker;
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -119,15 +119,40 @@ pub const DEFAULT_DATA_DIR: &str = "sinkbox-data";
 pub const DEFAULT_QUEUE_CAPACITY: usize = 64;
 
 /// Builds a [`Pipeline`] programmatically.
-#[derive(Default)]
 pub struct PipelineBuilder {
     batch: BatchOptions,
+    flush_interval: Duration,
     data_dir: Option<PathBuf>,
     sinks: Vec<SinkSpec>,
     origin: Option<Box<dyn std::any::Any + Send>>,
 }
 
+/// How often a pipeline flushes its sinks while records flow, unless told
+/// otherwise (like Fluent Bit's `Flush`).
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Default for PipelineBuilder {
+    fn default() -> Self {
+        Self {
+            batch: BatchOptions::default(),
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+            data_dir: None,
+            sinks: Vec::new(),
+            origin: None,
+        }
+    }
+}
+
 impl PipelineBuilder {
+    /// Sets how often, while records flow, every sink is asked to flush
+    /// what it accepted (default 1 s; zero: only on [`Pipeline::flush`] and
+    /// at shutdown). The open batch is closed first, so no record waits
+    /// longer than this in the pipeline or a sink's buffers.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
     /// Sets when batches close.
     pub fn batch(mut self, batch: BatchOptions) -> Self {
         self.batch = batch;
@@ -202,6 +227,8 @@ impl PipelineBuilder {
             opened: Condvar::new(),
             dispatch: parking_lot::Mutex::new(()),
             options: self.batch,
+            flush_interval: self.flush_interval,
+            dispatched: AtomicU64::new(0),
             lanes: ArcSwap::from_pointee(lanes),
             routes: ArcSwapOption::new(routes),
             stopping: Mutex::new(()),
@@ -330,6 +357,11 @@ struct Inner {
     /// its deadline while a producer waits on a full queue.
     dispatch: parking_lot::Mutex<()>,
     options: BatchOptions,
+    /// How often the batch timer flushes every sink while records flow.
+    flush_interval: Duration,
+    /// Batches dispatched so far: the batch timer flushes only when some
+    /// arrived since its last flush.
+    dispatched: AtomicU64,
     /// The top-level sinks. Replaced as a whole by a configuration reload;
     /// `dispatch` reads it without a lock.
     lanes: ArcSwap<Vec<Arc<SinkLane>>>,
@@ -617,6 +649,7 @@ impl Inner {
     /// Pushes a closed batch to every queue. `force` ignores capacity (used by
     /// flush and shutdown, which must not wait behind a full queue).
     fn dispatch(&self, batch: Batch, force: bool) {
+        self.dispatched.fetch_add(1, Ordering::Relaxed);
         let routed = RoutedBatch::new(batch, self.routes.load_full());
         for lane in self.lanes.load().iter() {
             lane.push(routed.clone(), force);
@@ -728,16 +761,34 @@ pub struct ShutdownReport {
     pub unfinished: Vec<String>,
 }
 
-/// Closes the open batch when its first record is older than the timeout.
-/// Ends when the pipeline shuts down.
+/// Closes the open batch when its first record is older than the timeout,
+/// and every `flush_interval` while records flow closes it and asks every
+/// sink to flush (without waiting for them). Ends when the pipeline shuts
+/// down.
 fn batch_timer(inner: &Inner) {
+    let mut next_flush = Instant::now() + inner.flush_interval;
+    let mut flushed_at_batch = 0u64;
     loop {
         if inner.closed.load(Ordering::Acquire) {
             return;
         }
+        if !inner.flush_interval.is_zero() && Instant::now() >= next_flush {
+            inner.close_open_batch(false);
+            let dispatched = inner.dispatched.load(Ordering::Relaxed);
+            if dispatched != flushed_at_batch {
+                flushed_at_batch = dispatched;
+                let deadline = Instant::now() + inner.flush_interval;
+                for lane in inner.lanes.load().iter() {
+                    // Nobody waits on the ticket: a slow flush shows in the
+                    // sink's health, and the next interval asks again.
+                    drop(lane.request_flush(deadline));
+                }
+            }
+            next_flush = Instant::now() + inner.flush_interval;
+        }
         let open = inner.open.lock().unwrap();
         let timeout = inner.options.timeout;
-        let wait = if open.count == 0 {
+        let mut wait = if open.count == 0 {
             timeout
         } else {
             timeout.saturating_sub(open.opened_at.elapsed())
@@ -746,6 +797,9 @@ fn batch_timer(inner: &Inner) {
             drop(open);
             inner.close_open_batch(false);
             continue;
+        }
+        if !inner.flush_interval.is_zero() {
+            wait = wait.min(next_flush.saturating_duration_since(Instant::now()));
         }
         // Wake at least every 100 ms to notice a shutdown whose notification
         // came between the check above and this wait.

@@ -79,6 +79,7 @@ impl Pipeline {
         };
         let old = &built.config;
         if old.runtime.batch != config.runtime.batch
+            || old.runtime.flush_interval != config.runtime.flush_interval
             || old.runtime.data_dir != config.runtime.data_dir
             || old.runtime.cache_dir != config.runtime.cache_dir
         {
