@@ -73,6 +73,12 @@ impl<S: Subscriber> Layer<S> for SinkboxLayer {
         );
         record.insert("target".into(), Value::String(meta.target().to_owned()));
         event.record(&mut JsonVisitor(&mut record));
+        // An event field named `level` must not contradict the level the
+        // record is routed by: the event's own level wins (in place).
+        record.insert(
+            "level".into(),
+            Value::String(meta.level().as_str().to_ascii_lowercase()),
+        );
         // A closed pipeline refuses events; a logging layer must not fail the caller.
         let _ = self.pipeline.emit_at(*meta.level(), &record);
     }

@@ -184,3 +184,68 @@ fn bad_conditions_and_rules_are_pointed_config_errors() {
     );
     assert!(e.contains("composite cycle"), "{e}");
 }
+
+/// A registry with a `recording` type whose every instance records into
+/// `recorder` (the batches' numbers tell renumbering apart).
+fn recording_registry(recorder: &crate::support::Recorder) -> sinkbox::registry::SinkRegistry {
+    let mut registry = sinkbox::registry::SinkRegistry::builtin();
+    let recorder = recorder.clone();
+    registry
+        .register(sinkbox::registry::SinkType::new(
+            "recording",
+            "records what it gets",
+            move |_options, _context| Ok(Box::new(crate::support::RecordingSink::new(&recorder))),
+        ))
+        .unwrap();
+    registry
+}
+
+#[test]
+fn a_route_target_numbers_what_it_gets_and_a_rebuilt_route_never_repeats_a_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = crate::support::Recorder::default();
+    let registry = recording_registry(&recorder);
+    let config = |rules: &str| {
+        sinkbox::config::ConfigLoader::new(&registry)
+            .toml(
+                &format!(
+                    "[runtime.batch]\nmax_records = 10\ntimeout = \"1h\"\n\
+                     [sinks.router]\ntype = \"route\"\nrules = [{rules}]\ndefault = \"drop\"\n\
+                     [sinks.t]\ntype = \"recording\"\n"
+                ),
+                "t.toml",
+                dir.path(),
+            )
+            .load()
+            .unwrap()
+    };
+    let pipeline = sinkbox::config::build_pipeline_with(
+        &config("{ when = 'i >= 3', targets = \"t\" }"),
+        &registry,
+    )
+    .unwrap();
+    for i in 0..40 {
+        pipeline.emit(&serde_json::json!({ "i": i % 10 })).unwrap();
+    }
+    pipeline.flush(std::time::Duration::from_secs(30));
+    // A rule more: the route (and its target lane) is rebuilt.
+    let report = pipeline
+        .reload_config(
+            config("{ when = 'i >= 3', targets = \"t\" }, { when = 'i == 0', targets = \"t\" }"),
+            &registry,
+        )
+        .unwrap();
+    assert_eq!(report.changed, vec!["router".to_owned()]);
+    for i in 0..40 {
+        pipeline.emit(&serde_json::json!({ "i": i % 10 })).unwrap();
+    }
+    pipeline.shutdown();
+    // Every batch numbered on from the last, across the rebuild: no repeats.
+    let batches = recorder.batches.lock().unwrap().clone();
+    let mut next = 0;
+    for (first, len) in &batches {
+        assert_eq!(*first, next, "{batches:?}");
+        next += u64::from(*len);
+    }
+    assert_eq!(next, 4 * 7 + 4 * 8);
+}

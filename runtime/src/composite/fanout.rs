@@ -22,7 +22,7 @@ impl FanoutSink {
     /// A fanout over `targets`; a flush waits up to `flush_timeout`.
     pub fn new(name: String, targets: Vec<CompositeTarget>, flush_timeout: Duration) -> Self {
         Self {
-            lanes: TargetLanes::new(&name, &targets),
+            lanes: TargetLanes::new(&name, &targets, false),
             targets,
             flush_timeout,
         }

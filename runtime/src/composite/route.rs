@@ -104,7 +104,7 @@ impl RouteSink {
                 .collect(),
         });
         Self {
-            lanes: TargetLanes::new(&name, &targets),
+            lanes: TargetLanes::new(&name, &targets, true),
             name,
             rules,
             rule_conditions,

@@ -27,6 +27,9 @@ pub struct CompositeTarget {
     /// Its own `when`: inside a `fanout` or `route` it takes only what this
     /// keeps.
     pub when: Option<std::sync::Arc<crate::routing::Condition>>,
+    /// The counter the target's records are renumbered from inside a
+    /// `fanout` or `route`: one per sink, kept across reloads.
+    pub sequence: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Starts every target (a shared one only by its first user).

@@ -21,18 +21,20 @@ pub(crate) struct TargetLanes {
 }
 
 impl TargetLanes {
-    /// Not started yet: [`TargetLanes::start`] spawns the lanes.
-    pub fn new(composite: &str, targets: &[CompositeTarget]) -> Self {
+    /// Not started yet: [`TargetLanes::start`] spawns the lanes. With
+    /// `renumber_all` (a `route`, which hands each target a selection of its
+    /// own) every target numbers what it gets, not only those with a `when`.
+    pub fn new(composite: &str, targets: &[CompositeTarget], renumber_all: bool) -> Self {
         let names: Vec<String> = targets
             .iter()
             .map(|t| Self::lane_name(composite, &t.name))
             .collect();
-        let routes = RoutingTable::from_lanes(
-            names
-                .iter()
-                .zip(targets)
-                .map(|(name, target)| (name.as_str(), target.when.as_ref())),
-        );
+        let everything = renumber_all
+            .then(|| Arc::new(crate::routing::Condition::parse("true").expect("`true` parses")));
+        let routes =
+            RoutingTable::from_lanes(names.iter().zip(targets).map(|(name, target)| {
+                (name.as_str(), target.when.as_ref().or(everything.as_ref()))
+            }));
         Self {
             composite: composite.to_owned(),
             lanes: Vec::new(),
@@ -62,6 +64,7 @@ impl TargetLanes {
                     overflow: target.overflow,
                     retry: target.retry.clone(),
                     dead_letter_max_bytes: target.dead_letter_max_bytes,
+                    sequence: Some(target.sequence.clone()),
                     ..LaneSettings::default()
                 },
                 &target.data_dir,

@@ -1,6 +1,6 @@
 //! Turns a [`Config`] into a running [`Pipeline`].
 
-use super::build_context::{BuildContext, LogBudgets};
+use super::build_context::{BuildContext, LogBudgets, SequenceCounters};
 use super::loader::ConfigLoader;
 use super::model::{Config, SinkConfig};
 use crate::pipeline::{LaneSettings, Pipeline, SinkSpec};
@@ -14,6 +14,7 @@ use crate::wasm::WasmEngine;
 pub(crate) struct BuiltFrom {
     pub config: Config,
     pub budgets: LogBudgets,
+    pub sequences: SequenceCounters,
     pub engine: Option<WasmEngine>,
 }
 
@@ -27,6 +28,7 @@ pub(crate) fn lane_settings(config: &SinkConfig) -> LaneSettings {
         optional: config.optional,
         rollback_batches: config.rollback_batches,
         when: config.when.clone(),
+        sequence: None,
     }
 }
 
@@ -69,6 +71,7 @@ pub fn build_pipeline_with(config: &Config, registry: &SinkRegistry) -> anyhow::
     let origin = BuiltFrom {
         config: config.clone(),
         budgets: context.budgets(),
+        sequences: context.sequences(),
         engine: context.engine(),
     };
     Ok(builder.origin(Box::new(origin)).build()?)

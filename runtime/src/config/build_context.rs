@@ -21,6 +21,11 @@ use crate::wasm::{GuestLogBudget, SinkComponent, WasmEngine};
 /// a reload never buys a guest a fresh one.
 pub(crate) type LogBudgets = Arc<Mutex<HashMap<String, Arc<GuestLogBudget>>>>;
 
+/// The sequence counter of every composite target of a pipeline, by sink
+/// name: a reload that rebuilds a composite hands its targets the counters
+/// they had, so their numbers never repeat.
+pub(crate) type SequenceCounters = Arc<Mutex<HashMap<String, Arc<std::sync::atomic::AtomicU64>>>>;
+
 /// Builds the sinks of one [`Config`]: what every sink constructor is handed
 /// (as a [`SinkContext`]).
 pub struct BuildContext<'a> {
@@ -31,6 +36,7 @@ pub struct BuildContext<'a> {
     shared: HashMap<String, SharedSink>,
     building: Vec<String>,
     budgets: LogBudgets,
+    sequences: SequenceCounters,
 }
 
 impl<'a> BuildContext<'a> {
@@ -43,7 +49,19 @@ impl<'a> BuildContext<'a> {
             shared: HashMap::new(),
             building: Vec::new(),
             budgets: LogBudgets::default(),
+            sequences: SequenceCounters::default(),
         }
+    }
+
+    /// Reuses the composite targets' sequence counters of a running pipeline.
+    pub(crate) fn with_sequences(mut self, sequences: SequenceCounters) -> Self {
+        self.sequences = sequences;
+        self
+    }
+
+    /// The sequence counters handed out so far (and before).
+    pub(crate) fn sequences(&self) -> SequenceCounters {
+        self.sequences.clone()
     }
 
     /// Reuses the diagnostics budgets of a running pipeline.
@@ -153,6 +171,13 @@ impl SinkContext for BuildContext<'_> {
             data_dir: self.config.runtime.data_dir.clone(),
             dead_letter_max_bytes: config.dead_letter_max_bytes,
             when: config.when.clone(),
+            sequence: self
+                .sequences
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(name.to_owned())
+                .or_default()
+                .clone(),
         })
     }
 

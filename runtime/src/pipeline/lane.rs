@@ -68,6 +68,7 @@ impl SinkLane {
             faults,
             dead_letters,
         )
+        .numbering_from(settings.sequence.clone().unwrap_or_default())
         .spawn()?;
         Ok(SinkLane {
             shared,

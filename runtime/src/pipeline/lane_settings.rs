@@ -18,6 +18,11 @@ pub(crate) struct LaneSettings {
     /// The lane's `when`: its dispatcher's routing table holds it, and the
     /// lane takes only what it keeps.
     pub when: Option<Arc<crate::routing::Condition>>,
+    /// Where the numbers of the records the lane renumbers come from: a
+    /// composite's target shares one counter per sink, kept across
+    /// reloads, so a rebuilt lane never repeats a number. `None`: a counter
+    /// of the lane's own.
+    pub sequence: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for LaneSettings {
@@ -30,6 +35,7 @@ impl Default for LaneSettings {
             optional: false,
             rollback_batches: 3,
             when: None,
+            sequence: None,
         }
     }
 }

@@ -107,6 +107,7 @@ impl SinkSpec {
             optional: self.optional,
             rollback_batches: self.rollback_batches,
             when: self.when.clone(),
+            sequence: None,
         }
     }
 }

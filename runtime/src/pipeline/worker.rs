@@ -93,8 +93,9 @@ pub(crate) struct SinkWorker {
     start_retry: Option<(Instant, u32)>,
     /// The sequence number after the last record the sink was handed. A
     /// lane with a `when` numbers what it takes from here, so the numbers a
-    /// sink sees only grow and never repeat, reloads included.
-    next_sequence: u64,
+    /// sink sees never repeat, reloads included (a composite's target
+    /// shares its counter with every lane that feeds that sink).
+    next_sequence: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SinkWorker {
@@ -114,8 +115,15 @@ impl SinkWorker {
             running: false,
             probation: None,
             start_retry: None,
-            next_sequence: 0,
+            next_sequence: Arc::default(),
         }
+    }
+
+    /// Numbers renumbered records from `counter` (shared with other lanes
+    /// that feed the same sink).
+    pub fn numbering_from(mut self, counter: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.next_sequence = counter;
+        self
     }
 
     /// Starts the sink on a new thread; returns once `start` has answered, so
@@ -208,9 +216,10 @@ impl SinkWorker {
         let counters = &self.shared.counters;
         let (batch, skipped) = match routed.for_lane(&self.shared.name) {
             Selection::Unfiltered(batch) => {
-                self.next_sequence = self
-                    .next_sequence
-                    .max(batch.first_sequence() + u64::from(batch.len()));
+                self.next_sequence.fetch_max(
+                    batch.first_sequence() + u64::from(batch.len()),
+                    Ordering::AcqRel,
+                );
                 SinkCounters::add(&counters.matched, u64::from(batch.len()));
                 return Some(batch);
             }
@@ -222,9 +231,10 @@ impl SinkWorker {
         };
         SinkCounters::add(&counters.skipped, u64::from(skipped));
         SinkCounters::add(&counters.matched, u64::from(batch.len()));
-        let numbered = batch.renumbered(self.next_sequence);
-        self.next_sequence += u64::from(batch.len());
-        Some(numbered)
+        let first = self
+            .next_sequence
+            .fetch_add(u64::from(batch.len()), Ordering::AcqRel);
+        Some(batch.renumbered(first))
     }
 
     /// An optional sink that could not start: tries `start` again once its

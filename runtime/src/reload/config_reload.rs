@@ -91,6 +91,7 @@ impl Pipeline {
         let mut report = ConfigReloadReport::default();
         let mut context = BuildContext::new(&config, registry)
             .with_budgets(built.budgets.clone())
+            .with_sequences(built.sequences.clone())
             .with_engine(built.engine.clone());
         let mut swaps: Vec<(Arc<SinkLane>, Box<dyn Sink>, String)> = Vec::new();
         let mut added: Vec<Arc<SinkLane>> = Vec::new();

@@ -19,8 +19,11 @@ pub(crate) struct ConditionSet {
     /// The `level` slot, if a condition reads only the level's rank: a
     /// level known at emit time answers those conditions.
     level_slot: Option<usize>,
-    /// Which conditions read only the level's rank.
-    level_only: Vec<bool>,
+    /// The conditions in the order they are decided: those that read more
+    /// than a level first, then those that read only its rank, from
+    /// `first_level_only` on.
+    order: Vec<usize>,
+    first_level_only: usize,
     /// Whether some condition reads more than a level: then records are
     /// scanned even when their level is known.
     needs_scan: bool,
@@ -111,13 +114,17 @@ impl ConditionSet {
             })
             .collect();
         self.tree = FieldTree::new(&paths);
-        self.level_only = self
+        let level_only: Vec<bool> = self
             .conditions
             .iter()
             .map(|c| c.reads_level_only())
             .collect();
-        self.needs_scan = self.level_only.iter().any(|only| !only);
-        self.level_slot = if self.level_only.iter().any(|only| *only) {
+        self.order = (0..level_only.len()).filter(|&c| !level_only[c]).collect();
+        self.first_level_only = self.order.len();
+        self.order
+            .extend((0..level_only.len()).filter(|&c| level_only[c]));
+        self.needs_scan = level_only.iter().any(|only| !only);
+        self.level_slot = if level_only.iter().any(|only| *only) {
             paths.iter().position(|p| *p == ["level"])
         } else {
             None
@@ -154,20 +161,14 @@ impl ConditionSet {
             }
             // Conditions that read more than the level see the record as
             // scanned; then level-only ones see the level known at emit time.
-            for pass in [false, true] {
-                if pass && let Some((slot, rank)) = known {
+            for (position, &c) in self.order.iter().enumerate() {
+                if position == self.first_level_only
+                    && let Some((slot, rank)) = known
+                {
                     values[slot] = FieldValue::Level(rank);
                 }
-                for (((condition, map), verdict), &level_only) in self
-                    .conditions
-                    .iter()
-                    .zip(&self.maps)
-                    .zip(&mut verdicts)
-                    .zip(&self.level_only)
-                {
-                    if level_only == pass && condition.root.holds(&values, map) {
-                        verdict.keep(index);
-                    }
+                if self.conditions[c].root.holds(&values, &self.maps[c]) {
+                    verdicts[c].keep(index);
                 }
             }
         }

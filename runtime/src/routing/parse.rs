@@ -216,7 +216,7 @@ impl Parser<'_> {
             }
             Token::Name(_) | Token::Quoted(_) => {
                 let field = self.path()?;
-                let test = self.test()?;
+                let test = self.test(field)?;
                 Ok(Node::Test { field, test })
             }
             other => Err(self.error(
@@ -257,11 +257,12 @@ impl Parser<'_> {
         })
     }
 
-    fn test(&mut self) -> Result<Test, ConditionError> {
+    /// The test after the field `field` (an index into `fields`).
+    fn test(&mut self, field: usize) -> Result<Test, ConditionError> {
         let at = self.at();
-        let field = self.fields.last().map(|p| p.join(".")).unwrap_or_default();
+        let field = self.fields[field].join(".");
         let op = match self.bump() {
-            Token::Op(op) => op.to_owned(),
+            Token::Op(op) if matches!(op, "==" | "!=" | "<" | "<=" | ">" | ">=") => op.to_owned(),
             Token::Name(word) if word == "not" && self.is_word("in") => {
                 self.bump();
                 "not in".to_owned()
@@ -622,6 +623,13 @@ mod tests {
         assert!(error("service = \"api\"").contains("compare with `==`"));
         assert!(error("service == api").contains("strings take quotes"));
         assert!(error("level").contains("expected a test after the field `level`"));
+        assert!(error("a == 1 and b == 2 and a").contains("after the field `a`"));
+        for bad in [r#"service && "api""#, r#"msg || "x""#, r#"a ! "b""#] {
+            assert!(
+                error(bad).contains("expected a test after the field"),
+                "{bad}"
+            );
+        }
         assert!(error("").contains("empty"));
         assert!(error("(level == \"x\"").contains("expected `)`"));
         assert!(error("a == 1 b == 2").contains("join conditions with `and`"));

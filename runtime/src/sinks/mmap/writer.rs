@@ -58,14 +58,15 @@ impl Default for MmapWriterOptions {
 /// Where the data of a file left by a crash ends: at its first zero byte.
 /// Everything after it (the rest of a torn copy, later copies) is zeroed,
 /// so an append that writes less than that leaves no stale bytes behind for
-/// a later recovery to read.
-fn recover_end(data: &mut [u8]) -> u64 {
+/// a later recovery to read. Returns the end and how many bytes after it
+/// were zeroed.
+fn recover_end(data: &mut [u8]) -> (u64, usize) {
     let Some(last) = data.iter().rposition(|b| *b != 0) else {
-        return 0;
+        return (0, 0);
     };
     let end = memchr::memchr(0, &data[..=last]).unwrap_or(last + 1);
     data[end..=last].fill(0);
-    end as u64
+    (end as u64, last + 1 - end)
 }
 
 pub struct MmapWriter {
@@ -156,7 +157,12 @@ impl MmapWriter {
         // processes changing the file underneath it is outside its contract
         // (the same as for any mmap-based writer).
         let mut map = unsafe { MmapMut::map_mut(&file)? };
-        let len = recover_end(&mut map[..existing as usize]);
+        let (len, scrubbed) = recover_end(&mut map[..existing as usize]);
+        if scrubbed > 0 {
+            // On disk too, so a power loss before the next sync cannot bring
+            // the torn bytes back past data appended later.
+            map.flush_range(len as usize, scrubbed)?;
+        }
         Ok(Self {
             path,
             file,
@@ -211,6 +217,8 @@ impl MmapWriter {
         }
         let keep = memchr::memrchr(b'\n', data).map_or(0, |i| i + 1);
         map[keep..self.len as usize].fill(0);
+        // Flushed, so the cut-off bytes cannot come back after a power loss.
+        map.flush_range(keep, self.len as usize - keep).ok();
         let dropped = self.len - keep as u64;
         self.len = keep as u64;
         self.synced_to = self.synced_to.min(self.len);
