@@ -367,3 +367,18 @@ fn a_sink_named_like_a_composite_target_lane_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn runtime_durations_take_a_bare_number_of_seconds_like_sink_options() {
+    let config = parse(
+        "[runtime]\nflush_interval = 3\n[runtime.batch]\ntimeout = 2\n[sinks.a]\ntype = \"stdout\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.runtime.batch.timeout, Duration::from_secs(2));
+    assert_eq!(config.runtime.flush_interval, Duration::from_secs(3));
+    let config =
+        parse("[runtime]\nflush_interval = \"0s\"\n[sinks.a]\ntype = \"stdout\"\n").unwrap();
+    assert_eq!(config.runtime.flush_interval, Duration::ZERO);
+    let e = error("[runtime.batch]\ntimeout = \"soon\"\n[sinks.a]\ntype = \"stdout\"\n");
+    assert!(e.contains("`soon` is not a duration"), "{e}");
+}

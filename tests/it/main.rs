@@ -5,6 +5,7 @@
 mod support;
 
 mod cli_commands;
+mod cli_input_format;
 mod config_composites;
 mod config_parse;
 mod config_registry;

@@ -67,6 +67,11 @@ enum Command {
         /// NDJSON input, one event per line; `-` (the default) is stdin.
         #[arg(long, short, default_value = "-")]
         input: String,
+        /// How input lines are read: `json` (skip lines that are not JSON),
+        /// `text` (every line becomes {"message": ..., "timestamp": ...}), or
+        /// `auto` (JSON lines as they are, other lines as text).
+        #[arg(long, value_enum, default_value_t = run::InputFormat::Json)]
+        input_format: run::InputFormat,
         /// Reload a wasm sink when its file changes, and the configuration
         /// when the config file changes (SIGHUP reloads the configuration
         /// with or without this).
@@ -147,8 +152,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run {
             sources,
             input,
+            input_format,
             watch,
-        } => run::run(&sources, &input, watch),
+        } => run::run(&sources, &input, input_format, watch),
         Command::Validate { sources } => validate::validate(&sources),
         Command::Route { sources, input } => route::route(&sources, &input),
         Command::Inspect { component } => inspect::inspect(&component),

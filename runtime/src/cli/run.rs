@@ -19,7 +19,35 @@ const SIGNAL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Malformed lines reported one by one; past this only the count is kept.
 const MAX_REPORTED_MALFORMED: u64 = 20;
 
-pub fn run(sources: &ConfigArgs, input: &str, watch: bool) -> anyhow::Result<ExitCode> {
+/// How `run` reads its input lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// One JSON value per line; a line that is not is skipped and counted.
+    #[default]
+    Json,
+    /// Every line is text: it becomes `{"message": "<line>", "timestamp": "<now>"}`.
+    Text,
+    /// A JSON line is kept as it is; any other line is taken as text.
+    Auto,
+}
+
+/// A line of text as a record: the line (invalid UTF-8 replaced) and the
+/// time it was read.
+fn text_record(line: &[u8]) -> serde_json::Value {
+    let text = line.strip_suffix(b"\n").unwrap_or(line);
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    serde_json::json!({
+        "message": String::from_utf8_lossy(text),
+        "timestamp": humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string(),
+    })
+}
+
+pub fn run(
+    sources: &ConfigArgs,
+    input: &str,
+    format: InputFormat,
+    watch: bool,
+) -> anyhow::Result<ExitCode> {
     let config = match sources.load() {
         Ok(config) => config,
         Err(err) => {
@@ -72,7 +100,7 @@ pub fn run(sources: &ConfigArgs, input: &str, watch: bool) -> anyhow::Result<Exi
     });
 
     let mut line = Vec::new();
-    let (mut line_no, mut events, mut malformed) = (0u64, 0u64, 0u64);
+    let (mut line_no, mut events, mut malformed, mut as_text) = (0u64, 0u64, 0u64, 0u64);
     loop {
         line.clear();
         let read = match reader.read_until(b'\n', &mut line) {
@@ -92,7 +120,21 @@ pub fn run(sources: &ConfigArgs, input: &str, watch: bool) -> anyhow::Result<Exi
         if line.trim_ascii().is_empty() {
             continue;
         }
-        match pipeline.emit_json(&line) {
+        let emitted = match format {
+            InputFormat::Json => pipeline.emit_json(&line),
+            InputFormat::Text => {
+                as_text += 1;
+                pipeline.emit(&text_record(&line))
+            }
+            InputFormat::Auto => match pipeline.emit_json(&line) {
+                Err(sinkbox::EmitError::InvalidJson(_)) => {
+                    as_text += 1;
+                    pipeline.emit(&text_record(&line))
+                }
+                other => other,
+            },
+        };
+        match emitted {
             Ok(()) => events += 1,
             Err(sinkbox::EmitError::Closed) => break,
             Err(err) => {
@@ -117,8 +159,13 @@ pub fn run(sources: &ConfigArgs, input: &str, watch: bool) -> anyhow::Result<Exi
     }
     let stats = pipeline.shutdown();
     print_summary(&stats, started.elapsed());
+    let text = if format == InputFormat::Json {
+        String::new()
+    } else {
+        format!(" ({as_text} taken as text)")
+    };
     eprintln!(
-        "read {events} event(s) from {line_no} line(s); {malformed} malformed line(s) skipped"
+        "read {events} event(s){text} from {line_no} line(s); {malformed} malformed line(s) skipped"
     );
     Ok(ExitCode::SUCCESS)
 }

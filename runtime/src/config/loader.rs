@@ -53,7 +53,7 @@ struct RawRuntime {
     cache_dir: Option<PathBuf>,
     batch: BatchOptions,
     max_component_size: Option<bytesize::ByteSize>,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::registry::duration_text")]
     flush_interval: Duration,
 }
 

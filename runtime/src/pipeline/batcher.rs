@@ -17,7 +17,7 @@ pub struct BatchOptions {
     #[serde(with = "crate::registry::byte_size")]
     pub max_bytes: u64,
     /// Close a non-empty batch once its first record is this old.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::registry::duration_text")]
     pub timeout: Duration,
 }
 

@@ -33,6 +33,7 @@ pub(crate) mod byte_size;
 mod catalog;
 pub(crate) mod common_options;
 pub(crate) mod config_error;
+pub(crate) mod duration_text;
 pub(crate) mod option_spec;
 pub(crate) mod sink_context;
 pub(crate) mod sink_options;
