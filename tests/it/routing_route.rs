@@ -249,3 +249,38 @@ fn a_route_target_numbers_what_it_gets_and_a_rebuilt_route_never_repeats_a_numbe
     }
     assert_eq!(next, 4 * 7 + 4 * 8);
 }
+
+/// Every condition written in the docs' TOML examples parses (the routing
+/// guide cannot drift from the parser).
+#[test]
+fn every_condition_in_the_docs_parses() {
+    let root = crate::support::workspace_root();
+    let mut checked = 0;
+    for doc in ["docs/configuration.md", "docs/sinks.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        for block in text.split("```toml\n").skip(1) {
+            let body = &block[..block.find("```").unwrap()];
+            let value: toml::Table =
+                toml::from_str(body).unwrap_or_else(|e| panic!("{doc}: {e}\n{body}"));
+            let Some(toml::Value::Table(sinks)) = value.get("sinks") else {
+                continue;
+            };
+            for (name, sink) in sinks {
+                let mut conditions: Vec<&str> = sink
+                    .get("when")
+                    .and_then(|w| w.as_str())
+                    .into_iter()
+                    .collect();
+                if let Some(toml::Value::Array(rules)) = sink.get("rules") {
+                    conditions.extend(rules.iter().filter_map(|r| r.get("when")?.as_str()));
+                }
+                for condition in conditions {
+                    sinkbox::Condition::parse(condition)
+                        .unwrap_or_else(|e| panic!("{doc}: sinks.{name}: {e}"));
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 6, "only {checked} conditions found in the docs");
+}
