@@ -17,7 +17,7 @@ use crate::routing::{RoutedBatch, Selection};
 use crate::sink::{FlushOutcome, Health, Sink, WriteOutcome};
 use crate::wasm::{GuestLogBudget, SinkReloader};
 
-/// How often an idle worker asks its sink for its health.
+/// How often a worker asks its sink for its health (between calls).
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Runs one call into a sink, turning a panic into an error message so a
@@ -174,16 +174,21 @@ impl SinkWorker {
     }
 
     fn run(&mut self) {
+        let mut last_health = Instant::now();
         loop {
+            // Health is asked every interval between calls, whatever arrives
+            // (periodic flushes must not keep an idle sink from being asked).
+            if last_health.elapsed() >= HEALTH_INTERVAL {
+                self.refresh_health();
+                last_health = Instant::now();
+            }
+            let health_due = HEALTH_INTERVAL.saturating_sub(last_health.elapsed());
             let wait = match self.start_retry {
-                Some((at, _)) => at
-                    .saturating_duration_since(Instant::now())
-                    .min(HEALTH_INTERVAL),
-                None => HEALTH_INTERVAL,
+                Some((at, _)) => at.saturating_duration_since(Instant::now()).min(health_due),
+                None => health_due,
             };
             let Some(item) = self.shared.queue.pop(wait) else {
                 self.retry_start();
-                self.refresh_health();
                 continue;
             };
             match item {
