@@ -509,3 +509,55 @@ fn check_runs_a_sink_with_its_http_grant_and_lists_the_requests_it_made() {
         "{stdout}"
     );
 }
+
+#[test]
+fn check_input_sends_the_authors_own_records_and_exits_by_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let grant = dir.path().join("out");
+    std::fs::create_dir(&grant).unwrap();
+    let check = |input: &str, extra: &[&str]| {
+        let file = dir.path().join("batch.ndjson");
+        std::fs::write(&file, input).unwrap();
+        let output = sinkbox()
+            .arg("check")
+            .arg(guest("redact-sink"))
+            .arg("--grant")
+            .arg(&grant)
+            .arg("--input")
+            .arg(&file)
+            .args(extra)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&output);
+        (output.status.code(), stdout, stderr)
+    };
+    // Ordinary records, two batches: accepted, exit 0.
+    let (code, stdout, _) = check(
+        "{\"user\":\"a\",\"password\":\"x\"}\n{\"user\":\"b\"}\n{\"user\":\"c\"}\n",
+        &["--batch-size", "2"],
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("pass write (records 0..2)"), "{stdout}");
+    assert!(stdout.contains("pass write (records 2..3)"), "{stdout}");
+    assert!(stdout.ends_with("ok: 2 batch(es) accepted\n"), "{stdout}");
+    let written = std::fs::read_to_string(grant.join("redacted.ndjson")).unwrap();
+    assert!(
+        written.contains("[REDACTED]") && !written.contains("\"x\""),
+        "{written}"
+    );
+    // Raw bytes reach the sink as they are; it rejects them: exit 4.
+    let (code, stdout, _) = check("not json\n\u{1}also not\n", &["--raw"]);
+    assert_eq!(code, Some(4), "{stdout}");
+    assert!(stdout.contains("rejected: "), "{stdout}");
+    assert!(
+        stdout.ends_with("refused: 1 of 1 batch(es) not accepted\n"),
+        "{stdout}"
+    );
+    // Without --raw a line that is not JSON is the user's mistake: exit 2.
+    let (code, _, stderr) = check("{\"ok\":1}\nnot json\n", &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("line 2 of") && stderr.contains("Pass --raw"),
+        "{stderr}"
+    );
+}

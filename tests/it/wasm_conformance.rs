@@ -63,7 +63,7 @@ fn the_example_sinks_pass_every_step() {
     ] {
         let report = check(name, config, grant);
         assert!(report.passed(), "{name}: {report:#?}");
-        let steps: Vec<&str> = report.steps.iter().map(|s| s.name).collect();
+        let steps: Vec<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(steps, ALL_STEPS, "{name}");
     }
     // The filter kept the debug-and-above ordinary records and wrote them.

@@ -7,7 +7,7 @@ use sinkbox::registry::{OptionKind, OptionValue};
 use std::sync::Arc;
 
 use sinkbox::wasm::{
-    DirGrant, HttpGrant, SinkEgress, WasmEngine, WasmSinkOptions, parse_allow_entry,
+    DirGrant, HttpGrant, SinkEgress, WasmEngine, WasmSinkOptions, parse_allow_entry, run_batches,
     run_conformance,
 };
 
@@ -19,6 +19,73 @@ pub struct CheckArgs {
     pub call_timeout: String,
     pub http_allow: Vec<String>,
     pub http_private_host: Vec<String>,
+    pub input: Option<PathBuf>,
+    pub raw: bool,
+    pub batch_size: u32,
+}
+
+/// What `check --input` exits with when the sink worked but did not
+/// accept every batch (`retryable`, `rejected`, `partial`).
+const EXIT_REFUSED: u8 = 4;
+
+/// The records of `path`, one per line, as batches of `batch_size`. Without
+/// `raw`, every non-empty line must be one JSON value (what `sinkbox run`
+/// would pass on); with it, every line goes as it is.
+fn input_batches(
+    path: &std::path::Path,
+    raw: bool,
+    batch_size: u32,
+) -> Result<Vec<sinkbox::Batch>, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let mut records: Vec<&[u8]> = Vec::new();
+    for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if raw {
+            records.push(line);
+            continue;
+        }
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+            return Err(format!(
+                "line {} of `{}` is not one JSON value ({e}); `sinkbox run` would skip it. Pass --raw to send every line as it is",
+                index + 1,
+                path.display()
+            ));
+        }
+        records.push(line.trim_ascii());
+    }
+    if raw && bytes.ends_with(b"\n") {
+        records.pop();
+    }
+    let size = batch_size.max(1) as usize;
+    Ok(records
+        .chunks(size)
+        .enumerate()
+        .map(|(i, chunk)| sinkbox::Batch::from_records(chunk, (i * size) as u64))
+        .collect())
+}
+
+fn print_steps(report: &sinkbox::wasm::ConformanceReport) {
+    for step in &report.steps {
+        println!(
+            "  {} {:<36} {:>9.1?}  {}",
+            if step.passed { "pass" } else { "FAIL" },
+            step.name,
+            step.elapsed,
+            step.detail
+        );
+        for line in &step.guest_log {
+            println!(
+                "         guest {} [{}]: {}",
+                format!("{:?}", line.level).to_lowercase(),
+                line.stream.as_str(),
+                line.message
+            );
+        }
+    }
 }
 
 pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
@@ -109,25 +176,40 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         http: egress.clone(),
         ..WasmSinkOptions::default()
     };
+    if let Some(input) = &args.input {
+        let batches = match input_batches(input, args.raw, args.batch_size) {
+            Ok(batches) => batches,
+            Err(why) => {
+                eprintln!("error: --input: {why}");
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let run = run_batches(&engine, &args.component, options, &batches);
+        println!(
+            "checking {} with {}",
+            args.component.display(),
+            input.display()
+        );
+        print_steps(&run.report);
+        let failed = run.report.steps.iter().filter(|s| !s.passed).count();
+        return Ok(if failed > 0 {
+            println!("failed: {failed} of {} steps", run.report.steps.len());
+            ExitCode::from(1)
+        } else if run.refused > 0 {
+            println!(
+                "refused: {} of {} batch(es) not accepted",
+                run.refused,
+                batches.len()
+            );
+            ExitCode::from(EXIT_REFUSED)
+        } else {
+            println!("ok: {} batch(es) accepted", batches.len());
+            ExitCode::SUCCESS
+        });
+    }
     let report = run_conformance(&engine, &args.component, options);
     println!("checking {}", args.component.display());
-    for step in &report.steps {
-        println!(
-            "  {} {:<36} {:>9.1?}  {}",
-            if step.passed { "pass" } else { "FAIL" },
-            step.name,
-            step.elapsed,
-            step.detail
-        );
-        for line in &step.guest_log {
-            println!(
-                "         guest {} [{}]: {}",
-                format!("{:?}", line.level).to_lowercase(),
-                line.stream.as_str(),
-                line.message
-            );
-        }
-    }
+    print_steps(&report);
     if let Some(egress) = &egress {
         let stats = egress.stats();
         println!(

@@ -129,6 +129,18 @@ enum Command {
         /// A host name in --http-allow that may resolve to a private address.
         #[arg(long = "http-private-host", value_name = "HOST")]
         http_private_host: Vec<String>,
+        /// Instead of the suite, send the sink these records (one per line)
+        /// and print every outcome. Exit 0 if every batch was accepted, 4 if
+        /// some were not (retryable, rejected, partial), 1 if the sink broke.
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// With --input: send every line as it is, JSON or not (to exercise
+        /// the sink's `rejected` path).
+        #[arg(long, requires = "input")]
+        raw: bool,
+        /// With --input: records per batch.
+        #[arg(long, default_value_t = 1024, requires = "input")]
+        batch_size: u32,
     },
 }
 
@@ -167,6 +179,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             call_timeout,
             http_allow,
             http_private_host,
+            input,
+            raw,
+            batch_size,
         } => check::check(&check::CheckArgs {
             component,
             config,
@@ -175,6 +190,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             call_timeout,
             http_allow,
             http_private_host,
+            input,
+            raw,
+            batch_size,
         }),
     }
 }

@@ -15,7 +15,7 @@ use crate::sink::{FlushOutcome, Health, Sink, WriteOutcome};
 #[derive(Clone, Debug)]
 pub struct ConformanceStep {
     /// What was done, such as `write (empty batch)`.
-    pub name: &'static str,
+    pub name: String,
     /// Whether the sink did what the contract asks.
     pub passed: bool,
     /// What the sink answered, and on failure what was expected.
@@ -85,9 +85,10 @@ struct Suite {
 impl Suite {
     fn step(
         &mut self,
-        name: &'static str,
+        name: impl Into<String>,
         call: impl FnOnce(&mut WasmSink) -> Result<String, String>,
     ) -> bool {
+        let name = name.into();
         let started = Instant::now();
         let result = call(&mut self.sink);
         let elapsed = started.elapsed();
@@ -120,49 +121,12 @@ fn describe_write(outcome: &WriteOutcome) -> String {
 pub fn run_conformance(
     engine: &WasmEngine,
     path: &Path,
-    mut options: WasmSinkOptions,
+    options: WasmSinkOptions,
 ) -> ConformanceReport {
-    let started = Instant::now();
-    let component = match engine.load(path) {
-        Ok(component) => component,
-        Err(err) => {
-            return ConformanceReport {
-                steps: vec![ConformanceStep {
-                    name: "load (compile, check the contract)",
-                    passed: false,
-                    detail: err.to_string(),
-                    elapsed: started.elapsed(),
-                    guest_log: Vec::new(),
-                }],
-            };
-        }
+    let mut suite = match Suite::started(engine, path, options) {
+        Ok(suite) => suite,
+        Err(report) => return report,
     };
-    let log = GuestLogBuffer::new();
-    options.log_capture = Some(log.clone());
-    let mut suite = Suite {
-        sink: WasmSink::new("check", component.clone(), options),
-        log,
-        report: ConformanceReport::default(),
-    };
-    suite.report.steps.push(ConformanceStep {
-        name: "load (compile, check the contract)",
-        passed: true,
-        detail: if component.from_cache() {
-            "from the compile cache".into()
-        } else {
-            "compiled".into()
-        },
-        elapsed: started.elapsed(),
-        guest_log: Vec::new(),
-    });
-    let started = suite.step("start", |sink| {
-        sink.start()
-            .map(|()| "ok".into())
-            .map_err(|e| format!("{e}; `start` must accept a valid configuration (pass the sink's options with --config key=value)"))
-    });
-    if !started {
-        return suite.report;
-    }
     let empty = Batch::from_records(std::iter::empty::<&str>(), 0);
     let batches: [(&'static str, Batch, bool); 3] = [
         ("write (empty batch)", empty, false),
@@ -189,41 +153,157 @@ pub fn run_conformance(
             break;
         }
     }
-    for name in ["flush", "flush again (must be idempotent)"] {
+    suite.finish()
+}
+
+/// What the sink answered to each of the caller's own batches.
+#[derive(Clone, Debug, Default)]
+pub struct BatchRun {
+    /// The lifecycle steps (load, start, each write, flush, stop). A write
+    /// step passes unless the instance broke (trap, deadline, memory,
+    /// `fatal`); its detail is the sink's answer.
+    pub report: ConformanceReport,
+    /// Writes answered with anything but `accepted` (`retryable`,
+    /// `rejected`, `partial`): the sink worked but did not take everything.
+    pub refused: usize,
+}
+
+/// Starts the component at `path` and hands it `batches`, one `write` each,
+/// then flushes and stops it: a sink author's own input, raw bytes allowed,
+/// to exercise every outcome (`sinkbox check --input`).
+pub fn run_batches(
+    engine: &WasmEngine,
+    path: &Path,
+    options: WasmSinkOptions,
+    batches: &[Batch],
+) -> BatchRun {
+    let mut suite = match Suite::started(engine, path, options) {
+        Ok(suite) => suite,
+        Err(report) => {
+            return BatchRun { report, refused: 0 };
+        }
+    };
+    let mut refused = 0;
+    for batch in batches {
+        let first = batch.first_sequence();
+        let name = format!(
+            "write (records {}..{})",
+            first,
+            first + u64::from(batch.len())
+        );
+        suite.step(name, |sink| {
+            let outcome = sink.write(batch);
+            let text = describe_write(&outcome);
+            match outcome {
+                WriteOutcome::Accepted => Ok(text),
+                WriteOutcome::Fatal(_) => Err(text),
+                _ => {
+                    refused += 1;
+                    Ok(text)
+                }
+            }
+        });
         if sink_is_dead(&suite.sink) {
             break;
         }
-        suite.step(name, |sink| match sink.flush() {
-            FlushOutcome::Done => Ok("done".into()),
-            FlushOutcome::Retryable(why) => Err(format!(
-                "retryable: {why}; expected `done` with nothing left to deliver"
-            )),
-            FlushOutcome::Fatal(why) => Err(format!("fatal: {why}; expected `done`")),
-        });
     }
-    if !sink_is_dead(&suite.sink) {
-        suite.step("health", |sink| match sink.health() {
-            Health::Healthy => Ok("healthy".into()),
-            Health::Degraded(why) => Ok(format!("degraded: {why}")),
-            Health::Unhealthy(why) => Err(format!(
-                "unhealthy: {why}; expected healthy after a clean run"
-            )),
-        });
+    BatchRun {
+        report: suite.finish(),
+        refused,
     }
-    for name in ["stop", "stop again (must be idempotent)"] {
-        if sink_is_dead(&suite.sink) {
-            suite.report.steps.push(ConformanceStep {
-                name,
-                passed: false,
-                detail: "skipped: the instance died in an earlier step".into(),
-                elapsed: Duration::ZERO,
-                guest_log: Vec::new(),
-            });
-            continue;
+}
+
+impl Suite {
+    /// Loads and starts the component; a report of the failed step if either
+    /// fails.
+    fn started(
+        engine: &WasmEngine,
+        path: &Path,
+        mut options: WasmSinkOptions,
+    ) -> Result<Suite, ConformanceReport> {
+        let started = Instant::now();
+        let component = match engine.load(path) {
+            Ok(component) => component,
+            Err(err) => {
+                return Err(ConformanceReport {
+                    steps: vec![ConformanceStep {
+                        name: "load (compile, check the contract)".into(),
+                        passed: false,
+                        detail: err.to_string(),
+                        elapsed: started.elapsed(),
+                        guest_log: Vec::new(),
+                    }],
+                });
+            }
+        };
+        let log = GuestLogBuffer::new();
+        options.log_capture = Some(log.clone());
+        let mut suite = Suite {
+            sink: WasmSink::new("check", component.clone(), options),
+            log,
+            report: ConformanceReport::default(),
+        };
+        suite.report.steps.push(ConformanceStep {
+            name: "load (compile, check the contract)".into(),
+            passed: true,
+            detail: if component.from_cache() {
+                "from the compile cache".into()
+            } else {
+                "compiled".into()
+            },
+            elapsed: started.elapsed(),
+            guest_log: Vec::new(),
+        });
+        let started = suite.step("start", |sink| {
+        sink.start()
+            .map(|()| "ok".into())
+            .map_err(|e| format!("{e}; `start` must accept a valid configuration (pass the sink's options with --config key=value)"))
+    });
+        if !started {
+            return Err(suite.report);
         }
-        suite.step(name, |sink| sink.stop_guest().map(|()| "ok".into()));
+        Ok(suite)
     }
-    suite.report
+
+    /// Flushes twice, asks health and stops twice: the end of every run.
+    fn finish(mut self) -> ConformanceReport {
+        let suite = &mut self;
+        for name in ["flush", "flush again (must be idempotent)"] {
+            if sink_is_dead(&suite.sink) {
+                break;
+            }
+            suite.step(name, |sink| match sink.flush() {
+                FlushOutcome::Done => Ok("done".into()),
+                FlushOutcome::Retryable(why) => Err(format!(
+                    "retryable: {why}; expected `done` with nothing left to deliver"
+                )),
+                FlushOutcome::Fatal(why) => Err(format!("fatal: {why}; expected `done`")),
+            });
+        }
+        if !sink_is_dead(&suite.sink) {
+            suite.step("health", |sink| match sink.health() {
+                Health::Healthy => Ok("healthy".into()),
+                Health::Degraded(why) => Ok(format!("degraded: {why}")),
+                Health::Unhealthy(why) => Err(format!(
+                    "unhealthy: {why}; expected healthy after a clean run"
+                )),
+            });
+        }
+        for name in ["stop", "stop again (must be idempotent)"] {
+            if sink_is_dead(&suite.sink) {
+                suite.report.steps.push(ConformanceStep {
+                    name: name.into(),
+                    passed: false,
+                    detail: "skipped: the instance died in an earlier step".into(),
+                    elapsed: Duration::ZERO,
+                    guest_log: Vec::new(),
+                });
+                continue;
+            }
+            suite.step(name, |sink| sink.stop_guest().map(|()| "ok".into()));
+        }
+        self.report
+    }
 }
 
 fn sink_is_dead(sink: &WasmSink) -> bool {

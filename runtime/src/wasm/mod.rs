@@ -25,7 +25,7 @@ pub(crate) mod wasm_sink_type;
 
 use std::path::PathBuf;
 
-pub use conformance::{ConformanceReport, ConformanceStep, run_conformance};
+pub use conformance::{BatchRun, ConformanceReport, ConformanceStep, run_batches, run_conformance};
 pub use diagnostics::{GuestLevel, GuestLogBuffer, GuestLogLine, GuestStream};
 pub use engine::{SinkComponent, WasmEngine};
 pub use epoch::EPOCH_TICK;
