@@ -222,6 +222,17 @@ impl DiagnosticsState {
     fn write_line(&mut self, level: GuestLevel, stream: GuestStream, message: String) {
         let sink = self.sink.as_str();
         let stream_name = stream.as_str();
+        // A line someone captures (`sinkbox check`) is shown by them, with
+        // its step: logging it as well would print it twice.
+        if let Some(capture) = &self.capture {
+            capture.push(GuestLogLine {
+                sink: self.sink.clone(),
+                level,
+                stream,
+                message,
+            });
+            return;
+        }
         match level {
             GuestLevel::Trace => {
                 tracing::trace!(target: "sinkbox::guest", sink, stream = stream_name, "{message}")
@@ -238,14 +249,6 @@ impl DiagnosticsState {
             GuestLevel::Error => {
                 tracing::error!(target: "sinkbox::guest", sink, stream = stream_name, "{message}")
             }
-        }
-        if let Some(capture) = &self.capture {
-            capture.push(GuestLogLine {
-                sink: self.sink.clone(),
-                level,
-                stream,
-                message,
-            });
         }
     }
 }
