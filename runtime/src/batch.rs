@@ -16,6 +16,18 @@ pub struct Batch {
     /// One level rank per record when it was known at emit time (0 where it
     /// was not), so level conditions need not read the records.
     levels: Option<Bytes>,
+    /// Where each record ends, when the batcher noted it (routing then need
+    /// not search for newlines again).
+    ends: Option<RecordEnds>,
+}
+
+/// Record ends as offsets into the buffer the batch was built in: record `i`
+/// of this batch ends (past its newline) at `all[first + i] - base`.
+#[derive(Clone, Debug)]
+struct RecordEnds {
+    all: std::sync::Arc<Vec<u32>>,
+    first: usize,
+    base: u32,
 }
 
 impl Batch {
@@ -28,7 +40,29 @@ impl Batch {
             count,
             first_sequence,
             levels: None,
+            ends: None,
         }
+    }
+
+    /// The same batch, knowing where each record ends (`ends[i]` is the
+    /// offset just past record `i`'s newline).
+    pub(crate) fn with_ends(mut self, ends: Vec<u32>) -> Self {
+        debug_assert_eq!(ends.len(), self.count as usize);
+        debug_assert!(ends.last().is_none_or(|e| *e as usize == self.bytes.len()));
+        self.ends = Some(RecordEnds {
+            all: std::sync::Arc::new(ends),
+            first: 0,
+            base: 0,
+        });
+        self
+    }
+
+    /// Where each record ends, if known: the offsets and what to subtract
+    /// from each.
+    pub(crate) fn ends(&self) -> Option<(&[u32], u32)> {
+        let ends = self.ends.as_ref()?;
+        let all = ends.all.get(ends.first..ends.first + self.count as usize)?;
+        Some((all, ends.base))
     }
 
     /// Like [`Batch::new`], with the records' levels known at emit time.
@@ -123,15 +157,24 @@ impl Batch {
         if n >= self.count {
             return Batch::new(Bytes::new(), 0, self.first_sequence + u64::from(self.count));
         }
-        let offset = memchr::memchr_iter(b'\n', &self.bytes)
-            .nth(n as usize - 1)
-            .map_or(self.bytes.len(), |i| i + 1);
-        Batch::with_levels(
+        let offset = match self.ends() {
+            Some((ends, base)) => (ends[n as usize - 1] - base) as usize,
+            None => memchr::memchr_iter(b'\n', &self.bytes)
+                .nth(n as usize - 1)
+                .map_or(self.bytes.len(), |i| i + 1),
+        };
+        let mut rest = Batch::with_levels(
             self.bytes.slice(offset..),
             self.count - n,
             self.first_sequence + u64::from(n),
             self.levels.as_ref().map(|l| l.slice(n as usize..)),
-        )
+        );
+        rest.ends = self.ends.as_ref().map(|ends| RecordEnds {
+            all: ends.all.clone(),
+            first: ends.first + n as usize,
+            base: ends.base + offset as u32,
+        });
+        rest
     }
 
     /// The first `n` records of the batch. Shares the same buffer.
@@ -141,12 +184,14 @@ impl Batch {
         }
         let rest = self.skip(n);
         let end = self.bytes.len() - rest.bytes.len();
-        Batch::with_levels(
+        let mut head = Batch::with_levels(
             self.bytes.slice(..end),
             n,
             self.first_sequence,
             self.levels.as_ref().map(|l| l.slice(..n as usize)),
-        )
+        );
+        head.ends = self.ends.clone();
+        head
     }
 }
 
@@ -168,5 +213,27 @@ mod tests {
         assert_eq!(batch.skip(3).first_sequence(), 13);
         let records: Vec<&[u8]> = batch.records().collect();
         assert_eq!(records, vec![&b"{\"a\":1}"[..], b"{\"a\":2}", b"{\"a\":3}"]);
+    }
+
+    #[test]
+    fn known_record_ends_follow_skip_and_take() {
+        let plain = Batch::from_records([r#"{"a":1}"#, r#"{"bb":2}"#, r#"{"c":33}"#, "4"], 0);
+        let ends: Vec<u32> = memchr::memchr_iter(b'\n', plain.bytes())
+            .map(|i| i as u32 + 1)
+            .collect();
+        let batch = plain.clone().with_ends(ends);
+        for n in 0..=4 {
+            let (with, without) = (batch.skip(n), plain.skip(n));
+            assert_eq!(with.bytes(), without.bytes());
+            let (with, without) = (batch.skip(n).take(2), plain.skip(n).take(2));
+            assert_eq!(with.bytes(), without.bytes());
+            if let Some((ends, base)) = with.ends() {
+                let expected: Vec<u32> = memchr::memchr_iter(b'\n', with.bytes())
+                    .map(|i| i as u32 + 1)
+                    .collect();
+                let got: Vec<u32> = ends.iter().map(|e| e - base).collect();
+                assert_eq!(got, expected, "skip {n} take 2");
+            }
+        }
     }
 }

@@ -564,7 +564,11 @@ fn check_input_sends_the_authors_own_records_and_exits_by_outcome() {
 
 #[test]
 fn check_shows_each_guest_log_line_once_with_its_step() {
-    let output = sinkbox().arg("check").arg(guest("count-sink")).output().unwrap();
+    let output = sinkbox()
+        .arg("check")
+        .arg(guest("count-sink"))
+        .output()
+        .unwrap();
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stdout}{stderr}");
     assert_eq!(stdout.matches("counted 30 records").count(), 1, "{stdout}");

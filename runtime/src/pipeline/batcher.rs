@@ -40,6 +40,8 @@ pub(crate) struct OpenBatch {
     /// Level ranks of the records so far, once one came with a known level
     /// (earlier records get 0: unknown).
     pub levels: Option<Vec<u8>>,
+    /// Where each record ends in `buf` (past its newline).
+    pub ends: Vec<u32>,
 }
 
 impl OpenBatch {
@@ -50,6 +52,7 @@ impl OpenBatch {
             first_sequence: 0,
             opened_at: Instant::now(),
             levels: None,
+            ends: Vec::new(),
         }
     }
 
@@ -77,7 +80,13 @@ impl OpenBatch {
         }
         let buf = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity_hint));
         let levels = self.levels.take().map(Bytes::from);
-        let batch = Batch::with_levels(Bytes::from(buf), self.count, self.first_sequence, levels);
+        let ends = std::mem::take(&mut self.ends);
+        let mut batch =
+            Batch::with_levels(Bytes::from(buf), self.count, self.first_sequence, levels);
+        // Offsets are 32-bit: a batch past 4 GiB goes without them.
+        if ends.len() == self.count as usize && u32::try_from(batch.bytes().len()).is_ok() {
+            batch = batch.with_ends(ends);
+        }
         self.first_sequence += u64::from(self.count);
         self.count = 0;
         Some(batch)

@@ -479,6 +479,8 @@ impl Pipeline {
         }
         open.buf.push(b'\n');
         open.count += 1;
+        let end = u32::try_from(open.buf.len()).unwrap_or(u32::MAX);
+        open.ends.push(end);
         open.note_level(level);
         if open.count == 1 {
             open.opened_at = Instant::now();

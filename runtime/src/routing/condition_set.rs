@@ -146,11 +146,24 @@ impl ConditionSet {
         let mut ends = Vec::with_capacity(count as usize);
         let mut values: Vec<FieldValue<'_>> = vec![FieldValue::Missing; self.tree.slots()];
         let levels = batch.levels();
+        let bytes = batch.bytes();
+        let known_ends = batch.ends();
+        let mut newlines = memchr::memchr_iter(b'\n', bytes);
         let mut start = 0usize;
-        for (index, end) in memchr::memchr_iter(b'\n', batch.bytes()).enumerate() {
-            let record = &batch.bytes()[start..end];
-            start = end + 1;
-            ends.push(start as u32);
+        for index in 0..count as usize {
+            // Past the record's newline: noted by the batcher, else searched.
+            let end = match known_ends {
+                Some((known, base)) => (known[index] - base) as usize,
+                None => match newlines.next() {
+                    Some(newline) => newline + 1,
+                    None => break,
+                },
+            };
+            let Some(record) = bytes.get(start..end.saturating_sub(1)) else {
+                break;
+            };
+            start = end;
+            ends.push(end as u32);
             values.fill(FieldValue::Missing);
             let known = match (self.level_slot, levels.and_then(|l| l.get(index))) {
                 (Some(slot), Some(&rank)) if rank != 0 => Some((slot, rank)),
@@ -192,6 +205,8 @@ impl Verdicts {
 fn copy_kept(batch: &Batch, ends: &[u32], verdict: &Verdict) -> Batch {
     let bytes = batch.bytes();
     let mut out = Vec::new();
+    let mut kept_ends = Vec::with_capacity(verdict.kept() as usize);
+    let mut kept_len = 0u32;
     let mut levels = batch
         .levels()
         .map(|_| Vec::with_capacity(verdict.kept() as usize));
@@ -203,6 +218,8 @@ fn copy_kept(batch: &Batch, ends: &[u32], verdict: &Verdict) -> Batch {
             if run_start.is_none() {
                 run_start = Some(record_start(i));
             }
+            kept_len += ends[i] - record_start(i) as u32;
+            kept_ends.push(kept_len);
             if let (Some(levels), Some(all)) = (levels.as_mut(), batch.levels()) {
                 levels.push(all.get(i).copied().unwrap_or(0));
             }
@@ -219,6 +236,7 @@ fn copy_kept(batch: &Batch, ends: &[u32], verdict: &Verdict) -> Batch {
         0,
         levels.map(bytes::Bytes::from),
     )
+    .with_ends(kept_ends)
 }
 
 #[cfg(test)]
