@@ -49,9 +49,10 @@ fn ns_per_record(conditions: &Conditions, batch: &Batch) -> f64 {
     rounds[ROUNDS / 2]
 }
 
-/// A batch whose levels are known at emit time: the way the `tracing`
-/// layer and `emit_at` fill batches, through a real pipeline.
-fn leveled_batch() -> Batch {
+/// A batch as a pipeline builds it: from `emit_json` (`leveled` false), or
+/// with its levels known at emit time, the way the `tracing` layer and
+/// `emit_at` fill batches (`leveled` true).
+fn pipeline_batch(leveled: bool) -> Batch {
     struct Capture(std::sync::Arc<std::sync::Mutex<Option<Batch>>>);
     impl sinkbox::Sink for Capture {
         fn start(&mut self) -> Result<(), sinkbox::SinkError> {
@@ -82,8 +83,12 @@ fn leveled_batch() -> Batch {
         tracing::Level::ERROR,
     ];
     for i in 0..RECORDS {
-        let value: serde_json::Value = serde_json::from_str(&record(i)).unwrap();
-        pipeline.emit_at(levels[i % 5], &value).unwrap();
+        if leveled {
+            let value: serde_json::Value = serde_json::from_str(&record(i)).unwrap();
+            pipeline.emit_at(levels[i % 5], &value).unwrap();
+        } else {
+            pipeline.emit_json(record(i).as_bytes()).unwrap();
+        }
     }
     pipeline.shutdown();
     captured.lock().unwrap().take().unwrap()
@@ -158,8 +163,8 @@ fn guest_config(out: &Path, cache: &Path) -> String {
 }
 
 fn main() {
-    let batch = Batch::from_records((0..RECORDS).map(record), 0);
-    let leveled = leveled_batch();
+    let batch = pipeline_batch(false);
+    let leveled = pipeline_batch(true);
     let parse = |text: &str| Condition::parse(text).unwrap();
     let level = Conditions::new([parse(r#"level >= "warn""#)]);
     let three = Conditions::new([parse(
