@@ -54,13 +54,23 @@ pub(crate) enum Selection {
     Nothing { skipped: u32 },
 }
 
+/// What one condition of a table kept of a batch.
+enum Decision {
+    /// Every record: lanes get the batch as it is.
+    All,
+    /// No record.
+    Nothing,
+    /// Some records: their one shared copy.
+    Some(Batch),
+}
+
 /// A batch on its way to the lanes of one table. The first lane that needs
 /// a decision makes it for every condition of the table, on its own worker
 /// thread (not the producer's); the others reuse it.
 pub(crate) struct RoutedBatch {
     batch: Batch,
     table: Option<Arc<RoutingTable>>,
-    decided: OnceLock<Vec<Option<Batch>>>,
+    decided: OnceLock<Vec<Decision>>,
 }
 
 impl RoutedBatch {
@@ -88,20 +98,23 @@ impl RoutedBatch {
                 .verdicts
                 .iter()
                 .map(|verdict| match verdict.kept() {
-                    0 => Some(Batch::from_records(std::iter::empty::<&[u8]>(), 0)),
-                    _ => verdicts.select(&self.batch, verdict),
+                    0 => Decision::Nothing,
+                    _ => match verdicts.select(&self.batch, verdict) {
+                        Some(kept) => Decision::Some(kept),
+                        None => Decision::All,
+                    },
                 })
                 .collect()
         });
         match &decided[index] {
-            None => Selection::Kept {
+            Decision::All => Selection::Kept {
                 batch: self.batch.clone(),
                 skipped: 0,
             },
-            Some(kept) if kept.is_empty() => Selection::Nothing {
+            Decision::Nothing => Selection::Nothing {
                 skipped: self.batch.len(),
             },
-            Some(kept) => Selection::Kept {
+            Decision::Some(kept) => Selection::Kept {
                 batch: kept.clone(),
                 skipped: self.batch.len() - kept.len(),
             },
