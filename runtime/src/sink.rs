@@ -70,6 +70,23 @@ pub enum WriteOutcome {
         /// Why the rest was not.
         reason: String,
     },
+    /// Some records can never be delivered and the sink knows exactly
+    /// which (a row the database refuses, an event outside the service's
+    /// time window): only those are dead-lettered, each with its own
+    /// reason. Native sinks only; the wasm contract has no such answer.
+    Refused {
+        /// Records, from the start of the batch, the sink dealt with:
+        /// each was delivered unless listed in `refused`. When this is
+        /// less than the batch, the rest is retried after a back-off, as
+        /// with `Partial`.
+        handled: u32,
+        /// The records that can never be delivered: index ranges below
+        /// `handled`, ascending and disjoint, each with why.
+        refused: Vec<(std::ops::Range<u32>, String)>,
+        /// Why the records after `handled` were not delivered (unused
+        /// when `handled` covers the batch).
+        retry_reason: String,
+    },
     /// The sink is broken: restart it and retry the batch.
     Fatal(String),
 }

@@ -287,3 +287,30 @@ fn the_javascript_sink_guide_builds_checks_and_runs() {
         "{\"info\":2,\"warn\":1}\n"
     );
 }
+
+#[test]
+fn every_example_config_in_docs_validates() {
+    let examples = crate::support::workspace_root().join("docs/examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        seen += 1;
+        let output = crate::support::sinkbox()
+            .args(["validate", "--config"])
+            .arg(&path)
+            .env("PGPASSWORD", "example")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}: {}{}",
+            path.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert!(seen >= 3, "examples in {}", examples.display());
+}

@@ -74,7 +74,7 @@ pub const JS_SINKS: &[JsSink] = &[
     },
 ];
 
-fn tools(root: &Path) -> PathBuf {
+pub(crate) fn tools(root: &Path) -> PathBuf {
     root.join("target").join("tools")
 }
 
@@ -115,7 +115,7 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Runs apt-get for a missing system tool (CI machines are fresh).
-fn apt_install(packages: &[&str]) -> Result<()> {
+pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
     eprintln!("installing {packages:?} with apt-get");
     run(Command::new("apt-get").arg("update"))?;
     run(Command::new("apt-get")
@@ -123,7 +123,7 @@ fn apt_install(packages: &[&str]) -> Result<()> {
         .args(packages))
 }
 
-fn has(program: &str) -> bool {
+pub(crate) fn has(program: &str) -> bool {
     Command::new(program)
         .arg("--version")
         .output()

@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask demo | test | bench | guests | build-sinks | lint`.
 
 mod language_sinks;
+mod test_servers;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -127,6 +128,7 @@ fn fuzz() -> Result<()> {
 
 fn test(root: &Path) -> Result<()> {
     build_sinks(root)?;
+    test_servers::ensure(root)?;
     // The workspace's default members are the host crates; the guests were
     // built above for wasm32-wasip2 and are exercised by the runtime's tests.
     run(cargo().arg("test"))

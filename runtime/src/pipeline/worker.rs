@@ -526,6 +526,23 @@ impl SinkWorker {
                     self.dead_letter(&batch, &format!("rejected: {reason}"));
                     return;
                 }
+                WriteOutcome::Refused {
+                    handled,
+                    refused,
+                    retry_reason,
+                } => {
+                    let handled = handled.min(batch.len());
+                    self.settle_refused(&batch.take(handled), refused);
+                    if handled == batch.len() {
+                        SinkCounters::add(&counters.batches, 1);
+                        return;
+                    }
+                    SinkCounters::add(&counters.partial, 1);
+                    batch = batch.skip(handled);
+                    if !self.back_off(&mut retries, &batch, &retry_reason) {
+                        return;
+                    }
+                }
                 WriteOutcome::Fatal(reason) => {
                     SinkCounters::add(&counters.fatal, 1);
                     tracing::warn!(sink = %self.shared.name, "fatal: {reason}");
@@ -568,6 +585,33 @@ impl SinkWorker {
         self.set_health(Health::Degraded(format!("retrying: {reason}")));
         self.pause(self.policy.backoff(*retries));
         true
+    }
+
+    /// Dead-letters each refused range of `handled` (the records a
+    /// `refused` answer dealt with) and counts the rest as delivered.
+    /// Ranges out of order, overlapping or past the end are a contract
+    /// violation: what they cover beyond the valid part counts as delivered,
+    /// with a warning.
+    fn settle_refused(&mut self, handled: &Batch, refused: Vec<(std::ops::Range<u32>, String)>) {
+        let mut next = 0u32;
+        for (range, reason) in refused {
+            let start = range.start.max(next);
+            let end = range.end.min(handled.len());
+            if start >= end {
+                tracing::warn!(
+                    sink = %self.shared.name,
+                    "contract violation: `refused` listed records {range:?} out of order or past the {} handled; ignored",
+                    handled.len()
+                );
+                continue;
+            }
+            self.accepted(&handled.skip(next).take(start - next));
+            SinkCounters::add(&self.shared.counters.rejected, 1);
+            let records = handled.skip(start).take(end - start);
+            self.dead_letter(&records, &format!("refused: {reason}"));
+            next = end;
+        }
+        self.accepted(&handled.skip(next));
     }
 
     fn accepted(&self, batch: &Batch) {

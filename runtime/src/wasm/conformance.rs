@@ -112,6 +112,12 @@ fn describe_write(outcome: &WriteOutcome) -> String {
         WriteOutcome::Partial { accepted, reason } => {
             format!("partial ({accepted} accepted): {reason}")
         }
+        WriteOutcome::Refused {
+            handled, refused, ..
+        } => format!(
+            "refused {} of {handled} records",
+            refused.iter().map(|(r, _)| r.len()).sum::<usize>()
+        ),
         WriteOutcome::Fatal(why) => format!("fatal: {why}"),
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
-use crate::sinks::util::http::breaker::BreakerState;
+use crate::sinks::util::breaker::BreakerState;
 use crate::sinks::util::http::delivery::{EncodedRequest, HttpDelivery};
 use crate::sinks::util::http::options::HttpOptions;
 use crate::sinks::util::http::request_chunks::request_chunks;

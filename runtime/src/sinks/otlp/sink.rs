@@ -13,7 +13,7 @@ use super::proto::{
 };
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
-use crate::sinks::util::http::breaker::BreakerState;
+use crate::sinks::util::breaker::BreakerState;
 use crate::sinks::util::http::client::HttpAnswer;
 use crate::sinks::util::http::delivery::{EncodedRequest, HttpDelivery};
 use crate::sinks::util::http::options::HttpOptions;

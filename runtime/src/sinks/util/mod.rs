@@ -1,8 +1,12 @@
-//! What the native sinks share: connections, file syncing, text lines,
-//! the stdout writer, no-follow opens, URI masking, and reading a
-//! record's fields and time.
+//! What the native sinks share: the circuit breaker, the runtime that
+//! drives async clients from a sink's thread, connections, file syncing,
+//! text lines, the stdout writer, no-follow opens, URI masking, and
+//! reading a record's fields and time.
 
+pub(crate) mod blocking_runtime;
+pub(crate) mod breaker;
 pub(crate) mod connection;
+pub(crate) mod field_template;
 pub(crate) mod file_options;
 pub(crate) mod file_sync;
 pub(crate) mod http;

@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::breaker::{BreakerState, CircuitBreaker};
+use crate::sinks::util::breaker::{BreakerState, CircuitBreaker};
 use super::client::{HttpAnswer, HttpClient};
 use super::options::HttpOptions;
 use super::response_class::ResponseClass;

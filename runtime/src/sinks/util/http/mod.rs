@@ -2,9 +2,8 @@
 //! TLS, connection reuse, headers, auth, compression), how a batch is split
 //! into requests under the server's limits, what a response means for the
 //! batch (accepted, retryable with the server's `Retry-After`, or rejected
-//! with the server's words), and a circuit breaker.
+//! with the server's words).
 
-pub(crate) mod breaker;
 pub(crate) mod client;
 pub(crate) mod delivery;
 pub(crate) mod options;

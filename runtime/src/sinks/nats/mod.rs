@@ -1,0 +1,6 @@
+//! `nats`: each record published to NATS JetStream, acknowledged, deduped.
+
+pub(crate) mod config;
+pub(crate) mod sink;
+
+pub use sink::{NatsAuth, NatsSink, NatsSinkOptions, NatsStream};

@@ -1,0 +1,398 @@
+//! The running `nats` sink.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
+use async_nats::jetstream::message::PublishMessage;
+use bytes::Bytes;
+
+use crate::batch::Batch;
+use crate::secret::Secret;
+use crate::sink::{Health, Sink, SinkError, WriteOutcome};
+use crate::sinks::util::blocking_runtime::BlockingRuntime;
+use crate::sinks::util::field_template::FieldTemplate;
+
+/// Who the sink says it is to the server.
+#[derive(Clone, Debug)]
+pub enum NatsAuth {
+    /// No credentials.
+    None,
+    /// A token.
+    Token(Secret),
+    /// A user and password.
+    UserPassword {
+        /// The user.
+        user: String,
+        /// The password.
+        password: Secret,
+    },
+    /// An NKey seed (`SU…`).
+    NKey(Secret),
+    /// A `.creds` file (JWT and seed), as `nsc` writes it.
+    CredentialsFile(std::path::PathBuf),
+}
+
+/// The JetStream stream the sink makes sure exists.
+#[derive(Clone, Debug)]
+pub struct NatsStream {
+    /// The stream's name.
+    pub name: String,
+    /// The subjects it captures.
+    pub subjects: Vec<String>,
+}
+
+/// The `nats` sink's options.
+#[derive(Clone, Debug)]
+pub struct NatsSinkOptions {
+    /// Server URLs, `nats://host:4222` (or `tls://`), comma-separated.
+    pub url: String,
+    /// The subject each record is published on, filled from its fields.
+    pub(crate) subject: FieldTemplate,
+    /// Credentials.
+    pub auth: NatsAuth,
+    /// Refuse a connection without TLS.
+    pub tls_required: bool,
+    /// A PEM root certificate to trust.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Create this stream when it is missing.
+    pub stream: Option<NatsStream>,
+    /// Send `Nats-Msg-Id` so the server drops a retried message it
+    /// already stored.
+    pub dedupe: bool,
+    /// How long to wait for each publish acknowledgement.
+    pub ack_timeout: Duration,
+    /// Most publishes awaiting acknowledgement.
+    pub max_in_flight: usize,
+    /// Deadline of opening the connection.
+    pub connect_timeout: Duration,
+    /// Deadline of publishing one batch.
+    pub timeout: Duration,
+}
+
+/// Publishes every record to NATS JetStream and waits for the stream's
+/// acknowledgements (never fire-and-forget). Publishes are pipelined: the
+/// whole batch is sent, then the acks are collected in order. Each
+/// message carries `Nats-Msg-Id` made from this run and the record's
+/// sequence number, so the server drops a retried message it already
+/// stored (within the stream's duplicate window).
+pub struct NatsSink {
+    name: String,
+    options: NatsSinkOptions,
+    runtime: Option<BlockingRuntime>,
+    client: Option<async_nats::Client>,
+    jetstream: Option<async_nats::jetstream::Context>,
+    stream_ready: bool,
+    run_id: String,
+}
+
+/// An id for one sink of one run: message ids of two runs (or two
+/// pipelines in one process) never collide, as sequence numbers start
+/// again at each.
+fn run_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!(
+        "{millis:x}.{:x}.{:x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl NatsSink {
+    /// A sink named `name`; nothing connects until it starts.
+    pub fn new(name: &str, options: NatsSinkOptions) -> Self {
+        Self {
+            name: name.to_owned(),
+            options,
+            runtime: None,
+            client: None,
+            jetstream: None,
+            stream_ready: false,
+            run_id: run_id(),
+        }
+    }
+
+    fn ensure_stream(&mut self) -> Result<(), String> {
+        let Some(stream) = self.options.stream.clone().filter(|_| !self.stream_ready) else {
+            return Ok(());
+        };
+        let (Some(runtime), Some(jetstream)) = (&self.runtime, &self.jetstream) else {
+            return Err("the sink is not started".into());
+        };
+        runtime.run(self.options.timeout, "creating the stream", async {
+            jetstream
+                .get_or_create_stream(async_nats::jetstream::stream::Config {
+                    name: stream.name.clone(),
+                    subjects: stream.subjects.clone(),
+                    storage: async_nats::jetstream::stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| format!("cannot create the stream `{}`: {e}", stream.name))
+        })?;
+        self.stream_ready = true;
+        Ok(())
+    }
+}
+
+impl Sink for NatsSink {
+    fn start(&mut self) -> Result<(), SinkError> {
+        let runtime = BlockingRuntime::new(&self.name).map_err(SinkError::new)?;
+        let options = &self.options;
+        let client = runtime
+            .run(options.connect_timeout * 2, "connecting", async {
+                let mut connect = async_nats::ConnectOptions::new()
+                    .name("sinkbox")
+                    .connection_timeout(options.connect_timeout)
+                    .require_tls(options.tls_required)
+                    // Start even when the server is down; writes retry.
+                    .retry_on_initial_connect();
+                if let Some(ca) = &options.ca_file {
+                    connect = connect.add_root_certificates(ca.clone());
+                }
+                connect = match &options.auth {
+                    NatsAuth::None => connect,
+                    NatsAuth::Token(token) => connect.token(token.expose().to_owned()),
+                    NatsAuth::UserPassword { user, password } => {
+                        connect.user_and_password(user.clone(), password.expose().to_owned())
+                    }
+                    NatsAuth::NKey(seed) => connect.nkey(seed.expose().to_owned()),
+                    NatsAuth::CredentialsFile(path) => {
+                        connect.credentials_file(path).await.map_err(|e| {
+                            format!("cannot read credentials_file `{}`: {e}", path.display())
+                        })?
+                    }
+                };
+                connect
+                    .connect(options.url.as_str())
+                    .await
+                    .map_err(|e| format!("cannot connect to {}: {e}", options.url))
+            })
+            .map_err(SinkError::new)?;
+        let jetstream = async_nats::jetstream::ContextBuilder::new()
+            .timeout(self.options.ack_timeout)
+            .max_ack_inflight(self.options.max_in_flight.max(1))
+            .build(client.clone());
+        self.runtime = Some(runtime);
+        self.client = Some(client);
+        self.jetstream = Some(jetstream);
+        self.stream_ready = false;
+        if let Err(err) = self.ensure_stream() {
+            tracing::warn!(sink = %self.name, "{err}; writes will retry");
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, batch: &Batch) -> WriteOutcome {
+        if let Err(err) = self.ensure_stream() {
+            return WriteOutcome::Retryable(err);
+        }
+        let (Some(runtime), Some(jetstream)) = (&self.runtime, &self.jetstream) else {
+            return WriteOutcome::Fatal("the sink is not started".into());
+        };
+        let messages = messages(batch, &self.options, &self.run_id);
+        let dedupe = self.options.dedupe;
+        let published = runtime.run(self.options.timeout, "publishing the batch", async {
+            Ok(publish(jetstream, messages, dedupe).await)
+        });
+        let published = match published {
+            Ok(published) => published,
+            Err(reason) => return WriteOutcome::Retryable(reason),
+        };
+        if published.stream_missing {
+            self.stream_ready = false;
+        }
+        published.outcome(batch.len())
+    }
+
+    fn health(&mut self) -> Health {
+        match &self.client {
+            None => Health::Unhealthy("not started".into()),
+            Some(client) => match client.connection_state() {
+                async_nats::connection::State::Connected => Health::Healthy,
+                state => Health::Unhealthy(format!(
+                    "not connected to {} ({state}); reconnecting",
+                    self.options.url
+                )),
+            },
+        }
+    }
+
+    fn stop(&mut self) {
+        if let (Some(runtime), Some(client)) = (&self.runtime, self.client.take()) {
+            // Sends what the client still holds before the connection closes.
+            let _ = runtime.run(Duration::from_secs(5), "draining", async move {
+                client.flush().await.map_err(|e| e.to_string())
+            });
+        }
+        self.jetstream = None;
+        self.runtime = None;
+    }
+}
+
+/// One message to publish.
+struct Message {
+    subject: String,
+    id: String,
+    payload: Bytes,
+}
+
+fn messages(batch: &Batch, options: &NatsSinkOptions, run_id: &str) -> Vec<Message> {
+    let reads_fields = options.subject.reads_fields();
+    batch
+        .records()
+        .enumerate()
+        .map(|(i, record)| {
+            let parsed = reads_fields
+                .then(|| serde_json::from_slice::<serde_json::Value>(record).ok())
+                .flatten();
+            Message {
+                subject: options.subject.render(parsed.as_ref(), subject_token),
+                id: format!("{run_id}-{}", batch.first_sequence() + i as u64),
+                payload: Bytes::copy_from_slice(record),
+            }
+        })
+        .collect()
+}
+
+/// A field value as one subject token: no spaces, dots or wildcards.
+fn subject_token(value: &str) -> String {
+    let token: String = value
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || matches!(c, '.' | '*' | '>') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if token.is_empty() {
+        "unknown".into()
+    } else {
+        token
+    }
+}
+
+/// What became of one batch's publishes.
+struct Published {
+    /// Records refused for good (too large for the server).
+    refused: Vec<(Range<u32>, String)>,
+    /// The first record whose publish or ack failed for a transient
+    /// reason, and why.
+    failed_at: Option<(u32, String)>,
+    stream_missing: bool,
+}
+
+impl Published {
+    fn outcome(self, len: u32) -> WriteOutcome {
+        let handled = self.failed_at.as_ref().map_or(len, |(at, _)| *at);
+        let refused: Vec<_> = self
+            .refused
+            .into_iter()
+            .filter(|(range, _)| range.start < handled)
+            .collect();
+        let retry_reason = self.failed_at.map(|(_, why)| why).unwrap_or_default();
+        match (handled, refused.is_empty()) {
+            (h, true) if h == len => WriteOutcome::Accepted,
+            (0, true) => WriteOutcome::Retryable(retry_reason),
+            (h, true) => WriteOutcome::Partial {
+                accepted: h,
+                reason: retry_reason,
+            },
+            (handled, false) => WriteOutcome::Refused {
+                handled,
+                refused,
+                retry_reason,
+            },
+        }
+    }
+}
+
+async fn publish(
+    jetstream: &async_nats::jetstream::Context,
+    messages: Vec<Message>,
+    dedupe: bool,
+) -> Published {
+    let mut published = Published {
+        refused: Vec::new(),
+        failed_at: None,
+        stream_missing: false,
+    };
+    let mut acks: Vec<(u32, PublishAckFuture)> = Vec::with_capacity(messages.len());
+    for (i, message) in messages.into_iter().enumerate() {
+        let i = i as u32;
+        let mut publish = PublishMessage::build().payload(message.payload);
+        if dedupe {
+            publish = publish.message_id(&message.id);
+        }
+        match jetstream.send_publish(message.subject, publish).await {
+            Ok(ack) => acks.push((i, ack)),
+            Err(err) if err.kind() == PublishErrorKind::MaxPayloadExceeded => {
+                published.refused.push((i..i + 1, err.to_string()));
+            }
+            Err(err) => {
+                published.failed_at = Some((i, format!("publish failed: {err}")));
+                break;
+            }
+        }
+    }
+    for (i, ack) in acks {
+        if published.failed_at.as_ref().is_some_and(|(at, _)| *at <= i) {
+            break;
+        }
+        if let Err(err) = ack.await {
+            if err.kind() == PublishErrorKind::StreamNotFound {
+                published.stream_missing = true;
+            }
+            let why = match err.kind() {
+                PublishErrorKind::StreamNotFound => format!(
+                    "{err}: no JetStream stream captures this subject; create one, or set `stream` so the sink creates it"
+                ),
+                _ => format!("no acknowledgement: {err}"),
+            };
+            published.failed_at = Some((i, why));
+            break;
+        }
+    }
+    published
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_values_cannot_add_subject_tokens_or_wildcards() {
+        assert_eq!(subject_token("a.b *>c"), "a_b___c");
+        assert_eq!(subject_token(""), "unknown");
+    }
+
+    #[test]
+    fn outcomes_keep_refusals_before_the_first_failure() {
+        let published = Published {
+            refused: vec![(1..2, "too big".into()), (5..6, "too big".into())],
+            failed_at: Some((3, "timed out".into())),
+            stream_missing: false,
+        };
+        assert_eq!(
+            published.outcome(8),
+            WriteOutcome::Refused {
+                handled: 3,
+                refused: vec![(1..2, "too big".into())],
+                retry_reason: "timed out".into()
+            }
+        );
+        let all = Published {
+            refused: vec![],
+            failed_at: None,
+            stream_missing: false,
+        };
+        assert_eq!(all.outcome(4), WriteOutcome::Accepted);
+    }
+}

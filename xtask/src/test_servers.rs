@@ -1,0 +1,58 @@
+//! The servers the network sinks' tests start on loopback, installed when
+//! missing (CI machines are fresh): PostgreSQL and `nats-server` from
+//! Debian's packages, and moto (the CloudWatch Logs API) from PyPI into
+//! `target/tools/moto`.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::language_sinks::{apt_install, has, tools};
+use crate::run;
+
+/// The moto release the CloudWatch tests were written against.
+const MOTO: &str = "5.2.5";
+
+/// Installs whatever is missing.
+pub(crate) fn ensure(root: &Path) -> Result<()> {
+    let mut packages = Vec::new();
+    let postgres = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dirs| dirs.flatten().any(|d| d.path().join("bin/postgres").exists()))
+        .unwrap_or(false);
+    if !postgres {
+        packages.extend(["postgresql", "postgresql-client"]);
+    }
+    if !has("nats-server") {
+        packages.push("nats-server");
+    }
+    if !has("runuser") {
+        packages.push("util-linux");
+    }
+    if !packages.is_empty() {
+        apt_install(&packages)?;
+    }
+    moto(root)
+}
+
+fn moto(root: &Path) -> Result<()> {
+    let venv = tools(root).join("moto");
+    let pip = venv.join("bin").join("pip");
+    let installed = Command::new(&pip)
+        .args(["show", "moto"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {MOTO}")));
+    if installed && venv.join("bin").join("moto_server").exists() {
+        return Ok(());
+    }
+    if !pip.exists() {
+        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+        if !made.is_ok_and(|s| s.success()) {
+            apt_install(&["python3-venv"])?;
+            run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+        }
+    }
+    run(Command::new(&pip)
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("moto[server]=={MOTO}")))
+}
