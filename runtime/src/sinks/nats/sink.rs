@@ -168,16 +168,19 @@ impl Sink for NatsSink {
                         })?
                     }
                 };
-                connect
+                let client = connect
                     .connect(options.url.as_str())
                     .await
-                    .map_err(|e| format!("cannot connect to {}: {e}", options.url))
+                    .map_err(|e| format!("cannot connect to {}: {e}", options.url))?;
+                // Built on the runtime: the context spawns its own task.
+                let jetstream = async_nats::jetstream::ContextBuilder::new()
+                    .timeout(options.ack_timeout)
+                    .max_ack_inflight(options.max_in_flight.max(1))
+                    .build(client.clone());
+                Ok((client, jetstream))
             })
             .map_err(SinkError::new)?;
-        let jetstream = async_nats::jetstream::ContextBuilder::new()
-            .timeout(self.options.ack_timeout)
-            .max_ack_inflight(self.options.max_in_flight.max(1))
-            .build(client.clone());
+        let (client, jetstream) = client;
         self.runtime = Some(runtime);
         self.client = Some(client);
         self.jetstream = Some(jetstream);
