@@ -48,7 +48,10 @@ impl MotoServer {
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "moto_server did not start");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         server
@@ -79,7 +82,10 @@ impl MotoServer {
 
     /// The names of the streams of `group`.
     pub fn streams(&self, group: &str) -> Vec<String> {
-        let mut names: Vec<String> = self.call("DescribeLogStreams", serde_json::json!({"logGroupName": group}))["logStreams"]
+        let mut names: Vec<String> = self.call(
+            "DescribeLogStreams",
+            serde_json::json!({"logGroupName": group}),
+        )["logStreams"]
             .as_array()
             .unwrap()
             .iter()
@@ -101,7 +107,10 @@ impl MotoServer {
             let page = self.call("GetLogEvents", body);
             let events = page["events"].as_array().unwrap();
             out.extend(events.iter().map(|e| {
-                (e["timestamp"].as_i64().unwrap(), e["message"].as_str().unwrap().to_owned())
+                (
+                    e["timestamp"].as_i64().unwrap(),
+                    e["message"].as_str().unwrap().to_owned(),
+                )
             }));
             let next = page["nextForwardToken"].as_str().map(str::to_owned);
             if events.is_empty() || next == token {

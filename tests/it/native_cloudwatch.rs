@@ -36,7 +36,11 @@ fn pipeline(dir: &std::path::Path, endpoint: &str, batch: u32, extra: &str) -> s
 fn numbers(events: &[(i64, String)]) -> Vec<u64> {
     events
         .iter()
-        .map(|(_, m)| serde_json::from_str::<serde_json::Value>(m).unwrap()["i"].as_u64().unwrap())
+        .map(|(_, m)| {
+            serde_json::from_str::<serde_json::Value>(m).unwrap()["i"]
+                .as_u64()
+                .unwrap()
+        })
         .collect()
 }
 
@@ -50,7 +54,8 @@ fn every_record_arrives_once_in_its_stream_in_time_order() {
         let service = ["api", "worker"][(i % 2) as usize];
         // Pairs out of order within a batch: each call is sorted by time.
         let at = base + i + if i % 4 < 2 { 2 } else { -2 };
-        p.emit(&serde_json::json!({"i": i, "service": service, "timestamp": at})).unwrap();
+        p.emit(&serde_json::json!({"i": i, "service": service, "timestamp": at}))
+            .unwrap();
     }
     let stats = p.shutdown().remove(0);
     assert_eq!((stats.records, stats.dead_lettered), (1000, 0), "{stats:?}");
@@ -62,7 +67,10 @@ fn every_record_arrives_once_in_its_stream_in_time_order() {
         for (timestamp, message) in &events {
             let record: serde_json::Value = serde_json::from_str(message).unwrap();
             assert_eq!(*timestamp, record["timestamp"].as_i64().unwrap());
-            assert_eq!(format!("app-{}", record["service"].as_str().unwrap()), stream);
+            assert_eq!(
+                format!("app-{}", record["service"].as_str().unwrap()),
+                stream
+            );
         }
         all.extend(numbers(&events));
     }
@@ -74,7 +82,12 @@ fn every_record_arrives_once_in_its_stream_in_time_order() {
 fn events_outside_the_window_and_oversized_records_are_dead_lettered_alone() {
     let moto = MotoServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), &moto.endpoint(), 40, "oversized_event_action = \"reject\"\n");
+    let p = pipeline(
+        dir.path(),
+        &moto.endpoint(),
+        40,
+        "oversized_event_action = \"reject\"\n",
+    );
     let now = now_ms();
     let day = 24 * 3600 * 1000;
     for i in 0..100i64 {
@@ -84,7 +97,8 @@ fn events_outside_the_window_and_oversized_records_are_dead_lettered_alone() {
             77 => (now, "x".repeat(1_100_000)),
             _ => (now - 1000, String::new()),
         };
-        p.emit(&serde_json::json!({"i": i, "service": "api", "timestamp": at, "pad": pad})).unwrap();
+        p.emit(&serde_json::json!({"i": i, "service": "api", "timestamp": at, "pad": pad}))
+            .unwrap();
     }
     let stats = p.shutdown().remove(0);
     assert_eq!((stats.records, stats.dead_lettered), (96, 4), "{stats:?}");
@@ -93,11 +107,17 @@ fn events_outside_the_window_and_oversized_records_are_dead_lettered_alone() {
     let expected: Vec<u64> = (0..100).filter(|i| ![3, 4, 50, 77].contains(i)).collect();
     assert_eq!(delivered, expected);
     let letters = dead_letters(&dir.path().join("data/dead-letter/cw.ndjson"));
-    let reasons: Vec<String> = letters.iter().map(|l| l["reason"].as_str().unwrap().to_owned()).collect();
+    let reasons: Vec<String> = letters
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(reasons.len(), 4, "{reasons:?}");
     assert!(reasons[0].contains("14 days"), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("2 hours")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("oversized_event_action")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("oversized_event_action")),
+        "{reasons:?}"
+    );
 }
 
 #[test]
@@ -107,7 +127,8 @@ fn records_wait_for_an_endpoint_that_is_down_at_first() {
     let p = pipeline(dir.path(), &format!("http://127.0.0.1:{port}"), 50, "");
     let now = now_ms();
     for i in 0..300i64 {
-        p.emit(&serde_json::json!({"i": i, "service": "api", "timestamp": now})).unwrap();
+        p.emit(&serde_json::json!({"i": i, "service": "api", "timestamp": now}))
+            .unwrap();
     }
     std::thread::sleep(Duration::from_millis(1500));
     let moto = MotoServer::start_on(port);
@@ -145,7 +166,11 @@ fn the_secret_key_is_never_printed() {
         .spawn()
         .and_then(|mut child| {
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(b"{\"i\":1}\n{\"i\":2}\n")?;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"{\"i\":1}\n{\"i\":2}\n")?;
             child.wait_with_output()
         })
         .unwrap();

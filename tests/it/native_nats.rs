@@ -22,7 +22,11 @@ fn pipeline(dir: &std::path::Path, url: &str, batch: u32, extra: &str) -> sinkbo
 fn numbers(messages: &[(String, String, Option<String>)]) -> Vec<u64> {
     let mut numbers: Vec<u64> = messages
         .iter()
-        .map(|(_, payload, _)| serde_json::from_str::<serde_json::Value>(payload).unwrap()["i"].as_u64().unwrap())
+        .map(|(_, payload, _)| {
+            serde_json::from_str::<serde_json::Value>(payload).unwrap()["i"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     numbers.sort_unstable();
     numbers
@@ -36,7 +40,8 @@ fn every_record_is_published_once_on_its_subject_with_a_message_id() {
     for i in 0..1000u64 {
         let level = ["info", "warn"][(i % 2) as usize];
         let service = if i % 5 == 0 { "check.out" } else { "api" };
-        p.emit(&serde_json::json!({"i": i, "level": level, "service": service})).unwrap();
+        p.emit(&serde_json::json!({"i": i, "level": level, "service": service}))
+            .unwrap();
     }
     let stats = p.shutdown().remove(0);
     assert_eq!((stats.records, stats.dead_lettered), (1000, 0), "{stats:?}");
@@ -44,8 +49,15 @@ fn every_record_is_published_once_on_its_subject_with_a_message_id() {
     assert_eq!(numbers(&messages), (0..1000).collect::<Vec<_>>());
     for (subject, payload, id) in &messages {
         let record: serde_json::Value = serde_json::from_str(payload).unwrap();
-        let service = if record["service"] == "api" { "api" } else { "check_out" };
-        assert_eq!(*subject, format!("logs.{service}.{}", record["level"].as_str().unwrap()));
+        let service = if record["service"] == "api" {
+            "api"
+        } else {
+            "check_out"
+        };
+        assert_eq!(
+            *subject,
+            format!("logs.{service}.{}", record["level"].as_str().unwrap())
+        );
         let id = id.as_deref().expect("a Nats-Msg-Id header");
         assert!(id.ends_with(&format!("-{}", record["i"])), "{id}");
     }
@@ -55,9 +67,15 @@ fn every_record_is_published_once_on_its_subject_with_a_message_id() {
 fn the_server_killed_and_restarted_mid_run_loses_and_doubles_nothing() {
     let mut server = NatsServer::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), &server.url(), 50, "ack_timeout = \"1s\"\ntimeout = \"5s\"\n");
+    let p = pipeline(
+        dir.path(),
+        &server.url(),
+        50,
+        "ack_timeout = \"1s\"\ntimeout = \"5s\"\n",
+    );
     for i in 0..2000u64 {
-        p.emit(&serde_json::json!({"i": i, "level": "info", "service": "api"})).unwrap();
+        p.emit(&serde_json::json!({"i": i, "level": "info", "service": "api"}))
+            .unwrap();
         if i == 700 || i == 1400 {
             server.restart_after(Duration::from_millis(800));
         }
@@ -77,8 +95,13 @@ fn a_record_larger_than_the_server_takes_is_dead_lettered_alone() {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(dir.path(), &server.url(), 20, "");
     for i in 0..60u64 {
-        let pad = if i == 7 || i == 33 { "x".repeat(4000) } else { String::new() };
-        p.emit(&serde_json::json!({"i": i, "level": "info", "service": "api", "pad": pad})).unwrap();
+        let pad = if i == 7 || i == 33 {
+            "x".repeat(4000)
+        } else {
+            String::new()
+        };
+        p.emit(&serde_json::json!({"i": i, "level": "info", "service": "api", "pad": pad}))
+            .unwrap();
     }
     let stats = p.shutdown().remove(0);
     assert_eq!((stats.records, stats.dead_lettered), (58, 2), "{stats:?}");
@@ -87,7 +110,13 @@ fn a_record_larger_than_the_server_takes_is_dead_lettered_alone() {
     assert_eq!(numbers(&server.messages("LOGS")), expected);
     let letters = dead_letters(&dir.path().join("data/dead-letter/bus.ndjson"));
     assert_eq!(letters.len(), 2);
-    assert!(letters[0]["reason"].as_str().unwrap().contains("max payload"), "{letters:?}");
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("max payload"),
+        "{letters:?}"
+    );
 }
 
 #[test]
@@ -118,7 +147,11 @@ fn credentials_come_from_secrets_and_are_never_printed() {
             .spawn()
             .and_then(|mut child| {
                 use std::io::Write;
-                child.stdin.take().unwrap().write_all(b"{\"i\":1}\n{\"i\":2}\n")?;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(b"{\"i\":1}\n{\"i\":2}\n")?;
                 child.wait_with_output()
             })
             .unwrap();

@@ -10,7 +10,12 @@ use crate::support::{dead_letters, toml_pipeline};
 
 /// A pipeline with one `postgres` sink named `db`, batches of `batch`
 /// records, the password from the secret `pg` (a file in `dir`).
-fn pipeline(dir: &std::path::Path, server: &PostgresServer, batch: u32, extra: &str) -> sinkbox::Pipeline {
+fn pipeline(
+    dir: &std::path::Path,
+    server: &PostgresServer,
+    batch: u32,
+    extra: &str,
+) -> sinkbox::Pipeline {
     std::fs::write(dir.join("pg.secret"), PASSWORD).unwrap();
     toml_pipeline(
         dir,
@@ -41,7 +46,9 @@ fn both_write_modes_store_every_record_once_with_its_columns() {
             dir.path(),
             &server,
             64,
-            &format!("write_mode = \"{mode}\"\ntable_name = \"{table}\"\nschema_name = \"audit\"\ncolumns = {{ service = \"service.name\" }}\n"),
+            &format!(
+                "write_mode = \"{mode}\"\ntable_name = \"{table}\"\nschema_name = \"audit\"\ncolumns = {{ service = \"service.name\" }}\n"
+            ),
         );
         for i in 0..1000u64 {
             let level = ["info", "warn", "error"][(i % 3) as usize];
@@ -55,11 +62,21 @@ fn both_write_modes_store_every_record_once_with_its_columns() {
             .unwrap();
         }
         let stats = p.shutdown().remove(0);
-        assert_eq!((stats.records, stats.dead_lettered), (1000, 0), "{mode}: {stats:?}");
-        let q = |sql: &str| server.query(&sql.replace("{T}", &format!("audit.{table}")));
-        assert_eq!(q("SELECT count(*), count(DISTINCT event->>'i') FROM {T}"), "1000|1000", "{mode}");
         assert_eq!(
-            q("SELECT level, message, service, \"timestamp\" = to_timestamp(1764583200.007), event->>'i' FROM {T} WHERE (event->>'i')::int = 7"),
+            (stats.records, stats.dead_lettered),
+            (1000, 0),
+            "{mode}: {stats:?}"
+        );
+        let q = |sql: &str| server.query(&sql.replace("{T}", &format!("audit.{table}")));
+        assert_eq!(
+            q("SELECT count(*), count(DISTINCT event->>'i') FROM {T}"),
+            "1000|1000",
+            "{mode}"
+        );
+        assert_eq!(
+            q(
+                "SELECT level, message, service, \"timestamp\" = to_timestamp(1764583200.007), event->>'i' FROM {T} WHERE (event->>'i')::int = 7"
+            ),
             "warn|line\t7\\ with \"quotes\" and ünïcode|checkout|t|7",
             "{mode}"
         );
@@ -93,15 +110,15 @@ fn rows_the_server_refuses_are_dead_lettered_alone() {
         assert_eq!(stats.records, 194, "{mode}: {stats:?}");
         assert_eq!(stats.dead_lettered, 6, "{mode}: {stats:?}");
         assert_eq!(
-            server.query(&format!("SELECT count(*), count(DISTINCT event->>'i') FROM {table}")),
+            server.query(&format!(
+                "SELECT count(*), count(DISTINCT event->>'i') FROM {table}"
+            )),
             "194|194"
         );
         let letters = dead_letters(&dir.path().join("data/dead-letter/db.ndjson"));
         let mut numbers: Vec<usize> = letters
             .iter()
-            .map(|l| {
-                record_of(l)["i"].as_u64().unwrap() as usize
-            })
+            .map(|l| record_of(l)["i"].as_u64().unwrap() as usize)
             .collect();
         numbers.sort_unstable();
         assert_eq!(numbers, bad, "{mode}");
@@ -118,14 +135,21 @@ fn rows_the_server_refuses_are_dead_lettered_alone() {
 fn a_server_restart_mid_run_loses_nothing() {
     let server = PostgresServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), &server, 50, "timeout = \"5s\"\nconnect_timeout = \"1s\"\n");
+    let p = pipeline(
+        dir.path(),
+        &server,
+        50,
+        "timeout = \"5s\"\nconnect_timeout = \"1s\"\n",
+    );
     for i in 0..600u64 {
-        p.emit(&serde_json::json!({"i": i, "message": "before"})).unwrap();
+        p.emit(&serde_json::json!({"i": i, "message": "before"}))
+            .unwrap();
     }
     p.flush(Duration::from_secs(60));
     server.restart_after(Duration::from_millis(1500));
     for i in 600..1200u64 {
-        p.emit(&serde_json::json!({"i": i, "message": "during"})).unwrap();
+        p.emit(&serde_json::json!({"i": i, "message": "during"}))
+            .unwrap();
         if i == 800 {
             server.restart_after(Duration::from_millis(500));
         }
@@ -180,7 +204,10 @@ fn the_password_is_never_printed_even_when_it_is_wrong() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(printed.contains("password authentication failed"), "{printed}");
+    assert!(
+        printed.contains("password authentication failed"),
+        "{printed}"
+    );
     assert!(!printed.contains(wrong), "{printed}");
     assert!(!printed.contains(PASSWORD));
     // The records were not lost: they are in the dead-letter file.

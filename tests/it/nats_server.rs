@@ -46,7 +46,10 @@ impl NatsServer {
         self.child = Some(child);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "nats-server did not start");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -87,7 +90,11 @@ impl NatsServer {
         self.read(stream, Some((user, password)))
     }
 
-    fn read(&self, stream: &str, auth: Option<(&str, &str)>) -> Vec<(String, String, Option<String>)> {
+    fn read(
+        &self,
+        stream: &str,
+        auth: Option<(&str, &str)>,
+    ) -> Vec<(String, String, Option<String>)> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

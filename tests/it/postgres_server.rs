@@ -54,7 +54,8 @@ impl PostgresServer {
             dir,
         };
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(server.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::set_permissions(server.dir.path(), std::fs::Permissions::from_mode(0o777))
+            .unwrap();
         let pwfile = server.dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD).unwrap();
         std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -163,7 +164,19 @@ impl PostgresServer {
     /// Runs `sql` with psql and gives its unaligned, tuples-only output.
     pub fn query(&self, sql: &str) -> String {
         let output = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
             .arg("-p")
             .arg(self.port.to_string())
             .env("PGPASSWORD", PASSWORD)

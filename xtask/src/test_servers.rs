@@ -18,7 +18,10 @@ const MOTO: &str = "5.2.5";
 pub(crate) fn ensure(root: &Path) -> Result<()> {
     let mut packages = Vec::new();
     let postgres = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|dirs| dirs.flatten().any(|d| d.path().join("bin/postgres").exists()))
+        .map(|dirs| {
+            dirs.flatten()
+                .any(|d| d.path().join("bin/postgres").exists())
+        })
         .unwrap_or(false);
     if !postgres {
         packages.extend(["postgresql", "postgresql-client"]);
@@ -46,7 +49,11 @@ fn moto(root: &Path) -> Result<()> {
         return Ok(());
     }
     if !pip.exists() {
-        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status();
         if !made.is_ok_and(|s| s.success()) {
             apt_install(&["python3-venv"])?;
             run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;

@@ -46,8 +46,15 @@ fn sink_options(
                 )
             })?,
     };
-    if region.is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(options.invalid("region", format!("`{region}` is not a region, such as \"eu-west-1\"")));
+    if region.is_empty()
+        || !region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(options.invalid(
+            "region",
+            format!("`{region}` is not a region, such as \"eu-west-1\""),
+        ));
     }
     let endpoint_text = options
         .string("endpoint")?
@@ -83,7 +90,10 @@ fn sink_options(
     };
     let group = options.require_string("log_group_name")?;
     if group.is_empty() || group.len() > 512 {
-        return Err(options.invalid("log_group_name", "must be 1 to 512 characters, such as \"/myapp/production\""));
+        return Err(options.invalid(
+            "log_group_name",
+            "must be 1 to 512 characters, such as \"/myapp/production\"",
+        ));
     }
     let stream_text = match options.string("log_stream_name")? {
         Some(text) => text,

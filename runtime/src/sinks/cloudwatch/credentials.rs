@@ -106,7 +106,10 @@ mod tests {
         let ci = from_shared_file(text, "ci").unwrap();
         assert_eq!(ci.access_key_id, "C");
         assert_eq!(ci.session_token.unwrap().expose(), "E");
-        assert_eq!(from_shared_file(text, "default").unwrap().access_key_id, "A");
+        assert_eq!(
+            from_shared_file(text, "default").unwrap().access_key_id,
+            "A"
+        );
         assert!(from_shared_file(text, "other").is_none());
     }
 }

@@ -123,12 +123,20 @@ mod tests {
     fn check_limits(calls: &[EventCall]) {
         for call in calls {
             assert!(call.events.len() <= MAX_CALL_EVENTS);
-            let bytes: usize = call.events.iter().map(|e| e.message.len() + EVENT_OVERHEAD).sum();
+            let bytes: usize = call
+                .events
+                .iter()
+                .map(|e| e.message.len() + EVENT_OVERHEAD)
+                .sum();
             assert!(bytes <= MAX_CALL_BYTES, "{bytes} bytes in one call");
             let low = call.events.iter().map(|e| e.timestamp).min().unwrap();
             let high = call.events.iter().map(|e| e.timestamp).max().unwrap();
             assert!(high - low <= MAX_CALL_SPAN_MS);
-            assert!(call.events.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+            assert!(
+                call.events
+                    .windows(2)
+                    .all(|w| w[0].timestamp <= w[1].timestamp)
+            );
         }
     }
 

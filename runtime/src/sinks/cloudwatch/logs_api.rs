@@ -48,10 +48,11 @@ impl LogsApi {
         if let Some(path) = ca_file {
             let pem = std::fs::read(path)
                 .map_err(|e| format!("cannot read the ca_file `{}`: {e}", path.display()))?;
-            builder = builder.add_root_certificate(
-                reqwest::Certificate::from_pem(&pem)
-                    .map_err(|e| format!("the ca_file `{}` is not PEM: {e}", path.display()))?,
-            );
+            builder =
+                builder
+                    .add_root_certificate(reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                        format!("the ca_file `{}` is not PEM: {e}", path.display())
+                    })?);
         }
         Ok(Self {
             client: builder
@@ -65,7 +66,10 @@ impl LogsApi {
 
     /// `CreateLogGroup`; an existing group is fine.
     pub fn create_log_group(&self, group: &str) -> Result<(), String> {
-        self.create("CreateLogGroup", serde_json::json!({ "logGroupName": group }))
+        self.create(
+            "CreateLogGroup",
+            serde_json::json!({ "logGroupName": group }),
+        )
     }
 
     /// `CreateLogStream`; an existing stream is fine.

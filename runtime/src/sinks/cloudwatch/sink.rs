@@ -13,6 +13,9 @@ use crate::sinks::util::field_template::FieldTemplate;
 use crate::sinks::util::record_field::record_field;
 use crate::sinks::util::record_time::{now_unix_nanos, unix_nanos};
 
+/// Record indexes, each with why it was refused.
+type RecordReasons = Vec<(u32, String)>;
+
 /// How old an event the service takes.
 const MAX_AGE_MS: i64 = 14 * 24 * 3600 * 1000;
 /// How far ahead of now an event the service takes.
@@ -81,7 +84,9 @@ impl CloudWatchSink {
         }
     }
 
-    fn events(&self, batch: &Batch) -> (Vec<(String, LogEvent)>, Vec<(u32, String)>) {
+    /// The batch's events, each with its stream, and the records refused
+    /// before sending, each with why.
+    fn events(&self, batch: &Batch) -> (Vec<(String, LogEvent)>, RecordReasons) {
         let now_ms = (now_unix_nanos() / 1_000_000) as i64;
         let mut events = Vec::with_capacity(batch.len() as usize);
         let mut refused = Vec::new();
@@ -96,11 +101,18 @@ impl CloudWatchSink {
             // The service refuses these; say so per record rather than
             // have it drop them (Vector does the same).
             if timestamp < now_ms - MAX_AGE_MS {
-                refused.push((i, "the event is more than 14 days old; CloudWatch Logs refuses it".into()));
+                refused.push((
+                    i,
+                    "the event is more than 14 days old; CloudWatch Logs refuses it".into(),
+                ));
                 continue;
             }
             if timestamp > now_ms + MAX_AHEAD_MS {
-                refused.push((i, "the event is more than 2 hours in the future; CloudWatch Logs refuses it".into()));
+                refused.push((
+                    i,
+                    "the event is more than 2 hours in the future; CloudWatch Logs refuses it"
+                        .into(),
+                ));
                 continue;
             }
             let mut message = String::from_utf8_lossy(record).into_owned();
@@ -119,7 +131,10 @@ impl CloudWatchSink {
                     }
                 }
             }
-            let stream = self.options.log_stream_name.render(parsed.as_ref(), stream_part);
+            let stream = self
+                .options
+                .log_stream_name
+                .render(parsed.as_ref(), stream_part);
             events.push((
                 stream,
                 LogEvent {
@@ -296,12 +311,18 @@ fn rejected_events(call: &EventCall, body: &serde_json::Value) -> Vec<(u32, Stri
     }
     if let Some(end) = index("expiredLogEventEndIndex") {
         out.extend(call.records(0..end).map(|r| {
-            (r, "CloudWatch rejected the event as older than the log group's retention".to_string())
+            (
+                r,
+                "CloudWatch rejected the event as older than the log group's retention".to_string(),
+            )
         }));
     }
     if let Some(start) = index("tooNewLogEventStartIndex") {
         out.extend(call.records(start..n).map(|r| {
-            (r, "CloudWatch rejected the event as too new (more than 2 hours ahead)".to_string())
+            (
+                r,
+                "CloudWatch rejected the event as too new (more than 2 hours ahead)".to_string(),
+            )
         }));
     }
     out
@@ -340,7 +361,11 @@ mod tests {
         ];
         assert_eq!(
             ranges(refused, 8),
-            vec![(1..3, "old".into()), (3..4, "new".into()), (4..5, "old".into())]
+            vec![
+                (1..3, "old".into()),
+                (3..4, "new".into()),
+                (4..5, "old".into())
+            ]
         );
     }
 
@@ -359,7 +384,10 @@ mod tests {
                 .collect(),
         };
         let body = serde_json::json!({"rejectedLogEventsInfo": {"tooOldLogEventEndIndex": 1, "tooNewLogEventStartIndex": 3}});
-        let rejected: Vec<u32> = rejected_events(&call, &body).into_iter().map(|(r, _)| r).collect();
+        let rejected: Vec<u32> = rejected_events(&call, &body)
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
         assert_eq!(rejected, [7, 9]);
     }
 }

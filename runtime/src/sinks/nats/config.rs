@@ -58,7 +58,8 @@ fn sink_options(
         }
     }
     let subject_text = options.require_string("subject")?;
-    let subject = FieldTemplate::parse(&subject_text).map_err(|why| options.invalid("subject", why))?;
+    let subject =
+        FieldTemplate::parse(&subject_text).map_err(|why| options.invalid("subject", why))?;
     let literal = subject.with_holes("x");
     if literal.is_empty()
         || literal.split('.').any(|token| token.is_empty())

@@ -74,7 +74,10 @@ impl RowEncoder {
         out.push(b'\t');
         copy_value(field(&self.level_field).as_deref().map(str::as_bytes), out);
         out.push(b'\t');
-        copy_value(field(&self.message_field).as_deref().map(str::as_bytes), out);
+        copy_value(
+            field(&self.message_field).as_deref().map(str::as_bytes),
+            out,
+        );
         out.push(b'\t');
         // The record's own bytes: invalid UTF-8 or a NUL makes the server
         // refuse exactly this row.
@@ -137,7 +140,8 @@ mod tests {
 
     #[test]
     fn a_record_becomes_one_escaped_copy_line() {
-        let record = br#"{"timestamp":1764583200,"level":"info","message":"a\tb\\c","svc":{"name":"api"}}"#;
+        let record =
+            br#"{"timestamp":1764583200,"level":"info","message":"a\tb\\c","svc":{"name":"api"}}"#;
         let mut out = Vec::new();
         encoder().copy_line(record, &mut out);
         let line = String::from_utf8(out).unwrap();

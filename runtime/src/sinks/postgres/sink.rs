@@ -130,10 +130,9 @@ impl PostgresSink {
 impl Sink for PostgresSink {
     fn start(&mut self) -> Result<(), SinkError> {
         let runtime = BlockingRuntime::new(&self.name).map_err(SinkError::new)?;
-        let tls = crate::sinks::util::connection::transport::tls_config(
-            self.options.ca_file.as_deref(),
-        )
-        .map_err(|e| SinkError::new(e.to_string()))?;
+        let tls =
+            crate::sinks::util::connection::transport::tls_config(self.options.ca_file.as_deref())
+                .map_err(|e| SinkError::new(e.to_string()))?;
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone());
         let manager = Manager::from_config(
             self.options.connection.clone(),
@@ -165,13 +164,9 @@ impl Sink for PostgresSink {
             return WriteOutcome::Fatal("the sink is not started".into());
         };
         let rows = EncodedRows::new(batch, &self.options);
-        let loaded = runtime.run(
-            self.options.timeout,
-            "writing the batch",
-            async {
-                Ok(load_isolating(pool, &self.options, &rows).await)
-            },
-        );
+        let loaded = runtime.run(self.options.timeout, "writing the batch", async {
+            Ok(load_isolating(pool, &self.options, &rows).await)
+        });
         match loaded {
             Ok(Ok(refused)) if refused.is_empty() => {
                 self.last_failure = None;
@@ -248,10 +243,7 @@ impl EncodedRows {
             PostgresWriteMode::Insert => Self {
                 lines: Bytes::new(),
                 ends: Vec::new(),
-                records: batch
-                    .records()
-                    .map(Bytes::copy_from_slice)
-                    .collect(),
+                records: batch.records().map(Bytes::copy_from_slice).collect(),
             },
         }
     }
@@ -289,7 +281,8 @@ async fn load_isolating(
         .map_err(|e| transient("cannot begin a transaction", &e))?;
     let mut refused = Vec::new();
     // Ranges still to load, the next one last.
-    let mut pending = vec![0..rows.len()];
+    let mut pending = Vec::with_capacity(16);
+    pending.push(0..rows.len());
     while let Some(range) = pending.pop() {
         if range.is_empty() {
             continue;

@@ -178,7 +178,14 @@ mod tests {
 
     #[test]
     fn names_that_could_carry_sql_are_refused() {
-        for bad in ["logs; drop table x", "a\"b", "", "1logs", "lo gs", &"x".repeat(64)] {
+        for bad in [
+            "logs; drop table x",
+            "a\"b",
+            "",
+            "1logs",
+            "lo gs",
+            &"x".repeat(64),
+        ] {
             assert!(check_identifier(bad).is_err(), "{bad}");
         }
         check_identifier("App_logs2").unwrap();

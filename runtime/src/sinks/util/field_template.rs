@@ -138,8 +138,20 @@ mod tests {
 
     #[test]
     fn malformed_templates_say_where() {
-        assert!(FieldTemplate::parse("a.{b").unwrap_err().contains("character 3"));
-        assert!(FieldTemplate::parse("a.{}").unwrap_err().contains("does not name"));
-        assert!(FieldTemplate::parse("a}").unwrap_err().contains("closes nothing"));
+        assert!(
+            FieldTemplate::parse("a.{b")
+                .unwrap_err()
+                .contains("character 3")
+        );
+        assert!(
+            FieldTemplate::parse("a.{}")
+                .unwrap_err()
+                .contains("does not name")
+        );
+        assert!(
+            FieldTemplate::parse("a}")
+                .unwrap_err()
+                .contains("closes nothing")
+        );
     }
 }

@@ -6,12 +6,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::sinks::util::breaker::{BreakerState, CircuitBreaker};
 use super::client::{HttpAnswer, HttpClient};
 use super::options::HttpOptions;
 use super::response_class::ResponseClass;
 use super::signing::Signing;
 use crate::sink::{Health, SinkError, WriteOutcome};
+use crate::sinks::util::breaker::{BreakerState, CircuitBreaker};
 
 /// One encoded request body and how many records it carries.
 pub(crate) struct EncodedRequest {
