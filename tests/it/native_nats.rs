@@ -1,6 +1,6 @@
 //! The `nats` sink against a real `nats-server -js` started by the test
 //! (`nats_server.rs`): every record exactly once on subjects made from its
-//! fields, the server killed and restarted mid-run, a record too large
+//! fields, the server stopped (SIGTERM) and restarted mid-run, a record too large
 //! for the server dead-lettered alone, and credentials never printed.
 
 use std::time::Duration;
@@ -64,7 +64,7 @@ fn every_record_is_published_once_on_its_subject_with_a_message_id() {
 }
 
 #[test]
-fn the_server_killed_and_restarted_mid_run_loses_and_doubles_nothing() {
+fn the_server_stopped_and_restarted_mid_run_loses_and_doubles_nothing() {
     let mut server = NatsServer::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(

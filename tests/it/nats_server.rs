@@ -61,10 +61,17 @@ impl NatsServer {
         }
     }
 
-    /// Kills the server (as a crash would), waits, starts it again on the
-    /// same port with the same store.
+    /// Stops the server with SIGTERM (connections cut, publishes in flight
+    /// lost), waits, starts it again on the same port with the same store.
+    /// Not SIGKILL: what a crashed nats-server keeps of the messages it
+    /// acknowledged depends on its file store's own write and sync
+    /// schedule, not on the client; this tests the client's side.
     pub fn restart_after(&mut self, down_for: Duration) {
-        self.kill();
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
         std::thread::sleep(down_for);
         self.spawn();
     }

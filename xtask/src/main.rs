@@ -148,6 +148,7 @@ fn lint() -> Result<()> {
 
 fn bench(root: &Path) -> Result<()> {
     build_sinks(root)?;
+    test_servers::ensure(root)?;
     run(cargo().args([
         "bench",
         "-p",
@@ -166,6 +167,8 @@ fn bench(root: &Path) -> Result<()> {
         "wasm_http",
         "--bench",
         "routing",
+        "--bench",
+        "db_sinks",
     ]))
 }
 

@@ -1,0 +1,278 @@
+//! The `postgres`, `nats` and `cloudwatch` sinks against plain client
+//! loops doing the same work on the same servers, started here on loopback
+//! (PostgreSQL and `nats-server -js` from Debian's packages, moto from
+//! `target/tools/moto`; `cargo xtask bench` installs them): records/s
+//! through a whole pipeline (batches of 1024) beside
+//! - PostgreSQL: tokio-postgres `COPY` of the same four columns, one
+//!   transaction per 1024 rows; the sink in `copy` and `insert` mode;
+//! - NATS: async-nats JetStream publishes of 1024 messages with
+//!   `Nats-Msg-Id`, then their acks;
+//! - CloudWatch: reqwest `PutLogEvents` of 1024 events, unsigned (moto does
+//!   not check signatures; the sink signs every call).
+//!
+//! Rounds are interleaved and the median of 3 reported. Results go to
+//! `target/bench/db_sinks.json`.
+
+#[path = "support/mod.rs"]
+#[allow(dead_code)]
+mod bench_support;
+
+/// What the servers' harnesses (shared with the tests) ask of `support`.
+mod support {
+    pub fn workspace_root() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+}
+
+#[path = "../../tests/it/moto_server.rs"]
+#[allow(dead_code)]
+mod moto_server;
+#[path = "../../tests/it/nats_server.rs"]
+#[allow(dead_code)]
+mod nats_server;
+#[path = "../../tests/it/postgres_server.rs"]
+#[allow(dead_code)]
+mod postgres_server;
+
+use std::path::Path;
+use std::time::Instant;
+
+use bench_support::median;
+
+const BATCH: usize = 1024;
+const ROUNDS: usize = 3;
+
+fn record(i: usize) -> String {
+    format!(
+        r#"{{"timestamp":"2026-12-01T10:00:00Z","level":"info","message":"request served","route":"/api/items","service":"api","i":{i}}}"#
+    )
+}
+
+/// Records/s of a whole pipeline built from `toml`, sending `n` records.
+fn through_sinkbox(toml: &str, n: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    let config = sinkbox::config::ConfigLoader::new(&registry)
+        .toml(
+            &format!("[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = {BATCH}\ntimeout = \"1h\"\n{toml}"),
+            "bench.toml",
+            dir.path(),
+        )
+        .load()
+        .unwrap();
+    let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+    let started = Instant::now();
+    for i in 0..n {
+        pipeline.emit_json(record(i).as_bytes()).unwrap();
+    }
+    let stats = pipeline.shutdown().remove(0);
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(stats.records, n as u64, "{stats:?}");
+    n as f64 / elapsed
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn plain_postgres(port: u16, n: usize) -> f64 {
+    use futures_util::SinkExt;
+    runtime().block_on(async {
+        let (mut client, connection) = tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={port} user=postgres password={} dbname=postgres",
+                postgres_server::PASSWORD
+            ),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute("CREATE TABLE IF NOT EXISTS plain_copy (\"timestamp\" TIMESTAMPTZ, level TEXT, message TEXT, event JSONB)")
+            .await
+            .unwrap();
+        let started = Instant::now();
+        for chunk in (0..n).collect::<Vec<_>>().chunks(BATCH) {
+            let mut lines = Vec::new();
+            for &i in chunk {
+                let record = record(i).replace('\\', "\\\\");
+                lines.extend_from_slice(
+                    format!("2026-12-01T10:00:00Z\tinfo\trequest served\t{record}\n").as_bytes(),
+                );
+            }
+            let transaction = client.transaction().await.unwrap();
+            let sink = transaction
+                .copy_in("COPY plain_copy (\"timestamp\", level, message, event) FROM STDIN")
+                .await
+                .unwrap();
+            futures_util::pin_mut!(sink);
+            sink.send(bytes::Bytes::from(lines)).await.unwrap();
+            sink.finish().await.unwrap();
+            transaction.commit().await.unwrap();
+        }
+        n as f64 / started.elapsed().as_secs_f64()
+    })
+}
+
+fn plain_nats(url: &str, n: usize) -> f64 {
+    runtime().block_on(async {
+        let client = async_nats::connect(url).await.unwrap();
+        let jetstream = async_nats::jetstream::new(client);
+        jetstream
+            .get_or_create_stream(async_nats::jetstream::stream::Config {
+                name: "PLAIN".into(),
+                subjects: vec!["plain".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let started = Instant::now();
+        for chunk in (0..n).collect::<Vec<_>>().chunks(BATCH) {
+            let mut acks = Vec::with_capacity(BATCH);
+            for &i in chunk {
+                let publish = async_nats::jetstream::message::PublishMessage::build()
+                    .payload(record(i).into())
+                    .message_id(format!("plain-{i}"));
+                acks.push(jetstream.send_publish("plain", publish).await.unwrap());
+            }
+            for ack in acks {
+                ack.await.unwrap();
+            }
+        }
+        n as f64 / started.elapsed().as_secs_f64()
+    })
+}
+
+fn plain_cloudwatch(endpoint: &str, n: usize) -> f64 {
+    let client = reqwest::blocking::Client::new();
+    let call = |action: &str, body: String| {
+        let response = client
+            .post(endpoint)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("Logs_20140328.{action}"))
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body)
+            .send()
+            .unwrap();
+        let _ = response.bytes();
+    };
+    call("CreateLogGroup", r#"{"logGroupName":"/plain"}"#.into());
+    call(
+        "CreateLogStream",
+        r#"{"logGroupName":"/plain","logStreamName":"plain"}"#.into(),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let started = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(BATCH) {
+        let events: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|&i| serde_json::json!({"timestamp": now, "message": record(i)}))
+            .collect();
+        let body = serde_json::json!({"logGroupName": "/plain", "logStreamName": "plain", "logEvents": events});
+        call("PutLogEvents", body.to_string());
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let postgres = postgres_server::PostgresServer::start();
+    let nats = nats_server::NatsServer::start(&[]);
+    let moto = moto_server::MotoServer::start();
+    let pg_rows = 100 * BATCH;
+    let nats_messages = 50 * BATCH;
+    let cw_events = 20 * BATCH;
+    let secret_dir = tempfile::tempdir().unwrap();
+    let pw = secret_dir.path().join("pg");
+    std::fs::write(&pw, postgres_server::PASSWORD).unwrap();
+    let pg = |mode: &str| {
+        format!(
+            "[secrets]\npg = {{ file = \"{}\" }}\n[sinks.db]\ntype = \"postgres\"\n{}write_mode = \"{mode}\"\ntable_name = \"bench_{mode}\"\n",
+            pw.display(),
+            postgres.sink_toml()
+        )
+    };
+    let (mut copy, mut insert, mut plain_pg) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut nats_sink, mut nats_plain, mut cw_sink, mut cw_plain) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    for round in 0..ROUNDS {
+        copy.push((through_sinkbox(&pg("copy"), pg_rows), 0.0));
+        insert.push((through_sinkbox(&pg("insert"), pg_rows), 0.0));
+        plain_pg.push((plain_postgres(postgres.port, pg_rows), 0.0));
+        nats_sink.push((
+            through_sinkbox(
+                &format!(
+                    "[sinks.bus]\ntype = \"nats\"\nurl = \"{}\"\nsubject = \"bench.{{service}}\"\nstream = \"BENCH\"\n",
+                    nats.url()
+                ),
+                nats_messages,
+            ),
+            0.0,
+        ));
+        nats_plain.push((plain_nats(&nats.url(), nats_messages), 0.0));
+        // The records' own time would be out of CloudWatch's window: use now.
+        cw_sink.push((
+            through_sinkbox(
+                &format!(
+                    "[sinks.cw]\ntype = \"cloudwatch\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\nlog_group_name = \"/bench\"\nlog_stream_name = \"r{round}-{now}\"\naccess_key_id = \"AKIDBENCH\"\nsecret_access_key = \"bench\"\ntimestamp_field = \"none\"\n",
+                    moto.endpoint()
+                ),
+                cw_events,
+            ),
+            0.0,
+        ));
+        cw_plain.push((plain_cloudwatch(&moto.endpoint(), cw_events), 0.0));
+    }
+    let (copy, insert, plain_pg) = (median(copy).0, median(insert).0, median(plain_pg).0);
+    let (nats_sink, nats_plain) = (median(nats_sink).0, median(nats_plain).0);
+    let (cw_sink, cw_plain) = (median(cw_sink).0, median(cw_plain).0);
+    println!("postgres, batches of {BATCH}, rows/s (median of {ROUNDS}):");
+    println!(
+        "  sink, COPY      {copy:>10.0}   {:.2}x the plain COPY loop",
+        copy / plain_pg
+    );
+    println!(
+        "  sink, INSERT    {insert:>10.0}   {:.2}x the plain COPY loop",
+        insert / plain_pg
+    );
+    println!("  plain COPY loop {plain_pg:>10.0}");
+    println!("nats JetStream, acked, messages/s:");
+    println!(
+        "  sink            {nats_sink:>10.0}   {:.2}x the plain loop",
+        nats_sink / nats_plain
+    );
+    println!("  plain loop      {nats_plain:>10.0}");
+    println!("cloudwatch (moto), events/s:");
+    println!(
+        "  sink            {cw_sink:>10.0}   {:.2}x the plain loop",
+        cw_sink / cw_plain
+    );
+    println!("  plain loop      {cw_plain:>10.0}");
+    let json = serde_json::json!({
+        "batch": BATCH,
+        "postgres_rows_per_s": {"sink_copy": copy, "sink_insert": insert, "plain_copy": plain_pg,
+            "copy_ratio": copy / plain_pg, "insert_ratio": insert / plain_pg},
+        "nats_messages_per_s": {"sink": nats_sink, "plain": nats_plain, "ratio": nats_sink / nats_plain},
+        "cloudwatch_events_per_s": {"sink": cw_sink, "plain": cw_plain, "ratio": cw_sink / cw_plain},
+    });
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        out.join("db_sinks.json"),
+        serde_json::to_string_pretty(&json).unwrap(),
+    )
+    .unwrap();
+}
