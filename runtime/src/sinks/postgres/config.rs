@@ -169,7 +169,7 @@ const OPTIONS: &[OptionSpec] = &[
         .help("the field read into the `message` column"),
     OptionSpec::new("write_mode", OptionKind::Choice(&["copy", "insert"]))
         .default("copy")
-        .help("copy: COPY FROM STDIN, the faster (see benchmarks.md); insert: multi-row INSERT"),
+        .help("copy: COPY FROM STDIN, PostgreSQL's bulk path; insert: multi-row INSERT"),
     OptionSpec::new("max_pool_size", OptionKind::Integer)
         .default("2")
         .help("most connections kept open (1 to 64); a dropped connection is replaced on the next write"),
