@@ -91,6 +91,34 @@ pub enum WriteOutcome {
     Fatal(String),
 }
 
+impl WriteOutcome {
+    /// The outcome of a batch of `len` records of which the first
+    /// `handled` were dealt with (each delivered unless in `refused`) and
+    /// the rest not, for `retry_reason`: the plainest variant that says
+    /// so (`accepted`, `retryable`, `partial` or `refused`).
+    pub fn settled(
+        len: u32,
+        handled: u32,
+        refused: Vec<(std::ops::Range<u32>, String)>,
+        retry_reason: String,
+    ) -> Self {
+        let handled = handled.min(len);
+        match (handled, refused.is_empty()) {
+            (h, true) if h == len => WriteOutcome::Accepted,
+            (0, true) => WriteOutcome::Retryable(retry_reason),
+            (h, true) => WriteOutcome::Partial {
+                accepted: h,
+                reason: retry_reason,
+            },
+            (handled, false) => WriteOutcome::Refused {
+                handled,
+                refused,
+                retry_reason,
+            },
+        }
+    }
+}
+
 /// What happened to a [`Sink::flush`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FlushOutcome {

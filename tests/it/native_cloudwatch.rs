@@ -156,30 +156,9 @@ fn the_secret_key_is_never_printed() {
         ),
     )
     .unwrap();
-    let output = crate::support::sinkbox()
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("SINKBOX_LOG", "trace")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(b"{\"i\":1}\n{\"i\":2}\n")?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{printed}");
+    let (succeeded, printed) =
+        crate::support::run_config_with_input(&config, "trace", b"{\"i\":1}\n{\"i\":2}\n");
+    assert!(succeeded, "{printed}");
     assert!(!printed.contains("moto-Secret-Key-77"), "{printed}");
     assert_eq!(numbers(&moto.events(GROUP, "cli")), [1, 2]);
 }

@@ -137,28 +137,12 @@ fn credentials_come_from_secrets_and_are_never_printed() {
             ),
         )
         .unwrap();
-        let output = crate::support::sinkbox()
-            .args(["run", "--config"])
-            .arg(&config)
-            .env("SINKBOX_LOG", "debug")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(b"{\"i\":1}\n{\"i\":2}\n")?;
-                child.wait_with_output()
-            })
-            .unwrap();
-        let printed = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+        let (_, printed) = crate::support::run_config_with_input(
+            &config,
+            "debug",
+            b"{\"i\":1}
+{\"i\":2}
+",
         );
         assert!(!printed.contains(password), "{printed}");
         let letters = dead_letters(&dir.path().join("data/dead-letter/bus.ndjson"));

@@ -181,29 +181,8 @@ fn the_password_is_never_printed_even_when_it_is_wrong() {
         ),
     )
     .unwrap();
-    let output = crate::support::sinkbox()
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("SINKBOX_LOG", "debug")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(b"{\"i\":1}\n{\"i\":2}\n")?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_, printed) =
+        crate::support::run_config_with_input(&config, "debug", b"{\"i\":1}\n{\"i\":2}\n");
     assert!(
         printed.contains("password authentication failed"),
         "{printed}"

@@ -270,6 +270,31 @@ pub fn sinkbox() -> std::process::Command {
     cmd
 }
 
+/// `sinkbox run --config CONFIG` at log level `log`, fed `input` on stdin:
+/// whether it exited 0, and everything it printed (stdout then stderr).
+pub fn run_config_with_input(config: &Path, log: &str, input: &[u8]) -> (bool, String) {
+    let output = sinkbox()
+        .args(["run", "--config"])
+        .arg(config)
+        .env("SINKBOX_LOG", log)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input)?;
+            child.wait_with_output()
+        })
+        .expect("run sinkbox");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), printed)
+}
+
 /// `sinkbox run` with `args`, stdin and stderr piped.
 pub fn spawn_sinkbox_run(args: &[&std::ffi::OsStr]) -> std::process::Child {
     sinkbox()

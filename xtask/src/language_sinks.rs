@@ -130,6 +130,27 @@ pub(crate) fn has(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// A Python virtual environment at `venv`, made when missing (with
+/// Debian's python3-venv if need be); returns its `pip`.
+pub(crate) fn python_venv(venv: &Path) -> Result<PathBuf> {
+    if !has("python3") {
+        apt_install(&["python3", "python3-venv", "python3-pip"])?;
+    }
+    let pip = venv.join("bin").join("pip");
+    if !pip.exists() {
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(venv)
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            apt_install(&["python3-venv"])?;
+            run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
+        }
+    }
+    Ok(pip)
+}
+
 /// componentize-py in `target/tools/python`, installed when missing.
 fn componentize_py(root: &Path) -> Result<PathBuf> {
     let venv = tools(root).join("python");
@@ -138,21 +159,8 @@ fn componentize_py(root: &Path) -> Result<PathBuf> {
     if version.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(COMPONENTIZE_PY)) {
         return Ok(program);
     }
-    if !has("python3") {
-        apt_install(&["python3", "python3-venv", "python3-pip"])?;
-    }
-    if !venv.join("bin").join("pip").exists() {
-        let made = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(&venv)
-            .status();
-        if !made.is_ok_and(|s| s.success()) {
-            apt_install(&["python3-venv"])?;
-            run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-        }
-    }
-    run(Command::new(venv.join("bin").join("pip"))
+    let pip = python_venv(&venv)?;
+    run(Command::new(pip)
         .args(["install", "--quiet", "--disable-pip-version-check"])
         .arg(format!("componentize-py=={COMPONENTIZE_PY}")))?;
     Ok(program)

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use crate::language_sinks::{apt_install, has, tools};
+use crate::language_sinks::{apt_install, has, python_venv, tools};
 use crate::run;
 
 /// The moto release the CloudWatch tests were written against.
@@ -40,25 +40,14 @@ pub(crate) fn ensure(root: &Path) -> Result<()> {
 
 fn moto(root: &Path) -> Result<()> {
     let venv = tools(root).join("moto");
-    let pip = venv.join("bin").join("pip");
-    let installed = Command::new(&pip)
+    let installed = Command::new(venv.join("bin").join("pip"))
         .args(["show", "moto"])
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {MOTO}")));
     if installed && venv.join("bin").join("moto_server").exists() {
         return Ok(());
     }
-    if !pip.exists() {
-        let made = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(&venv)
-            .status();
-        if !made.is_ok_and(|s| s.success()) {
-            apt_install(&["python3-venv"])?;
-            run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-        }
-    }
+    let pip = python_venv(&venv)?;
     run(Command::new(&pip)
         .args(["install", "--quiet", "--disable-pip-version-check"])
         .arg(format!("moto[server]=={MOTO}")))

@@ -282,19 +282,7 @@ impl CloudWatchSink {
         let handled = failed_at.as_ref().map_or(batch.len(), |(at, _)| *at);
         let refused = ranges(refused, handled);
         let retry_reason = failed_at.map(|(_, why)| why).unwrap_or_default();
-        match (handled, refused.is_empty()) {
-            (h, true) if h == batch.len() => WriteOutcome::Accepted,
-            (0, true) => WriteOutcome::Retryable(retry_reason),
-            (h, true) => WriteOutcome::Partial {
-                accepted: h,
-                reason: retry_reason,
-            },
-            (handled, false) => WriteOutcome::Refused {
-                handled,
-                refused,
-                retry_reason,
-            },
-        }
+        WriteOutcome::settled(batch.len(), handled, refused, retry_reason)
     }
 }
 

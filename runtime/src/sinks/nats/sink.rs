@@ -301,19 +301,7 @@ impl Published {
             .filter(|(range, _)| range.start < handled)
             .collect();
         let retry_reason = self.failed_at.map(|(_, why)| why).unwrap_or_default();
-        match (handled, refused.is_empty()) {
-            (h, true) if h == len => WriteOutcome::Accepted,
-            (0, true) => WriteOutcome::Retryable(retry_reason),
-            (h, true) => WriteOutcome::Partial {
-                accepted: h,
-                reason: retry_reason,
-            },
-            (handled, false) => WriteOutcome::Refused {
-                handled,
-                refused,
-                retry_reason,
-            },
-        }
+        WriteOutcome::settled(len, handled, refused, retry_reason)
     }
 }
 
