@@ -4,6 +4,7 @@
 
 mod support;
 
+mod buffer_disk;
 mod cli_commands;
 mod cli_input_format;
 mod config_composites;

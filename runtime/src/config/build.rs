@@ -29,6 +29,7 @@ pub(crate) fn lane_settings(config: &SinkConfig) -> LaneSettings {
         rollback_batches: config.rollback_batches,
         when: config.when.clone(),
         sequence: None,
+        buffer: config.buffer.clone(),
     }
 }
 

@@ -153,6 +153,14 @@ impl SinkContext for BuildContext<'_> {
             path: format!("sinks.{name}"),
             message: "no sink has this name".into(),
         })?;
+        if config.buffer.is_some() {
+            return Err(ConfigError {
+                origin: "<build>".into(),
+                line: None,
+                path: format!("sinks.{name}.buffer"),
+                message: "a disk buffer goes on a sink the pipeline feeds directly, not on a composite's target; put `buffer` on the composite".into(),
+            });
+        }
         let shared = match self.shared.get(name) {
             Some(shared) => shared.clone(),
             None => {

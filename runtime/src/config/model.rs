@@ -83,6 +83,8 @@ pub struct SinkConfig {
     pub rollback_batches: u32,
     /// Only records this keeps reach the sink (its `when` option).
     pub when: Option<std::sync::Arc<crate::routing::Condition>>,
+    /// Its disk buffer (the `buffer` option), if any.
+    pub buffer: Option<crate::pipeline::DiskBufferOptions>,
 }
 
 impl Config {

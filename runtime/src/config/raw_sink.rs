@@ -210,7 +210,10 @@ impl RawSink {
             )),
             None => None,
         };
+        let buffer = crate::pipeline::DiskBufferOptions::from_table(&common.table("buffer")?)
+            .map_err(|why| common.invalid("buffer", why))?;
         Ok(SinkConfig {
+            buffer,
             name: self.name,
             type_name,
             queue_capacity: usize::try_from(queue_capacity).unwrap_or(usize::MAX),

@@ -67,6 +67,7 @@ impl SinkCounters {
             http,
             module_hash: module.hash.clone(),
             last_reload_error: module.last_error.clone(),
+            buffer: None,
         }
     }
 }
@@ -125,6 +126,8 @@ pub struct SinkStats {
     pub module_hash: Option<String>,
     /// Why the last reload was refused or rolled back; cleared by a good one.
     pub last_reload_error: Option<String>,
+    /// What the sink's disk buffer holds and has lost; `None` without one.
+    pub buffer: Option<super::disk_buffer::BufferStats>,
 }
 
 /// Which module a sink runs and how its last reload went.

@@ -22,6 +22,8 @@ use crate::wasm::SinkReloader;
 pub(crate) struct SinkLane {
     shared: Arc<WorkerShared>,
     handle: Mutex<Option<JoinHandle<()>>>,
+    /// The disk buffer's spooler, for a disk-buffered lane.
+    spooler: Mutex<Option<JoinHandle<()>>>,
     /// Held while a reload runs, so reloads of one sink take turns.
     reload_turn: Mutex<()>,
 }
@@ -41,6 +43,33 @@ impl SinkLane {
     ) -> Result<SinkLane, String> {
         let parts = sink_parts(&*sink);
         let reloader = parts.reloader;
+        let numbering = settings.sequence.clone().unwrap_or_default();
+        let (buffer, recovered) = match &settings.buffer {
+            Some(options) => {
+                let dir = data_dir.join("buffer").join(name);
+                let (buffer, recovered) =
+                    super::disk_buffer::store::DiskBuffer::open(&dir, options.clone(), name)?;
+                // Numbers carry on from what the buffer holds, so a
+                // restart never repeats one.
+                numbering.fetch_max(recovered.next_sequence, std::sync::atomic::Ordering::AcqRel);
+                if !recovered.frames.is_empty() {
+                    tracing::info!(
+                        sink = name,
+                        "the disk buffer holds {} undelivered batches from before; they go first",
+                        recovered.frames.len()
+                    );
+                }
+                let lane = Arc::new(super::disk_buffer::spooler::BufferedLane {
+                    buffer: Arc::new(buffer),
+                    queue: SinkQueue::new(
+                        super::disk_buffer::spooler::READ_AHEAD,
+                        OverflowPolicy::Block,
+                    ),
+                });
+                (Some(lane), recovered.frames)
+            }
+            None => (None, Vec::new()),
+        };
         let shared = Arc::new(WorkerShared {
             name: name.to_owned(),
             queue: SinkQueue::new(settings.queue_capacity, settings.overflow),
@@ -55,6 +84,7 @@ impl SinkLane {
             route: Mutex::new(parts.route),
             reloader: Mutex::new(reloader),
             abandon: Default::default(),
+            buffer: buffer.clone(),
         });
         let dead_letters = DeadLetterStore::new(data_dir, name, settings.dead_letter_max_bytes);
         let faults = FaultPolicy {
@@ -68,11 +98,21 @@ impl SinkLane {
             faults,
             dead_letters,
         )
-        .numbering_from(settings.sequence.clone().unwrap_or_default())
+        .numbering_from(numbering.clone())
         .spawn()?;
+        let spooler = match buffer {
+            Some(lane) => Some(super::disk_buffer::spooler::spawn(
+                shared.clone(),
+                lane,
+                recovered,
+                numbering,
+            )?),
+            None => None,
+        };
         Ok(SinkLane {
             shared,
             handle: Mutex::new(Some(handle)),
+            spooler: Mutex::new(spooler),
             reload_turn: Mutex::new(()),
         })
     }
@@ -116,8 +156,10 @@ impl SinkLane {
 
     /// Waits for the worker to end; `false` if it panicked.
     pub fn join(&self) -> bool {
+        let spooler = self.spooler.lock().unwrap().take();
+        let spooled = spooler.is_none_or(|handle| handle.join().is_ok());
         let handle = self.handle.lock().unwrap().take();
-        handle.is_none_or(|handle| handle.join().is_ok())
+        handle.is_none_or(|handle| handle.join().is_ok()) && spooled
     }
 
     /// Waits for the worker to end until `deadline`; `false` if it is still
@@ -149,9 +191,23 @@ impl SinkLane {
         self.shared.queue.lift_capacity();
     }
 
-    /// The last known health.
+    /// The last known health; a disk-buffered lane whose oldest
+    /// undelivered batch is older than its `max_age` is degraded.
     pub fn health(&self) -> Health {
-        self.shared.health.lock().unwrap().clone()
+        let health = self.shared.health.lock().unwrap().clone();
+        if let (Health::Healthy, Some(lane)) = (&health, &self.shared.buffer)
+            && let Some(max_age) = lane.buffer.options().max_age
+        {
+            let stats = lane.buffer.stats();
+            if stats.oldest_undelivered_ms > max_age.as_millis() as u64 {
+                return Health::Degraded(format!(
+                    "the oldest of {} undelivered batches in the disk buffer is {:.0?} old (max_age {max_age:?})",
+                    stats.batches,
+                    std::time::Duration::from_millis(stats.oldest_undelivered_ms)
+                ));
+            }
+        }
+        health
     }
 
     /// The lane's counters.
@@ -180,6 +236,10 @@ impl SinkLane {
         if let Some(route) = self.shared.route.lock().unwrap().as_ref() {
             route.fill(&mut stats);
         }
+        if let Some(lane) = &self.shared.buffer {
+            stats.queue_depth += lane.queue.depth() as u64;
+            stats.buffer = Some(lane.buffer.stats());
+        }
         stats
     }
 
@@ -190,11 +250,19 @@ impl SinkLane {
 
     /// Whether the worker has ended (the lane was stopped).
     pub fn is_stopped(&self) -> bool {
-        self.handle
+        let spooled = self
+            .spooler
             .lock()
             .unwrap()
             .as_ref()
-            .is_none_or(|h| h.is_finished())
+            .is_none_or(|h| h.is_finished());
+        spooled
+            && self
+                .handle
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_none_or(|h| h.is_finished())
     }
 
     /// How to replace the running sink with a new module, if it has one.

@@ -23,6 +23,8 @@ pub(crate) struct LaneSettings {
     /// reloads, so a rebuilt lane never repeats a number. `None`: a counter
     /// of the lane's own.
     pub sequence: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// A disk buffer in front of the sink (`buffer = { type = "disk" }`).
+    pub buffer: Option<super::disk_buffer::DiskBufferOptions>,
 }
 
 impl Default for LaneSettings {
@@ -36,6 +38,7 @@ impl Default for LaneSettings {
             rollback_batches: 3,
             when: None,
             sequence: None,
+            buffer: None,
         }
     }
 }

@@ -5,6 +5,7 @@ mod batcher;
 mod control;
 mod counters;
 mod dead_letter;
+mod disk_buffer;
 mod lane;
 mod lane_settings;
 mod queue;
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 pub use batcher::BatchOptions;
 pub use counters::{OutcomeErrors, SinkStats};
 pub use dead_letter::{DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetter, read_dead_letters};
+pub use disk_buffer::{BufferStats, DiskBufferOptions, SyncPolicy, WhenFull};
 pub use queue::OverflowPolicy;
 pub use retry_policy::RetryPolicy;
 
@@ -59,6 +61,9 @@ pub struct SinkSpec {
     /// Only records this condition keeps reach the sink (default: every
     /// record). The sink numbers the records it takes itself, from 0.
     pub when: Option<Arc<Condition>>,
+    /// A disk buffer in front of the sink (default: none, the memory queue
+    /// only): batches survive outages, restarts and crashes.
+    pub buffer: Option<DiskBufferOptions>,
 }
 
 impl SinkSpec {
@@ -89,7 +94,15 @@ impl SinkSpec {
             optional: lane.optional,
             rollback_batches: lane.rollback_batches,
             when: lane.when,
+            buffer: lane.buffer,
         }
+    }
+
+    /// Puts a disk buffer in front of the sink, under
+    /// `<data_dir>/buffer/<name>/`.
+    pub fn disk_buffer(mut self, options: DiskBufferOptions) -> Self {
+        self.buffer = Some(options);
+        self
     }
 
     /// Sends the sink only the records `when` keeps.
@@ -108,6 +121,7 @@ impl SinkSpec {
             rollback_batches: self.rollback_batches,
             when: self.when.clone(),
             sequence: None,
+            buffer: self.buffer.clone(),
         }
     }
 }

@@ -25,10 +25,19 @@ pub enum OverflowPolicy {
 
 pub(crate) enum QueueItem {
     Batch(Arc<RoutedBatch>),
+    /// A batch a disk-buffered lane already took (and numbered), with
+    /// where it is in the buffer (`None`: the buffer could not take it).
+    Buffered(Box<BufferedBatch>),
     Flush(Arc<FlushTicket>),
     /// Replace the sink at the next batch boundary (hot reload).
     Swap(Box<SwapRequest>),
     Stop,
+}
+
+/// A batch read from (or just written to) a sink's disk buffer.
+pub(crate) struct BufferedBatch {
+    pub batch: crate::batch::Batch,
+    pub frame: Option<super::disk_buffer::store::FrameRef>,
 }
 
 /// A bounded FIFO of batches plus control items. Control items (flush, stop)
@@ -110,9 +119,22 @@ impl SinkQueue {
         self.not_empty.notify_one();
     }
 
+    /// Queues a batch item past the capacity (a disk buffer's spooler
+    /// checks [`Self::is_full`] itself).
+    pub fn push_batch_over_capacity_item(&self, item: QueueItem) {
+        let mut state = self.state.lock().unwrap();
+        state.items.push_back(item);
+        state.batches += 1;
+        drop(state);
+        self.not_empty.notify_one();
+    }
+
     /// Queues a flush ticket or the stop marker; never waits, never drops.
     pub fn push_control(&self, item: QueueItem) {
-        debug_assert!(!matches!(item, QueueItem::Batch(_)));
+        debug_assert!(!matches!(
+            item,
+            QueueItem::Batch(_) | QueueItem::Buffered(_)
+        ));
         self.state.lock().unwrap().items.push_back(item);
         self.not_empty.notify_one();
     }
@@ -154,7 +176,7 @@ impl SinkQueue {
             .wait_timeout_while(state, timeout, |s| s.items.is_empty())
             .unwrap();
         let item = state.items.pop_front()?;
-        if matches!(item, QueueItem::Batch(_)) {
+        if matches!(item, QueueItem::Batch(_) | QueueItem::Buffered(_)) {
             state.batches -= 1;
             drop(state);
             self.not_full.notify_one();

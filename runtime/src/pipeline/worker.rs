@@ -34,6 +34,39 @@ fn guarded<R>(what: &str, call: impl FnOnce() -> R) -> Result<R, String> {
     })
 }
 
+/// What a lane takes of a dispatched batch under its `when`, numbered for
+/// it from `next_sequence` (every batch when `renumber_all`: a disk buffer
+/// numbers everything it keeps, so numbers carry across restarts);
+/// `None` if its condition keeps nothing.
+pub(crate) fn take_for_lane(
+    shared: &WorkerShared,
+    next_sequence: &std::sync::atomic::AtomicU64,
+    routed: &RoutedBatch,
+    renumber_all: bool,
+) -> Option<Batch> {
+    let counters = &shared.counters;
+    let (batch, skipped) = match routed.for_lane(&shared.name) {
+        Selection::Unfiltered(batch) if !renumber_all => {
+            next_sequence.fetch_max(
+                batch.first_sequence() + u64::from(batch.len()),
+                Ordering::AcqRel,
+            );
+            SinkCounters::add(&counters.matched, u64::from(batch.len()));
+            return Some(batch);
+        }
+        Selection::Unfiltered(batch) => (batch, 0),
+        Selection::Nothing { skipped } => {
+            SinkCounters::add(&counters.skipped, u64::from(skipped));
+            return None;
+        }
+        Selection::Kept { batch, skipped } => (batch, skipped),
+    };
+    SinkCounters::add(&counters.skipped, u64::from(skipped));
+    SinkCounters::add(&counters.matched, u64::from(batch.len()));
+    let first = next_sequence.fetch_add(u64::from(batch.len()), Ordering::AcqRel);
+    Some(batch.renumbered(first))
+}
+
 /// State shared between a worker thread and the pipeline handle.
 pub(crate) struct WorkerShared {
     pub name: String,
@@ -51,8 +84,12 @@ pub(crate) struct WorkerShared {
     /// The routing counters of a `route` composite.
     pub route: Mutex<Option<Arc<crate::composite::RouteCounters>>>,
     /// Set when a shutdown's deadline passed: the worker stops delivering
-    /// and dead-letters what is left, so nothing accepted is lost unsaid.
+    /// and dead-letters what is left, so nothing accepted is lost unsaid
+    /// (a disk-buffered lane leaves it in the buffer instead).
     pub abandon: AtomicBool,
+    /// The disk buffer and the worker's own queue, for a disk-buffered
+    /// lane: the worker then reads from that queue.
+    pub buffer: Option<Arc<super::disk_buffer::spooler::BufferedLane>>,
 }
 
 impl WorkerShared {
@@ -174,6 +211,11 @@ impl SinkWorker {
     }
 
     fn run(&mut self) {
+        let shared = self.shared.clone();
+        let queue = match &shared.buffer {
+            Some(lane) => &lane.queue,
+            None => &shared.queue,
+        };
         let mut last_health = Instant::now();
         loop {
             // Health is asked every interval between calls, whatever arrives
@@ -187,16 +229,25 @@ impl SinkWorker {
                 Some((at, _)) => at.saturating_duration_since(Instant::now()).min(health_due),
                 None => health_due,
             };
-            let Some(item) = self.shared.queue.pop(wait) else {
+            let Some(item) = queue.pop(wait) else {
                 self.retry_start();
                 continue;
             };
             match item {
                 QueueItem::Batch(routed) => {
-                    if let Some(batch) = self.take(&routed) {
-                        self.deliver(batch);
+                    if let Some(batch) = take_for_lane(&shared, &self.next_sequence, &routed, false)
+                    {
+                        self.deliver(batch, false);
                         self.probation_tick();
                     }
+                }
+                QueueItem::Buffered(item) => {
+                    let super::queue::BufferedBatch { batch, frame } = *item;
+                    let done = self.deliver(batch, frame.is_some());
+                    if let (true, Some(frame), Some(lane)) = (done, frame, &shared.buffer) {
+                        lane.buffer.ack(&frame);
+                    }
+                    self.probation_tick();
                 }
                 QueueItem::Flush(ticket) => ticket.complete(self.flush(Some(ticket.deadline))),
                 QueueItem::Swap(request) => self.swap(*request),
@@ -213,33 +264,6 @@ impl SinkWorker {
                 }
             }
         }
-    }
-
-    /// What the sink takes of a dispatched batch under its `when`, numbered
-    /// for it; `None` if its condition keeps nothing.
-    fn take(&mut self, routed: &RoutedBatch) -> Option<Batch> {
-        let counters = &self.shared.counters;
-        let (batch, skipped) = match routed.for_lane(&self.shared.name) {
-            Selection::Unfiltered(batch) => {
-                self.next_sequence.fetch_max(
-                    batch.first_sequence() + u64::from(batch.len()),
-                    Ordering::AcqRel,
-                );
-                SinkCounters::add(&counters.matched, u64::from(batch.len()));
-                return Some(batch);
-            }
-            Selection::Nothing { skipped } => {
-                SinkCounters::add(&counters.skipped, u64::from(skipped));
-                return None;
-            }
-            Selection::Kept { batch, skipped } => (batch, skipped),
-        };
-        SinkCounters::add(&counters.skipped, u64::from(skipped));
-        SinkCounters::add(&counters.matched, u64::from(batch.len()));
-        let first = self
-            .next_sequence
-            .fetch_add(u64::from(batch.len()), Ordering::AcqRel);
-        Some(batch.renumbered(first))
     }
 
     /// An optional sink that could not start: tries `start` again once its
@@ -455,8 +479,9 @@ impl SinkWorker {
 
     /// Delivers one batch: retries `retryable` and the tail of `partial` with
     /// back-off, restarts the sink on `fatal`, dead-letters when the limits run
-    /// out or on `rejected`.
-    fn deliver(&mut self, mut batch: Batch) {
+    /// out or on `rejected`. `false` when a shutdown's deadline left a
+    /// `buffered` batch undelivered: it stays in the disk buffer.
+    fn deliver(&mut self, mut batch: Batch, buffered: bool) -> bool {
         let shared = self.shared.clone();
         let counters = &shared.counters;
         let mut retries = 0u32;
@@ -465,11 +490,14 @@ impl SinkWorker {
         let mut last_failure = String::new();
         loop {
             if self.shared.abandoned() {
+                if buffered {
+                    return false;
+                }
                 self.dead_letter(
                     &batch,
                     "the pipeline shut down before this batch was delivered (its shutdown deadline passed)",
                 );
-                return;
+                return true;
             }
             if !self.running {
                 if restarts >= self.policy.max_restarts {
@@ -480,7 +508,7 @@ impl SinkWorker {
                             self.policy.max_restarts
                         ),
                     );
-                    return;
+                    return true;
                 }
                 restarts += 1;
                 if !self.restart() {
@@ -496,13 +524,16 @@ impl SinkWorker {
             let outcome =
                 guarded("write", || self.sink.write(&batch)).unwrap_or_else(WriteOutcome::Fatal);
             match outcome {
-                WriteOutcome::Accepted => return self.batch_done(&batch),
+                WriteOutcome::Accepted => {
+                    self.batch_done(&batch);
+                    return true;
+                }
                 WriteOutcome::Partial { accepted, reason } if accepted < batch.len() => {
                     SinkCounters::add(&counters.partial, 1);
                     self.accepted(&batch.take(accepted));
                     batch = batch.skip(accepted);
                     if !self.back_off(&mut retries, &batch, &reason) {
-                        return;
+                        return true;
                     }
                 }
                 WriteOutcome::Partial { accepted, .. } => {
@@ -513,18 +544,21 @@ impl SinkWorker {
                             batch.len()
                         );
                     }
-                    return self.batch_done(&batch);
+                    {
+                        self.batch_done(&batch);
+                        return true;
+                    }
                 }
                 WriteOutcome::Retryable(reason) => {
                     SinkCounters::add(&counters.retryable, 1);
                     if !self.back_off(&mut retries, &batch, &reason) {
-                        return;
+                        return true;
                     }
                 }
                 WriteOutcome::Rejected(reason) => {
                     SinkCounters::add(&counters.rejected, 1);
                     self.dead_letter(&batch, &format!("rejected: {reason}"));
-                    return;
+                    return true;
                 }
                 WriteOutcome::Refused {
                     handled,
@@ -535,12 +569,12 @@ impl SinkWorker {
                     self.settle_refused(&batch.take(handled), refused);
                     if handled == batch.len() {
                         SinkCounters::add(&counters.batches, 1);
-                        return;
+                        return true;
                     }
                     SinkCounters::add(&counters.partial, 1);
                     batch = batch.skip(handled);
                     if !self.back_off(&mut retries, &batch, &retry_reason) {
-                        return;
+                        return true;
                     }
                 }
                 WriteOutcome::Fatal(reason) => {
@@ -794,6 +828,7 @@ mod tests {
                 http: Mutex::new(None),
                 route: Mutex::new(None),
                 abandon: Default::default(),
+                buffer: None,
             });
             let sink = ScriptedSink {
                 script: row.script.into(),
@@ -818,7 +853,7 @@ mod tests {
             );
             worker.running = true;
             let records: Vec<String> = (0..4).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
-            worker.deliver(Batch::from_records(&records, 10));
+            worker.deliver(Batch::from_records(&records, 10), false);
             let stats = shared
                 .counters
                 .snapshot("scripted", 0, &ModuleState::default(), 0, None);

@@ -9,11 +9,16 @@ use crate::sinks::util::connection::connect_options::{CONNECTION_OPTIONS, Connec
 pub(crate) fn sink_type() -> SinkType {
     SinkType::new(
         "relay",
-        "hands records to a local relay over a Unix socket, buffering while it is away",
+        "hands records to a local relay over a Unix socket; while it is away, writes are retried (add a disk buffer to keep batches through long absences)",
         |options, _context| {
+            if options.is_set("buffer_size") {
+                tracing::warn!(
+                    sink = options.sink_name(),
+                    "`buffer_size` is no longer used: the relay sink holds nothing in memory; put buffer = {{ type = \"disk\" }} on the sink to keep batches while the relay is away"
+                );
+            }
             Ok(Box::new(RelaySink::new(RelaySinkOptions {
                 socket: options.require_path("socket")?,
-                buffer_size: options.size_or_default("buffer_size")?,
                 connect: ConnectOptions::from_options(options)?,
             })))
         },
@@ -25,8 +30,7 @@ pub(crate) fn sink_type() -> SinkType {
     )
     .option(
         OptionSpec::new("buffer_size", OptionKind::Size)
-            .default("8MiB")
-            .help("batches held in memory while the relay is away; past that, writes are retried"),
+            .help("no longer used (a warning says so): the sink holds nothing in memory; use buffer = { type = \"disk\" }"),
     )
     .options(CONNECTION_OPTIONS)
     .uri(UriForm {
