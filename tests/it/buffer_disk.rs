@@ -91,13 +91,14 @@ fn a_stuck_sink_does_not_hold_up_the_producer_until_its_buffer_is_full() {
     let dir = tempfile::tempdir().unwrap();
     let recorder = Recorder::default();
     let gate = Gate::closed();
+    let options = DiskBufferOptions {
+        max_age: Some(Duration::from_millis(200)),
+        ..disk(1 << 30, WhenFull::Block)
+    };
     let p = pipeline_of(
         dir.path(),
         10,
-        vec![spec(
-            RecordingSink::gated(&recorder, &gate),
-            disk(1 << 30, WhenFull::Block),
-        )],
+        vec![spec(RecordingSink::gated(&recorder, &gate), options)],
     )
     .unwrap();
     // 300 batches behind a queue of 1 and a sink that never returns: every
@@ -106,6 +107,11 @@ fn a_stuck_sink_does_not_hold_up_the_producer_until_its_buffer_is_full() {
     crate::support::wait_until("the batches are on disk", || {
         p.stats()[0].buffer.as_ref().unwrap().batches >= 299
     });
+    // Past max_age the sink says it is behind.
+    crate::support::wait_until(
+        "health degrades past max_age",
+        || matches!(&p.health()[0].1, sinkbox::Health::Degraded(why) if why.contains("max_age")),
+    );
     gate.open();
     let stats = p.shutdown().remove(0);
     assert_eq!((stats.records, stats.dropped), (3000, 0), "{stats:?}");

@@ -169,6 +169,8 @@ fn bench(root: &Path) -> Result<()> {
         "routing",
         "--bench",
         "db_sinks",
+        "--bench",
+        "disk_buffer",
     ]))
 }
 

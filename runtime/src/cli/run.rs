@@ -297,6 +297,17 @@ fn print_summary(stats: &[SinkStats], elapsed: Duration) {
                 s.unrouted
             );
         }
+        if let Some(buffer) = &s.buffer {
+            eprintln!(
+                "{}: disk buffer: {} batch(es) undelivered ({} bytes on disk, oldest {:.1}s), {} record(s) skipped as damaged, {} dropped when full",
+                s.name,
+                buffer.batches,
+                buffer.bytes,
+                buffer.oldest_undelivered_ms as f64 / 1000.0,
+                buffer.corrupt_records,
+                buffer.dropped_full
+            );
+        }
         if s.guest_log_dropped > 0 {
             eprintln!(
                 "{}: {} guest log line(s) dropped over the sink's log budget",
