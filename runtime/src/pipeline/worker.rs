@@ -328,6 +328,17 @@ impl SinkWorker {
             None
         };
         if let Some(settings) = request.settings {
+            let buffer_now = self
+                .shared
+                .buffer
+                .as_ref()
+                .map(|b| b.buffer.options().clone());
+            if settings.buffer != buffer_now {
+                tracing::warn!(
+                    sink = %self.shared.name,
+                    "the sink's `buffer` changed; a disk buffer is set up when the sink starts, so the change takes effect at the next start"
+                );
+            }
             self.policy = settings.retry;
             self.faults = FaultPolicy {
                 optional: settings.optional,

@@ -174,7 +174,9 @@ impl DiskBuffer {
             })
             .collect();
         ids.sort_unstable();
-        let max_len = options.max_size;
+        // Any length a frame can hold is believable: a smaller max_size
+        // after a restart must not turn old frames into damage.
+        let max_len = u64::from(u32::MAX);
         let above = |sequence: u64| acked.is_none_or(|a| sequence > a);
         let mut frames = Vec::new();
         let mut segments = VecDeque::new();
@@ -415,7 +417,7 @@ impl DiskBuffer {
         let mut bytes = vec![0u8; HEADER + frame.header.len as usize];
         file.read_exact_at(&mut bytes, frame.offset)
             .map_err(|e| io("cannot read", &path, e))?;
-        match frame::decode(&bytes, self.options.max_size) {
+        match frame::decode(&bytes, u64::from(u32::MAX)) {
             Decoded::Frame(header) if header == frame.header => {
                 bytes.drain(..HEADER);
                 Ok(Batch::new(
