@@ -3,6 +3,7 @@
 mod catalog;
 mod check;
 mod inspect;
+mod metrics_server;
 mod route;
 mod run;
 mod validate;
@@ -77,6 +78,11 @@ enum Command {
         /// with or without this).
         #[arg(long)]
         watch: bool,
+        /// Serve every sink's counters, queue depth, disk buffer and health
+        /// in the Prometheus text format at http://ADDR/metrics, such as
+        /// 127.0.0.1:9598 (port 0 picks one; the address is printed).
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<String>,
     },
     /// Check a configuration without starting anything: every option, every
     /// composite reference, and that every wasm file fits the sink contract.
@@ -166,7 +172,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             input,
             input_format,
             watch,
-        } => run::run(&sources, &input, input_format, watch),
+            metrics_addr,
+        } => run::run(
+            &sources,
+            &input,
+            input_format,
+            watch,
+            metrics_addr.as_deref(),
+        ),
         Command::Validate { sources } => validate::validate(&sources),
         Command::Route { sources, input } => route::route(&sources, &input),
         Command::Inspect { component } => inspect::inspect(&component),

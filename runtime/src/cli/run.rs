@@ -47,6 +47,7 @@ pub fn run(
     input: &str,
     format: InputFormat,
     watch: bool,
+    metrics_addr: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let config = match sources.load() {
         Ok(config) => config,
@@ -64,6 +65,13 @@ pub fn run(
     };
     let started = Instant::now();
     spawn_signal_handler(pipeline.clone(), started, sources.clone())?;
+    let _metrics = match metrics_addr {
+        Some(addr) => Some(super::metrics_server::MetricsServer::start(
+            addr,
+            pipeline.clone(),
+        )?),
+        None => None,
+    };
     let _watcher = if watch {
         let loader = sources.clone();
         let config_file = sources.config.clone().map(|path| {

@@ -8,6 +8,7 @@ mod dead_letter;
 mod disk_buffer;
 mod lane;
 mod lane_settings;
+pub mod prometheus;
 mod queue;
 mod retry_policy;
 mod sink_parts;
@@ -589,6 +590,12 @@ impl Pipeline {
             .iter()
             .map(|lane| lane.stats())
             .collect()
+    }
+
+    /// Every sink's counters and health in the Prometheus text format, as
+    /// `sinkbox run --metrics-addr` serves them.
+    pub fn prometheus_text(&self) -> String {
+        prometheus::render(&self.stats(), &self.health())
     }
 
     /// The last known health of every sink, in configuration order.
