@@ -1,5 +1,6 @@
 //! Subcommands of the `sinkbox` binary.
 
+mod cache;
 mod catalog;
 mod check;
 mod inspect;
@@ -105,6 +106,18 @@ enum Command {
         /// The component file.
         component: PathBuf,
     },
+    /// The compile cache: list its entries, prune it to a size, or clear it.
+    Cache {
+        #[command(subcommand)]
+        action: cache::CacheAction,
+        /// The cache directory (default: the config's `[runtime] cache_dir`,
+        /// else SINKBOX_CACHE_DIR, else ~/.cache/sinkbox).
+        #[arg(long, global = true)]
+        dir: Option<PathBuf>,
+        /// The config file whose `[runtime]` names the cache and its size.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+    },
     /// List every sink type with its options, defaults and help.
     Sinks {
         /// Print Markdown tables (as in docs/sinks.md).
@@ -184,6 +197,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Route { sources, input } => route::route(&sources, &input),
         Command::Inspect { component } => inspect::inspect(&component),
         Command::Sinks { markdown } => catalog::print(markdown),
+        Command::Cache {
+            action,
+            dir,
+            config,
+        } => cache::cache(&action, dir.as_deref(), config.as_deref()),
         Command::Check {
             component,
             config,

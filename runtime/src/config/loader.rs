@@ -53,6 +53,7 @@ struct RawRuntime {
     cache_dir: Option<PathBuf>,
     batch: BatchOptions,
     max_component_size: Option<bytesize::ByteSize>,
+    cache_max_size: Option<bytesize::ByteSize>,
     #[serde(with = "crate::registry::duration_text")]
     flush_interval: Duration,
 }
@@ -64,6 +65,7 @@ impl Default for RawRuntime {
             cache_dir: None,
             batch: BatchOptions::default(),
             max_component_size: None,
+            cache_max_size: None,
             flush_interval: crate::pipeline::DEFAULT_FLUSH_INTERVAL,
         }
     }
@@ -149,6 +151,7 @@ impl<'r> ConfigLoader<'r> {
                     cache_dir: None,
                     batch: BatchOptions::default(),
                     max_component_size: DEFAULT_MAX_COMPONENT_SIZE,
+                    cache_max_size: crate::wasm::DEFAULT_CACHE_MAX_SIZE,
                     flush_interval: crate::pipeline::DEFAULT_FLUSH_INTERVAL,
                     config_file: None,
                 },
@@ -420,6 +423,9 @@ fn parse_file(
         cache_dir: runtime.cache_dir.map(resolve),
         batch: runtime.batch,
         max_component_size,
+        cache_max_size: runtime
+            .cache_max_size
+            .map_or(crate::wasm::DEFAULT_CACHE_MAX_SIZE, |size| size.as_u64()),
         flush_interval: runtime.flush_interval,
         config_file: file.map(|f| {
             let f = if f.is_relative() {

@@ -30,6 +30,9 @@ pub struct RuntimeConfig {
     /// Largest component file sinkbox reads (default 256 MiB); a larger file
     /// is refused before it is read.
     pub max_component_size: u64,
+    /// Most bytes of compiled components the compile cache keeps (default
+    /// 1 GiB); past it the least recently used go.
+    pub cache_max_size: u64,
     /// How often sinks are flushed while records flow (default 1 s; zero:
     /// only on demand and at shutdown).
     pub flush_interval: std::time::Duration,
@@ -47,7 +50,8 @@ impl RuntimeConfig {
             .clone()
             .or_else(crate::wasm::WasmEngine::default_cache_dir);
         Ok(crate::wasm::WasmEngine::new(cache_dir)?
-            .with_max_component_size(self.max_component_size))
+            .with_max_component_size(self.max_component_size)
+            .with_cache_max_size(self.cache_max_size))
     }
 
     /// The compile cache directory this config uses, if any.

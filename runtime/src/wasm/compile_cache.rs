@@ -2,7 +2,9 @@
 //! start (in any process) skips Cranelift.
 
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -16,6 +18,77 @@ pub(crate) struct CompileCache {
     /// Changes whenever compiled code from this engine would not load in
     /// another (wasmtime version, compiler settings, CPU features).
     engine_key: String,
+    /// Past this many bytes of entries, the least recently used go.
+    max_size: AtomicU64,
+}
+
+/// Default of `[runtime] cache_max_size`: room for dozens of Python or
+/// JavaScript sinks (15–20 MB compiled) and their older builds.
+pub const DEFAULT_CACHE_MAX_SIZE: u64 = 1 << 30;
+
+/// One compiled component in a cache directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheEntry {
+    /// The entry's file.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// When it was last written or loaded.
+    pub last_used: SystemTime,
+}
+
+/// The entries of the cache in `dir`, least recently used first.
+pub fn cache_entries(dir: &Path) -> std::io::Result<Vec<CacheEntry>> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        if !meta.is_file() || path.extension().is_none_or(|e| e != "cwasm") {
+            continue;
+        }
+        entries.push(CacheEntry {
+            path,
+            bytes: meta.len(),
+            last_used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        });
+    }
+    entries.sort_by_key(|e| e.last_used);
+    Ok(entries)
+}
+
+/// Deletes the least recently used entries of the cache in `dir` until
+/// the rest take at most `max_bytes`, never `keep`; returns what went.
+pub fn prune_cache(
+    dir: &Path,
+    max_bytes: u64,
+    keep: Option<&Path>,
+) -> std::io::Result<Vec<CacheEntry>> {
+    let entries = cache_entries(dir)?;
+    let mut total: u64 = entries.iter().map(|e| e.bytes).sum();
+    let mut removed = Vec::new();
+    for entry in entries {
+        if total <= max_bytes {
+            break;
+        }
+        if Some(entry.path.as_path()) == keep {
+            continue;
+        }
+        std::fs::remove_file(&entry.path)?;
+        total -= entry.bytes;
+        removed.push(entry);
+    }
+    // Leftovers of writes cut short by a crash.
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(".tmp-")
+            && entry.metadata().and_then(|m| m.modified()).is_ok_and(|at| {
+                at.elapsed().unwrap_or_default() > std::time::Duration::from_secs(3600)
+            });
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(removed)
 }
 
 impl CompileCache {
@@ -68,7 +141,13 @@ impl CompileCache {
         Ok(Some(Self {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
+            max_size: AtomicU64::new(DEFAULT_CACHE_MAX_SIZE),
         }))
+    }
+
+    /// Sets the size past which the least recently used entries go.
+    pub fn set_max_size(&self, bytes: u64) {
+        self.max_size.store(bytes, Ordering::Relaxed);
     }
 
     fn path_for(&self, wasm: &[u8]) -> PathBuf {
@@ -87,7 +166,13 @@ impl CompileCache {
         // of this same engine configuration (the engine key is in its name), and
         // wasmtime checks its header and version before using it.
         match unsafe { Component::deserialize_file(engine, &path) } {
-            Ok(component) => Some(component),
+            Ok(component) => {
+                // Used now: the last to go when the cache is pruned.
+                if let Ok(file) = std::fs::File::options().append(true).open(&path) {
+                    let _ = file.set_modified(SystemTime::now());
+                }
+                Some(component)
+            }
             Err(err) => {
                 tracing::warn!(path = %path.display(), "ignoring unusable compile cache entry: {err}");
                 let _ = std::fs::remove_file(&path);
@@ -111,6 +196,19 @@ impl CompileCache {
                 .tempfile_in(&self.dir)?;
             tmp.write_all(&bytes)?;
             tmp.persist(&path)?;
+            let removed = prune_cache(
+                &self.dir,
+                self.max_size.load(Ordering::Relaxed),
+                Some(&path),
+            )?;
+            if !removed.is_empty() {
+                tracing::info!(
+                    dir = %self.dir.display(),
+                    "compile cache: removed {} least recently used entries ({} bytes) to stay under cache_max_size",
+                    removed.len(),
+                    removed.iter().map(|e| e.bytes).sum::<u64>()
+                );
+            }
             Ok(())
         })();
         if let Err(err) = result {

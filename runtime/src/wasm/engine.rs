@@ -105,6 +105,16 @@ impl WasmEngine {
         })
     }
 
+    /// Keeps the compile cache under `bytes`, deleting the least recently
+    /// used entries after each new one (default 1 GiB, `[runtime]
+    /// cache_max_size`).
+    pub fn with_cache_max_size(self, bytes: u64) -> Self {
+        if let Some(cache) = &self.inner.cache {
+            cache.set_max_size(bytes);
+        }
+        self
+    }
+
     /// Refuses component files larger than `bytes` before reading them
     /// (default 256 MiB, `[runtime] max_component_size`). Applies to every
     /// clone of the engine.

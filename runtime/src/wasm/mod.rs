@@ -25,6 +25,7 @@ pub(crate) mod wasm_sink_type;
 
 use std::path::PathBuf;
 
+pub use compile_cache::{CacheEntry, DEFAULT_CACHE_MAX_SIZE, cache_entries, prune_cache};
 pub use conformance::{BatchRun, ConformanceReport, ConformanceStep, run_batches, run_conformance};
 pub use diagnostics::{GuestLevel, GuestLogBuffer, GuestLogLine, GuestStream};
 pub use engine::{SinkComponent, WasmEngine};

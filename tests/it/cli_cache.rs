@@ -1,0 +1,109 @@
+//! The compile cache's size cap (least recently used entries go first) and
+//! `sinkbox cache list | prune | clear`.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// A fake entry of `bytes`, last used `age` ago.
+fn entry(dir: &Path, name: &str, bytes: usize, age: Duration) {
+    let path = dir.join(format!("{name}.cwasm"));
+    std::fs::write(&path, vec![0u8; bytes]).unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(SystemTime::now() - age)
+        .unwrap();
+}
+
+fn private_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
+fn cache(dir: &Path, args: &[&str]) -> String {
+    let output = crate::support::sinkbox()
+        .arg("cache")
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".cwasm"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn list_prune_and_clear_go_by_last_use() {
+    let dir = private_dir();
+    entry(dir.path(), "old", 300_000, Duration::from_secs(3 * 86400));
+    entry(dir.path(), "mid", 300_000, Duration::from_secs(86400));
+    entry(dir.path(), "new", 300_000, Duration::from_secs(60));
+    std::fs::write(dir.path().join("notes.txt"), "not an entry").unwrap();
+    let listed = cache(dir.path(), &["list"]);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert!(
+        lines[0].ends_with("old.cwasm") && lines[2].ends_with("new.cwasm"),
+        "{listed}"
+    );
+    assert!(lines[3].starts_with("3 entries, 0.9 MiB"), "{listed}");
+    let pruned = cache(dir.path(), &["prune", "--max-size", "700KB"]);
+    assert!(pruned.starts_with("removed 1 entries"), "{pruned}");
+    assert_eq!(names(dir.path()), ["mid.cwasm", "new.cwasm"]);
+    let cleared = cache(dir.path(), &["clear"]);
+    assert!(cleared.starts_with("removed 2 entries"), "{cleared}");
+    assert!(names(dir.path()).is_empty());
+    assert!(
+        dir.path().join("notes.txt").exists(),
+        "only cache entries are touched"
+    );
+}
+
+#[test]
+fn a_new_compilation_pushes_out_the_least_recently_used() {
+    let dir = private_dir();
+    entry(dir.path(), "stale-a", 200_000, Duration::from_secs(7200));
+    entry(dir.path(), "stale-b", 200_000, Duration::from_secs(3600));
+    let engine = sinkbox::wasm::WasmEngine::new(Some(dir.path().to_owned()))
+        .unwrap()
+        .with_cache_max_size(300_000);
+    let component = engine.load(&crate::support::guest("count-sink")).unwrap();
+    assert!(!component.from_cache());
+    let left = names(dir.path());
+    // The new entry stays even though it alone is over the cap.
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with(component.module_hash()), "{left:?}");
+    // Loaded again by a fresh engine: from the cache, and marked used.
+    let before = std::fs::metadata(dir.path().join(&left[0]))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let again = sinkbox::wasm::WasmEngine::new(Some(dir.path().to_owned()))
+        .unwrap()
+        .load(&crate::support::guest("count-sink"))
+        .unwrap();
+    assert!(again.from_cache());
+    let after = std::fs::metadata(dir.path().join(&left[0]))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(after > before, "a cache hit counts as a use");
+}
