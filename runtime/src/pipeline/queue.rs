@@ -34,10 +34,16 @@ pub(crate) enum QueueItem {
     Stop,
 }
 
-/// A batch read from (or just written to) a sink's disk buffer.
+/// A batch of a disk-buffered lane, for its worker.
 pub(crate) struct BufferedBatch {
-    pub batch: crate::batch::Batch,
-    pub frame: Option<super::disk_buffer::store::FrameRef>,
+    /// The records; `None` for a frame found damaged when read back,
+    /// which is only acknowledged, in its turn.
+    pub batch: Option<crate::batch::Batch>,
+    /// The sequence number to record as delivered once it is done.
+    pub through: u64,
+    /// Whether it is in the buffer's files (a shutdown's deadline leaves
+    /// it there); `false` for a batch the buffer could not take.
+    pub on_disk: bool,
 }
 
 /// A bounded FIFO of batches plus control items. Control items (flush, stop)
@@ -127,6 +133,17 @@ impl SinkQueue {
         state.batches += 1;
         drop(state);
         self.not_empty.notify_one();
+    }
+
+    /// Takes the front item if it is a swap (queued ahead of everything),
+    /// for a disk buffer's spooler waiting for room.
+    pub fn take_front_swap(&self) -> Option<QueueItem> {
+        let mut state = self.state.lock().unwrap();
+        if matches!(state.items.front(), Some(QueueItem::Swap(_))) {
+            state.items.pop_front()
+        } else {
+            None
+        }
     }
 
     /// Queues a flush ticket or the stop marker; never waits, never drops.

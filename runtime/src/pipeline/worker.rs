@@ -242,10 +242,17 @@ impl SinkWorker {
                     }
                 }
                 QueueItem::Buffered(item) => {
-                    let super::queue::BufferedBatch { batch, frame } = *item;
-                    let done = self.deliver(batch, frame.is_some());
-                    if let (true, Some(frame), Some(lane)) = (done, frame, &shared.buffer) {
-                        lane.buffer.ack(&frame);
+                    let super::queue::BufferedBatch {
+                        batch,
+                        through,
+                        on_disk,
+                    } = *item;
+                    let done = match batch {
+                        Some(batch) => self.deliver(batch, on_disk),
+                        None => true,
+                    };
+                    if let (true, Some(lane)) = (done, &shared.buffer) {
+                        lane.buffer.ack_through(through);
                     }
                     self.probation_tick();
                 }

@@ -25,7 +25,8 @@ pub(crate) struct FrameHeader {
 impl FrameHeader {
     /// The last record's sequence number.
     pub fn last_sequence(&self) -> u64 {
-        self.first_sequence + u64::from(self.count.max(1)) - 1
+        self.first_sequence
+            .saturating_add(u64::from(self.count.max(1)) - 1)
     }
 }
 
@@ -83,12 +84,28 @@ pub(crate) fn decode(bytes: &[u8], max_len: u64) -> Decoded {
     if crc32c::crc32c(&bytes[12..end]) != word(8) {
         return Decoded::Damaged;
     }
+    // Numbers that cannot be (a crafted file): damage, not arithmetic.
+    if long(16).checked_add(u64::from(word(12))).is_none() {
+        return Decoded::Damaged;
+    }
     Decoded::Frame(FrameHeader {
         len,
         count: word(12),
         first_sequence: long(16),
         written_ms: long(24),
     })
+}
+
+/// Where the first intact frame after `from` starts, if any.
+pub(crate) fn intact_after(bytes: &[u8], from: usize, max_len: u64) -> Option<usize> {
+    let mut at = resync(bytes, from);
+    while at < bytes.len() {
+        if matches!(decode(&bytes[at..], max_len), Decoded::Frame(_)) {
+            return Some(at);
+        }
+        at = resync(bytes, at);
+    }
+    None
 }
 
 /// Where the next frame may start after damage at `from`: the next

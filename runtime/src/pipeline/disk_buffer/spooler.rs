@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::options::WhenFull;
-use super::store::{DiskBuffer, FrameRef};
+use super::store::{DiskBuffer, FrameRef, ReadError};
 use crate::batch::Batch;
 use crate::pipeline::counters::SinkCounters;
 use crate::pipeline::queue::{BufferedBatch, QueueItem, SinkQueue};
@@ -24,6 +24,10 @@ pub(crate) struct BufferedLane {
     pub buffer: Arc<DiskBuffer>,
     pub queue: SinkQueue,
 }
+
+/// Batches held in memory while the disk refuses writes, before the
+/// spooler stops taking more.
+const MAX_UNBUFFERED: usize = 16;
 
 /// Batches the worker's queue holds, read ahead from the buffer.
 pub(crate) const READ_AHEAD: usize = 4;
@@ -44,6 +48,7 @@ struct Spooler {
     pending: VecDeque<Pending>,
     stopping: bool,
     write_failing: bool,
+    read_failing: bool,
 }
 
 /// Starts the spooler of a lane; `recovered` are the undelivered frames
@@ -65,6 +70,7 @@ pub(crate) fn spawn(
             .collect(),
         stopping: false,
         write_failing: false,
+        read_failing: false,
     };
     std::thread::Builder::new()
         .name(format!("sinkbox-buffer-{name}"))
@@ -84,6 +90,12 @@ impl Spooler {
             } else {
                 Duration::from_millis(10)
             };
+            if self.write_failing && self.pending.len() >= MAX_UNBUFFERED {
+                // The disk refuses batches and the sink is behind: take no
+                // more (back-pressure), rather than hold them in memory.
+                std::thread::sleep(wait);
+                continue;
+            }
             match self.shared.queue.pop(wait) {
                 None => self.lane.buffer.sync_if_due(),
                 Some(QueueItem::Batch(routed)) => {
@@ -111,60 +123,69 @@ impl Spooler {
     /// room. After a shutdown's deadline, buffered batches stay on disk
     /// for the next start.
     fn forward(&mut self) {
-        while let Some(front) = self.pending.front_mut() {
-            match front {
-                Pending::Control(_) => {}
-                Pending::Frame(..)
-                    if self
-                        .shared
-                        .abandon
-                        .load(std::sync::atomic::Ordering::Acquire) =>
-                {
-                    self.pending.pop_front();
+        let abandoned = self
+            .shared
+            .abandon
+            .load(std::sync::atomic::Ordering::Acquire);
+        while let Some(front) = self.pending.pop_front() {
+            let item = match front {
+                Pending::Control(item) => {
+                    self.lane.queue.push_control(item);
                     continue;
                 }
-                Pending::Frame(..) | Pending::Unbuffered(_) if self.lane.queue.is_full() => return,
+                Pending::Frame(..) if abandoned => continue,
+                front if self.lane.queue.is_full() => {
+                    self.pending.push_front(front);
+                    return;
+                }
                 Pending::Frame(frame, batch) => {
-                    let batch = match batch.take() {
+                    let through = frame.header.last_sequence();
+                    let read = match batch {
                         Some(batch) => Ok(batch),
-                        None => self.lane.buffer.read(frame),
+                        None => self.lane.buffer.read(&frame),
                     };
-                    let frame = *frame;
-                    self.pending.pop_front();
-                    match batch {
-                        Ok(batch) => {
-                            self.lane
-                                .queue
-                                .push_batch_over_capacity_item(QueueItem::Buffered(Box::new(
-                                    BufferedBatch {
-                                        batch,
-                                        frame: Some(frame),
-                                    },
-                                )));
-                        }
-                        Err(err) => {
-                            tracing::warn!(sink = %self.shared.name, "{err}; its {} records are skipped", frame.header.count);
+                    match read {
+                        Ok(batch) => BufferedBatch {
+                            batch: Some(batch),
+                            through,
+                            on_disk: true,
+                        },
+                        Err(ReadError::Damaged(why)) => {
+                            tracing::warn!(
+                                sink = %self.shared.name,
+                                "{why}; its {} records are skipped",
+                                frame.header.count
+                            );
                             self.lane
                                 .buffer
                                 .count_corrupt(u64::from(frame.header.count));
-                            self.lane.buffer.ack(&frame);
+                            // Acknowledged in its turn, after the batches
+                            // before it are delivered.
+                            BufferedBatch {
+                                batch: None,
+                                through,
+                                on_disk: true,
+                            }
+                        }
+                        Err(ReadError::Io(why)) => {
+                            if !std::mem::replace(&mut self.read_failing, true) {
+                                tracing::error!(sink = %self.shared.name, "{why}; retrying");
+                            }
+                            self.pending.push_front(Pending::Frame(frame, None));
+                            return;
                         }
                     }
-                    continue;
                 }
-                Pending::Unbuffered(_) => {}
-            }
-            match self.pending.pop_front() {
-                Some(Pending::Control(item)) => self.lane.queue.push_control(item),
-                Some(Pending::Unbuffered(batch)) => {
-                    self.lane
-                        .queue
-                        .push_batch_over_capacity_item(QueueItem::Buffered(Box::new(
-                            BufferedBatch { batch, frame: None },
-                        )))
-                }
-                _ => {}
-            }
+                Pending::Unbuffered(batch) => BufferedBatch {
+                    through: batch.first_sequence() + u64::from(batch.len().max(1)) - 1,
+                    batch: Some(batch),
+                    on_disk: false,
+                },
+            };
+            self.read_failing = false;
+            self.lane
+                .queue
+                .push_batch_over_capacity_item(QueueItem::Buffered(Box::new(item)));
         }
     }
 
@@ -175,11 +196,25 @@ impl Spooler {
         while !self.lane.buffer.has_room(payload) {
             match self.lane.buffer.options().when_full {
                 WhenFull::DropNewest => {
+                    // Give its numbers back, so dropping leaves no gap that
+                    // would read as damage after a restart.
+                    let first = batch.first_sequence();
+                    let _ = self.numbering.compare_exchange(
+                        first + u64::from(batch.len()),
+                        first,
+                        std::sync::atomic::Ordering::AcqRel,
+                        std::sync::atomic::Ordering::Acquire,
+                    );
                     self.lane.buffer.count_dropped(u64::from(batch.len()));
                     SinkCounters::add(&self.shared.counters.dropped, u64::from(batch.len()));
                     return;
                 }
                 WhenFull::Block => {
+                    // A reload must not wait for room: it may be the fix.
+                    if let Some(swap) = self.shared.queue.take_front_swap() {
+                        self.lane.queue.push_front_control(swap);
+                    }
+                    self.lane.buffer.sync_if_due();
                     self.forward();
                     if self
                         .shared

@@ -82,6 +82,15 @@ pub(crate) struct DiskBuffer {
     _lock: File,
 }
 
+/// Why a frame could not be read back.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// It is not what was written: skip it (and count it).
+    Damaged(String),
+    /// The file could not be read now: try again later.
+    Io(String),
+}
+
 /// What was on disk at open.
 pub(crate) struct Recovered {
     /// Undelivered frames, oldest first.
@@ -197,7 +206,7 @@ impl DiskBuffer {
                         if let Some(expected) = expected {
                             // Records between two intact frames were in the
                             // damaged bytes; count those not yet delivered.
-                            let from = expected.max(acked.map_or(0, |a| a + 1));
+                            let from = expected.max(acked.map_or(0, |a| a.saturating_add(1)));
                             corrupt_records += header.first_sequence.saturating_sub(from);
                         }
                         if above(header.last_sequence()) {
@@ -208,14 +217,17 @@ impl DiskBuffer {
                             });
                             undelivered.push_back((header.last_sequence(), header.written_ms));
                         }
-                        expected = Some(header.last_sequence() + 1);
+                        expected = Some(header.last_sequence().saturating_add(1));
                         last_seen = Some(last_seen.map_or(header.last_sequence(), |s: u64| {
                             s.max(header.last_sequence())
                         }));
                         last_sequence = Some(header.last_sequence());
                         at += HEADER + header.len as usize;
                     }
-                    Decoded::Torn if index + 1 == ids.len() => {
+                    Decoded::Torn
+                        if index + 1 == ids.len()
+                            && frame::intact_after(&bytes, at, max_len).is_none() =>
+                    {
                         // The last frame is cut short: the append a crash
                         // interrupted, or a truncated file. Its records are
                         // counted when its header still says how many.
@@ -266,15 +278,22 @@ impl DiskBuffer {
             );
         }
         let next_sequence = last_seen
-            .map(|s| s + 1)
-            .max(acked.map(|a| a + 1))
+            .map(|s| s.saturating_add(1))
+            .max(acked.map(|a| a.saturating_add(1)))
             .unwrap_or(0);
         let ack_log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&ack_path)
             .map_err(|e| io("cannot open", &ack_path, e))?;
-        let ack_log_bytes = ack_log.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut ack_log_bytes = ack_log.metadata().map(|m| m.len()).unwrap_or(0);
+        if ack_log_bytes % ACK_ENTRY as u64 != 0 {
+            // An entry cut short: drop it, so later entries stay aligned.
+            ack_log_bytes -= ack_log_bytes % ACK_ENTRY as u64;
+            ack_log
+                .set_len(ack_log_bytes)
+                .map_err(|e| io("cannot repair", &ack_path, e))?;
+        }
         let buffer = DiskBuffer {
             dir: dir.to_owned(),
             options,
@@ -368,7 +387,8 @@ impl DiskBuffer {
         };
         let (id, file) = state.writer.as_mut().expect("a writer was just opened");
         let id = *id;
-        let written = file.write_all(&bytes);
+        // At the offset the buffer keeps, whatever a failed write left.
+        let written = file.write_all_at(&bytes, offset);
         if let Err(err) = written {
             // Leave no torn frame behind for the next append to follow.
             let _ = file.set_len(offset);
@@ -411,12 +431,26 @@ impl DiskBuffer {
     }
 
     /// Reads a frame back, checked.
-    pub fn read(&self, frame: &FrameRef) -> Result<Batch, String> {
+    pub fn read(&self, frame: &FrameRef) -> Result<Batch, ReadError> {
         let path = segment_path(&self.dir, frame.segment);
-        let file = File::open(&path).map_err(|e| io("cannot open", &path, e))?;
+        let damaged = || {
+            ReadError::Damaged(format!(
+                "a batch in `{}` at byte {} is damaged",
+                path.display(),
+                frame.offset
+            ))
+        };
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(damaged()),
+            Err(e) => return Err(ReadError::Io(io("cannot open", &path, e))),
+        };
         let mut bytes = vec![0u8; HEADER + frame.header.len as usize];
-        file.read_exact_at(&mut bytes, frame.offset)
-            .map_err(|e| io("cannot read", &path, e))?;
+        match file.read_exact_at(&mut bytes, frame.offset) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(damaged()),
+            Err(e) => return Err(ReadError::Io(io("cannot read", &path, e))),
+        }
         match frame::decode(&bytes, u64::from(u32::MAX)) {
             Decoded::Frame(header) if header == frame.header => {
                 bytes.drain(..HEADER);
@@ -426,19 +460,14 @@ impl DiskBuffer {
                     header.first_sequence,
                 ))
             }
-            _ => Err(format!(
-                "a batch in `{}` at byte {} is damaged",
-                path.display(),
-                frame.offset
-            )),
+            _ => Err(damaged()),
         }
     }
 
-    /// Records that every batch up to `frame` is delivered (or dead-
-    /// lettered, or skipped), and deletes segments nothing undelivered is
-    /// left in.
-    pub fn ack(&self, frame: &FrameRef) {
-        let sequence = frame.header.last_sequence();
+    /// Records that every batch through `sequence` is delivered (or
+    /// dead-lettered, or skipped), and deletes segments nothing undelivered
+    /// is left in. The worker calls it in delivery order.
+    pub fn ack_through(&self, sequence: u64) {
         let mut state = self.state.lock().unwrap();
         if state.acked.is_some_and(|a| a >= sequence) {
             return;
@@ -466,6 +495,10 @@ impl DiskBuffer {
             if self.options.sync == SyncPolicy::Batch {
                 let _ = state.ack_log.sync_data();
             }
+        } else {
+            // A short write: cut it off so the next entries stay aligned.
+            let keep = state.ack_log_bytes;
+            let _ = state.ack_log.set_len(keep);
         }
         while state
             .undelivered
@@ -570,6 +603,59 @@ mod tests {
         Batch::from_records(&records, first)
     }
 
+    #[test]
+    fn a_damaged_length_in_the_newest_segment_keeps_the_frames_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (buffer, _) = DiskBuffer::open(dir.path(), options(), "t").unwrap();
+        let frames: Vec<FrameRef> = (0..5)
+            .map(|i| buffer.append(&batch(i * 3, 3)).unwrap())
+            .collect();
+        drop(buffer);
+        let path = segment_path(dir.path(), frames[0].segment);
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The high byte of frame 2's length: it now claims ~4 GB.
+        bytes[frames[2].offset as usize + 7] ^= 0x80;
+        std::fs::write(&path, bytes).unwrap();
+        let (buffer, recovered) = DiskBuffer::open(dir.path(), options(), "t").unwrap();
+        let firsts: Vec<u64> = recovered
+            .frames
+            .iter()
+            .map(|f| f.header.first_sequence)
+            .collect();
+        assert_eq!(firsts, [0, 3, 9, 12]);
+        assert_eq!(buffer.stats().corrupt_records, 3);
+        assert_eq!(recovered.next_sequence, 15);
+    }
+
+    #[test]
+    fn an_ack_entry_cut_short_does_not_hide_the_acks_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (buffer, _) = DiskBuffer::open(dir.path(), options(), "t").unwrap();
+        let frames: Vec<FrameRef> = (0..3)
+            .map(|i| buffer.append(&batch(i, 1)).unwrap())
+            .collect();
+        buffer.ack_through(frames[0].header.last_sequence());
+        drop(buffer);
+        // A crash in the middle of writing the next entry.
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("acked"))
+            .unwrap();
+        log.write_all(&[0xAB; 7]).unwrap();
+        drop(log);
+        let (buffer, recovered) = DiskBuffer::open(dir.path(), options(), "t").unwrap();
+        assert_eq!(recovered.frames.len(), 2);
+        buffer.ack_through(recovered.frames[0].header.last_sequence());
+        drop(buffer);
+        let (_, recovered) = DiskBuffer::open(dir.path(), options(), "t").unwrap();
+        let firsts: Vec<u64> = recovered
+            .frames
+            .iter()
+            .map(|f| f.header.first_sequence)
+            .collect();
+        assert_eq!(firsts, [2], "the ack written after the repair counts");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -594,7 +680,7 @@ mod tests {
                     }
                     Op::Ack => {
                         if let Some((frame, ..)) = pending.pop_front() {
-                            buffer.ack(&frame);
+                            buffer.ack_through(frame.header.last_sequence());
                         }
                     }
                     Op::Crash(cut) => {
