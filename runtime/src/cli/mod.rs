@@ -3,6 +3,7 @@
 mod cache;
 mod catalog;
 mod check;
+mod follow_reader;
 mod inspect;
 mod metrics_server;
 mod route;
@@ -84,6 +85,11 @@ enum Command {
         /// 127.0.0.1:9598 (port 0 picks one; the address is printed).
         #[arg(long, value_name = "ADDR")]
         metrics_addr: Option<String>,
+        /// Keep reading `--input FILE` as it grows, like `tail -F`: across
+        /// rotation (a new file at the path) and truncation. Runs until
+        /// SIGINT or SIGTERM.
+        #[arg(long)]
+        follow: bool,
     },
     /// Check a configuration without starting anything: every option, every
     /// composite reference, and that every wasm file fits the sink contract.
@@ -186,12 +192,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             input_format,
             watch,
             metrics_addr,
+            follow,
         } => run::run(
             &sources,
             &input,
-            input_format,
-            watch,
-            metrics_addr.as_deref(),
+            run::RunOptions {
+                format: input_format,
+                watch,
+                metrics_addr: metrics_addr.as_deref(),
+                follow,
+            },
         ),
         Command::Validate { sources } => validate::validate(&sources),
         Command::Route { sources, input } => route::route(&sources, &input),

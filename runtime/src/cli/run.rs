@@ -42,13 +42,29 @@ fn text_record(line: &[u8]) -> serde_json::Value {
     })
 }
 
-pub fn run(
-    sources: &ConfigArgs,
-    input: &str,
-    format: InputFormat,
-    watch: bool,
-    metrics_addr: Option<&str>,
-) -> anyhow::Result<ExitCode> {
+/// How `run` reads and what it serves besides.
+pub struct RunOptions<'a> {
+    /// How input lines are read.
+    pub format: InputFormat,
+    /// Reload modules and the config file when they change.
+    pub watch: bool,
+    /// Serve Prometheus metrics here.
+    pub metrics_addr: Option<&'a str>,
+    /// Keep reading the input file as it grows.
+    pub follow: bool,
+}
+
+pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow::Result<ExitCode> {
+    let RunOptions {
+        format,
+        watch,
+        metrics_addr,
+        follow,
+    } = options;
+    if follow && input == "-" {
+        eprintln!("error: --follow needs --input FILE (stdin already waits for more)");
+        return Ok(ExitCode::from(2));
+    }
     let config = match sources.load() {
         Ok(config) => config,
         Err(err) => {
@@ -93,6 +109,11 @@ pub fn run(
 
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin().lock())
+    } else if follow {
+        Box::new(
+            super::follow_reader::FollowReader::open(input.into())
+                .with_context(|| format!("cannot open the input `{input}`"))?,
+        )
     } else {
         Box::new(File::open(input).with_context(|| format!("cannot open the input `{input}`"))?)
     };
