@@ -314,3 +314,20 @@ fn every_example_config_in_docs_validates() {
     }
     assert!(seen >= 3, "examples in {}", examples.display());
 }
+
+#[test]
+fn the_native_sink_guide_shows_the_example_that_builds() {
+    let root = crate::support::workspace_root();
+    let guide = std::fs::read_to_string(root.join("docs/writing-a-sink/native-rust.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("runtime/examples/native_sink.rs")).unwrap();
+    let blocks = code_blocks(&guide);
+    let (_, shown) = blocks
+        .iter()
+        .find(|(lang, _)| lang == "rust")
+        .expect("a rust block in the guide");
+    assert_eq!(
+        shown.trim_end(),
+        example.trim_end(),
+        "docs/writing-a-sink/native-rust.md must show runtime/examples/native_sink.rs as it is"
+    );
+}
