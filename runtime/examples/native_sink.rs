@@ -42,7 +42,7 @@ impl Sink for SampleSink {
         // Sequence numbers decide the sample, so a retried batch keeps the
         // same records: the choice is idempotent.
         for (i, record) in batch.records().enumerate() {
-            if (batch.first_sequence() + i as u64) % self.every == 0 {
+            if (batch.first_sequence() + i as u64).is_multiple_of(self.every) {
                 kept.extend_from_slice(record);
                 kept.push(b'\n');
             }
