@@ -240,3 +240,43 @@ fn relative_paths_resolve_against_their_source() {
         "a file value resolves against the file's directory"
     );
 }
+
+#[test]
+fn runtime_settings_come_from_the_environment_and_set_over_the_file() {
+    let config = load(
+        &[
+            ("SINKBOX_RUNTIME__DATA_DIR", "/var/lib/sinkbox"),
+            ("SINKBOX_RUNTIME__BATCH__MAX_RECORDS", "64"),
+            ("SINKBOX_RUNTIME__FLUSH_INTERVAL", "250ms"),
+        ],
+        &[],
+        &[
+            "runtime.batch.timeout=2s",
+            "runtime.batch.max_records=32",
+            "runtime.cache_max_size=64MiB",
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.runtime.data_dir, Path::new("/var/lib/sinkbox"));
+    // The command line wins over the environment.
+    assert_eq!(config.runtime.batch.max_records, 32);
+    assert_eq!(
+        config.runtime.batch.timeout,
+        std::time::Duration::from_secs(2)
+    );
+    assert_eq!(
+        config.runtime.flush_interval,
+        std::time::Duration::from_millis(250)
+    );
+    assert_eq!(config.runtime.cache_max_size, 64 << 20);
+    let err = load(&[("SINKBOX_RUNTIME__BATCH__SIZE", "3")], &[], &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "SINKBOX_RUNTIME__BATCH__SIZE: runtime.batch.size: `batch.size` cannot be set this way; the [runtime] settings that can: data_dir, cache_dir, cache_max_size, max_component_size, flush_interval, batch.max_records, batch.max_bytes, batch.timeout"
+    );
+    let err = load(&[], &[], &["runtime.batch.timeout=soon"]).unwrap_err();
+    assert!(
+        err.to_string().contains("`soon` is not a duration"),
+        "{err}"
+    );
+}

@@ -129,7 +129,7 @@ impl<'r> ConfigLoader<'r> {
     /// Reads every source and checks the result as a whole.
     pub fn load(self) -> Result<Config, ConfigError> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let (runtime, mut sinks, secrets) = match (&self.file, &self.text) {
+        let (mut runtime, mut sinks, secrets) = match (&self.file, &self.text) {
             (_, Some((text, origin, base))) => parse_file(text, origin, base, None)?,
             (Some(path), None) => {
                 let origin = path.display().to_string();
@@ -173,7 +173,9 @@ impl<'r> ConfigLoader<'r> {
             }
         }
         for (key, value) in &self.env {
-            if is_override(key) {
+            if let Some(runtime_key) = super::runtime_override::env_key(key) {
+                super::runtime_override::apply(&mut runtime, &runtime_key, value, key, &cwd)?;
+            } else if is_override(key) {
                 apply_env_override(&mut sinks, key, value, &cwd)?;
             }
         }
@@ -182,7 +184,19 @@ impl<'r> ConfigLoader<'r> {
             self.add_uri_sink(&mut sinks, uri, spot)?;
         }
         for assignment in &self.cli_sets {
-            apply_cli_set(&mut sinks, assignment, &cwd)?;
+            match assignment
+                .split_once('=')
+                .and_then(|(path, value)| Some((path.strip_prefix("runtime.")?, value)))
+            {
+                Some((key, value)) => super::runtime_override::apply(
+                    &mut runtime,
+                    key,
+                    value,
+                    &format!("--set {assignment}"),
+                    &cwd,
+                )?,
+                None => apply_cli_set(&mut sinks, assignment, &cwd)?,
+            }
         }
         if sinks.is_empty() {
             let origin = self

@@ -31,6 +31,7 @@ mod loader;
 pub(crate) mod model;
 mod raw_sink;
 mod route_preview;
+mod runtime_override;
 pub(crate) mod secrets;
 mod sink_graph;
 mod sink_uri;
