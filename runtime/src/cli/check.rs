@@ -11,17 +11,73 @@ use sinkbox::wasm::{
     run_conformance,
 };
 
+/// What `check` (and `dev`) run against.
+#[derive(Clone, Debug, clap::Args)]
 pub struct CheckArgs {
+    /// The sink component file.
     pub component: PathBuf,
+    /// A `key=value` passed to the sink's `start`; repeatable.
+    #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// A directory to grant the sink at `/data` (read-write).
+    #[arg(long)]
     pub grant: Option<PathBuf>,
+    /// The sink's memory cap.
+    #[arg(long, default_value = "64MiB")]
     pub memory_limit: String,
+    /// The deadline of one call.
+    #[arg(long, default_value = "2s")]
     pub call_timeout: String,
+    /// A URL the sink may request (as in `http_allow`); repeatable. The
+    /// requests the sink made are listed after the steps.
+    #[arg(long = "http-allow", value_name = "URL")]
     pub http_allow: Vec<String>,
+    /// A host name in --http-allow that may resolve to a private address.
+    #[arg(long = "http-private-host", value_name = "HOST")]
     pub http_private_host: Vec<String>,
+    /// Instead of the suite, send the sink these records (one per line)
+    /// and print every outcome. Exit 0 if every batch was accepted, 4 if
+    /// some were not (retryable, rejected, partial), 1 if the sink broke.
+    #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
+    /// With --input: send every line as it is, JSON or not (to exercise
+    /// the sink's `rejected` path).
+    #[arg(long, requires = "input")]
     pub raw: bool,
+    /// With --input: records per batch.
+    #[arg(long, default_value_t = 1024, requires = "input")]
     pub batch_size: u32,
+}
+
+/// How often `dev` looks at the files, and how long a file must stay the
+/// same before it counts as rebuilt (a build writes it in pieces).
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The size and modification time of each watched file.
+fn fingerprint(paths: &[&std::path::Path]) -> Vec<Option<(u64, std::time::SystemTime)>> {
+    paths
+        .iter()
+        .map(|p| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)))
+        })
+        .collect()
+}
+
+/// A guest's line with control characters escaped, so a sink cannot move
+/// the cursor or clear the author's terminal.
+fn escaped(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escape: Vec<char> = if c.is_control() {
+                c.escape_debug().collect()
+            } else {
+                vec![c]
+            };
+            escape
+        })
+        .collect()
 }
 
 /// What `check --input` exits with when the sink worked but did not
@@ -82,13 +138,50 @@ fn print_steps(report: &sinkbox::wasm::ConformanceReport) {
                 "         guest {} [{}]: {}",
                 format!("{:?}", line.level).to_lowercase(),
                 line.stream.as_str(),
-                line.message
+                escaped(&line.message)
             );
         }
     }
 }
 
-pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+/// `check`, or with `watch` (`sinkbox dev`) the same again after every
+/// change of the component or the input, until interrupted.
+pub fn check(args: &CheckArgs, watch: bool) -> anyhow::Result<ExitCode> {
+    if !watch {
+        return check_once(args);
+    }
+    let mut watched = vec![args.component.as_path()];
+    if let Some(input) = &args.input {
+        watched.push(input.as_path());
+    }
+    println!(
+        "sinkbox dev: checking {} now and after every change (Ctrl-C to stop)",
+        args.component.display()
+    );
+    let mut seen = fingerprint(&watched);
+    let mut round = 1u64;
+    loop {
+        let code = check_once(args)?;
+        println!("--- round {round}: {code:?}; waiting for a change");
+        loop {
+            std::thread::sleep(WATCH_POLL);
+            let now = fingerprint(&watched);
+            if now == seen || now.iter().any(Option::is_none) {
+                continue;
+            }
+            // Changed: wait until it holds still (the build has finished).
+            std::thread::sleep(WATCH_POLL);
+            if fingerprint(&watched) == now {
+                seen = now;
+                break;
+            }
+        }
+        round += 1;
+        println!("--- round {round}: a watched file changed");
+    }
+}
+
+fn check_once(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut config = Vec::new();
     for pair in &args.config {
         let Some((key, value)) = pair.split_once('=') else {

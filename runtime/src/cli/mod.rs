@@ -132,41 +132,10 @@ enum Command {
     },
     /// Run the conformance suite against a sink component: start, writes of
     /// empty, normal and unusual batches, flush twice, health, stop twice.
-    Check {
-        /// The sink component file.
-        component: PathBuf,
-        /// A `key=value` passed to the sink's `start`; repeatable.
-        #[arg(long = "config", value_name = "KEY=VALUE")]
-        config: Vec<String>,
-        /// A directory to grant the sink at `/data` (read-write).
-        #[arg(long)]
-        grant: Option<PathBuf>,
-        /// The sink's memory cap.
-        #[arg(long, default_value = "64MiB")]
-        memory_limit: String,
-        /// The deadline of one call.
-        #[arg(long, default_value = "2s")]
-        call_timeout: String,
-        /// A URL the sink may request (as in `http_allow`); repeatable. The
-        /// requests the sink made are listed after the steps.
-        #[arg(long = "http-allow", value_name = "URL")]
-        http_allow: Vec<String>,
-        /// A host name in --http-allow that may resolve to a private address.
-        #[arg(long = "http-private-host", value_name = "HOST")]
-        http_private_host: Vec<String>,
-        /// Instead of the suite, send the sink these records (one per line)
-        /// and print every outcome. Exit 0 if every batch was accepted, 4 if
-        /// some were not (retryable, rejected, partial), 1 if the sink broke.
-        #[arg(long, value_name = "FILE")]
-        input: Option<PathBuf>,
-        /// With --input: send every line as it is, JSON or not (to exercise
-        /// the sink's `rejected` path).
-        #[arg(long, requires = "input")]
-        raw: bool,
-        /// With --input: records per batch.
-        #[arg(long, default_value_t = 1024, requires = "input")]
-        batch_size: u32,
-    },
+    Check(check::CheckArgs),
+    /// The sink author's loop: `check` again each time the component (or
+    /// the --input sample) changes, until Ctrl-C. Same options as `check`.
+    Dev(check::CheckArgs),
 }
 
 /// Logs go to stderr; `SINKBOX_LOG` sets the filter (default `info`).
@@ -212,28 +181,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             config,
         } => cache::cache(&action, dir.as_deref(), config.as_deref()),
-        Command::Check {
-            component,
-            config,
-            grant,
-            memory_limit,
-            call_timeout,
-            http_allow,
-            http_private_host,
-            input,
-            raw,
-            batch_size,
-        } => check::check(&check::CheckArgs {
-            component,
-            config,
-            grant,
-            memory_limit,
-            call_timeout,
-            http_allow,
-            http_private_host,
-            input,
-            raw,
-            batch_size,
-        }),
+        Command::Check(args) => check::check(&args, false),
+        Command::Dev(args) => check::check(&args, true),
     }
 }
