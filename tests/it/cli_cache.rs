@@ -107,3 +107,38 @@ fn a_new_compilation_pushes_out_the_least_recently_used() {
         .unwrap();
     assert!(after > before, "a cache hit counts as a use");
 }
+
+#[test]
+fn functions_compiled_before_are_reused_by_a_rebuilt_component() {
+    let dir = private_dir();
+    let engine = || sinkbox::wasm::WasmEngine::new(Some(dir.path().to_owned())).unwrap();
+    let first = engine().load(&crate::support::guest("count-sink")).unwrap();
+    assert!(!first.from_cache());
+    let functions = sinkbox::wasm::cache_entries(dir.path())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.is_function())
+        .count();
+    assert!(
+        functions > 10,
+        "Cranelift's function entries are kept: {functions}"
+    );
+    // The whole-component entry gone (as for a rebuilt component): it is
+    // compiled again from the function entries, and it runs.
+    for entry in sinkbox::wasm::cache_entries(dir.path()).unwrap() {
+        if !entry.is_function() {
+            std::fs::remove_file(entry.path).unwrap();
+        }
+    }
+    let again = engine().load(&crate::support::guest("count-sink")).unwrap();
+    assert!(!again.from_cache());
+    let mut sink =
+        sinkbox::wasm::WasmSink::new("c", again, sinkbox::wasm::WasmSinkOptions::default());
+    use sinkbox::Sink;
+    sink.start().unwrap();
+    let batch = sinkbox::Batch::from_records(["{\"a\":1}", "{\"a\":2}"], 0);
+    assert_eq!(sink.write(&batch), sinkbox::WriteOutcome::Accepted);
+    sink.stop();
+    let listed = cache(dir.path(), &["list"]);
+    assert!(listed.contains("compiled functions"), "{listed}");
+}

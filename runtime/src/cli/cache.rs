@@ -64,7 +64,7 @@ pub fn cache(
         .map_err(|e| anyhow::anyhow!("cannot read the cache `{}`: {e}", dir.display()))?;
     match action {
         CacheAction::List => {
-            for entry in &entries {
+            for entry in entries.iter().filter(|e| !e.is_function()) {
                 let age = entry.last_used.elapsed().unwrap_or_default();
                 println!(
                     "{:>10}  used {:>8} ago  {}",
@@ -74,10 +74,18 @@ pub fn cache(
                     entry.path.file_name().unwrap_or_default().to_string_lossy()
                 );
             }
+            let functions: Vec<_> = entries.iter().filter(|e| e.is_function()).collect();
+            if !functions.is_empty() {
+                println!(
+                    "{:>10}  {} compiled functions (Cranelift's incremental cache, functions/)",
+                    mib(functions.iter().map(|e| e.bytes).sum()),
+                    functions.len()
+                );
+            }
             let total: u64 = entries.iter().map(|e| e.bytes).sum();
             println!(
                 "{} entries, {} in {} (cache_max_size {})",
-                entries.len(),
+                entries.len() - functions.len(),
                 mib(total),
                 dir.display(),
                 mib(max)

@@ -22,6 +22,50 @@ pub(crate) struct CompileCache {
     max_size: AtomicU64,
 }
 
+/// Creates `dir` (0700) if missing and checks that only this user can
+/// write it: compiled code from it runs as native code, unchecked, so
+/// whoever can write it can run code in the host. `Ok(false)`: it cannot
+/// be created (a read-only home), which only costs compile time.
+pub(crate) fn usable_dir(dir: &Path) -> Result<bool, WasmError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let refuse = |why: String| {
+        WasmError::Engine(format!(
+            "the compile cache directory `{}` {why}; fix it (`chmod 700`) or choose another with `[runtime] cache_dir` or SINKBOX_CACHE_DIR",
+            dir.display()
+        ))
+    };
+    if let Err(err) = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        tracing::warn!(dir = %dir.display(), "cannot create the compile cache directory ({err}); compiling without a cache");
+        return Ok(false);
+    }
+    let meta =
+        std::fs::symlink_metadata(dir).map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    if !meta.is_dir() {
+        return Err(refuse(
+            "is not a directory (a symlink is refused too)".into(),
+        ));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(refuse(format!(
+            "belongs to user {} (sinkbox runs as {me})",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(refuse(format!(
+            "can be written by other users (mode {:o})",
+            meta.mode() & 0o777
+        )));
+    }
+    Ok(true)
+}
+
 /// Default of `[runtime] cache_max_size`: room for dozens of Python or
 /// JavaScript sinks (15–20 MB compiled) and their older builds.
 pub const DEFAULT_CACHE_MAX_SIZE: u64 = 1 << 30;
@@ -37,24 +81,50 @@ pub struct CacheEntry {
     pub last_used: SystemTime,
 }
 
-/// The entries of the cache in `dir`, least recently used first.
+/// The entries of the cache in `dir`, least recently used first: whole
+/// components (`*.cwasm`) and Cranelift's function entries (under
+/// `functions/`, [`CacheEntry::is_function`]).
 pub fn cache_entries(dir: &Path) -> std::io::Result<Vec<CacheEntry>> {
     let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
+    let mut add = |path: PathBuf, want: &dyn Fn(&Path) -> bool| -> std::io::Result<()> {
         let meta = std::fs::symlink_metadata(&path)?;
-        if !meta.is_file() || path.extension().is_none_or(|e| e != "cwasm") {
-            continue;
+        if meta.is_file() && want(&path) {
+            entries.push(CacheEntry {
+                path,
+                bytes: meta.len(),
+                last_used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            });
         }
-        entries.push(CacheEntry {
-            path,
-            bytes: meta.len(),
-            last_used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-        });
+        Ok(())
+    };
+    for entry in std::fs::read_dir(dir)? {
+        add(entry?.path(), &|p| {
+            p.extension().is_some_and(|e| e == "cwasm")
+        })?;
+    }
+    let functions = dir.join(super::function_cache::FUNCTIONS_DIR);
+    if let Ok(shards) = std::fs::read_dir(&functions) {
+        for shard in shards.flatten() {
+            if !shard.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            for entry in std::fs::read_dir(shard.path())?.flatten() {
+                add(entry.path(), &|p| {
+                    p.file_name()
+                        .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+                })?;
+            }
+        }
     }
     entries.sort_by_key(|e| e.last_used);
     Ok(entries)
+}
+
+impl CacheEntry {
+    /// Whether this is one compiled function rather than a component.
+    pub fn is_function(&self) -> bool {
+        self.path.extension().is_none_or(|e| e != "cwasm")
+    }
 }
 
 /// Deletes the least recently used entries of the cache in `dir` until
@@ -100,41 +170,8 @@ impl CompileCache {
     /// A directory that cannot be created (a read-only home, say) only
     /// costs compile time: the engine runs without a cache, with a warning.
     pub fn open(dir: PathBuf, engine: &Engine) -> Result<Option<Self>, WasmError> {
-        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-        let refuse = |why: String| {
-            WasmError::Engine(format!(
-                "the compile cache directory `{}` {why}; fix it (`chmod 700`) or choose another with `[runtime] cache_dir` or SINKBOX_CACHE_DIR",
-                dir.display()
-            ))
-        };
-        if let Err(err) = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-        {
-            tracing::warn!(dir = %dir.display(), "cannot create the compile cache directory ({err}); compiling without a cache");
+        if !usable_dir(&dir)? {
             return Ok(None);
-        }
-        let meta =
-            std::fs::symlink_metadata(&dir).map_err(|e| refuse(format!("cannot be read: {e}")))?;
-        if !meta.is_dir() {
-            return Err(refuse(
-                "is not a directory (a symlink is refused too)".into(),
-            ));
-        }
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
-        if meta.uid() != me {
-            return Err(refuse(format!(
-                "belongs to user {} (sinkbox runs as {me})",
-                meta.uid()
-            )));
-        }
-        if meta.mode() & 0o022 != 0 {
-            return Err(refuse(format!(
-                "can be written by other users (mode {:o})",
-                meta.mode() & 0o777
-            )));
         }
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);

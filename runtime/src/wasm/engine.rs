@@ -78,6 +78,19 @@ impl WasmEngine {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        let cache_dir = match cache_dir {
+            Some(dir) if super::compile_cache::usable_dir(&dir)? => Some(dir),
+            _ => None,
+        };
+        if let Some(dir) = &cache_dir {
+            // Functions compiled before are reused, whichever component
+            // they were in.
+            config
+                .enable_incremental_compilation(Arc::new(
+                    super::function_cache::FunctionCache::new(dir),
+                ))
+                .map_err(|e| WasmError::Engine(describe(e)))?;
+        }
         let engine = Engine::new(&config).map_err(|e| WasmError::Engine(describe(e)))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)

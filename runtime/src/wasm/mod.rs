@@ -11,6 +11,7 @@ mod conformance;
 mod diagnostics;
 mod engine;
 mod epoch;
+mod function_cache;
 pub(crate) mod guest_text;
 mod host_state;
 mod http_egress;
