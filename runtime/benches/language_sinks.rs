@@ -11,6 +11,11 @@
 //! - records/s through `Sink::write` with batches of 1024 ~100-byte log
 //!   records, median of 3 rounds.
 //!
+//! And for the Python `rollup-sink`, what incremental compilation saves: it
+//! rebuilds the sink after a one-line change (with componentize-py from
+//! `target/tools/python`) and compiles that build into an empty cache, and
+//! into a cache that holds the original's function entries.
+//!
 //! Results go to `target/bench/language_sinks.json`.
 
 use std::path::{Path, PathBuf};
@@ -132,6 +137,27 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
+    match recompile_after_a_one_line_change()? {
+        Some((cold, warm)) => {
+            println!(
+                "rollup-sink-py after a one-line change: compile {:.1} s cold, {:.1} s with the original's function entries ({:.1}x)",
+                cold.as_secs_f64(),
+                warm.as_secs_f64(),
+                cold.as_secs_f64() / warm.as_secs_f64()
+            );
+            summary.insert(
+                "rollup-sink-py recompile".into(),
+                serde_json::json!({
+                    "cold_compile_s": cold.as_secs_f64(),
+                    "incremental_compile_s": warm.as_secs_f64(),
+                    "ratio": cold.as_secs_f64() / warm.as_secs_f64(),
+                }),
+            );
+        }
+        None => println!(
+            "(componentize-py is not in target/tools; run `cargo xtask bench` for the recompile row)"
+        ),
+    }
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out)?;
     std::fs::write(
@@ -140,4 +166,58 @@ fn main() -> anyhow::Result<()> {
     )?;
     println!("wrote {}", out.join("language_sinks.json").display());
     Ok(())
+}
+
+/// Compile times of `rollup-sink-py` rebuilt after a one-line change: into
+/// an empty cache, and into one holding the original build's function
+/// entries (the original's whole-component entry removed). `None` without
+/// componentize-py.
+fn recompile_after_a_one_line_change() -> anyhow::Result<Option<(Duration, Duration)>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let componentize = root.join("target/tools/python/bin/componentize-py");
+    if !componentize.exists() {
+        return Ok(None);
+    }
+    let work = tempfile::tempdir()?;
+    let source = work.path().join("app");
+    std::fs::create_dir_all(&source)?;
+    let app = std::fs::read_to_string(root.join("example-sinks/rollup-sink-py/app.py"))?;
+    let changed = app.replacen(
+        "config.get(\"by\", \"route\")",
+        "config.get(\"by\", \"route\") or \"route\"",
+        1,
+    );
+    anyhow::ensure!(
+        changed != app,
+        "the line to change is not in app.py any more"
+    );
+    std::fs::write(source.join("app.py"), changed)?;
+    let rebuilt = work.path().join("rollup_sink_py_changed.wasm");
+    let status = std::process::Command::new(&componentize)
+        .arg("-d")
+        .arg(root.join("wit"))
+        .args(["-w", "sink-world", "componentize", "app", "-p"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&rebuilt)
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "componentize-py failed");
+    let compile = |cache: &Path, path: &Path| -> anyhow::Result<Duration> {
+        let engine = WasmEngine::new(Some(cache.to_owned()))?;
+        let t = Instant::now();
+        engine.load(path)?;
+        Ok(t.elapsed())
+    };
+    let cold_cache = tempfile::tempdir()?;
+    let cold = compile(cold_cache.path(), &rebuilt)?;
+    let warm_cache = tempfile::tempdir()?;
+    compile(warm_cache.path(), &guest("rollup-sink-py"))?;
+    for entry in sinkbox::wasm::cache_entries(warm_cache.path())? {
+        if !entry.is_function() {
+            std::fs::remove_file(entry.path)?;
+        }
+    }
+    let warm = compile(warm_cache.path(), &rebuilt)?;
+    Ok(Some((cold, warm)))
 }
