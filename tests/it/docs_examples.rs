@@ -331,3 +331,78 @@ fn the_native_sink_guide_shows_the_example_that_builds() {
         "docs/writing-a-sink/native-rust.md must show runtime/examples/native_sink.rs as it is"
     );
 }
+
+#[test]
+fn the_readme_commands_run_as_written() {
+    let root = crate::support::workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let using = &readme[readme.find("## Using it").expect("a Using it section")..];
+    let (_, block) = code_blocks(using)
+        .into_iter()
+        .next()
+        .expect("a block of commands in Using it");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sinkbox.toml"),
+        "[sinks.out]\ntype = \"file\"\npath = \"out.ndjson\"\n[sinks.warnings]\ntype = \"file\"\npath = \"warnings.ndjson\"\nwhen = 'level >= \"warn\"'\n",
+    )
+    .unwrap();
+    let lines = "{\"level\":\"info\",\"i\":1}\n{\"level\":\"warn\",\"i\":2}\n";
+    std::fs::write(dir.path().join("app.log"), lines).unwrap();
+    std::fs::write(dir.path().join("sample.ndjson"), lines).unwrap();
+    let mut ran = 0;
+    for line in block.lines() {
+        let command = line.split('#').next().unwrap().trim();
+        if command.is_empty() {
+            continue;
+        }
+        // `myapp | sinkbox …`: the app's output is two JSON lines on stdin.
+        let (stdin, command) = match command.split_once("| ") {
+            Some((_, rest)) => (lines, rest),
+            None => ("", command),
+        };
+        let words: Vec<String> = command
+            .split_whitespace()
+            .map(|w| {
+                if w.starts_with("127.0.0.1:") {
+                    "127.0.0.1:0".to_owned()
+                } else {
+                    w.to_owned()
+                }
+            })
+            .collect();
+        assert_eq!(words[0], "sinkbox", "{line}");
+        let mut child = sinkbox_in(dir.path())
+            .args(&words[1..])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "`{command}` failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if command.contains("--sink stdout://") {
+            assert!(
+                String::from_utf8_lossy(&output.stdout).contains("\"i\":2"),
+                "{line}"
+            );
+        }
+        ran += 1;
+    }
+    assert!(ran >= 4, "the README's commands: {block}");
+    let out = std::fs::read_to_string(dir.path().join("out.ndjson")).unwrap();
+    assert!(out.contains("\"i\":2"));
+    let warnings = std::fs::read_to_string(dir.path().join("warnings.ndjson")).unwrap();
+    assert!(warnings.contains("\"i\":2") && !warnings.contains("\"i\":1"));
+}
