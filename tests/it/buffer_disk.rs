@@ -58,6 +58,21 @@ fn emit_padded(pipeline: &Pipeline, range: std::ops::Range<usize>, pad: usize) {
     }
 }
 
+/// A pipeline with one recording sink behind a disk buffer of `max_size`.
+fn recording(dir: &Path, max_size: u64) -> (Pipeline, Recorder) {
+    let recorder = Recorder::default();
+    let pipeline = pipeline_of(
+        dir,
+        10,
+        vec![spec(
+            RecordingSink::new(&recorder),
+            disk(max_size, WhenFull::Block),
+        )],
+    )
+    .unwrap();
+    (pipeline, recorder)
+}
+
 fn numbers(recorder: &Recorder) -> Vec<usize> {
     crate::support::numbers(&recorder.records.lock().unwrap())
 }
@@ -130,16 +145,7 @@ fn a_stuck_sink_does_not_hold_up_the_producer_until_its_buffer_is_full() {
 fn batches_left_at_shutdown_are_delivered_after_a_restart_with_their_numbers() {
     let dir = tempfile::tempdir().unwrap();
     leave_in_buffer(dir.path(), 300, 0, 1 << 30);
-    let recorder = Recorder::default();
-    let p = pipeline_of(
-        dir.path(),
-        10,
-        vec![spec(
-            RecordingSink::new(&recorder),
-            disk(1 << 30, WhenFull::Block),
-        )],
-    )
-    .unwrap();
+    let (p, recorder) = recording(dir.path(), 1 << 30);
     emit_numbered(&p, 300..400);
     let stats = p.shutdown().remove(0);
     assert_eq!(stats.records, 400, "{stats:?}");
@@ -189,16 +195,7 @@ fn damage_is_skipped_and_counted_and_everything_else_is_delivered() {
         .unwrap()
         .set_len(len - 100)
         .unwrap();
-    let recorder = Recorder::default();
-    let p = pipeline_of(
-        dir.path(),
-        10,
-        vec![spec(
-            RecordingSink::new(&recorder),
-            disk(2 << 20, WhenFull::Block),
-        )],
-    )
-    .unwrap();
+    let (p, recorder) = recording(dir.path(), 2 << 20);
     let stats = p.shutdown().remove(0);
     let corrupt = stats.buffer.as_ref().unwrap().corrupt_records;
     let delivered = numbers(&recorder);
@@ -212,16 +209,7 @@ fn damage_is_skipped_and_counted_and_everything_else_is_delivered() {
     assert_eq!(delivered[0], 0);
     // A second start finds nothing left to deliver and nothing new broken.
     drop(p);
-    let again = Recorder::default();
-    let p = pipeline_of(
-        dir.path(),
-        10,
-        vec![spec(
-            RecordingSink::new(&again),
-            disk(1 << 30, WhenFull::Block),
-        )],
-    )
-    .unwrap();
+    let (p, _again) = recording(dir.path(), 1 << 30);
     let stats = p.shutdown().remove(0);
     assert_eq!(stats.records, 0);
     assert_eq!(stats.buffer.unwrap().corrupt_records, 0);
