@@ -204,7 +204,7 @@ fn recompile_after_a_one_line_change() -> anyhow::Result<Option<(Duration, Durat
         .status()?;
     anyhow::ensure!(status.success(), "componentize-py failed");
     let compile = |cache: &Path, path: &Path| -> anyhow::Result<Duration> {
-        let engine = WasmEngine::new(Some(cache.to_owned()))?;
+        let engine = WasmEngine::incremental(Some(cache.to_owned()))?;
         let t = Instant::now();
         engine.load(path)?;
         Ok(t.elapsed())

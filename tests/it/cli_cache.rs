@@ -111,7 +111,21 @@ fn a_new_compilation_pushes_out_the_least_recently_used() {
 #[test]
 fn functions_compiled_before_are_reused_by_a_rebuilt_component() {
     let dir = private_dir();
-    let engine = || sinkbox::wasm::WasmEngine::new(Some(dir.path().to_owned())).unwrap();
+    let engine = || sinkbox::wasm::WasmEngine::incremental(Some(dir.path().to_owned())).unwrap();
+    // The plain engine keeps no function entries.
+    sinkbox::wasm::WasmEngine::new(Some(dir.path().to_owned()))
+        .unwrap()
+        .load(&crate::support::guest("count-sink"))
+        .unwrap();
+    assert!(
+        sinkbox::wasm::cache_entries(dir.path())
+            .unwrap()
+            .iter()
+            .all(|e| !e.is_function())
+    );
+    for entry in sinkbox::wasm::cache_entries(dir.path()).unwrap() {
+        std::fs::remove_file(entry.path).unwrap();
+    }
     let first = engine().load(&crate::support::guest("count-sink")).unwrap();
     assert!(!first.from_cache());
     let functions = sinkbox::wasm::cache_entries(dir.path())

@@ -256,7 +256,8 @@ fn check_once(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let engine = WasmEngine::new(WasmEngine::default_cache_dir())?;
+    // The author's loop: rebuilt components recompile only what changed.
+    let engine = WasmEngine::incremental(WasmEngine::default_cache_dir())?;
     let options = WasmSinkOptions {
         memory_limit,
         call_timeout,

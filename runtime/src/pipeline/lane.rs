@@ -59,7 +59,7 @@ impl SinkLane {
                         recovered.frames.len()
                     );
                 }
-                let lane = Arc::new(super::disk_buffer::spooler::BufferedLane {
+                let lane = Arc::new(super::disk_buffer::buffered_lane::BufferedLane {
                     buffer: Arc::new(buffer),
                     queue: SinkQueue::new(
                         super::disk_buffer::spooler::READ_AHEAD,

@@ -89,7 +89,7 @@ pub(crate) struct WorkerShared {
     pub abandon: AtomicBool,
     /// The disk buffer and the worker's own queue, for a disk-buffered
     /// lane: the worker then reads from that queue.
-    pub buffer: Option<Arc<super::disk_buffer::spooler::BufferedLane>>,
+    pub buffer: Option<Arc<super::disk_buffer::buffered_lane::BufferedLane>>,
 }
 
 impl WorkerShared {

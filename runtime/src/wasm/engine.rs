@@ -75,6 +75,20 @@ impl WasmEngine {
     /// An engine whose compiled components are cached under `cache_dir`
     /// (`None` compiles every time).
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Self, WasmError> {
+        Self::build(cache_dir, false)
+    }
+
+    /// Like [`WasmEngine::new`], and it also keeps Cranelift's compiled
+    /// functions under `cache_dir/functions/`: a rebuilt component compiles
+    /// only what changed (3.5× faster for a Python sink after a one-line
+    /// change), but a first compile is about 1.5× slower. `sinkbox check`
+    /// and `sinkbox dev`, the author's tools, use it; `sinkbox run` does
+    /// not.
+    pub fn incremental(cache_dir: Option<PathBuf>) -> Result<Self, WasmError> {
+        Self::build(cache_dir, true)
+    }
+
+    fn build(cache_dir: Option<PathBuf>, incremental: bool) -> Result<Self, WasmError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
@@ -82,7 +96,7 @@ impl WasmEngine {
             Some(dir) if super::compile_cache::usable_dir(&dir)? => Some(dir),
             _ => None,
         };
-        if let Some(dir) = &cache_dir {
+        if let Some(dir) = cache_dir.as_ref().filter(|_| incremental) {
             // Functions compiled before are reused, whichever component
             // they were in.
             config

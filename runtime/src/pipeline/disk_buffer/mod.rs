@@ -2,6 +2,7 @@
 //! sees them, delivered from there, reclaimed once the sink's outcome says
 //! they are done, and found again after a restart or a crash.
 
+pub(crate) mod buffered_lane;
 pub(crate) mod frame;
 pub(crate) mod options;
 pub(crate) mod spooler;

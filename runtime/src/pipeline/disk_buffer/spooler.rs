@@ -11,19 +11,13 @@ use std::sync::atomic::AtomicU64;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::buffered_lane::BufferedLane;
 use super::options::WhenFull;
-use super::store::{DiskBuffer, FrameRef, ReadError};
+use super::store::{FrameRef, ReadError};
 use crate::batch::Batch;
 use crate::pipeline::counters::SinkCounters;
-use crate::pipeline::queue::{BufferedBatch, QueueItem, SinkQueue};
+use crate::pipeline::queue::{BufferedBatch, QueueItem};
 use crate::pipeline::worker::{WorkerShared, take_for_lane};
-
-/// What a disk-buffered lane adds: the buffer, and the worker's own short
-/// queue the spooler fills.
-pub(crate) struct BufferedLane {
-    pub buffer: Arc<DiskBuffer>,
-    pub queue: SinkQueue,
-}
 
 /// Batches held in memory while the disk refuses writes, before the
 /// spooler stops taking more.
