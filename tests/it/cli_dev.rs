@@ -64,3 +64,52 @@ fn dev_checks_again_after_each_rebuild_and_survives_a_broken_one() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn fast_start_compiles_with_winch_into_a_cache_of_its_own() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let component = crate::support::guest("count-sink");
+    let check = |fast: bool| {
+        let mut cmd = crate::support::sinkbox();
+        cmd.arg("check")
+            .arg(&component)
+            .env("SINKBOX_CACHE_DIR", cache.path());
+        if fast {
+            cmd.arg("--fast-start");
+        }
+        let output = cmd.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert!(check(true).contains("ok: "));
+    let winch = sinkbox::wasm::cache_entries(&cache.path().join("winch")).unwrap();
+    assert_eq!(
+        winch.iter().filter(|e| !e.is_function()).count(),
+        1,
+        "{winch:?}"
+    );
+    // Cranelift's build of the same component is its own entry: the fast,
+    // slower code never reaches `sinkbox run`.
+    assert!(
+        sinkbox::wasm::cache_entries(cache.path())
+            .unwrap()
+            .iter()
+            .all(|e| e.is_function())
+    );
+    assert!(check(false).contains("ok: "));
+    assert_eq!(
+        sinkbox::wasm::cache_entries(cache.path())
+            .unwrap()
+            .iter()
+            .filter(|e| !e.is_function())
+            .count(),
+        1
+    );
+}

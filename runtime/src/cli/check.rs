@@ -47,6 +47,11 @@ pub struct CheckArgs {
     /// With --input: records per batch.
     #[arg(long, default_value_t = 1024, requires = "input")]
     pub batch_size: u32,
+    /// Compile with Winch, wasmtime's baseline compiler: a Python or
+    /// JavaScript sink starts in ~1.5 s instead of 7–10 s, and runs slower.
+    /// For trying a sink, not for timing it.
+    #[arg(long)]
+    pub fast_start: bool,
 }
 
 /// How often `dev` looks at the files, and how long a file must stay the
@@ -256,8 +261,13 @@ fn check_once(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    // The author's loop: rebuilt components recompile only what changed.
-    let engine = WasmEngine::incremental(WasmEngine::default_cache_dir())?;
+    // The author's loop: rebuilt components recompile only what changed,
+    // or, with --fast-start, compile quickly with the baseline compiler.
+    let engine = if args.fast_start {
+        WasmEngine::fast_start(WasmEngine::default_cache_dir())?
+    } else {
+        WasmEngine::incremental(WasmEngine::default_cache_dir())?
+    };
     let options = WasmSinkOptions {
         memory_limit,
         call_timeout,

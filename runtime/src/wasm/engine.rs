@@ -71,11 +71,22 @@ impl SinkComponent {
     }
 }
 
+/// Which compiler an engine uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compiler {
+    /// Cranelift, optimising: what runs in production.
+    Cranelift,
+    /// Cranelift, keeping each compiled function for the next build.
+    CraneliftIncremental,
+    /// Winch, the baseline compiler: fast to compile, slower code.
+    Winch,
+}
+
 impl WasmEngine {
     /// An engine whose compiled components are cached under `cache_dir`
     /// (`None` compiles every time).
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Self, WasmError> {
-        Self::build(cache_dir, false)
+        Self::build(cache_dir, Compiler::Cranelift)
     }
 
     /// Like [`WasmEngine::new`], and it also keeps Cranelift's compiled
@@ -85,18 +96,33 @@ impl WasmEngine {
     /// and `sinkbox dev`, the author's tools, use it; `sinkbox run` does
     /// not.
     pub fn incremental(cache_dir: Option<PathBuf>) -> Result<Self, WasmError> {
-        Self::build(cache_dir, true)
+        Self::build(cache_dir, Compiler::CraneliftIncremental)
     }
 
-    fn build(cache_dir: Option<PathBuf>, incremental: bool) -> Result<Self, WasmError> {
+    /// An engine that compiles with Winch, wasmtime's baseline compiler: a
+    /// Python or JavaScript sink starts in about 1.5 s instead of 7–10 s,
+    /// and its code runs slower. For trying a sink (`sinkbox dev
+    /// --fast-start`), not for running or measuring one. Its compiled
+    /// components are cached apart, under `cache_dir/winch/`.
+    pub fn fast_start(cache_dir: Option<PathBuf>) -> Result<Self, WasmError> {
+        Self::build(cache_dir.map(|dir| dir.join("winch")), Compiler::Winch)
+    }
+
+    fn build(cache_dir: Option<PathBuf>, compiler: Compiler) -> Result<Self, WasmError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        if compiler == Compiler::Winch {
+            config.strategy(wasmtime::Strategy::Winch);
+        }
         let cache_dir = match cache_dir {
             Some(dir) if super::compile_cache::usable_dir(&dir)? => Some(dir),
             _ => None,
         };
-        if let Some(dir) = cache_dir.as_ref().filter(|_| incremental) {
+        if let Some(dir) = cache_dir
+            .as_ref()
+            .filter(|_| compiler == Compiler::CraneliftIncremental)
+        {
             // Functions compiled before are reused, whichever component
             // they were in.
             config
