@@ -45,3 +45,21 @@ pub trait SinkContext {
         grant: &Path,
     ) -> Result<(), ConfigError>;
 }
+
+/// The string option `option` with every `${secret:NAME}` in it filled in
+/// from `[secrets]`; an unknown secret is an error at that option.
+pub(crate) fn string_with_secrets(
+    options: &SinkOptions,
+    context: &dyn SinkContext,
+    option: &str,
+) -> Result<Option<String>, ConfigError> {
+    options
+        .string(option)?
+        .map(|text| {
+            context
+                .expand_secrets(&text)
+                .map(|(value, _)| value)
+                .map_err(|why| options.invalid(option, why))
+        })
+        .transpose()
+}

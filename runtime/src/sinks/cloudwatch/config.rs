@@ -4,7 +4,7 @@ use super::credentials::AwsCredentials;
 use super::sink::{CloudWatchSink, CloudWatchSinkOptions, OversizedEventAction};
 use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
-use crate::registry::sink_context::SinkContext;
+use crate::registry::sink_context::{SinkContext, string_with_secrets};
 use crate::registry::sink_options::SinkOptions;
 use crate::registry::sink_type::SinkType;
 use crate::secret::Secret;
@@ -24,17 +24,7 @@ fn sink_options(
     options: &SinkOptions,
     context: &dyn SinkContext,
 ) -> Result<CloudWatchSinkOptions, ConfigError> {
-    let secret = |option: &str| -> Result<Option<String>, ConfigError> {
-        options
-            .string(option)?
-            .map(|text| {
-                context
-                    .expand_secrets(&text)
-                    .map(|(value, _)| value)
-                    .map_err(|why| options.invalid(option, why))
-            })
-            .transpose()
-    };
+    let secret = |option: &str| string_with_secrets(options, context, option);
     let region = match options.string("region")? {
         Some(region) => region,
         None => std::env::var("AWS_REGION")
@@ -69,16 +59,13 @@ fn sink_options(
             )
         })?;
     let credentials = match (
-        options.string("access_key_id")?,
+        secret("access_key_id")?,
         secret("secret_access_key")?,
         secret("session_token")?,
     ) {
         (None, None, None) => None,
         (Some(id), Some(key), token) => Some(AwsCredentials {
-            access_key_id: context
-                .expand_secrets(&id)
-                .map(|(v, _)| v)
-                .map_err(|why| options.invalid("access_key_id", why))?,
+            access_key_id: id,
             secret_access_key: Secret::new(key),
             session_token: token.map(Secret::new),
         }),

@@ -9,6 +9,7 @@ use aws_sigv4::sign::v4;
 
 use super::credentials::AwsCredentials;
 use super::event_batches::EventCall;
+use crate::sinks::util::http::response_class::bounded_text;
 
 /// What one call came back with.
 #[derive(Debug)]
@@ -188,15 +189,16 @@ impl LogsApi {
         if status == 200 {
             return Ok(ApiAnswer::Ok(json));
         }
+        // The service's words reach logs and dead letters: bounded and
+        // escaped, as every server's answer is.
         let kind = json["__type"]
             .as_str()
-            .map(|t| t.rsplit('#').next().unwrap_or(t).to_owned())
+            .map(|t| bounded_text(t.rsplit('#').next().unwrap_or(t).as_bytes()))
             .unwrap_or_else(|| format!("HTTP {status}"));
         let message = json["message"]
             .as_str()
             .or_else(|| json["Message"].as_str())
-            .map(str::to_owned)
-            .unwrap_or_else(|| String::from_utf8_lossy(&text[..text.len().min(512)]).into_owned());
+            .map_or_else(|| bounded_text(&text), |m| bounded_text(m.as_bytes()));
         Ok(ApiAnswer::Error {
             status,
             kind,

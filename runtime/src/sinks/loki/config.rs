@@ -3,6 +3,7 @@
 use super::sink::{LineSizeAction, LokiEncoding, LokiSink, LokiSinkOptions, OutOfOrderAction};
 use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
+use crate::registry::sink_context::string_with_secrets;
 use crate::registry::sink_options::SinkOptions;
 use crate::registry::sink_type::SinkType;
 use crate::sinks::util::http::options::{Compression, HTTP_OPTIONS, HttpOptions};
@@ -34,11 +35,7 @@ pub(crate) fn sink_type() -> SinkType {
                     "protobuf pushes are snappy-compressed already; leave compression unset, or set encoding = \"json\"",
                 ));
             }
-            if let Some(tenant) = options.string("tenant_id")? {
-                let tenant = context
-                    .expand_secrets(&tenant)
-                    .map(|(value, _)| value)
-                    .map_err(|why| options.invalid("tenant_id", why))?;
+            if let Some(tenant) = string_with_secrets(options, &*context, "tenant_id")? {
                 http.headers.push(("X-Scope-OrgID".into(), tenant));
             }
             let sink = LokiSink::new(LokiSinkOptions {

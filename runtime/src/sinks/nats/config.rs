@@ -3,7 +3,7 @@
 use super::sink::{NatsAuth, NatsSink, NatsSinkOptions, NatsStream};
 use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
-use crate::registry::sink_context::SinkContext;
+use crate::registry::sink_context::{SinkContext, string_with_secrets};
 use crate::registry::sink_options::SinkOptions;
 use crate::registry::sink_type::{SinkType, UriForm, UriTarget};
 use crate::secret::Secret;
@@ -34,15 +34,7 @@ fn sink_options(
     context: &dyn SinkContext,
 ) -> Result<NatsSinkOptions, ConfigError> {
     let secret = |option: &str| -> Result<Option<Secret>, ConfigError> {
-        options
-            .string(option)?
-            .map(|text| {
-                context
-                    .expand_secrets(&text)
-                    .map(|(value, _)| Secret::new(value))
-                    .map_err(|why| options.invalid(option, why))
-            })
-            .transpose()
+        Ok(string_with_secrets(options, context, option)?.map(Secret::new))
     };
     let url = options.require_string("url")?;
     for server in url.split(',') {

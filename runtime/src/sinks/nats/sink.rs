@@ -13,6 +13,7 @@ use crate::secret::Secret;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::blocking_runtime::BlockingRuntime;
 use crate::sinks::util::field_template::FieldTemplate;
+use crate::sinks::util::http::response_class::bounded_text;
 
 /// Who the sink says it is to the server.
 #[derive(Clone, Debug)]
@@ -325,10 +326,18 @@ async fn publish(
         match jetstream.send_publish(message.subject, publish).await {
             Ok(ack) => acks.push((i, ack)),
             Err(err) if err.kind() == PublishErrorKind::MaxPayloadExceeded => {
-                published.refused.push((i..i + 1, err.to_string()));
+                published
+                    .refused
+                    .push((i..i + 1, bounded_text(err.to_string().as_bytes())));
             }
             Err(err) => {
-                published.failed_at = Some((i, format!("publish failed: {err}")));
+                published.failed_at = Some((
+                    i,
+                    format!(
+                        "publish failed: {}",
+                        bounded_text(err.to_string().as_bytes())
+                    ),
+                ));
                 break;
             }
         }
@@ -345,7 +354,10 @@ async fn publish(
                 PublishErrorKind::StreamNotFound => format!(
                     "{err}: no JetStream stream captures this subject; create one, or set `stream` so the sink creates it"
                 ),
-                _ => format!("no acknowledgement: {err}"),
+                _ => format!(
+                    "no acknowledgement: {}",
+                    bounded_text(err.to_string().as_bytes())
+                ),
             };
             published.failed_at = Some((i, why));
             break;

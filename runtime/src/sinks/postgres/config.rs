@@ -5,7 +5,7 @@ use super::sink::{PostgresSink, PostgresSinkOptions, PostgresWriteMode};
 use super::table::{ExtraColumn, TableLayout};
 use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
-use crate::registry::sink_context::SinkContext;
+use crate::registry::sink_context::{SinkContext, string_with_secrets};
 use crate::registry::sink_options::SinkOptions;
 use crate::registry::sink_type::{SinkType, UriForm, UriTarget};
 
@@ -35,13 +35,7 @@ fn sink_options(
     options: &SinkOptions,
     context: &dyn SinkContext,
 ) -> Result<PostgresSinkOptions, ConfigError> {
-    let expand = |option: &str, text: &str| {
-        context
-            .expand_secrets(text)
-            .map(|(value, _)| value)
-            .map_err(|why| options.invalid(option, why))
-    };
-    let mut connection = match options.string("dsn")? {
+    let mut connection = match string_with_secrets(options, context, "dsn")? {
         Some(dsn) => {
             if let Some(key) = CONNECTION_KEYS.iter().find(|k| options.is_set(k)) {
                 return Err(options.invalid(
@@ -49,7 +43,7 @@ fn sink_options(
                     "is set together with `dsn`; put everything in the dsn, or drop the dsn and use host, port, database and user",
                 ));
             }
-            expand("dsn", &dsn)?.parse::<tokio_postgres::Config>().map_err(|e| {
+            dsn.parse::<tokio_postgres::Config>().map_err(|e| {
                 options.invalid(
                     "dsn",
                     format!(
@@ -71,8 +65,8 @@ fn sink_options(
             config
         }
     };
-    if let Some(password) = options.string("password")? {
-        connection.password(expand("password", &password)?);
+    if let Some(password) = string_with_secrets(options, context, "password")? {
+        connection.password(password);
     }
     if options.is_set("sslmode") || options.string("dsn")?.is_none() {
         connection.ssl_mode(match options.require_string("sslmode")?.as_str() {

@@ -12,6 +12,7 @@ use super::table::TableLayout;
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::blocking_runtime::BlockingRuntime;
+use crate::sinks::util::http::response_class::bounded_text;
 
 /// How rows are loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -374,9 +375,10 @@ fn transient(what: &str, err: &tokio_postgres::Error) -> LoadError {
     LoadError::Transient(format!("{what}: {}", db_error(err)))
 }
 
-/// The server's own words and SQLSTATE, or the client's error.
+/// The server's own words and SQLSTATE, or the client's error, bounded
+/// and escaped (they reach logs and dead letters).
 fn db_error(err: &tokio_postgres::Error) -> String {
-    match err.as_db_error() {
+    let text = match err.as_db_error() {
         Some(db) => {
             let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
             if let Some(detail) = db.detail() {
@@ -386,7 +388,8 @@ fn db_error(err: &tokio_postgres::Error) -> String {
             text
         }
         None => err.to_string(),
-    }
+    };
+    bounded_text(text.as_bytes())
 }
 
 fn pool_error(err: &deadpool_postgres::PoolError) -> String {
