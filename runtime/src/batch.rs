@@ -93,6 +93,54 @@ impl Batch {
         }
     }
 
+    /// One batch holding `parts` one after another, numbered from the first
+    /// part. The parts' sequence numbers must follow on, and there must be
+    /// at least one part.
+    pub(crate) fn concat(parts: &[Batch]) -> Batch {
+        debug_assert!(
+            parts
+                .windows(2)
+                .all(|w| w[0].first_sequence + u64::from(w[0].count) == w[1].first_sequence)
+        );
+        let Some(first) = parts.first() else {
+            return Batch::new(Bytes::new(), 0, 0);
+        };
+        if parts.len() == 1 {
+            return first.clone();
+        }
+        let total: usize = parts.iter().map(|p| p.bytes.len()).sum();
+        let count: u32 = parts.iter().map(|p| p.count).sum();
+        let mut bytes = Vec::with_capacity(total);
+        let levels = parts.iter().any(|p| p.levels.is_some()).then(|| {
+            let mut levels = Vec::with_capacity(count as usize);
+            for part in parts {
+                match part.levels() {
+                    Some(l) => levels.extend_from_slice(l),
+                    None => levels.resize(levels.len() + part.count as usize, 0),
+                }
+            }
+            Bytes::from(levels)
+        });
+        let mut ends = u32::try_from(total)
+            .is_ok()
+            .then(|| Vec::with_capacity(count as usize));
+        for part in parts {
+            let offset = bytes.len() as u32;
+            bytes.extend_from_slice(&part.bytes);
+            match (&mut ends, part.ends()) {
+                (Some(ends), Some((part_ends, base))) => {
+                    ends.extend(part_ends.iter().map(|e| e - base + offset));
+                }
+                (slot, _) => *slot = None,
+            }
+        }
+        let batch = Batch::with_levels(Bytes::from(bytes), count, first.first_sequence, levels);
+        match ends {
+            Some(ends) => batch.with_ends(ends),
+            None => batch,
+        }
+    }
+
     /// Builds a batch from records given one per item, for tests and embedders
     /// that drive a sink directly. Each record must be one JSON value without
     /// raw newlines.

@@ -52,6 +52,15 @@ pub trait Sink: Send + std::any::Any {
         self.stop();
         self.start()
     }
+
+    /// When several batches wait in this sink's queue, the pipeline may hand
+    /// it one batch merged from them (consecutive sequence numbers) of up to
+    /// this many bytes, instead of one call per batch. `None`, the default:
+    /// every batch on its own. Sandboxed sinks use it, since each call
+    /// crosses into the guest.
+    fn merge_limit(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// What happened to one batch handed to [`Sink::write`].

@@ -448,3 +448,149 @@ fn an_invalid_sink_name_is_refused_by_the_builder() {
         .to_string();
     assert!(err.contains("contains '/'"), "{err}");
 }
+
+#[test]
+fn many_producers_lose_nothing_double_nothing_and_keep_each_threads_order() {
+    const THREADS: u64 = 6;
+    const PER_THREAD: u64 = 20_000;
+    let recorder = Recorder::default();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(BatchOptions {
+            max_records: 97,
+            max_bytes: 1 << 20,
+            // Short, so the timer closes batches while producers fill others.
+            timeout: Duration::from_millis(1),
+        })
+        .sink("rec", RecordingSink::new(&recorder))
+        .build()
+        .unwrap();
+    let producers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let pipeline = pipeline.clone();
+            std::thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    pipeline
+                        .emit(&serde_json::json!({ "t": t, "i": i }))
+                        .unwrap();
+                    if i % 5_000 == 0 {
+                        // A flush among the emits closes every shard.
+                        assert!(pipeline.flush(Duration::from_secs(60)).is_complete());
+                    }
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.join().unwrap();
+    }
+    let stats = pipeline.shutdown().remove(0);
+    assert_eq!(stats.records, THREADS * PER_THREAD);
+
+    // Batches arrive in sequence order, each a contiguous range, together
+    // covering 0..N exactly once.
+    let batches = recorder.batches.lock().unwrap();
+    let mut next = 0u64;
+    for (first, len) in batches.iter() {
+        assert_eq!(*first, next, "batches out of order or with a gap");
+        next += u64::from(*len);
+    }
+    assert_eq!(next, THREADS * PER_THREAD);
+
+    // Every event once, and each thread's events in the order it emitted them.
+    let records = recorder.records.lock().unwrap();
+    let mut last_seen = vec![None::<u64>; THREADS as usize];
+    for record in records.iter() {
+        let value: serde_json::Value = serde_json::from_str(record).unwrap();
+        let (t, i) = (value["t"].as_u64().unwrap(), value["i"].as_u64().unwrap());
+        let expected = last_seen[t as usize].map_or(0, |last| last + 1);
+        assert_eq!(
+            i, expected,
+            "thread {t}: event {i} after {:?}",
+            last_seen[t as usize]
+        );
+        last_seen[t as usize] = Some(i);
+    }
+    assert!(last_seen.iter().all(|last| *last == Some(PER_THREAD - 1)));
+}
+
+/// A recording sink that takes merged batches of up to `limit` bytes.
+struct MergingSink {
+    inner: RecordingSink,
+    limit: Option<usize>,
+}
+
+impl sinkbox::Sink for MergingSink {
+    fn start(&mut self) -> Result<(), sinkbox::SinkError> {
+        self.inner.start()
+    }
+    fn write(&mut self, batch: &sinkbox::Batch) -> sinkbox::WriteOutcome {
+        self.inner.write(batch)
+    }
+    fn merge_limit(&self) -> Option<usize> {
+        self.limit
+    }
+}
+
+/// Emits 61 one-record batches while the sink is stuck in its first write,
+/// then lets it go; returns the batches it received.
+fn batches_after_a_stall(limit: Option<usize>) -> Vec<(u64, u32)> {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let gate = Gate::closed();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(BatchOptions {
+            max_records: 1,
+            max_bytes: 1 << 20,
+            timeout: Duration::from_secs(3600),
+        })
+        .sink_spec(SinkSpec {
+            queue_capacity: 100,
+            ..SinkSpec::new(
+                "merging",
+                MergingSink {
+                    inner: RecordingSink::gated(&recorder, &gate),
+                    limit,
+                },
+            )
+        })
+        .build()
+        .unwrap();
+    emit_n(&pipeline, 0..1);
+    wait_until("the sink is stuck in its first write", || {
+        gate.entered() == 1
+    });
+    emit_n(&pipeline, 1..61);
+    wait_until("60 batches wait in the queue", || {
+        pipeline.stats()[0].queue_depth == 60
+    });
+    gate.open();
+    let stats = pipeline.shutdown().remove(0);
+    assert_eq!(stats.records, 61);
+    assert_eq!(numbers(&recorder), (0..61).collect::<Vec<_>>());
+    let batches = recorder.batches.lock().unwrap().clone();
+    batches
+}
+
+#[test]
+fn a_sink_that_takes_merged_batches_gets_the_queued_ones_together_within_its_limit() {
+    let one_by_one = batches_after_a_stall(None);
+    assert_eq!(one_by_one.len(), 61);
+
+    // Each record is `{"i":<n>}` plus a newline: 8 or 9 bytes; 80 bytes hold 9.
+    let merged = batches_after_a_stall(Some(80));
+    let mut next = 0;
+    for (first, len) in &merged {
+        assert_eq!(*first, next, "merged batches keep consecutive numbers");
+        assert!(
+            *len <= 10,
+            "a merged batch of {len} records is past the 80-byte limit"
+        );
+        next += u64::from(*len);
+    }
+    assert_eq!(next, 61);
+    // The first batch went alone; the 60 behind it in at most 8 calls.
+    assert!(merged.len() <= 9, "{merged:?}");
+}

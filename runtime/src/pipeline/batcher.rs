@@ -35,7 +35,6 @@ impl Default for BatchOptions {
 pub(crate) struct OpenBatch {
     pub buf: Vec<u8>,
     pub count: u32,
-    pub first_sequence: u64,
     pub opened_at: Instant,
     /// Level ranks of the records so far, once one came with a known level
     /// (earlier records get 0: unknown).
@@ -49,7 +48,6 @@ impl OpenBatch {
         Self {
             buf: Vec::new(),
             count: 0,
-            first_sequence: 0,
             opened_at: Instant::now(),
             levels: None,
             ends: Vec::new(),
@@ -73,21 +71,21 @@ impl OpenBatch {
         }
     }
 
-    /// Takes the records out as a closed batch and starts the next one.
-    pub fn close(&mut self, capacity_hint: usize) -> Option<Batch> {
+    /// Takes the records out as a closed batch numbered from
+    /// `*next_sequence` (advanced past it) and starts the next one.
+    pub fn close(&mut self, next_sequence: &mut u64, capacity_hint: usize) -> Option<Batch> {
         if self.count == 0 {
             return None;
         }
         let buf = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity_hint));
         let levels = self.levels.take().map(Bytes::from);
         let ends = std::mem::take(&mut self.ends);
-        let mut batch =
-            Batch::with_levels(Bytes::from(buf), self.count, self.first_sequence, levels);
+        let mut batch = Batch::with_levels(Bytes::from(buf), self.count, *next_sequence, levels);
         // Offsets are 32-bit: a batch past 4 GiB goes without them.
         if ends.len() == self.count as usize && u32::try_from(batch.bytes().len()).is_ok() {
             batch = batch.with_ends(ends);
         }
-        self.first_sequence += u64::from(self.count);
+        *next_sequence += u64::from(self.count);
         self.count = 0;
         Some(batch)
     }

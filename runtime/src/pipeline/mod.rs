@@ -1,6 +1,7 @@
 //! The pipeline: serialize each event once, batch, fan out to every sink's
 //! own queue and worker.
 
+mod batch_timer;
 mod batcher;
 mod control;
 mod counters;
@@ -8,6 +9,7 @@ mod dead_letter;
 mod disk_buffer;
 mod lane;
 mod lane_settings;
+mod open_batches;
 pub mod prometheus;
 mod queue;
 mod retry_policy;
@@ -17,7 +19,7 @@ mod worker;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -32,7 +34,8 @@ pub(crate) use lane::{LaneSettings, SinkLane};
 pub(crate) use sink_parts::sink_parts;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use batcher::OpenBatch;
+use batch_timer::TimerWake;
+use open_batches::OpenBatches;
 
 use crate::batch::Batch;
 use crate::routing::{Condition, RoutedBatch, RoutingTable};
@@ -239,9 +242,9 @@ impl PipelineBuilder {
             }
         }
         let inner = Arc::new(Inner {
-            open: Mutex::new(OpenBatch::new()),
-            opened: Condvar::new(),
-            dispatch: parking_lot::Mutex::new(()),
+            open: OpenBatches::new(),
+            timer_wake: TimerWake::default(),
+            dispatch: parking_lot::Mutex::new(0),
             options: self.batch,
             flush_interval: self.flush_interval,
             dispatched: AtomicU64::new(0),
@@ -256,8 +259,9 @@ impl PipelineBuilder {
         let timer_inner = inner.clone();
         let timer = std::thread::Builder::new()
             .name("sinkbox-batch-timer".into())
-            .spawn(move || batch_timer(&timer_inner))
+            .spawn(move || batch_timer::run(&timer_inner))
             .map_err(|err| PipelineError::Thread(err.to_string()))?;
+        inner.timer_wake.set_thread(timer.thread().clone());
         *inner.timer.lock().unwrap() = Some(timer);
         Ok(Pipeline {
             inner: Arc::new(Handle(inner)),
@@ -365,13 +369,15 @@ impl Drop for Handle {
 }
 
 struct Inner {
-    open: Mutex<OpenBatch>,
-    /// Wakes the batch timer when an empty batch gets its first record.
-    opened: Condvar,
-    /// Held while a closed batch is pushed to the queues, so every sink sees
-    /// batches in sequence order. A timed lock, so `flush` can give up at
-    /// its deadline while a producer waits on a full queue.
-    dispatch: parking_lot::Mutex<()>,
+    /// The batches being filled, one per shard of producer threads.
+    open: OpenBatches,
+    /// Wakes the batch timer when a batch opens while it has none to watch.
+    timer_wake: TimerWake,
+    /// The next sequence number. Held while a closed batch is numbered and
+    /// pushed to the queues, so every sink sees batches in sequence order.
+    /// A timed lock, so `flush` can give up at its deadline while a
+    /// producer waits on a full queue.
+    dispatch: parking_lot::Mutex<u64>,
     options: BatchOptions,
     /// How often the batch timer flushes every sink while records flow.
     flush_interval: Duration,
@@ -465,13 +471,24 @@ impl Pipeline {
         })
     }
 
+    /// Emits one record the caller has already written as one line of valid
+    /// JSON (the `tracing` layer), with its level rank (0: unknown).
+    pub(crate) fn emit_rendered(&self, level: u8, json: &[u8]) -> Result<(), EmitError> {
+        debug_assert!(serde_json::from_slice::<serde::de::IgnoredAny>(json).is_ok());
+        debug_assert!(!json.contains(&b'\n'));
+        self.append(level, |buf| {
+            buf.extend_from_slice(json);
+            Ok(())
+        })
+    }
+
     /// Appends one record; `level` is its level rank if known (0: not).
     fn append(
         &self,
         level: u8,
         serialize: impl FnOnce(&mut Vec<u8>) -> Result<(), EmitError>,
     ) -> Result<(), EmitError> {
-        let mut open = self.inner.open.lock().unwrap();
+        let mut open = self.inner.open.for_this_thread().lock();
         // Checked under the lock: shutdown closes the open batch under this
         // lock after setting `closed`, so no accepted event misses it.
         if self.inner.closed.load(Ordering::Acquire) {
@@ -499,17 +516,19 @@ impl Pipeline {
         open.note_level(level);
         if open.count == 1 {
             open.opened_at = Instant::now();
-            self.inner.opened.notify_one();
+            self.inner.timer_wake.batch_opened();
         }
         if open.is_full(&self.inner.options) {
             let hint = open.buf.len();
-            let batch = open.close(hint);
-            let dispatch = self.inner.dispatch.lock();
+            // The turn is taken before the shard is let go, so this shard's
+            // batches are numbered and queued in the order they closed.
+            let mut turn = self.inner.dispatch.lock();
+            let batch = open.close(&mut turn, hint);
             drop(open);
             if let Some(batch) = batch {
                 self.inner.dispatch(batch, false);
             }
-            drop(dispatch);
+            drop(turn);
         }
         Ok(())
     }
@@ -657,13 +676,16 @@ impl Pipeline {
         next: Vec<Arc<SinkLane>>,
         routes: Option<Arc<RoutingTable>>,
     ) {
-        let mut open = self.inner.open.lock().unwrap();
-        let batch = open.close(0);
-        let _dispatch = self.inner.dispatch.lock();
-        drop(open);
-        if let Some(batch) = batch {
-            self.inner.dispatch(batch, true);
+        // Every shard at once, so no event is accepted between the last
+        // batch for the old set and the swap.
+        let mut shards: Vec<_> = self.inner.open.iter().map(|shard| shard.lock()).collect();
+        let mut turn = self.inner.dispatch.lock();
+        for open in &mut shards {
+            if let Some(batch) = open.close(&mut turn, 0) {
+                self.inner.dispatch(batch, true);
+            }
         }
+        drop(shards);
         self.inner.lanes.store(Arc::new(next));
         self.inner.routes.store(routes);
     }
@@ -680,31 +702,41 @@ impl Inner {
         }
     }
 
+    /// Closes every open batch and queues it for every sink.
     fn close_open_batch(&self, force: bool) {
-        let mut open = self.open.lock().unwrap();
-        let batch = open.close(0);
-        let dispatch = self.dispatch.lock();
+        for shard in self.open.iter() {
+            self.close_shard(shard.lock(), force);
+        }
+    }
+
+    /// Closes one shard's open batch (its lock held) and queues it. Takes
+    /// the dispatch turn even for an empty shard, so whatever a producer is
+    /// still pushing is queued before this returns (shutdown's `Stop` and
+    /// flush tickets must come after it).
+    fn close_shard(&self, mut open: parking_lot::MutexGuard<'_, batcher::OpenBatch>, force: bool) {
+        let mut turn = self.dispatch.lock();
+        let batch = open.close(&mut turn, 0);
         drop(open);
         if let Some(batch) = batch {
             self.dispatch(batch, force);
         }
-        drop(dispatch);
     }
 
-    /// Closes the open batch and queues it for every sink, unless a producer
-    /// holds the dispatch turn (waiting on a full queue) past `deadline`;
-    /// then the batch stays open and `false` says so.
+    /// Closes every open batch and queues it for every sink, unless a
+    /// producer holds the dispatch turn (waiting on a full queue) past
+    /// `deadline`; then the batches left stay open and `false` says so.
     fn close_open_batch_until(&self, deadline: Instant) -> bool {
-        let mut open = self.open.lock().unwrap();
-        let Some(dispatch) = self.dispatch.try_lock_until(deadline) else {
-            return false;
-        };
-        let batch = open.close(0);
-        drop(open);
-        if let Some(batch) = batch {
-            self.dispatch(batch, true);
+        for shard in self.open.iter() {
+            let mut open = shard.lock();
+            let Some(mut turn) = self.dispatch.try_lock_until(deadline) else {
+                return false;
+            };
+            let batch = open.close(&mut turn, 0);
+            drop(open);
+            if let Some(batch) = batch {
+                self.dispatch(batch, true);
+            }
         }
-        drop(dispatch);
         true
     }
 
@@ -714,7 +746,7 @@ impl Inner {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Vec::new();
         }
-        self.opened.notify_all();
+        self.timer_wake.stop();
         let lanes = self.lanes.load_full();
         if deadline.is_some() {
             // Producers (and the batch timer) waiting on a full queue hold
@@ -783,54 +815,4 @@ pub struct ShutdownReport {
     /// Sinks that had not delivered everything by the deadline; what they
     /// still held went to their dead-letter files.
     pub unfinished: Vec<String>,
-}
-
-/// Closes the open batch when its first record is older than the timeout,
-/// and every `flush_interval` while records flow closes it and asks every
-/// sink to flush (without waiting for them). Ends when the pipeline shuts
-/// down.
-fn batch_timer(inner: &Inner) {
-    let mut next_flush = Instant::now() + inner.flush_interval;
-    let mut flushed_at_batch = 0u64;
-    loop {
-        if inner.closed.load(Ordering::Acquire) {
-            return;
-        }
-        if !inner.flush_interval.is_zero() && Instant::now() >= next_flush {
-            inner.close_open_batch(false);
-            let dispatched = inner.dispatched.load(Ordering::Relaxed);
-            if dispatched != flushed_at_batch {
-                flushed_at_batch = dispatched;
-                let deadline = Instant::now() + inner.flush_interval;
-                for lane in inner.lanes.load().iter() {
-                    // Nobody waits on the ticket: a slow flush shows in the
-                    // sink's health, and the next interval asks again.
-                    drop(lane.request_flush(deadline));
-                }
-            }
-            next_flush = Instant::now() + inner.flush_interval;
-        }
-        let open = inner.open.lock().unwrap();
-        let timeout = inner.options.timeout;
-        let mut wait = if open.count == 0 {
-            timeout
-        } else {
-            timeout.saturating_sub(open.opened_at.elapsed())
-        };
-        if open.count > 0 && wait.is_zero() {
-            drop(open);
-            inner.close_open_batch(false);
-            continue;
-        }
-        if !inner.flush_interval.is_zero() {
-            wait = wait.min(next_flush.saturating_duration_since(Instant::now()));
-        }
-        // Wake at least every 100 ms to notice a shutdown whose notification
-        // came between the check above and this wait.
-        let (open, _) = inner
-            .opened
-            .wait_timeout(open, wait.min(Duration::from_millis(100)))
-            .unwrap();
-        drop(open);
-    }
 }

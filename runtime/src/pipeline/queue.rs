@@ -115,6 +115,22 @@ impl SinkQueue {
         result
     }
 
+    /// The batch at the front, if the front holds one (never waits; a
+    /// control item at the front stays there).
+    pub fn pop_front_batch(&self) -> Option<Arc<RoutedBatch>> {
+        let mut state = self.state.lock().unwrap();
+        if !matches!(state.items.front(), Some(QueueItem::Batch(_))) {
+            return None;
+        }
+        let Some(QueueItem::Batch(batch)) = state.items.pop_front() else {
+            return None;
+        };
+        state.batches -= 1;
+        drop(state);
+        self.not_full.notify_one();
+        Some(batch)
+    }
+
     /// Queues a batch past the capacity (flush and shutdown must not wait
     /// behind a full queue, and must not drop).
     pub fn push_batch_over_capacity(&self, batch: Arc<RoutedBatch>) {

@@ -210,6 +210,37 @@ impl SinkWorker {
         }
     }
 
+    /// For a sink that takes merged batches: `batch` followed by the batches
+    /// queued right behind it, as one batch within the sink's limit, and the
+    /// batch taken that did not fit (to deliver next). A control item, a
+    /// gap in the numbers or the limit ends the merge.
+    fn merge_queued(&self, queue: &SinkQueue, batch: Batch) -> (Batch, Option<Batch>) {
+        let Some(limit) = self.sink.merge_limit() else {
+            return (batch, None);
+        };
+        let mut size = batch.bytes().len();
+        let mut parts = vec![batch];
+        let mut left_over = None;
+        while size < limit {
+            let Some(routed) = queue.pop_front_batch() else {
+                break;
+            };
+            let Some(next) = take_for_lane(&self.shared, &self.next_sequence, &routed, false)
+            else {
+                continue;
+            };
+            let last = parts.last().expect("parts start with one batch");
+            let follows = last.first_sequence() + u64::from(last.len()) == next.first_sequence();
+            if !follows || size + next.bytes().len() > limit {
+                left_over = Some(next);
+                break;
+            }
+            size += next.bytes().len();
+            parts.push(next);
+        }
+        (Batch::concat(&parts), left_over)
+    }
+
     fn run(&mut self) {
         let shared = self.shared.clone();
         let queue = match &shared.buffer {
@@ -235,10 +266,12 @@ impl SinkWorker {
             };
             match item {
                 QueueItem::Batch(routed) => {
-                    if let Some(batch) = take_for_lane(&shared, &self.next_sequence, &routed, false)
-                    {
+                    let mut next = take_for_lane(&shared, &self.next_sequence, &routed, false);
+                    while let Some(batch) = next.take() {
+                        let (batch, left_over) = self.merge_queued(queue, batch);
                         self.deliver(batch, false);
                         self.probation_tick();
+                        next = left_over;
                     }
                 }
                 QueueItem::Buffered(item) => {

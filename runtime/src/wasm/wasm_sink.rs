@@ -57,6 +57,10 @@ pub struct WasmSinkOptions {
     /// What the sink may send over HTTP; `None`: nothing. Clones share
     /// it (and its counters) across restarts and reloads.
     pub http: Option<Arc<SinkEgress>>,
+    /// When several batches wait in the sink's queue, hand the guest one
+    /// merged batch of up to this many bytes (default 1 MiB; 0: never
+    /// merge), so short batch timeouts do not cost one guest call each.
+    pub merge_max_bytes: u64,
 }
 
 impl Default for WasmSinkOptions {
@@ -70,6 +74,7 @@ impl Default for WasmSinkOptions {
             log_capture: None,
             log_budget: Arc::default(),
             http: None,
+            merge_max_bytes: 1024 * 1024,
         }
     }
 }
@@ -442,5 +447,12 @@ impl Sink for WasmSink {
         // A faulted instance must not be called again: drop it without `stop`.
         self.live = None;
         self.start()
+    }
+
+    fn merge_limit(&self) -> Option<usize> {
+        match self.options.merge_max_bytes {
+            0 => None,
+            bytes => Some(usize::try_from(bytes).unwrap_or(usize::MAX)),
+        }
     }
 }

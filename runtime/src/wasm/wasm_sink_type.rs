@@ -81,6 +81,7 @@ pub(crate) fn sink_type() -> SinkType {
                 ));
             }
             let log_budget = context.log_budget(options.sink_name(), log_rate, log_burst);
+            let merge_max_bytes = options.size_or_default("merge_max_bytes")?;
             let component = context.component(options, "component")?;
             Ok(Box::new(WasmSink::new(
                 options.sink_name(),
@@ -93,6 +94,7 @@ pub(crate) fn sink_type() -> SinkType {
                     config: options.table("config")?,
                     log_capture: None,
                     log_budget,
+                    merge_max_bytes,
                     http: match http {
                         Some(grant) => Some(std::sync::Arc::new(
                             SinkEgress::new(options.sink_name(), grant)
@@ -132,6 +134,11 @@ pub(crate) fn sink_type() -> SinkType {
         OptionSpec::new("log_rate", OptionKind::Size)
             .default("64KiB")
             .help("bytes per second the sink may log (host.log, stdout and stderr together; each line costs 128 bytes more than its text); lines past it are dropped and counted"),
+    )
+    .option(
+        OptionSpec::new("merge_max_bytes", OptionKind::Size)
+            .default("1MiB")
+            .help("when several batches wait in the sink's queue, the guest gets them as one merged batch (consecutive sequence numbers) of up to this size; \"0\" hands over every batch on its own")
     )
     .option(
         OptionSpec::new("log_burst", OptionKind::Size)
