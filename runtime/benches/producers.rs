@@ -171,6 +171,13 @@ fn main() -> anyhow::Result<()> {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&target)?;
     let dir = tempfile::tempdir_in(&target)?;
+    // `PRODUCERS_PROFILE=layer` runs only the layer, for a profiler.
+    if std::env::var("PRODUCERS_PROFILE").as_deref() == Ok("layer") {
+        for _ in 0..ROUNDS {
+            layer_round(dir.path());
+        }
+        return Ok(());
+    }
     let (mut peer, mut layer, mut one, mut four) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         peer.push(peer_round(dir.path()));

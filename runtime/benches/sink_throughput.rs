@@ -6,8 +6,9 @@
 //! component (one call per batch, one copy into the guest), interleaving the
 //! two so both see the same machine noise, and prints the wasm/native ratio.
 //! It also measures the whole pipeline at batch 1024 and component start
-//! times (cold compile, cached load, instantiate + start). Results go to
-//! `target/bench/summary.json`.
+//! times (cold compile, cached load, instantiate + start), and the pipeline
+//! at batch 64 with and without merged batches. Results go to
+//! `target/bench/sink_throughput.json`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -79,12 +80,14 @@ fn guest_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release/count_sink.wasm")
 }
 
-fn pipeline_rate(sink: Box<dyn Sink>, records: &[String]) -> f64 {
+/// Records per second from `emit_json` to `sink` through batches of
+/// `max_records` (the producer blocks while the sink's queue is full).
+fn pipeline_rate(sink: Box<dyn Sink>, records: &[String], max_records: u32) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = Pipeline::builder()
         .data_dir(dir.path())
         .batch(BatchOptions {
-            max_records: 1024,
+            max_records,
             max_bytes: 1 << 24,
             timeout: Duration::from_secs(1),
         })
@@ -176,6 +179,7 @@ fn main() -> anyhow::Result<()> {
                 bytes: 0,
             }),
             &records,
+            1024,
         ));
         w.push(pipeline_rate(
             Box::new(WasmSink::new(
@@ -184,6 +188,7 @@ fn main() -> anyhow::Result<()> {
                 WasmSinkOptions::default(),
             )),
             &records,
+            1024,
         ));
     }
     let (pn, pw) = (median(n), median(w));
@@ -192,18 +197,60 @@ fn main() -> anyhow::Result<()> {
         pw / pn
     );
 
+    // Batches of 64 under load: the wasm sink one call per batch
+    // (merge_max_bytes = 0) and with queued batches merged (the default).
+    let wasm_sink = |merge_max_bytes| -> Box<dyn Sink> {
+        Box::new(WasmSink::new(
+            "count",
+            component.clone(),
+            WasmSinkOptions {
+                merge_max_bytes,
+                ..WasmSinkOptions::default()
+            },
+        ))
+    };
+    let default_merge = WasmSinkOptions::default().merge_max_bytes;
+    let (mut n, mut single, mut merged) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        n.push(pipeline_rate(
+            Box::new(NativeCountSink {
+                records: 0,
+                bytes: 0,
+            }),
+            &records,
+            64,
+        ));
+        single.push(pipeline_rate(wasm_sink(0), &records, 64));
+        merged.push(pipeline_rate(wasm_sink(default_merge), &records, 64));
+    }
+    let (n64, single, merged) = (median(n), median(single), median(merged));
+    println!(
+        "pipeline at batch 64: native {n64:.0} rec/s, wasm one call per batch {single:.0} rec/s ({:.3}), wasm merged {merged:.0} rec/s ({:.3}); merged/unmerged {:.2}x",
+        single / n64,
+        merged / n64,
+        merged / single
+    );
+
     let summary = serde_json::json!({
         "record_bytes": record(0).len(),
         "sink_write": rows,
         "pipeline_batch_1024": { "native_records_per_sec": pn, "wasm_records_per_sec": pw, "ratio": pw / pn },
+        "pipeline_batch_64": {
+            "native_records_per_sec": n64,
+            "wasm_unmerged_records_per_sec": single,
+            "wasm_merged_records_per_sec": merged,
+            "unmerged_ratio": single / n64,
+            "merged_ratio": merged / n64,
+            "merged_over_unmerged": merged / single,
+        },
         "component_start_ms": { "cold_compile": cold_ms, "cached_load": cached_ms, "instantiate_and_start": instantiate_ms },
     });
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out)?;
     std::fs::write(
-        out.join("summary.json"),
+        out.join("sink_throughput.json"),
         serde_json::to_string_pretty(&summary)?,
     )?;
-    println!("wrote {}", out.join("summary.json").display());
+    println!("wrote {}", out.join("sink_throughput.json").display());
     Ok(())
 }

@@ -570,8 +570,7 @@ fn batches_after_a_stall(limit: Option<usize>) -> Vec<(u64, u32)> {
     let stats = pipeline.shutdown().remove(0);
     assert_eq!(stats.records, 61);
     assert_eq!(numbers(&recorder), (0..61).collect::<Vec<_>>());
-    let batches = recorder.batches.lock().unwrap().clone();
-    batches
+    recorder.batches.lock().unwrap().clone()
 }
 
 #[test]

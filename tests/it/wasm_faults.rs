@@ -84,13 +84,20 @@ fn assert_contained(run: &FaultRun, reason_part: &str) {
         run.faulty.dead_lettered, 4,
         "the poisoned batch is dead-lettered"
     );
-    assert_eq!(
-        run.faulty.errors.fatal, 3,
-        "first try plus max_restarts = 2"
+    // Alone, the poisoned batch faults on its first try plus max_restarts = 2,
+    // and the sink restarts twice for it and once for the next batch. The
+    // worker may first try the three queued batches as one merged call
+    // (whether they are queued together depends on timing): that call faults
+    // too, then each batch goes alone with its own budget.
+    let fatal = run.faulty.errors.fatal;
+    assert!(
+        fatal == 3 || fatal == 4,
+        "first try plus max_restarts = 2, and maybe one merged call: {fatal}"
     );
     assert_eq!(
-        run.faulty.restarts, 3,
-        "two for the poisoned batch, one for the next"
+        run.faulty.restarts, fatal,
+        "one restart after each fault: {:?}",
+        run.faulty
     );
     assert_eq!(run.dead_letters.len(), 4);
     let sequences: Vec<u64> = run

@@ -1,5 +1,6 @@
 //! Project tasks: `cargo xtask demo | test | bench | guests | build-sinks | lint`.
 
+mod bench_summary;
 mod language_sinks;
 mod test_servers;
 
@@ -146,32 +147,30 @@ fn lint() -> Result<()> {
     run(cmd.args(["--", "-D", "warnings"]))
 }
 
+/// The benches `cargo xtask bench` runs; each writes `target/bench/<name>.json`.
+const BENCHES: [&str; 10] = [
+    "sink_throughput",
+    "native_writers",
+    "producers",
+    "hot_reload",
+    "language_sinks",
+    "http_sinks",
+    "wasm_http",
+    "routing",
+    "db_sinks",
+    "disk_buffer",
+];
+
 fn bench(root: &Path) -> Result<()> {
     build_sinks(root)?;
     test_servers::ensure(root)?;
-    run(cargo().args([
-        "bench",
-        "-p",
-        "sinkbox",
-        "--bench",
-        "sink_throughput",
-        "--bench",
-        "native_writers",
-        "--bench",
-        "hot_reload",
-        "--bench",
-        "language_sinks",
-        "--bench",
-        "http_sinks",
-        "--bench",
-        "wasm_http",
-        "--bench",
-        "routing",
-        "--bench",
-        "db_sinks",
-        "--bench",
-        "disk_buffer",
-    ]))
+    let mut cargo_bench = cargo();
+    cargo_bench.args(["bench", "-p", "sinkbox"]);
+    for name in BENCHES {
+        cargo_bench.args(["--bench", name]);
+    }
+    run(&mut cargo_bench)?;
+    bench_summary::write(root, &BENCHES)
 }
 
 fn demo(root: &Path) -> Result<()> {

@@ -214,9 +214,9 @@ impl SinkWorker {
     /// queued right behind it, as one batch within the sink's limit, and the
     /// batch taken that did not fit (to deliver next). A control item, a
     /// gap in the numbers or the limit ends the merge.
-    fn merge_queued(&self, queue: &SinkQueue, batch: Batch) -> (Batch, Option<Batch>) {
+    fn merge_queued(&self, queue: &SinkQueue, batch: Batch) -> (Vec<Batch>, Option<Batch>) {
         let Some(limit) = self.sink.merge_limit() else {
-            return (batch, None);
+            return (vec![batch], None);
         };
         let mut size = batch.bytes().len();
         let mut parts = vec![batch];
@@ -238,7 +238,7 @@ impl SinkWorker {
             size += next.bytes().len();
             parts.push(next);
         }
-        (Batch::concat(&parts), left_over)
+        (parts, left_over)
     }
 
     fn run(&mut self) {
@@ -268,8 +268,8 @@ impl SinkWorker {
                 QueueItem::Batch(routed) => {
                     let mut next = take_for_lane(&shared, &self.next_sequence, &routed, false);
                     while let Some(batch) = next.take() {
-                        let (batch, left_over) = self.merge_queued(queue, batch);
-                        self.deliver(batch, false);
+                        let (parts, left_over) = self.merge_queued(queue, batch);
+                        self.deliver_merged(parts);
                         self.probation_tick();
                         next = left_over;
                     }
@@ -528,6 +528,95 @@ impl SinkWorker {
         }
     }
 
+    /// Delivers `parts` (consecutive batches) in one call when there are
+    /// several and the sink runs. Whatever that call does not accept goes
+    /// back as the batches it was made of, each delivered alone with its own
+    /// retries and restarts: merging saves calls, never widens what one
+    /// poisoned batch takes down with it.
+    fn deliver_merged(&mut self, mut parts: Vec<Batch>) {
+        if parts.len() == 1 || !self.running || self.shared.abandoned() {
+            for part in parts {
+                self.deliver(part, false);
+            }
+            return;
+        }
+        let merged = Batch::concat(&parts);
+        let shared = self.shared.clone();
+        let counters = &shared.counters;
+        let outcome =
+            guarded("write", || self.sink.write(&merged)).unwrap_or_else(WriteOutcome::Fatal);
+        // How many records at the front the call settled.
+        let settled = match outcome {
+            WriteOutcome::Accepted => merged.len(),
+            WriteOutcome::Partial { accepted, .. } if accepted >= merged.len() => {
+                if accepted > merged.len() {
+                    tracing::warn!(
+                        sink = %self.shared.name,
+                        "contract violation: `partial` accepted {accepted} of {} records; treated as accepted",
+                        merged.len()
+                    );
+                }
+                merged.len()
+            }
+            WriteOutcome::Partial { accepted, .. } => {
+                SinkCounters::add(&counters.partial, 1);
+                self.accepted(&merged.take(accepted));
+                accepted
+            }
+            WriteOutcome::Refused {
+                handled, refused, ..
+            } => {
+                let handled = handled.min(merged.len());
+                self.settle_refused(&merged.take(handled), refused);
+                if handled < merged.len() {
+                    SinkCounters::add(&counters.partial, 1);
+                }
+                handled
+            }
+            WriteOutcome::Retryable(reason) => {
+                SinkCounters::add(&counters.retryable, 1);
+                self.set_health(Health::Degraded(format!("retrying: {reason}")));
+                self.pause(self.policy.backoff(1));
+                0
+            }
+            WriteOutcome::Rejected(_) => {
+                SinkCounters::add(&counters.rejected, 1);
+                0
+            }
+            WriteOutcome::Fatal(reason) => {
+                SinkCounters::add(&counters.fatal, 1);
+                tracing::warn!(sink = %self.shared.name, "fatal: {reason}");
+                self.running = false;
+                // After a rollback the parts go to the previous module.
+                self.roll_back(&reason);
+                0
+            }
+        };
+        if settled == merged.len() {
+            self.batch_done(&merged);
+            SinkCounters::add(&counters.batches, parts.len() as u64 - 1);
+            return;
+        }
+        tracing::debug!(
+            sink = %self.shared.name,
+            "a merged batch of {} records was not taken whole; delivering the {} batches it was made of one by one",
+            merged.len(),
+            parts.len()
+        );
+        let first_unsettled = merged.first_sequence() + u64::from(settled);
+        let before = parts.len();
+        parts.retain(|part| part.first_sequence() + u64::from(part.len()) > first_unsettled);
+        // Batches the call settled whole are done.
+        SinkCounters::add(&counters.batches, (before - parts.len()) as u64);
+        for part in parts {
+            let done = first_unsettled.saturating_sub(part.first_sequence()) as u32;
+            let rest = if done > 0 { part.skip(done) } else { part };
+            // The merged call was an extra one: each batch's own retries
+            // start from here.
+            self.deliver(rest, false);
+        }
+    }
+
     /// Delivers one batch: retries `retryable` and the tail of `partial` with
     /// back-off, restarts the sink on `fatal`, dead-letters when the limits run
     /// out or on `rejected`. `false` when a shutdown's deadline left a
@@ -759,7 +848,7 @@ mod tests {
     /// then `Accepted`; records which records each write saw.
     struct ScriptedSink {
         script: VecDeque<Option<WriteOutcome>>,
-        seen: Arc<Mutex<Vec<(u64, u32)>>>,
+        seen: Writes,
     }
 
     impl Sink for ScriptedSink {
@@ -795,6 +884,53 @@ mod tests {
 
     fn fatal() -> WriteOutcome {
         WriteOutcome::Fatal("broken".into())
+    }
+
+    /// (first sequence, count) of every write a [`ScriptedSink`] saw.
+    type Writes = Arc<Mutex<Vec<(u64, u32)>>>;
+
+    /// A running worker around a [`ScriptedSink`]: two retries, two restarts.
+    fn scripted_worker(
+        dir: &std::path::Path,
+        script: Vec<Option<WriteOutcome>>,
+    ) -> (SinkWorker, Arc<WorkerShared>, Writes) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(WorkerShared {
+            name: "scripted".into(),
+            queue: SinkQueue::new(4, Default::default()),
+            counters: Default::default(),
+            health: Mutex::new(Health::Healthy),
+            module: Mutex::new(ModuleState::default()),
+            reloader: Mutex::new(None),
+            log_budget: Mutex::new(None),
+            http: Mutex::new(None),
+            route: Mutex::new(None),
+            abandon: Default::default(),
+            buffer: None,
+        });
+        let sink = ScriptedSink {
+            script: script.into(),
+            seen: seen.clone(),
+        };
+        let policy = RetryPolicy {
+            max_retries: 2,
+            initial_backoff: Duration::from_micros(1),
+            max_backoff: Duration::from_micros(1),
+            max_restarts: 2,
+        };
+        let faults = FaultPolicy {
+            optional: false,
+            rollback_batches: 0,
+        };
+        let mut worker = SinkWorker::new(
+            shared.clone(),
+            Box::new(sink),
+            policy,
+            faults,
+            DeadLetterStore::new(dir, "scripted", 1 << 20),
+        );
+        worker.running = true;
+        (worker, shared, seen)
     }
 
     #[test]
@@ -867,42 +1003,7 @@ mod tests {
         ];
         for row in rows {
             let dir = tempfile::tempdir().unwrap();
-            let seen = Arc::new(Mutex::new(Vec::new()));
-            let shared = Arc::new(WorkerShared {
-                name: "scripted".into(),
-                queue: SinkQueue::new(4, Default::default()),
-                counters: Default::default(),
-                health: Mutex::new(Health::Healthy),
-                module: Mutex::new(ModuleState::default()),
-                reloader: Mutex::new(None),
-                log_budget: Mutex::new(None),
-                http: Mutex::new(None),
-                route: Mutex::new(None),
-                abandon: Default::default(),
-                buffer: None,
-            });
-            let sink = ScriptedSink {
-                script: row.script.into(),
-                seen: seen.clone(),
-            };
-            let policy = RetryPolicy {
-                max_retries: 2,
-                initial_backoff: Duration::from_micros(1),
-                max_backoff: Duration::from_micros(1),
-                max_restarts: 2,
-            };
-            let faults = FaultPolicy {
-                optional: false,
-                rollback_batches: 0,
-            };
-            let mut worker = SinkWorker::new(
-                shared.clone(),
-                Box::new(sink),
-                policy,
-                faults,
-                DeadLetterStore::new(dir.path(), "scripted", 1 << 20),
-            );
-            worker.running = true;
+            let (mut worker, shared, seen) = scripted_worker(dir.path(), row.script);
             let records: Vec<String> = (0..4).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
             worker.deliver(Batch::from_records(&records, 10), false);
             let stats = shared
@@ -920,6 +1021,83 @@ mod tests {
                 row.name
             );
             assert_eq!(*seen.lock().unwrap(), row.writes, "{}", row.name);
+        }
+    }
+
+    #[test]
+    fn a_merged_batch_not_taken_whole_goes_back_as_the_batches_it_was_made_of() {
+        let parts = |records: &Vec<String>| -> Vec<Batch> {
+            (0..3)
+                .map(|i| Batch::from_records(&records[i * 4..i * 4 + 4], 10 + i as u64 * 4))
+                .collect()
+        };
+        let records: Vec<String> = (0..12).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
+        let partial = |accepted| WriteOutcome::Partial {
+            accepted,
+            reason: "half".into(),
+        };
+        let rows = vec![
+            Row {
+                name: "accepted whole: one call",
+                script: vec![],
+                expect: (12, 0, 0, 0),
+                writes: vec![(10, 12)],
+            },
+            Row {
+                name: "a trap in the merged call: each batch alone, the poisoned one dead-lettered",
+                // merged, first alone, second alone x3, third alone
+                script: vec![
+                    Some(fatal()),
+                    Some(WriteOutcome::Accepted),
+                    Some(fatal()),
+                    Some(fatal()),
+                    Some(fatal()),
+                ],
+                expect: (8, 4, 2, 4),
+                writes: vec![(10, 12), (10, 4), (14, 4), (14, 4), (14, 4), (18, 4)],
+            },
+            Row {
+                name: "rejected whole: each batch alone, only the one rejected again is dead-lettered",
+                script: vec![
+                    Some(WriteOutcome::Rejected("one bad record".into())),
+                    Some(WriteOutcome::Accepted),
+                    Some(WriteOutcome::Rejected("one bad record".into())),
+                ],
+                expect: (8, 4, 0, 0),
+                writes: vec![(10, 12), (10, 4), (14, 4), (18, 4)],
+            },
+            Row {
+                name: "partial: the accepted front counts, the rest goes back split at the batch edges",
+                script: vec![Some(partial(6))],
+                expect: (12, 0, 0, 0),
+                writes: vec![(10, 12), (16, 2), (18, 4)],
+            },
+        ];
+        for row in rows {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut worker, shared, seen) = scripted_worker(dir.path(), row.script);
+            worker.deliver_merged(parts(&records));
+            let stats = shared
+                .counters
+                .snapshot("scripted", 0, &ModuleState::default(), 0, None);
+            assert_eq!(
+                (
+                    stats.records,
+                    stats.dead_lettered,
+                    stats.retries,
+                    stats.restarts
+                ),
+                row.expect,
+                "{}: {stats:?}",
+                row.name
+            );
+            assert_eq!(*seen.lock().unwrap(), row.writes, "{}", row.name);
+            assert_eq!(
+                stats.batches + u64::from(stats.dead_lettered > 0),
+                3,
+                "{}",
+                row.name
+            );
         }
     }
 }

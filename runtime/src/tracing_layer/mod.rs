@@ -13,7 +13,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
 use crate::pipeline::Pipeline;
-use record_writer::{RecordWriter, needs_map, write_json_str};
+use record_writer::{RecordWriter, write_json_str};
 
 thread_local! {
     /// Each thread's record buffer and `Debug` scratch, reused by every event.
@@ -81,7 +81,7 @@ impl<S: Subscriber> Layer<S> for SinkboxLayer {
             return;
         }
         let rank = crate::routing::level::tracing_rank(meta.level());
-        if needs_map(meta.fields()) {
+        if record_writer::callsite_needs_map(meta) {
             // A closed pipeline refuses events; a logging layer must not fail the caller.
             let _ = self.pipeline.emit_at(*meta.level(), &map_record(event));
             return;
@@ -186,6 +186,7 @@ impl Visit for JsonVisitor<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::record_writer::needs_map;
     use super::*;
     use std::sync::{Arc, Mutex};
     use tracing_subscriber::prelude::*;

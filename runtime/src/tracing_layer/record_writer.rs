@@ -14,6 +14,28 @@ use tracing::field::{Field, Visit};
 /// The keys the layer writes itself, ahead of the event's fields.
 const OWN_KEYS: [&str; 3] = ["timestamp", "level", "target"];
 
+thread_local! {
+    /// [`needs_map`] answers by callsite (its metadata's address), so a hot
+    /// callsite checks its field names once per thread.
+    static NEEDS_MAP: [std::cell::Cell<(usize, bool)>; 64] =
+        const { [const { std::cell::Cell::new((0, false)) }; 64] };
+}
+
+/// [`needs_map`] for an event's metadata, remembered per callsite.
+pub(crate) fn callsite_needs_map(meta: &'static tracing::Metadata<'static>) -> bool {
+    let key = meta as *const _ as usize;
+    let slot = (key >> 4) % 64;
+    NEEDS_MAP.with(|cache| {
+        let (cached_key, cached) = cache[slot].get();
+        if cached_key == key {
+            return cached;
+        }
+        let answer = needs_map(meta.fields());
+        cache[slot].set((key, answer));
+        answer
+    })
+}
+
 /// Whether the callsite's fields need the map's rules (a repeated name, or a
 /// field that shares a name with one of the layer's own keys).
 pub(crate) fn needs_map(fields: &tracing::field::FieldSet) -> bool {
@@ -31,8 +53,20 @@ pub(crate) fn needs_map(fields: &tracing::field::FieldSet) -> bool {
 
 /// Appends `value` as a JSON string, escaped exactly as `serde_json` does.
 pub(crate) fn write_json_str(out: &mut Vec<u8>, value: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, value);
+    // Most strings need no escape: one scan (without early exit, so it
+    // vectorises) and one copy.
+    let needs_escape = value.bytes().fold(false, |acc, b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if needs_escape {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, value);
+    } else {
+        out.reserve(value.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+    }
 }
 
 /// A `Visit` that appends `,"name":value` for every field to `out`.

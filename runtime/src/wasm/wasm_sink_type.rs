@@ -136,14 +136,14 @@ pub(crate) fn sink_type() -> SinkType {
             .help("bytes per second the sink may log (host.log, stdout and stderr together; each line costs 128 bytes more than its text); lines past it are dropped and counted"),
     )
     .option(
-        OptionSpec::new("merge_max_bytes", OptionKind::Size)
-            .default("1MiB")
-            .help("when several batches wait in the sink's queue, the guest gets them as one merged batch (consecutive sequence numbers) of up to this size; \"0\" hands over every batch on its own")
-    )
-    .option(
         OptionSpec::new("log_burst", OptionKind::Size)
             .default("256KiB")
             .help("bytes of log the sink may spend at once, saved up at log_rate; the budget is kept across restarts and reloads"),
+    )
+    .option(
+        OptionSpec::new("merge_max_bytes", OptionKind::Size)
+            .default("1MiB")
+            .help("when several batches wait in the sink's queue, the guest gets them as one merged batch (consecutive sequence numbers) of up to this size; what that call does not accept goes back as the original batches, one by one; \"0\" hands over every batch on its own"),
     )
     .options(HTTP_GRANT_OPTIONS)
     .option(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
 
-use super::prefault::{AHEAD, Prefaulter};
+use super::prefault::{AHEAD, CHUNK, Prefaulter, populate};
 use crate::sink::Health;
 
 /// When an [`MmapWriter`] forces its pages to disk (`msync`).
@@ -84,6 +84,8 @@ pub struct MmapWriter {
     prefaulter: Option<Prefaulter>,
     /// How far the prefaulter was last asked to go.
     prefault_until: u64,
+    /// Pages before this offset were prepared (or tried).
+    ready_until: u64,
 }
 
 /// Largest file the writer will size: far beyond any log, far below overflow.
@@ -174,6 +176,7 @@ impl MmapWriter {
             failed: None,
             prefaulter: Prefaulter::start(),
             prefault_until: 0,
+            ready_until: 0,
         })
     }
 
@@ -240,6 +243,9 @@ impl MmapWriter {
         if self.len + needed > self.capacity {
             self.grow(self.len + needed)?;
         }
+        if self.len + needed > self.ready_until {
+            self.prepare(self.len + needed);
+        }
         let map = self.map.as_mut().ok_or_else(closed)?;
         let start = self.len as usize;
         map[start..start + head.len()].copy_from_slice(head);
@@ -260,6 +266,27 @@ impl MmapWriter {
         Ok(())
     }
 
+    /// Makes sure the pages up to `end` are prepared before the copy: the
+    /// helper's progress if it is far enough, else one chunk now. Taking
+    /// those faults page by page from the copy costs far more.
+    fn prepare(&mut self, end: u64) {
+        let Some(map) = &self.map else { return };
+        let base = map.as_ptr();
+        if let Some(prefaulter) = &self.prefaulter {
+            self.ready_until = self.ready_until.max(prefaulter.done(base) as u64);
+        }
+        if self.ready_until >= end {
+            return;
+        }
+        let from = self.ready_until.max(self.len) & !4095;
+        let until = end.max(from + CHUNK as u64).min(self.capacity);
+        // If the kernel cannot (older than 5.14), the pages fault in as they
+        // are written, as with any map.
+        populate(base, from as usize, until as usize);
+        self.ready_until = until;
+        self.prefault_ahead();
+    }
+
     /// Asks the helper thread to prepare the pages ahead of the end.
     fn prefault_ahead(&mut self) {
         if let (Some(prefaulter), Some(map)) = (&self.prefaulter, &self.map) {
@@ -272,15 +299,23 @@ impl MmapWriter {
     fn grow(&mut self, at_least: u64) -> io::Result<()> {
         let grown = (self.capacity as f64 * self.options.growth_factor).min(MAX_FILE as f64) as u64;
         let capacity = page_round(grown.max(at_least))?;
-        // Unmap first: the file must not shrink or move under a live map.
-        drop(self.map.take());
+        let map = self.map.as_mut().ok_or_else(closed)?;
+        // The file grows under the live map (it never shrinks while mapped);
+        // the map is then extended in place or moved by the kernel with its
+        // prepared pages (mremap), instead of unmapped and faulted in again.
         let result = reserve(&self.file, self.capacity, capacity).and_then(|()| {
-            // SAFETY: as in `open`.
-            unsafe { MmapMut::map_mut(&self.file) }
+            // SAFETY: the map covers only the file, which now holds
+            // `capacity` bytes; no reference into the old map outlives this
+            // call (appends borrow the map only while copying).
+            unsafe {
+                map.remap(
+                    capacity as usize,
+                    memmap2::RemapOptions::new().may_move(true),
+                )
+            }
         });
         match result {
-            Ok(map) => {
-                self.map = Some(map);
+            Ok(()) => {
                 self.capacity = capacity;
                 self.prefault_ahead();
                 Ok(())
@@ -290,9 +325,7 @@ impl MmapWriter {
                     "cannot grow `{}` to {capacity} bytes: {err}",
                     self.path.display()
                 ));
-                // Map the old size again so the data written stays reachable.
-                // SAFETY: as in `open`.
-                self.map = unsafe { MmapMut::map_mut(&self.file) }.ok();
+                // The old map and the data written stay as they were.
                 Err(err)
             }
         }
