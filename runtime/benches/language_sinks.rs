@@ -11,10 +11,12 @@
 //! - records/s through `Sink::write` with batches of 1024 ~100-byte log
 //!   records, median of 3 rounds.
 //!
-//! And for the Python `rollup-sink`, what incremental compilation saves: it
-//! rebuilds the sink after a one-line change (with componentize-py from
-//! `target/tools/python`) and compiles that build into an empty cache, and
-//! into a cache that holds the original's function entries.
+//! And for the Python and JavaScript `rollup-sink`, what incremental
+//! compilation saves: it rebuilds the sink after a one-line change (with
+//! componentize-py or componentize-js from `target/tools`) and compiles that
+//! build into an empty cache, and into a cache that holds the original's
+//! function entries. (A Rust sink is small enough that its cold compile is
+//! already a fraction of a second; it has no row.)
 //!
 //! Results go to `target/bench/language_sinks.json`.
 
@@ -137,26 +139,30 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
-    match recompile_after_a_one_line_change()? {
-        Some((cold, warm)) => {
-            println!(
-                "rollup-sink-py after a one-line change: compile {:.1} s cold, {:.1} s with the original's function entries ({:.1}x)",
-                cold.as_secs_f64(),
-                warm.as_secs_f64(),
-                cold.as_secs_f64() / warm.as_secs_f64()
-            );
-            summary.insert(
-                "rollup-sink-py recompile".into(),
-                serde_json::json!({
-                    "cold_compile_s": cold.as_secs_f64(),
-                    "incremental_compile_s": warm.as_secs_f64(),
-                    "ratio": cold.as_secs_f64() / warm.as_secs_f64(),
-                }),
-            );
+    for language in [Language::Python, Language::JavaScript] {
+        let name = language.sink();
+        match recompile_after_a_one_line_change(language)? {
+            Some((cold, warm)) => {
+                println!(
+                    "{name} after a one-line change: compile {:.1} s cold, {:.1} s with the original's function entries ({:.1}x)",
+                    cold.as_secs_f64(),
+                    warm.as_secs_f64(),
+                    cold.as_secs_f64() / warm.as_secs_f64()
+                );
+                summary.insert(
+                    format!("{name} recompile"),
+                    serde_json::json!({
+                        "cold_compile_s": cold.as_secs_f64(),
+                        "incremental_compile_s": warm.as_secs_f64(),
+                        "ratio": cold.as_secs_f64() / warm.as_secs_f64(),
+                    }),
+                );
+            }
+            None => println!(
+                "({} is not in target/tools; run `cargo xtask bench` for the {name} recompile row)",
+                language.tool()
+            ),
         }
-        None => println!(
-            "(componentize-py is not in target/tools; run `cargo xtask bench` for the recompile row)"
-        ),
     }
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out)?;
@@ -168,41 +174,100 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Compile times of `rollup-sink-py` rebuilt after a one-line change: into
-/// an empty cache, and into one holding the original build's function
-/// entries (the original's whole-component entry removed). `None` without
-/// componentize-py.
-fn recompile_after_a_one_line_change() -> anyhow::Result<Option<(Duration, Duration)>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let componentize = root.join("target/tools/python/bin/componentize-py");
-    if !componentize.exists() {
-        return Ok(None);
+#[derive(Clone, Copy)]
+enum Language {
+    Python,
+    JavaScript,
+}
+
+impl Language {
+    fn sink(self) -> &'static str {
+        match self {
+            Language::Python => "rollup-sink-py",
+            Language::JavaScript => "rollup-sink-js",
+        }
     }
+
+    fn tool(self) -> &'static str {
+        match self {
+            Language::Python => "componentize-py",
+            Language::JavaScript => "componentize-js",
+        }
+    }
+}
+
+/// Compile times of the language's rollup sink rebuilt after a one-line
+/// change: into an empty cache, and into one holding the original build's
+/// function entries (the original's whole-component entry removed). `None`
+/// without the language's build tool.
+fn recompile_after_a_one_line_change(
+    language: Language,
+) -> anyhow::Result<Option<(Duration, Duration)>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let work = tempfile::tempdir()?;
-    let source = work.path().join("app");
-    std::fs::create_dir_all(&source)?;
-    let app = std::fs::read_to_string(root.join("example-sinks/rollup-sink-py/app.py"))?;
-    let changed = app.replacen(
-        "config.get(\"by\", \"route\")",
-        "config.get(\"by\", \"route\") or \"route\"",
-        1,
-    );
-    anyhow::ensure!(
-        changed != app,
-        "the line to change is not in app.py any more"
-    );
-    std::fs::write(source.join("app.py"), changed)?;
-    let rebuilt = work.path().join("rollup_sink_py_changed.wasm");
-    let status = std::process::Command::new(&componentize)
-        .arg("-d")
-        .arg(root.join("wit"))
-        .args(["-w", "sink-world", "componentize", "app", "-p"])
-        .arg(&source)
-        .arg("-o")
-        .arg(&rebuilt)
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    anyhow::ensure!(status.success(), "componentize-py failed");
+    let rebuilt = work.path().join("changed.wasm");
+    let change = |path: &Path, from: &str, to: &str| -> anyhow::Result<String> {
+        let text = std::fs::read_to_string(path)?;
+        let changed = text.replacen(from, to, 1);
+        anyhow::ensure!(
+            changed != text,
+            "the line to change is not in {} any more",
+            path.display()
+        );
+        Ok(changed)
+    };
+    let status = match language {
+        Language::Python => {
+            let componentize = root.join("target/tools/python/bin/componentize-py");
+            if !componentize.exists() {
+                return Ok(None);
+            }
+            let source = work.path().join("app");
+            std::fs::create_dir_all(&source)?;
+            std::fs::write(
+                source.join("app.py"),
+                change(
+                    &root.join("example-sinks/rollup-sink-py/app.py"),
+                    "config.get(\"by\", \"route\")",
+                    "config.get(\"by\", \"route\") or \"route\"",
+                )?,
+            )?;
+            std::process::Command::new(&componentize)
+                .arg("-d")
+                .arg(root.join("wit"))
+                .args(["-w", "sink-world", "componentize", "app", "-p"])
+                .arg(&source)
+                .arg("-o")
+                .arg(&rebuilt)
+                .stdout(std::process::Stdio::null())
+                .status()?
+        }
+        Language::JavaScript => {
+            let tools = root.join("target/tools/node");
+            if !tools.join("componentize.mjs").exists() {
+                return Ok(None);
+            }
+            let source = work.path().join("sink.js");
+            std::fs::write(
+                &source,
+                change(
+                    &root.join("example-sinks/rollup-sink-js/sink.js"),
+                    "by: options.by ?? 'route',",
+                    "by: options.by ?? 'route' ?? 'route',",
+                )?,
+            )?;
+            std::process::Command::new("node")
+                .current_dir(&tools)
+                .arg("componentize.mjs")
+                .arg(&source)
+                .arg(root.join("wit"))
+                .arg("sink-world-files")
+                .arg(&rebuilt)
+                .stdout(std::process::Stdio::null())
+                .status()?
+        }
+    };
+    anyhow::ensure!(status.success(), "{} failed", language.tool());
     let compile = |cache: &Path, path: &Path| -> anyhow::Result<Duration> {
         let engine = WasmEngine::incremental(Some(cache.to_owned()))?;
         let t = Instant::now();
@@ -212,7 +277,7 @@ fn recompile_after_a_one_line_change() -> anyhow::Result<Option<(Duration, Durat
     let cold_cache = tempfile::tempdir()?;
     let cold = compile(cold_cache.path(), &rebuilt)?;
     let warm_cache = tempfile::tempdir()?;
-    compile(warm_cache.path(), &guest("rollup-sink-py"))?;
+    compile(warm_cache.path(), &guest(language.sink()))?;
     for entry in sinkbox::wasm::cache_entries(warm_cache.path())? {
         if !entry.is_function() {
             std::fs::remove_file(entry.path)?;

@@ -7,7 +7,7 @@
 //! two so both see the same machine noise, and prints the wasm/native ratio.
 //! It also measures the whole pipeline at batch 1024 and component start
 //! times (cold compile, cached load, instantiate + start), and the pipeline
-//! at batch 64 with and without merged batches. Results go to
+//! at batches of 1 and 64 with and without merged batches. Results go to
 //! `target/bench/sink_throughput.json`.
 
 use std::path::{Path, PathBuf};
@@ -197,8 +197,9 @@ fn main() -> anyhow::Result<()> {
         pw / pn
     );
 
-    // Batches of 64 under load: the wasm sink one call per batch
+    // Small batches under load: the wasm sink one call per batch
     // (merge_max_bytes = 0) and with queued batches merged (the default).
+    // Merging pays off where the sink, not the producer, is the bottleneck.
     let wasm_sink = |merge_max_bytes| -> Box<dyn Sink> {
         Box::new(WasmSink::new(
             "count",
@@ -210,39 +211,50 @@ fn main() -> anyhow::Result<()> {
         ))
     };
     let default_merge = WasmSinkOptions::default().merge_max_bytes;
-    let (mut n, mut single, mut merged) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..3 {
-        n.push(pipeline_rate(
-            Box::new(NativeCountSink {
-                records: 0,
-                bytes: 0,
+    let mut small_batches = serde_json::Map::new();
+    for max_records in [1u32, 64] {
+        let (mut n, mut single, mut merged) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            n.push(pipeline_rate(
+                Box::new(NativeCountSink {
+                    records: 0,
+                    bytes: 0,
+                }),
+                &records,
+                max_records,
+            ));
+            single.push(pipeline_rate(wasm_sink(0), &records, max_records));
+            merged.push(pipeline_rate(
+                wasm_sink(default_merge),
+                &records,
+                max_records,
+            ));
+        }
+        let (native, single, merged) = (median(n), median(single), median(merged));
+        println!(
+            "pipeline at batch {max_records}: native {native:.0} rec/s, wasm one call per batch {single:.0} rec/s ({:.3}), wasm merged {merged:.0} rec/s ({:.3}); merged/unmerged {:.2}x",
+            single / native,
+            merged / native,
+            merged / single
+        );
+        small_batches.insert(
+            format!("pipeline_batch_{max_records}"),
+            serde_json::json!({
+                "native_records_per_sec": native,
+                "wasm_unmerged_records_per_sec": single,
+                "wasm_merged_records_per_sec": merged,
+                "unmerged_ratio": single / native,
+                "merged_ratio": merged / native,
+                "merged_over_unmerged": merged / single,
             }),
-            &records,
-            64,
-        ));
-        single.push(pipeline_rate(wasm_sink(0), &records, 64));
-        merged.push(pipeline_rate(wasm_sink(default_merge), &records, 64));
+        );
     }
-    let (n64, single, merged) = (median(n), median(single), median(merged));
-    println!(
-        "pipeline at batch 64: native {n64:.0} rec/s, wasm one call per batch {single:.0} rec/s ({:.3}), wasm merged {merged:.0} rec/s ({:.3}); merged/unmerged {:.2}x",
-        single / n64,
-        merged / n64,
-        merged / single
-    );
 
     let summary = serde_json::json!({
         "record_bytes": record(0).len(),
         "sink_write": rows,
         "pipeline_batch_1024": { "native_records_per_sec": pn, "wasm_records_per_sec": pw, "ratio": pw / pn },
-        "pipeline_batch_64": {
-            "native_records_per_sec": n64,
-            "wasm_unmerged_records_per_sec": single,
-            "wasm_merged_records_per_sec": merged,
-            "unmerged_ratio": single / n64,
-            "merged_ratio": merged / n64,
-            "merged_over_unmerged": merged / single,
-        },
+        "pipeline_small_batches": small_batches,
         "component_start_ms": { "cold_compile": cold_ms, "cached_load": cached_ms, "instantiate_and_start": instantiate_ms },
     });
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");

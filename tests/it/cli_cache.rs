@@ -156,3 +156,39 @@ fn functions_compiled_before_are_reused_by_a_rebuilt_component() {
     let listed = cache(dir.path(), &["list"]);
     assert!(listed.contains("compiled functions"), "{listed}");
 }
+
+#[test]
+fn runtime_incremental_compilation_keeps_function_entries_for_run() {
+    let count_sink = crate::support::guest("count-sink");
+    let functions_kept = |incremental: bool| {
+        let cache = private_dir();
+        let work = tempfile::tempdir().unwrap();
+        let registry = sinkbox::registry::SinkRegistry::builtin();
+        let config = sinkbox::config::ConfigLoader::new(&registry)
+            .toml(
+                &format!(
+                    "[runtime]\ndata_dir = \"data\"\ncache_dir = \"{}\"\nincremental_compilation = {incremental}\n\
+                     [sinks.count]\ntype = \"wasm\"\ncomponent = \"{}\"\n",
+                    cache.path().display(),
+                    count_sink.display()
+                ),
+                "t.toml",
+                work.path(),
+            )
+            .load()
+            .unwrap();
+        let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+        pipeline.emit(&serde_json::json!({"a": 1})).unwrap();
+        assert_eq!(pipeline.shutdown()[0].records, 1);
+        sinkbox::wasm::cache_entries(cache.path())
+            .unwrap()
+            .iter()
+            .filter(|e| e.is_function())
+            .count()
+    };
+    assert_eq!(functions_kept(false), 0, "off by default for run");
+    assert!(
+        functions_kept(true) > 10,
+        "Cranelift's function entries are kept"
+    );
+}

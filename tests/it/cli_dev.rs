@@ -89,27 +89,45 @@ fn fast_start_compiles_with_winch_into_a_cache_of_its_own() {
         String::from_utf8(output.stdout).unwrap()
     };
     assert!(check(true).contains("ok: "));
-    let winch = sinkbox::wasm::cache_entries(&cache.path().join("winch")).unwrap();
-    assert_eq!(
-        winch.iter().filter(|e| !e.is_function()).count(),
-        1,
-        "{winch:?}"
-    );
+    let entries = sinkbox::wasm::cache_entries(cache.path()).unwrap();
+    let winch: Vec<_> = entries.iter().filter(|e| e.is_fast_start()).collect();
+    assert_eq!(winch.len(), 1, "{entries:?}");
+    assert!(winch[0].path.starts_with(cache.path().join("winch")));
     // Cranelift's build of the same component is its own entry: the fast,
     // slower code never reaches `sinkbox run`.
     assert!(
-        sinkbox::wasm::cache_entries(cache.path())
-            .unwrap()
-            .iter()
-            .all(|e| e.is_function())
+        entries.iter().all(|e| e.is_function() || e.is_fast_start()),
+        "{entries:?}"
     );
     assert!(check(false).contains("ok: "));
+    let entries = sinkbox::wasm::cache_entries(cache.path()).unwrap();
     assert_eq!(
-        sinkbox::wasm::cache_entries(cache.path())
-            .unwrap()
+        entries
             .iter()
-            .filter(|e| !e.is_function())
+            .filter(|e| !e.is_function() && !e.is_fast_start())
             .count(),
         1
+    );
+    // `cache list` shows both builds; `cache clear` removes both.
+    let list = crate::support::sinkbox()
+        .args(["cache", "list", "--dir"])
+        .arg(cache.path())
+        .output()
+        .unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        list.contains("winch/") && list.contains("2 entries"),
+        "{list}"
+    );
+    let clear = crate::support::sinkbox()
+        .args(["cache", "clear", "--dir"])
+        .arg(cache.path())
+        .status()
+        .unwrap();
+    assert!(clear.success());
+    assert!(
+        sinkbox::wasm::cache_entries(cache.path())
+            .unwrap()
+            .is_empty()
     );
 }

@@ -254,9 +254,11 @@ fn runtime_settings_come_from_the_environment_and_set_over_the_file() {
             "runtime.batch.timeout=2s",
             "runtime.batch.max_records=32",
             "runtime.cache_max_size=64MiB",
+            "runtime.incremental_compilation=true",
         ],
     )
     .unwrap();
+    assert!(config.runtime.incremental_compilation);
     assert_eq!(config.runtime.data_dir, Path::new("/var/lib/sinkbox"));
     // The command line wins over the environment.
     assert_eq!(config.runtime.batch.max_records, 32);
@@ -272,7 +274,13 @@ fn runtime_settings_come_from_the_environment_and_set_over_the_file() {
     let err = load(&[("SINKBOX_RUNTIME__BATCH__SIZE", "3")], &[], &[]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "SINKBOX_RUNTIME__BATCH__SIZE: runtime.batch.size: `batch.size` cannot be set this way; the [runtime] settings that can: data_dir, cache_dir, cache_max_size, max_component_size, flush_interval, batch.max_records, batch.max_bytes, batch.timeout"
+        "SINKBOX_RUNTIME__BATCH__SIZE: runtime.batch.size: `batch.size` cannot be set this way; the [runtime] settings that can: data_dir, cache_dir, cache_max_size, max_component_size, flush_interval, incremental_compilation, batch.max_records, batch.max_bytes, batch.timeout"
+    );
+    let err = load(&[], &[], &["runtime.incremental_compilation=yes"]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`yes` is not a boolean; write true or false"),
+        "{err}"
     );
     let err = load(&[], &[], &["runtime.batch.timeout=soon"]).unwrap_err();
     assert!(

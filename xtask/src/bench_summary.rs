@@ -99,3 +99,33 @@ fn machine() -> Value {
         "date": date,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_are_found_at_any_depth_and_named_by_their_path() {
+        let value = serde_json::json!({
+            "mmap_over_bufwriter": 0.66,
+            "pipeline_batch_1024": { "native_records_per_sec": 6.0e6, "ratio": 1.0 },
+            "sink_write": [{ "batch": 64, "ratio": 0.34 }, { "other": { "copy_ratio": 2.0 } }],
+            "note": "ratio",
+            "emit_4_over_1_threads": "not a number",
+        });
+        let mut ratios = Map::new();
+        collect_ratios("bench", &value, &mut ratios);
+        let mut names: Vec<&str> = ratios.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "bench.mmap_over_bufwriter",
+                "bench.pipeline_batch_1024.ratio",
+                "bench.sink_write[1].other.copy_ratio",
+                "bench.sink_write[batch_64].ratio",
+            ]
+        );
+        assert_eq!(ratios["bench.sink_write[batch_64].ratio"], 0.34);
+    }
+}

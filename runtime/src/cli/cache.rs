@@ -71,7 +71,11 @@ pub fn cache(
                     mib(entry.bytes),
                     humantime::format_duration(std::time::Duration::from_secs(age.as_secs()))
                         .to_string(),
-                    entry.path.file_name().unwrap_or_default().to_string_lossy()
+                    entry
+                        .path
+                        .strip_prefix(&dir)
+                        .unwrap_or(&entry.path)
+                        .display()
                 );
             }
             let functions: Vec<_> = entries.iter().filter(|e| e.is_function()).collect();
@@ -81,6 +85,10 @@ pub fn cache(
                     mib(functions.iter().map(|e| e.bytes).sum()),
                     functions.len()
                 );
+            }
+            let fast_start = entries.iter().filter(|e| e.is_fast_start()).count();
+            if fast_start > 0 {
+                println!("({fast_start} under winch/: Winch builds for --fast-start)");
             }
             let total: u64 = entries.iter().map(|e| e.bytes).sum();
             println!(

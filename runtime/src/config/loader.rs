@@ -56,6 +56,7 @@ struct RawRuntime {
     cache_max_size: Option<bytesize::ByteSize>,
     #[serde(with = "crate::registry::duration_text")]
     flush_interval: Duration,
+    incremental_compilation: bool,
 }
 
 impl Default for RawRuntime {
@@ -67,6 +68,7 @@ impl Default for RawRuntime {
             max_component_size: None,
             cache_max_size: None,
             flush_interval: crate::pipeline::DEFAULT_FLUSH_INTERVAL,
+            incremental_compilation: false,
         }
     }
 }
@@ -153,6 +155,7 @@ impl<'r> ConfigLoader<'r> {
                     max_component_size: DEFAULT_MAX_COMPONENT_SIZE,
                     cache_max_size: crate::wasm::DEFAULT_CACHE_MAX_SIZE,
                     flush_interval: crate::pipeline::DEFAULT_FLUSH_INTERVAL,
+                    incremental_compilation: false,
                     config_file: None,
                 },
                 Vec::new(),
@@ -441,6 +444,7 @@ fn parse_file(
             .cache_max_size
             .map_or(crate::wasm::DEFAULT_CACHE_MAX_SIZE, |size| size.as_u64()),
         flush_interval: runtime.flush_interval,
+        incremental_compilation: runtime.incremental_compilation,
         config_file: file.map(|f| {
             let f = if f.is_relative() {
                 std::env::current_dir().unwrap_or_default().join(f)

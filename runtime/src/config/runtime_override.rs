@@ -15,6 +15,7 @@ const KEYS: &[&str] = &[
     "cache_max_size",
     "max_component_size",
     "flush_interval",
+    "incremental_compilation",
     "batch.max_records",
     "batch.max_bytes",
     "batch.timeout",
@@ -63,6 +64,17 @@ pub(crate) fn apply(
         "cache_max_size" => runtime.cache_max_size = size()?,
         "max_component_size" => runtime.max_component_size = size()?,
         "flush_interval" => runtime.flush_interval = duration()?,
+        "incremental_compilation" => {
+            runtime.incremental_compilation = match value.trim() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(error(format!(
+                        "`{value}` is not a boolean; write true or false"
+                    )));
+                }
+            }
+        }
         "batch.max_records" => {
             runtime.batch.max_records =
                 value

@@ -81,8 +81,13 @@ pub struct CacheEntry {
     pub last_used: SystemTime,
 }
 
+/// Where `--fast-start` (Winch) keeps its compiled components, under the
+/// cache directory.
+pub(crate) const FAST_START_DIR: &str = "winch";
+
 /// The entries of the cache in `dir`, least recently used first: whole
-/// components (`*.cwasm`) and Cranelift's function entries (under
+/// components (`*.cwasm`), Winch's builds of them (under `winch/`,
+/// [`CacheEntry::is_fast_start`]) and Cranelift's function entries (under
 /// `functions/`, [`CacheEntry::is_function`]).
 pub fn cache_entries(dir: &Path) -> std::io::Result<Vec<CacheEntry>> {
     let mut entries = Vec::new();
@@ -101,6 +106,13 @@ pub fn cache_entries(dir: &Path) -> std::io::Result<Vec<CacheEntry>> {
         add(entry?.path(), &|p| {
             p.extension().is_some_and(|e| e == "cwasm")
         })?;
+    }
+    if let Ok(fast_start) = std::fs::read_dir(dir.join(FAST_START_DIR)) {
+        for entry in fast_start.flatten() {
+            add(entry.path(), &|p| {
+                p.extension().is_some_and(|e| e == "cwasm")
+            })?;
+        }
     }
     let functions = dir.join(super::function_cache::FUNCTIONS_DIR);
     if let Ok(shards) = std::fs::read_dir(&functions) {
@@ -124,6 +136,16 @@ impl CacheEntry {
     /// Whether this is one compiled function rather than a component.
     pub fn is_function(&self) -> bool {
         self.path.extension().is_none_or(|e| e != "cwasm")
+    }
+
+    /// Whether this is a component compiled by Winch for `--fast-start`.
+    pub fn is_fast_start(&self) -> bool {
+        !self.is_function()
+            && self
+                .path
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == FAST_START_DIR)
     }
 }
 

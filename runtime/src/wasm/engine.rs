@@ -105,7 +105,10 @@ impl WasmEngine {
     /// --fast-start`), not for running or measuring one. Its compiled
     /// components are cached apart, under `cache_dir/winch/`.
     pub fn fast_start(cache_dir: Option<PathBuf>) -> Result<Self, WasmError> {
-        Self::build(cache_dir.map(|dir| dir.join("winch")), Compiler::Winch)
+        Self::build(
+            cache_dir.map(|dir| dir.join(super::compile_cache::FAST_START_DIR)),
+            Compiler::Winch,
+        )
     }
 
     fn build(cache_dir: Option<PathBuf>, compiler: Compiler) -> Result<Self, WasmError> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
 
-use super::prefault::{AHEAD, CHUNK, Prefaulter, populate};
+use super::prefault::{CHUNK, populate};
 use crate::sink::Health;
 
 /// When an [`MmapWriter`] forces its pages to disk (`msync`).
@@ -45,7 +45,10 @@ impl Default for MmapWriterOptions {
 }
 
 /// Appends to a file through a memory map: each append is a `memcpy` into
-/// the page cache, with no system call.
+/// the page cache; one system call per 8 MiB prepares the pages ahead.
+/// For raw throughput on Linux the `file` sink (`write(2)`) measured faster
+/// (see `docs/benchmarks.md`); this writer's appends never enter the
+/// kernel, and what was copied survives a crash of the process.
 ///
 /// The file is pre-sized (`initial_size`) and grows by `growth_factor` when
 /// full. [`MmapWriter::close`] trims it to the bytes written. After a crash
@@ -81,9 +84,6 @@ pub struct MmapWriter {
     /// Start of the bytes appended since the last sync.
     synced_to: u64,
     failed: Option<String>,
-    prefaulter: Option<Prefaulter>,
-    /// How far the prefaulter was last asked to go.
-    prefault_until: u64,
     /// Pages before this offset were prepared (or tried).
     ready_until: u64,
 }
@@ -159,6 +159,11 @@ impl MmapWriter {
         // processes changing the file underneath it is outside its contract
         // (the same as for any mmap-based writer).
         let mut map = unsafe { MmapMut::map_mut(&file)? };
+        // No readahead on faults: new pages then come one at a time from
+        // the allocator's hot lists instead of as large zero-filled folios,
+        // which on a VM that hands free memory back to its host cost several
+        // times more to zero (see docs/benchmarks.md). Only a hint.
+        let _ = map.advise(memmap2::Advice::Random);
         let (len, scrubbed) = recover_end(&mut map[..existing as usize]);
         if scrubbed > 0 {
             // On disk too, so a power loss before the next sync cannot bring
@@ -174,8 +179,6 @@ impl MmapWriter {
             capacity,
             synced_to: len,
             failed: None,
-            prefaulter: Prefaulter::start(),
-            prefault_until: 0,
             ready_until: 0,
         })
     }
@@ -251,9 +254,6 @@ impl MmapWriter {
         map[start..start + head.len()].copy_from_slice(head);
         map[start + head.len()..start + head.len() + tail.len()].copy_from_slice(tail);
         self.len += needed;
-        if self.len + (AHEAD as u64) / 2 >= self.prefault_until {
-            self.prefault_ahead();
-        }
         if let SyncPolicy::EveryBytes(every) = self.options.sync
             && self.len - self.synced_to >= every
             && let Err(err) = self.sync()
@@ -266,34 +266,13 @@ impl MmapWriter {
         Ok(())
     }
 
-    /// Makes sure the pages up to `end` are prepared before the copy: the
-    /// helper's progress if it is far enough, else one chunk now. Taking
-    /// those faults page by page from the copy costs far more.
+    /// Prepares the pages up to `end`, one chunk or more, before the copy.
     fn prepare(&mut self, end: u64) {
         let Some(map) = &self.map else { return };
-        let base = map.as_ptr();
-        if let Some(prefaulter) = &self.prefaulter {
-            self.ready_until = self.ready_until.max(prefaulter.done(base) as u64);
-        }
-        if self.ready_until >= end {
-            return;
-        }
         let from = self.ready_until.max(self.len) & !4095;
         let until = end.max(from + CHUNK as u64).min(self.capacity);
-        // If the kernel cannot (older than 5.14), the pages fault in as they
-        // are written, as with any map.
-        populate(base, from as usize, until as usize);
+        populate(map.as_ptr(), from as usize, until as usize);
         self.ready_until = until;
-        self.prefault_ahead();
-    }
-
-    /// Asks the helper thread to prepare the pages ahead of the end.
-    fn prefault_ahead(&mut self) {
-        if let (Some(prefaulter), Some(map)) = (&self.prefaulter, &self.map) {
-            let until = (self.len + AHEAD as u64).min(self.capacity);
-            prefaulter.request(map.as_ptr(), self.len as usize & !4095, until as usize);
-            self.prefault_until = until;
-        }
     }
 
     fn grow(&mut self, at_least: u64) -> io::Result<()> {
@@ -317,7 +296,6 @@ impl MmapWriter {
         match result {
             Ok(()) => {
                 self.capacity = capacity;
-                self.prefault_ahead();
                 Ok(())
             }
             Err(err) => {
