@@ -194,31 +194,28 @@ fn main() -> anyhow::Result<()> {
         median_round(four),
     );
     println!("{EVENTS} events + {TIMED} timed, one file each, median of {ROUNDS} rounds:");
-    println!(
-        "  tracing-subscriber json + tracing-appender  {:>10.0} ev/s  p50 {:>5} ns  p99 {:>6} ns",
-        peer.0,
-        percentile(&peer.1, 0.5),
-        percentile(&peer.1, 0.99)
+    let print = |label: &str, r: &(f64, Vec<u64>), ratio: Option<(&str, f64)>| {
+        let ratio = ratio.map_or(String::new(), |(name, value)| {
+            format!("   {name} {value:.2}x")
+        });
+        println!(
+            "  {label:<43} {:>10.0} ev/s  p50 {:>5} ns  p99 {:>6} ns{ratio}",
+            r.0,
+            percentile(&r.1, 0.5),
+            percentile(&r.1, 0.99)
+        );
+    };
+    print("tracing-subscriber json + tracing-appender", &peer, None);
+    print(
+        "SinkboxLayer -> file sink",
+        &layer,
+        Some(("layer/peer", layer.0 / peer.0)),
     );
-    println!(
-        "  SinkboxLayer -> file sink                   {:>10.0} ev/s  p50 {:>5} ns  p99 {:>6} ns   layer/peer {:.2}x",
-        layer.0,
-        percentile(&layer.1, 0.5),
-        percentile(&layer.1, 0.99),
-        layer.0 / peer.0
-    );
-    println!(
-        "  Pipeline::emit, 1 thread                    {:>10.0} ev/s  p50 {:>5} ns  p99 {:>6} ns",
-        one.0,
-        percentile(&one.1, 0.5),
-        percentile(&one.1, 0.99)
-    );
-    println!(
-        "  Pipeline::emit, 4 threads                   {:>10.0} ev/s  p50 {:>5} ns  p99 {:>6} ns   4/1 threads {:.2}x",
-        four.0,
-        percentile(&four.1, 0.5),
-        percentile(&four.1, 0.99),
-        four.0 / one.0
+    print("Pipeline::emit, 1 thread", &one, None);
+    print(
+        "Pipeline::emit, 4 threads",
+        &four,
+        Some(("4/1 threads", four.0 / one.0)),
     );
     let row = |r: &(f64, Vec<u64>)| {
         serde_json::json!({

@@ -933,6 +933,26 @@ mod tests {
         (worker, shared, seen)
     }
 
+    /// Checks the counters and the writes against `row`; returns the stats.
+    fn check(row: &Row, shared: &WorkerShared, seen: &Writes) -> crate::SinkStats {
+        let stats = shared
+            .counters
+            .snapshot("scripted", 0, &ModuleState::default(), 0, None);
+        assert_eq!(
+            (
+                stats.records,
+                stats.dead_lettered,
+                stats.retries,
+                stats.restarts
+            ),
+            row.expect,
+            "{}: {stats:?}",
+            row.name
+        );
+        assert_eq!(*seen.lock().unwrap(), row.writes, "{}", row.name);
+        stats
+    }
+
     #[test]
     fn every_outcome_is_handled_as_the_contract_says() {
         let partial = |accepted| WriteOutcome::Partial {
@@ -1001,26 +1021,13 @@ mod tests {
                 writes: vec![(10, 4), (10, 4)],
             },
         ];
-        for row in rows {
+        for mut row in rows {
             let dir = tempfile::tempdir().unwrap();
-            let (mut worker, shared, seen) = scripted_worker(dir.path(), row.script);
+            let script = std::mem::take(&mut row.script);
+            let (mut worker, shared, seen) = scripted_worker(dir.path(), script);
             let records: Vec<String> = (0..4).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
             worker.deliver(Batch::from_records(&records, 10), false);
-            let stats = shared
-                .counters
-                .snapshot("scripted", 0, &ModuleState::default(), 0, None);
-            assert_eq!(
-                (
-                    stats.records,
-                    stats.dead_lettered,
-                    stats.retries,
-                    stats.restarts
-                ),
-                row.expect,
-                "{}: {stats:?}",
-                row.name
-            );
-            assert_eq!(*seen.lock().unwrap(), row.writes, "{}", row.name);
+            check(&row, &shared, &seen);
         }
     }
 
@@ -1073,25 +1080,12 @@ mod tests {
                 writes: vec![(10, 12), (16, 2), (18, 4)],
             },
         ];
-        for row in rows {
+        for mut row in rows {
             let dir = tempfile::tempdir().unwrap();
-            let (mut worker, shared, seen) = scripted_worker(dir.path(), row.script);
+            let script = std::mem::take(&mut row.script);
+            let (mut worker, shared, seen) = scripted_worker(dir.path(), script);
             worker.deliver_merged(parts(&records));
-            let stats = shared
-                .counters
-                .snapshot("scripted", 0, &ModuleState::default(), 0, None);
-            assert_eq!(
-                (
-                    stats.records,
-                    stats.dead_lettered,
-                    stats.retries,
-                    stats.restarts
-                ),
-                row.expect,
-                "{}: {stats:?}",
-                row.name
-            );
-            assert_eq!(*seen.lock().unwrap(), row.writes, "{}", row.name);
+            let stats = check(&row, &shared, &seen);
             assert_eq!(
                 stats.batches + u64::from(stats.dead_lettered > 0),
                 3,
