@@ -269,8 +269,10 @@ impl SinkWorker {
                     let mut next = take_for_lane(&shared, &self.next_sequence, &routed, false);
                     while let Some(batch) = next.take() {
                         let (parts, left_over) = self.merge_queued(queue, batch);
+                        // Probation counts batches, merged or not.
+                        let batches = parts.len() as u32;
                         self.deliver_merged(parts);
-                        self.probation_tick();
+                        self.probation_tick(batches);
                         next = left_over;
                     }
                 }
@@ -287,7 +289,7 @@ impl SinkWorker {
                     if let (true, Some(lane)) = (done, &shared.buffer) {
                         lane.buffer.ack_through(through);
                     }
-                    self.probation_tick();
+                    self.probation_tick(1);
                 }
                 QueueItem::Flush(ticket) => ticket.complete(self.flush(Some(ticket.deadline))),
                 QueueItem::Swap(request) => self.swap(*request),
@@ -394,10 +396,10 @@ impl SinkWorker {
         request.done.complete(started.elapsed());
     }
 
-    /// One more batch went through the reloaded module without a fault.
-    fn probation_tick(&mut self) {
+    /// `batches` more went through the reloaded module without a fault.
+    fn probation_tick(&mut self, batches: u32) {
         if let Some(probation) = &mut self.probation {
-            probation.batches_left = probation.batches_left.saturating_sub(1);
+            probation.batches_left = probation.batches_left.saturating_sub(batches);
             if probation.batches_left == 0 {
                 self.probation = None;
             }
