@@ -593,3 +593,90 @@ fn a_sink_that_takes_merged_batches_gets_the_queued_ones_together_within_its_lim
     // The first batch went alone; the 60 behind it in at most 8 calls.
     assert!(merged.len() <= 9, "{merged:?}");
 }
+
+/// Takes merged batches; rejects any call holding a `poison` record and
+/// notes the (first sequence, count) of every call.
+struct PoisonRejectingSink {
+    inner: RecordingSink,
+    calls: Arc<std::sync::Mutex<Vec<(u64, u32)>>>,
+}
+
+impl sinkbox::Sink for PoisonRejectingSink {
+    fn start(&mut self) -> Result<(), sinkbox::SinkError> {
+        self.inner.start()
+    }
+    fn write(&mut self, batch: &sinkbox::Batch) -> sinkbox::WriteOutcome {
+        self.calls
+            .lock()
+            .unwrap()
+            .push((batch.first_sequence(), batch.len()));
+        if batch
+            .records()
+            .any(|r| std::str::from_utf8(r).unwrap().contains("poison"))
+        {
+            return sinkbox::WriteOutcome::Rejected("a poison record".into());
+        }
+        self.inner.write(batch)
+    }
+    fn merge_limit(&self) -> Option<usize> {
+        Some(1 << 20)
+    }
+}
+
+#[test]
+fn a_poisoned_batch_in_a_merged_call_is_dead_lettered_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let gate = Gate::closed();
+    let calls = Arc::default();
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path())
+        .batch(BatchOptions {
+            max_records: 4,
+            max_bytes: 1 << 20,
+            timeout: Duration::from_secs(3600),
+        })
+        .sink(
+            "merging",
+            PoisonRejectingSink {
+                inner: RecordingSink::gated(&recorder, &gate),
+                calls: Arc::clone(&calls),
+            },
+        )
+        .build()
+        .unwrap();
+    emit_n(&pipeline, 0..4);
+    wait_until("the sink is stuck in its first write", || {
+        gate.entered() == 1
+    });
+    for i in 4..16u32 {
+        let record = if i == 9 {
+            serde_json::json!({ "i": i, "poison": true })
+        } else {
+            serde_json::json!({ "i": i })
+        };
+        pipeline.emit(&record).unwrap();
+    }
+    wait_until("three batches wait in the queue", || {
+        pipeline.stats()[0].queue_depth == 3
+    });
+    gate.open();
+    let stats = pipeline.shutdown().remove(0);
+    // The three queued batches went in one call, which was rejected; then
+    // each went alone, and only the one holding the poison record was
+    // rejected again.
+    assert_eq!(
+        *calls.lock().unwrap(),
+        [(0, 4), (4, 12), (4, 4), (8, 4), (12, 4)]
+    );
+    assert_eq!((stats.records, stats.dead_lettered), (12, 4), "{stats:?}");
+    assert_eq!(numbers(&recorder), (0..8).chain(12..16).collect::<Vec<_>>());
+    let letters =
+        crate::support::dead_letters(&dir.path().join("dead-letter").join("merging.ndjson"));
+    let sequences: Vec<u64> = letters
+        .iter()
+        .map(|l| l["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sequences, [8, 9, 10, 11]);
+    assert_eq!(letters[0]["reason"], "rejected: a poison record");
+}
