@@ -90,7 +90,9 @@ impl<S: Subscriber> Layer<S> for SinkboxLayer {
             write_record(event, out, scratch);
             let _ = self.pipeline.emit_rendered(rank, out);
         };
-        BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
+        // `try_with`: an event logged while the thread's locals are torn
+        // down (from another local's `Drop`) must not panic the caller.
+        let used_buffers = BUFFERS.try_with(|buffers| match buffers.try_borrow_mut() {
             Ok(mut buffers) => {
                 let (out, scratch) = &mut *buffers;
                 emit(out, scratch);
@@ -105,6 +107,9 @@ impl<S: Subscriber> Layer<S> for SinkboxLayer {
             // `Debug` that logs) gets buffers of its own.
             Err(_) => emit(&mut Vec::new(), &mut String::new()),
         });
+        if used_buffers.is_err() {
+            emit(&mut Vec::new(), &mut String::new());
+        }
     }
 }
 
