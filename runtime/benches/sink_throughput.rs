@@ -23,6 +23,15 @@ struct NativeCountSink {
     bytes: u64,
 }
 
+impl NativeCountSink {
+    fn boxed() -> Box<dyn Sink> {
+        Box::new(NativeCountSink {
+            records: 0,
+            bytes: 0,
+        })
+    }
+}
+
 impl Sink for NativeCountSink {
     fn start(&mut self) -> Result<(), SinkError> {
         Ok(())
@@ -173,14 +182,7 @@ fn main() -> anyhow::Result<()> {
     let records: Vec<String> = (0..500_000).map(record).collect();
     let (mut n, mut w) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        n.push(pipeline_rate(
-            Box::new(NativeCountSink {
-                records: 0,
-                bytes: 0,
-            }),
-            &records,
-            1024,
-        ));
+        n.push(pipeline_rate(NativeCountSink::boxed(), &records, 1024));
         w.push(pipeline_rate(
             Box::new(WasmSink::new(
                 "count",
@@ -216,10 +218,7 @@ fn main() -> anyhow::Result<()> {
         let (mut n, mut single, mut merged) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..3 {
             n.push(pipeline_rate(
-                Box::new(NativeCountSink {
-                    records: 0,
-                    bytes: 0,
-                }),
+                NativeCountSink::boxed(),
                 &records,
                 max_records,
             ));
