@@ -535,98 +535,54 @@ impl SinkWorker {
     /// back as the batches it was made of, each delivered alone with its own
     /// retries and restarts: merging saves calls, never widens what one
     /// poisoned batch takes down with it.
-    fn deliver_merged(&mut self, mut parts: Vec<Batch>) {
+    fn deliver_merged(&mut self, parts: Vec<Batch>) {
         if parts.len() == 1 || !self.running || self.shared.abandoned() {
             for part in parts {
                 self.deliver(part, false);
             }
             return;
         }
-        let merged = Batch::concat(&parts);
-        let shared = self.shared.clone();
-        let counters = &shared.counters;
-        let outcome =
-            guarded("write", || self.sink.write(&merged)).unwrap_or_else(WriteOutcome::Fatal);
-        // How many records at the front the call settled.
-        let settled = match outcome {
-            WriteOutcome::Accepted => merged.len(),
-            WriteOutcome::Partial { accepted, .. } if accepted >= merged.len() => {
-                if accepted > merged.len() {
-                    tracing::warn!(
-                        sink = %self.shared.name,
-                        "contract violation: `partial` accepted {accepted} of {} records; treated as accepted",
-                        merged.len()
-                    );
-                }
-                merged.len()
-            }
-            WriteOutcome::Partial { accepted, .. } => {
-                SinkCounters::add(&counters.partial, 1);
-                self.accepted(&merged.take(accepted));
-                accepted
-            }
-            WriteOutcome::Refused {
-                handled, refused, ..
-            } => {
-                let handled = handled.min(merged.len());
-                // Counts what it delivered and dead-letters what was refused.
-                self.settle_refused(&merged.take(handled), refused);
-                if handled == merged.len() {
-                    SinkCounters::add(&counters.batches, parts.len() as u64);
-                    return;
-                }
-                SinkCounters::add(&counters.partial, 1);
-                handled
-            }
-            WriteOutcome::Retryable(reason) => {
-                SinkCounters::add(&counters.retryable, 1);
-                self.set_health(Health::Degraded(format!("retrying: {reason}")));
-                self.pause(self.policy.backoff(1));
-                0
-            }
-            WriteOutcome::Rejected(_) => {
-                SinkCounters::add(&counters.rejected, 1);
-                0
-            }
-            WriteOutcome::Fatal(reason) => {
-                SinkCounters::add(&counters.fatal, 1);
-                tracing::warn!(sink = %self.shared.name, "fatal: {reason}");
-                self.running = false;
-                // After a rollback the parts go to the previous module.
-                self.roll_back(&reason);
-                0
-            }
-        };
-        if settled == merged.len() {
-            self.batch_done(&merged);
-            SinkCounters::add(&counters.batches, parts.len() as u64 - 1);
-            return;
-        }
+        self.deliver_batch(Batch::concat(&parts), false, parts);
+    }
+
+    /// After a merged call: `rest` (its unsettled tail) goes back as the
+    /// parts it overlaps, each delivered alone; parts the call settled whole
+    /// count as delivered batches.
+    fn deliver_parts_of(&mut self, rest: &Batch, parts: Vec<Batch>) -> bool {
         tracing::debug!(
             sink = %self.shared.name,
-            "a merged batch of {} records was not taken whole; delivering the {} batches it was made of one by one",
-            merged.len(),
-            parts.len()
+            "a merged batch was not taken whole; delivering its last {} records as the batches they came in",
+            rest.len()
         );
-        let first_unsettled = merged.first_sequence() + u64::from(settled);
-        let before = parts.len();
-        parts.retain(|part| part.first_sequence() + u64::from(part.len()) > first_unsettled);
-        // Batches the call settled whole are done.
-        SinkCounters::add(&counters.batches, (before - parts.len()) as u64);
+        let first_unsettled = rest.first_sequence();
         for part in parts {
-            let done = first_unsettled.saturating_sub(part.first_sequence()) as u32;
-            let rest = if done > 0 { part.skip(done) } else { part };
+            let done = first_unsettled.saturating_sub(part.first_sequence());
+            if done >= u64::from(part.len()) {
+                SinkCounters::add(&self.shared.counters.batches, 1);
+                continue;
+            }
             // The merged call was an extra one: each batch's own retries
             // start from here.
-            self.deliver(rest, false);
+            self.deliver(part.skip(done as u32), false);
         }
+        true
     }
 
     /// Delivers one batch: retries `retryable` and the tail of `partial` with
     /// back-off, restarts the sink on `fatal`, dead-letters when the limits run
     /// out or on `rejected`. `false` when a shutdown's deadline left a
     /// `buffered` batch undelivered: it stays in the disk buffer.
-    fn deliver(&mut self, mut batch: Batch, buffered: bool) -> bool {
+    fn deliver(&mut self, batch: Batch, buffered: bool) -> bool {
+        self.deliver_batch(batch, buffered, Vec::new())
+    }
+
+    /// [`Self::deliver`]; `parts`, when not empty, are the batches `batch`
+    /// was merged from: an answer other than `accepted` then settles what it
+    /// can and hands the rest to [`Self::deliver_parts_of`] instead of
+    /// retrying the merged batch.
+    fn deliver_batch(&mut self, mut batch: Batch, buffered: bool, parts: Vec<Batch>) -> bool {
+        let merged = !parts.is_empty();
+        let batches = parts.len().max(1) as u64;
         let shared = self.shared.clone();
         let counters = &shared.counters;
         let mut retries = 0u32;
@@ -670,13 +626,16 @@ impl SinkWorker {
                 guarded("write", || self.sink.write(&batch)).unwrap_or_else(WriteOutcome::Fatal);
             match outcome {
                 WriteOutcome::Accepted => {
-                    self.batch_done(&batch);
+                    self.batch_done(&batch, batches);
                     return true;
                 }
                 WriteOutcome::Partial { accepted, reason } if accepted < batch.len() => {
                     SinkCounters::add(&counters.partial, 1);
                     self.accepted(&batch.take(accepted));
                     batch = batch.skip(accepted);
+                    if merged {
+                        return self.deliver_parts_of(&batch, parts);
+                    }
                     if !self.back_off(&mut retries, &batch, &reason) {
                         return true;
                     }
@@ -689,19 +648,25 @@ impl SinkWorker {
                             batch.len()
                         );
                     }
-                    {
-                        self.batch_done(&batch);
-                        return true;
-                    }
+                    self.batch_done(&batch, batches);
+                    return true;
                 }
                 WriteOutcome::Retryable(reason) => {
                     SinkCounters::add(&counters.retryable, 1);
+                    if merged {
+                        self.set_health(Health::Degraded(format!("retrying: {reason}")));
+                        self.pause(self.policy.backoff(1));
+                        return self.deliver_parts_of(&batch, parts);
+                    }
                     if !self.back_off(&mut retries, &batch, &reason) {
                         return true;
                     }
                 }
                 WriteOutcome::Rejected(reason) => {
                     SinkCounters::add(&counters.rejected, 1);
+                    if merged {
+                        return self.deliver_parts_of(&batch, parts);
+                    }
                     self.dead_letter(&batch, &format!("rejected: {reason}"));
                     return true;
                 }
@@ -713,11 +678,14 @@ impl SinkWorker {
                     let handled = handled.min(batch.len());
                     self.settle_refused(&batch.take(handled), refused);
                     if handled == batch.len() {
-                        SinkCounters::add(&counters.batches, 1);
+                        SinkCounters::add(&counters.batches, batches);
                         return true;
                     }
                     SinkCounters::add(&counters.partial, 1);
                     batch = batch.skip(handled);
+                    if merged {
+                        return self.deliver_parts_of(&batch, parts);
+                    }
                     if !self.back_off(&mut retries, &batch, &retry_reason) {
                         return true;
                     }
@@ -726,7 +694,12 @@ impl SinkWorker {
                     SinkCounters::add(&counters.fatal, 1);
                     tracing::warn!(sink = %self.shared.name, "fatal: {reason}");
                     self.running = false;
-                    if self.roll_back(&reason) {
+                    let rolled_back = self.roll_back(&reason);
+                    if merged {
+                        // To the previous module, if rolled back.
+                        return self.deliver_parts_of(&batch, parts);
+                    }
+                    if rolled_back {
                         // Redeliver to the previous module: what the new
                         // one accepted is already counted and skipped.
                         sent_before = false;
@@ -738,9 +711,10 @@ impl SinkWorker {
         }
     }
 
-    fn batch_done(&self, batch: &Batch) {
+    /// `batch` (made of `batches` of the pipeline's) was delivered.
+    fn batch_done(&self, batch: &Batch, batches: u64) {
         self.accepted(batch);
-        SinkCounters::add(&self.shared.counters.batches, 1);
+        SinkCounters::add(&self.shared.counters.batches, batches);
         let mut health = self.shared.health.lock().unwrap();
         if *health != Health::Healthy {
             *health = Health::Healthy;
