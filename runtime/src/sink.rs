@@ -96,6 +96,16 @@ pub enum WriteOutcome {
         /// when `handled` covers the batch).
         retry_reason: String,
     },
+    /// Nothing was sent: the sink holds the batch back for now (its
+    /// circuit breaker is open after repeated failures). The pipeline
+    /// waits `wait` and offers the batch again. A deferral is not a retry:
+    /// it never uses up the batch's `max_retries`.
+    Deferred {
+        /// How long until the sink will send again.
+        wait: std::time::Duration,
+        /// Why it holds back.
+        reason: String,
+    },
     /// The sink is broken: restart it and retry the batch.
     Fatal(String),
 }

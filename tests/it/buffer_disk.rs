@@ -38,7 +38,8 @@ fn spec(sink: impl Sink + 'static, options: DiskBufferOptions) -> SinkSpec {
     SinkSpec {
         queue_capacity: 1,
         retry: sinkbox::pipeline::RetryPolicy {
-            max_retries: 1_000_000,
+            max_retries: Some(1_000_000),
+            max_retry_duration: None,
             initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(20),
             max_restarts: 3,

@@ -161,9 +161,12 @@ fn every_declared_default_parses() {
             .unwrap()
             .default
     };
+    // Neither retry limit has a fixed default: unset means "the retry
+    // window decides", and the window depends on the buffer.
+    assert_eq!((declared("max_retries"), retry.max_retries), (None, None));
     assert_eq!(
-        declared("max_retries"),
-        Some(retry.max_retries.to_string().as_str())
+        (declared("max_retry_duration"), retry.max_retry_duration),
+        (None, None)
     );
     assert_eq!(
         declared("max_restarts"),

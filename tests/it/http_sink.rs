@@ -233,7 +233,8 @@ fn pipeline(
 
 fn quick_retries(max_retries: u32) -> RetryPolicy {
     RetryPolicy {
-        max_retries,
+        max_retries: Some(max_retries),
+        max_retry_duration: None,
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
         max_restarts: 2,

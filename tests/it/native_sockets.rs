@@ -127,7 +127,8 @@ fn record(i: usize) -> String {
 /// Patient retries: the pipeline keeps a batch while the receiver is away.
 fn patient() -> RetryPolicy {
     RetryPolicy {
-        max_retries: 500,
+        max_retries: Some(500),
+        max_retry_duration: None,
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(20),
         max_restarts: 3,

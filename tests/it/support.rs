@@ -79,7 +79,8 @@ pub fn component(name: &str) -> Arc<SinkComponent> {
 /// Retries and restarts that run out fast, so failure paths take milliseconds.
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy {
-        max_retries: 2,
+        max_retries: Some(2),
+        max_retry_duration: None,
         initial_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
         max_restarts: 2,

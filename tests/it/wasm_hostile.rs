@@ -193,7 +193,8 @@ impl<'a> Attack<'a> {
             })
             .sink_spec(SinkSpec {
                 retry: RetryPolicy {
-                    max_retries: 2,
+                    max_retries: Some(2),
+                    max_retry_duration: None,
                     initial_backoff: Duration::from_millis(1),
                     max_backoff: Duration::from_millis(5),
                     max_restarts: 2,

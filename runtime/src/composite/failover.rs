@@ -71,7 +71,9 @@ impl Sink for FailoverSink {
             let was_down = self.down[index].is_some();
             let target = &mut self.targets[index];
             match target.sink.write(batch) {
-                WriteOutcome::Retryable(why) | WriteOutcome::Fatal(why) => {
+                WriteOutcome::Retryable(why)
+                | WriteOutcome::Fatal(why)
+                | WriteOutcome::Deferred { reason: why, .. } => {
                     if !was_down {
                         tracing::warn!(sink = %self.name, target = %target.name, "target failed, failing over: {why}");
                     }
@@ -88,10 +90,14 @@ impl Sink for FailoverSink {
             }
         }
         if failures.is_empty() {
-            return WriteOutcome::Retryable(format!(
-                "every target is down; the next probe is within {:?}",
-                self.probe_interval
-            ));
+            // Nothing was sent: waiting for a probe is not a retry.
+            return WriteOutcome::Deferred {
+                wait: self.probe_interval,
+                reason: format!(
+                    "every target is down; the next probe is within {:?}",
+                    self.probe_interval
+                ),
+            };
         }
         WriteOutcome::Retryable(format!("every target failed: {}", failures.join("; ")))
     }

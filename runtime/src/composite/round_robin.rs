@@ -38,6 +38,9 @@ impl Sink for RoundRobinSink {
         let first = self.next % count;
         self.next = self.next.wrapping_add(1);
         let mut failures = Vec::new();
+        // The shortest wait when every target held the batch back unsent.
+        let mut deferred: Option<std::time::Duration> = None;
+        let mut sent = false;
         for offset in 0..count {
             let index = (first + offset) % count;
             let target = &mut self.targets[index];
@@ -49,8 +52,16 @@ impl Sink for RoundRobinSink {
                 self.broken[index] = false;
             }
             match target.sink.write(batch) {
-                WriteOutcome::Retryable(why) => failures.push(format!("{}: {why}", target.name)),
+                WriteOutcome::Retryable(why) => {
+                    sent = true;
+                    failures.push(format!("{}: {why}", target.name))
+                }
+                WriteOutcome::Deferred { wait, reason } => {
+                    deferred = Some(deferred.map_or(wait, |w| w.min(wait)));
+                    failures.push(format!("{}: {reason}", target.name))
+                }
                 WriteOutcome::Fatal(why) => {
+                    sent = true;
                     self.broken[index] = true;
                     failures.push(format!("{}: {why}", target.name));
                 }
@@ -58,7 +69,11 @@ impl Sink for RoundRobinSink {
             }
             tracing::debug!(sink = %self.name, target = %target.name, "skipped a failing target");
         }
-        WriteOutcome::Retryable(format!("every target failed: {}", failures.join("; ")))
+        let reason = format!("every target failed: {}", failures.join("; "));
+        match deferred {
+            Some(wait) if !sent => WriteOutcome::Deferred { wait, reason },
+            _ => WriteOutcome::Retryable(reason),
+        }
     }
 
     fn flush(&mut self) -> FlushOutcome {

@@ -171,8 +171,15 @@ impl RawSink {
             let n = common.integer_or_default(option)?;
             u32::try_from(n).map_err(|_| common.invalid(option, "too large"))
         };
+        let max_retries = match common.integer("max_retries")? {
+            Some(n) => {
+                Some(u32::try_from(n).map_err(|_| common.invalid("max_retries", "too large"))?)
+            }
+            None => None,
+        };
         let retry = RetryPolicy {
-            max_retries: count("max_retries")?,
+            max_retries,
+            max_retry_duration: common.duration("max_retry_duration")?,
             initial_backoff: common.duration_or_default("initial_backoff")?,
             max_backoff: common.duration_or_default("max_backoff")?,
             max_restarts: count("max_restarts")?,

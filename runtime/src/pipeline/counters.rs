@@ -13,6 +13,7 @@ pub(crate) struct SinkCounters {
     pub partial: AtomicU64,
     pub fatal: AtomicU64,
     pub retries: AtomicU64,
+    pub deferred: AtomicU64,
     pub dropped: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub restarts: AtomicU64,
@@ -51,6 +52,7 @@ impl SinkCounters {
                 fatal: self.fatal.load(Relaxed),
             },
             retries: self.retries.load(Relaxed),
+            deferred: self.deferred.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
             restarts: self.restarts.load(Relaxed),
@@ -87,6 +89,9 @@ pub struct SinkStats {
     pub errors: OutcomeErrors,
     /// Times a batch (or its tail) was sent again.
     pub retries: u64,
+    /// Times a batch was held back unsent (the sink's circuit breaker was
+    /// open) and offered again later; not retries.
+    pub deferred: u64,
     /// Records dropped by the overflow policy.
     pub dropped: u64,
     /// Records written to the dead-letter file.

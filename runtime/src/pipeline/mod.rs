@@ -10,6 +10,7 @@ mod disk_buffer;
 mod lane;
 mod lane_settings;
 mod open_batches;
+mod outage;
 pub mod prometheus;
 mod queue;
 mod retry_policy;
@@ -28,7 +29,7 @@ pub use counters::{OutcomeErrors, SinkStats};
 pub use dead_letter::{DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetter, read_dead_letters};
 pub use disk_buffer::{BufferStats, DiskBufferOptions, SyncPolicy, WhenFull};
 pub use queue::OverflowPolicy;
-pub use retry_policy::RetryPolicy;
+pub use retry_policy::{DEFAULT_MAX_RETRY_DURATION, RetryPolicy};
 
 pub(crate) use lane::{LaneSettings, SinkLane};
 pub(crate) use sink_parts::sink_parts;

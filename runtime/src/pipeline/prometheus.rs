@@ -65,6 +65,12 @@ pub fn render(stats: &[SinkStats], health: &[(String, Health)]) -> String {
         &|s| n(s.retries),
     );
     family(
+        "sinkbox_sink_deferred_total",
+        "counter",
+        "Times a batch was held back unsent while the sink's circuit breaker was open.",
+        &|s| n(s.deferred),
+    );
+    family(
         "sinkbox_sink_dropped_total",
         "counter",
         "Records dropped by the overflow policy or a full disk buffer.",

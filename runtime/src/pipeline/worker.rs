@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::control::SwapRequest;
 use super::counters::{ModuleState, SinkCounters};
 use super::dead_letter::DeadLetterStore;
+use super::outage::{Outage, OutageNews};
 use super::queue::{QueueItem, SinkQueue};
 use super::retry_policy::RetryPolicy;
 use super::sink_parts::sink_parts;
@@ -128,6 +129,9 @@ pub(crate) struct SinkWorker {
     /// For an optional sink that could not start: when to try again, and
     /// how many tries so far.
     start_retry: Option<(Instant, u32)>,
+    /// Since when the sink has been failing, for the retry window and the
+    /// operator's log lines.
+    outage: Outage,
     /// The sequence number after the last record the sink was handed. A
     /// lane with a `when` numbers what it takes from here, so the numbers a
     /// sink sees never repeat, reloads included (a composite's target
@@ -152,6 +156,7 @@ impl SinkWorker {
             running: false,
             probation: None,
             start_retry: None,
+            outage: Outage::default(),
             next_sequence: Arc::default(),
         }
     }
@@ -483,6 +488,7 @@ impl SinkWorker {
             return Err("the sink is not running and could not be restarted".into());
         }
         let mut attempt = 0;
+        let started = Instant::now();
         loop {
             match guarded("flush", || self.sink.flush()).unwrap_or_else(FlushOutcome::Fatal) {
                 FlushOutcome::Done => return Ok(()),
@@ -490,8 +496,11 @@ impl SinkWorker {
                     attempt += 1;
                     let pause = self.policy.backoff(attempt);
                     let past_deadline = deadline.is_some_and(|d| Instant::now() + pause >= d);
-                    if attempt > self.policy.max_retries || past_deadline || self.shared.abandoned()
-                    {
+                    let given_up = self
+                        .policy
+                        .give_up(attempt, started.elapsed(), self.disk_buffered())
+                        .is_some();
+                    if given_up || past_deadline || self.shared.abandoned() {
                         return Err(format!(
                             "flush still failing after {attempt} attempts: {reason}"
                         ));
@@ -618,16 +627,36 @@ impl SinkWorker {
                     continue;
                 }
             }
-            // A retry is a batch (or its tail) actually sent again.
-            if std::mem::replace(&mut sent_before, true) {
-                SinkCounters::add(&counters.retries, 1);
-            }
             let outcome =
                 guarded("write", || self.sink.write(&batch)).unwrap_or_else(WriteOutcome::Fatal);
+            // A retry is a batch (or its tail) actually sent again; a
+            // deferred batch was not sent.
+            if !matches!(outcome, WriteOutcome::Deferred { .. })
+                && std::mem::replace(&mut sent_before, true)
+            {
+                SinkCounters::add(&counters.retries, 1);
+            }
+            self.note_outcome(&outcome, batch.len());
             match outcome {
                 WriteOutcome::Accepted => {
                     self.batch_done(&batch, batches);
                     return true;
+                }
+                WriteOutcome::Deferred { wait, reason } => {
+                    SinkCounters::add(&counters.deferred, 1);
+                    if let Some(why) = self.policy.give_up(
+                        0,
+                        self.outage.length(Instant::now()),
+                        self.disk_buffered(),
+                    ) {
+                        self.dead_letter(&batch, &format!("{why}: {reason}"));
+                        return true;
+                    }
+                    self.set_health(Health::Unhealthy(reason));
+                    self.pause(self.wait_within_window(wait));
+                    if merged {
+                        return self.deliver_parts_of(&batch, parts);
+                    }
                 }
                 WriteOutcome::Partial { accepted, reason } if accepted < batch.len() => {
                     SinkCounters::add(&counters.partial, 1);
@@ -655,7 +684,7 @@ impl SinkWorker {
                     SinkCounters::add(&counters.retryable, 1);
                     if merged {
                         self.set_health(Health::Degraded(format!("retrying: {reason}")));
-                        self.pause(self.policy.backoff(1));
+                        self.pause(self.wait_within_window(self.policy.backoff(1)));
                         return self.deliver_parts_of(&batch, parts);
                     }
                     if !self.back_off(&mut retries, &batch, &reason) {
@@ -722,22 +751,105 @@ impl SinkWorker {
     }
 
     /// Spends one retry and sleeps the back-off; dead-letters and returns
-    /// `false` once the retry limit is spent.
+    /// `false` once the retry limit or the retry window is spent.
     fn back_off(&mut self, retries: &mut u32, batch: &Batch, reason: &str) -> bool {
         *retries += 1;
-        if *retries > self.policy.max_retries {
-            self.dead_letter(
-                batch,
-                &format!(
-                    "still failing after {} retries: {reason}",
-                    self.policy.max_retries
-                ),
-            );
+        let outage = self.outage.length(Instant::now());
+        if let Some(why) = self.policy.give_up(*retries, outage, self.disk_buffered()) {
+            self.dead_letter(batch, &format!("{why}: {reason}"));
             return false;
         }
         self.set_health(Health::Degraded(format!("retrying: {reason}")));
-        self.pause(self.policy.backoff(*retries));
+        self.pause(self.wait_within_window(self.policy.backoff(*retries)));
         true
+    }
+
+    /// `wait`, cut short where the retry window ends (the batch then gets
+    /// its last try on time), and at least a millisecond.
+    fn wait_within_window(&self, wait: Duration) -> Duration {
+        let left = self
+            .policy
+            .retry_window(self.disk_buffered())
+            .map_or(wait, |window| {
+                window.saturating_sub(self.outage.length(Instant::now()))
+            });
+        wait.min(left).max(Duration::from_millis(1))
+    }
+
+    /// Whether the sink has a disk buffer (its batches then wait out an
+    /// outage there, without a retry window unless one is set).
+    fn disk_buffered(&self) -> bool {
+        self.shared.buffer.is_some()
+    }
+
+    /// Keeps the outage clock from an answer to a batch of `len` records,
+    /// and tells the operator, at a bounded rate, that the sink is failing
+    /// and when it delivers again.
+    fn note_outcome(&mut self, outcome: &WriteOutcome, len: u32) {
+        let now = Instant::now();
+        let failure = match outcome {
+            WriteOutcome::Retryable(reason) | WriteOutcome::Deferred { reason, .. } => Some(reason),
+            WriteOutcome::Partial {
+                accepted: 0,
+                reason,
+            } if len > 0 => Some(reason),
+            WriteOutcome::Refused {
+                handled: 0,
+                retry_reason,
+                ..
+            } if len > 0 => Some(retry_reason),
+            // A fault is the sink's, not the destination's: restarts
+            // handle it.
+            WriteOutcome::Fatal(_) => return,
+            _ => None,
+        };
+        let news = match failure {
+            Some(_) => self.outage.failed(now),
+            None => self.outage.succeeded(now),
+        };
+        let Some(news) = news else {
+            return;
+        };
+        let name = &self.shared.name;
+        let buffered = self.buffer_backlog();
+        match news {
+            OutageNews::Started => {
+                let until = match self.policy.retry_window(self.disk_buffered()) {
+                    Some(window) => format!(
+                        "for up to {} (max_retry_duration)",
+                        humantime::format_duration(window)
+                    ),
+                    None => "while the disk buffer holds".into(),
+                };
+                tracing::warn!(sink = %name, "the sink is failing; retrying {until}: {}", failure.map_or("", |r| r));
+            }
+            OutageNews::Continues(length) => tracing::warn!(
+                sink = %name,
+                "the sink is still failing after {}{buffered}: {}",
+                humantime::format_duration(Duration::from_secs(length.as_secs())),
+                failure.map_or("", |r| r)
+            ),
+            OutageNews::Ended(length) => tracing::info!(
+                sink = %name,
+                "the sink delivers again after failing for {}{buffered}",
+                humantime::format_duration(Duration::from_millis(length.as_millis() as u64))
+            ),
+        }
+    }
+
+    /// What a disk-buffered sink holds, for the outage lines; empty
+    /// without a buffer.
+    fn buffer_backlog(&self) -> String {
+        let Some(lane) = &self.shared.buffer else {
+            return String::new();
+        };
+        let stats = lane.buffer.stats();
+        format!(
+            "; {} batch(es), {}, in the disk buffer, the oldest {} old",
+            stats.batches,
+            bytesize::ByteSize::b(stats.bytes).display().iec(),
+            humantime::format_duration(Duration::from_secs(stats.oldest_undelivered_ms / 1000))
+        )
     }
 
     /// Dead-letters each refused range of `handled` (the records a
@@ -892,7 +1004,8 @@ mod tests {
             seen: seen.clone(),
         };
         let policy = RetryPolicy {
-            max_retries: 2,
+            max_retries: Some(2),
+            max_retry_duration: None,
             initial_backoff: Duration::from_micros(1),
             max_backoff: Duration::from_micros(1),
             max_restarts: 2,

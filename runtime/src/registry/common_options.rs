@@ -15,8 +15,9 @@ pub const COMMON_OPTIONS: &[OptionSpec] = &[
     .default("block")
     .help("what a full queue does: wait, or drop the newest or oldest batch"),
     OptionSpec::new("max_retries", OptionKind::Integer)
-        .default("5")
-        .help("retries of a batch answered retryable or partial before it is dead-lettered"),
+        .help("retries of one batch answered retryable or partial before it is dead-lettered; unset: no count, max_retry_duration decides"),
+    OptionSpec::new("max_retry_duration", OptionKind::Duration)
+        .help("how long the sink may deliver nothing (an outage) before a batch that fails is dead-lettered instead of retried; unset: 5m, or as long as the disk buffer holds for a sink with `buffer`. Waiting on an open circuit breaker is not a retry"),
     OptionSpec::new("initial_backoff", OptionKind::Duration)
         .default("100ms")
         .help("wait before the first retry, doubled each retry"),

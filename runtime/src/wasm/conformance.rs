@@ -108,6 +108,7 @@ fn describe_write(outcome: &WriteOutcome) -> String {
     match outcome {
         WriteOutcome::Accepted => "accepted".into(),
         WriteOutcome::Retryable(why) => format!("retryable: {why}"),
+        WriteOutcome::Deferred { wait, reason } => format!("deferred for {wait:?}: {reason}"),
         WriteOutcome::Rejected(why) => format!("rejected: {why}"),
         WriteOutcome::Partial { accepted, reason } => {
             format!("partial ({accepted} accepted): {reason}")

@@ -71,11 +71,11 @@ impl HttpDelivery {
             match client.healthcheck() {
                 Ok(status) if status >= 500 => tracing::warn!(
                     endpoint = %self.options.endpoint,
-                    "healthcheck: the server answered HTTP {status}; records will be retried until it recovers"
+                    "healthcheck: the server answered HTTP {status}; records are retried while it is down (see max_retry_duration)"
                 ),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(
-                    "healthcheck failed ({err}); records will be retried until the server answers"
+                    "healthcheck failed ({err}); records are retried while it is down (see max_retry_duration)"
                 ),
             }
         }
@@ -114,10 +114,15 @@ impl HttpDelivery {
             }
         }
         if let Err(wait) = self.breaker.allow() {
-            return WriteOutcome::Retryable(format!(
-                "circuit breaker open for another {wait:.1?} after repeated failures: {}",
-                self.last_failure.as_deref().unwrap_or("")
-            ));
+            // Nothing is sent: the batch waits for the breaker's probe
+            // without using up its retries.
+            return WriteOutcome::Deferred {
+                wait,
+                reason: format!(
+                    "not sent: the circuit breaker is open for another {wait:.1?} after repeated failures: {}",
+                    self.last_failure.as_deref().unwrap_or("")
+                ),
+            };
         }
         let Some(client) = self.client.as_ref() else {
             return WriteOutcome::Fatal("the sink is not started".into());
