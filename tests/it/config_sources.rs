@@ -74,7 +74,11 @@ fn every_uri_form_parses() {
         tcp.options.string("endpoint").unwrap().as_deref(),
         Some("tcp://127.0.0.1:9000")
     );
-    assert_eq!(tcp.retry.max_retries, Some(9), "common options work in a query");
+    assert_eq!(
+        tcp.retry.max_retries,
+        Some(9),
+        "common options work in a query"
+    );
 
     let config = uri("stdout://").unwrap();
     assert_eq!(config.sinks[0].type_name, "stdout");

@@ -8,6 +8,8 @@ mod inspect;
 mod metrics_server;
 mod route;
 mod run;
+mod run_end;
+mod run_summary;
 mod validate;
 
 use std::path::PathBuf;
@@ -90,6 +92,12 @@ enum Command {
         /// SIGINT or SIGTERM.
         #[arg(long)]
         follow: bool,
+        /// How long SIGINT or SIGTERM waits for the sinks to deliver what
+        /// they hold (`30s`, `2m`). Shortly before it, what is left is
+        /// dead-lettered (or stays in a disk buffer); at it the process
+        /// exits, whatever a sink is doing.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+        shutdown_timeout: std::time::Duration,
     },
     /// Check a configuration without starting anything: every option, every
     /// composite reference, and that every wasm file fits the sink contract.
@@ -162,6 +170,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             watch,
             metrics_addr,
             follow,
+            shutdown_timeout,
         } => run::run(
             &sources,
             &input,
@@ -170,6 +179,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 watch,
                 metrics_addr: metrics_addr.as_deref(),
                 follow,
+                shutdown_timeout,
             },
         ),
         Command::Validate { sources } => validate::validate(&sources),

@@ -6,15 +6,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sinkbox::{Pipeline, SinkStats};
+use sinkbox::Pipeline;
 
 use sinkbox::registry::SinkRegistry;
 
 use super::ConfigArgs;
-
-/// How long a SIGINT or SIGTERM waits for the sinks to deliver what they
-/// hold; past it the rest is dead-lettered and the process exits.
-const SIGNAL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+use super::run_end::{self, RunEnd};
 
 /// Malformed lines reported one by one; past this only the count is kept.
 const MAX_REPORTED_MALFORMED: u64 = 20;
@@ -52,6 +49,10 @@ pub struct RunOptions<'a> {
     pub metrics_addr: Option<&'a str>,
     /// Keep reading the input file as it grows.
     pub follow: bool,
+    /// How long SIGINT or SIGTERM waits for the sinks to deliver what they
+    /// hold; shortly before it the rest is dead-lettered (or left in disk
+    /// buffers), and at it the process exits.
+    pub shutdown_timeout: Duration,
 }
 
 pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow::Result<ExitCode> {
@@ -60,6 +61,7 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         watch,
         metrics_addr,
         follow,
+        shutdown_timeout,
     } = options;
     if follow && input == "-" {
         eprintln!("error: --follow needs --input FILE (stdin already waits for more)");
@@ -80,7 +82,22 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         }
     };
     let started = Instant::now();
-    spawn_signal_handler(pipeline.clone(), started, sources.clone())?;
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} events read ({per_sec})")
+                .expect("valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    spawn_signal_handler(
+        pipeline.clone(),
+        started,
+        sources.clone(),
+        progress.clone(),
+        shutdown_timeout,
+    )?;
     let _metrics = match metrics_addr {
         Some(addr) => Some(super::metrics_server::MetricsServer::start(
             addr,
@@ -118,15 +135,6 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         Box::new(File::open(input).with_context(|| format!("cannot open the input `{input}`"))?)
     };
     let mut reader = BufReader::with_capacity(1 << 20, reader);
-    let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} events read ({per_sec})")
-                .expect("valid template"),
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    });
 
     let mut line = Vec::new();
     let (mut line_no, mut events, mut malformed, mut as_text) = (0u64, 0u64, 0u64, 0u64);
@@ -136,8 +144,8 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
             Ok(read) => read,
             Err(err) => {
                 // Deliver what was already accepted before giving up.
-                let stats = pipeline.shutdown();
-                print_summary(&stats, started.elapsed());
+                let end = end_at_input_end(&pipeline, started, progress.as_ref());
+                end.print();
                 return Err(err)
                     .with_context(|| format!("cannot read the input after line {line_no}"));
             }
@@ -177,26 +185,41 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
                 }
             }
         }
-        if let Some(bar) = &progress
-            && events % 4096 == 0
-        {
+        if let Some(bar) = &progress {
+            // Every line, so a slow pipe shows its count and rate too;
+            // the bar redraws at most every tick.
             bar.set_position(events);
         }
     }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    let stats = pipeline.shutdown();
-    print_summary(&stats, started.elapsed());
+    let mut end = end_at_input_end(&pipeline, started, progress.as_ref());
     let text = if format == InputFormat::Json {
         String::new()
     } else {
         format!(" ({as_text} taken as text)")
     };
-    eprintln!(
-        "read {events} event(s){text} from {line_no} line(s); {malformed} malformed line(s) skipped"
-    );
-    Ok(ExitCode::SUCCESS)
+    end.text.push_str(&format!(
+        "read {events} event(s){text} from {line_no} line(s); {malformed} malformed line(s) skipped\n"
+    ));
+    end.print();
+    Ok(end.exit_code())
+}
+
+/// The input ended (or failed): drain and stop every sink, unless a signal
+/// already ends the run (this thread then waits for the process to exit).
+/// No deadline of its own: a signal during the drain brings one.
+fn end_at_input_end(
+    pipeline: &Pipeline,
+    started: Instant,
+    progress: Option<&indicatif::ProgressBar>,
+) -> RunEnd {
+    if !run_end::claim() {
+        run_end::wait_for_exit();
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let report = pipeline.shutdown_within(Duration::MAX);
+    RunEnd::new(&report, started.elapsed(), None)
 }
 
 /// On SIGINT or SIGTERM: drain every queue, flush and stop the sinks, print
@@ -207,6 +230,8 @@ fn spawn_signal_handler(
     pipeline: Pipeline,
     started: Instant,
     sources: ConfigArgs,
+    progress: Option<indicatif::ProgressBar>,
+    timeout: Duration,
 ) -> anyhow::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
@@ -231,16 +256,22 @@ fn spawn_signal_handler(
                     "received signal {signal}; draining queues and stopping sinks (send it again to exit at once)"
                 );
                 let pipeline = pipeline.clone();
+                let progress = progress.clone();
                 std::thread::spawn(move || {
-                    let report = pipeline.shutdown_within(SIGNAL_SHUTDOWN_TIMEOUT);
-                    print_summary(&report.stats, started.elapsed());
-                    if !report.unfinished.is_empty() {
-                        eprintln!(
-                            "not finished within {SIGNAL_SHUTDOWN_TIMEOUT:?}: {}; the batches they had not started were dead-lettered (a batch inside a call that did not return may be lost)",
-                            report.unfinished.join(", ")
-                        );
+                    // Also brings forward the deadline of a drain already
+                    // under way at the input's end; whoever claims the end
+                    // prints the one summary.
+                    let report = pipeline.shutdown_within(timeout);
+                    if !run_end::claim() {
+                        run_end::wait_for_exit();
                     }
-                    std::process::exit(128 + signal);
+                    if let Some(bar) = progress {
+                        bar.finish_and_clear();
+                    }
+                    let end =
+                        RunEnd::new(&report, started.elapsed(), Some(timeout));
+                    end.print();
+                    std::process::exit(i32::from(end.status));
                 });
             }
         })?;
@@ -253,120 +284,9 @@ fn reload_config(pipeline: &Pipeline, sources: &ConfigArgs) {
         .load()
         .and_then(|config| pipeline.reload_config(config, &SinkRegistry::builtin()));
     match result {
-        Ok(report) => eprintln!(
-            "SIGHUP: configuration reloaded: added {:?}, removed {:?}, changed {:?}, unchanged {:?}",
-            report.added, report.removed, report.changed, report.unchanged
-        ),
-        Err(err) => eprintln!("SIGHUP: configuration reload refused, the running one stays: {err}"),
-    }
-}
-
-fn print_summary(stats: &[SinkStats], elapsed: Duration) {
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    eprintln!(
-        "{:<16} {:>10} {:>12} {:>8} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
-        "sink",
-        "records",
-        "bytes",
-        "batches",
-        "errors",
-        "retries",
-        "dropped",
-        "dead",
-        "restarts",
-        "records/s"
-    );
-    for s in stats {
-        eprintln!(
-            "{:<16} {:>10} {:>12} {:>8} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12.0}",
-            s.name,
-            s.records,
-            s.bytes,
-            s.batches,
-            s.errors.total(),
-            s.retries,
-            s.dropped,
-            s.dead_lettered,
-            s.restarts,
-            s.records as f64 / secs
-        );
-    }
-    for s in stats {
-        if let Some(http) = &s.http {
-            eprintln!(
-                "{}: http: {} request(s) sent, {} refused by the grant, {} failed; {} bytes out, {} in; answers 2xx {} 3xx {} 4xx {} 5xx {}",
-                s.name,
-                http.requests,
-                http.refused,
-                http.failed,
-                http.bytes_out,
-                http.bytes_in,
-                http.status_2xx,
-                http.status_3xx,
-                http.status_4xx,
-                http.status_5xx
-            );
+        Ok(report) => tracing::info!("SIGHUP: configuration reloaded: {report}"),
+        Err(err) => {
+            tracing::error!("SIGHUP: configuration reload refused, the running one stays: {err}")
         }
-        if s.skipped > 0 {
-            eprintln!(
-                "{}: when: {} record(s) matched, {} skipped",
-                s.name, s.matched, s.skipped
-            );
-        }
-        if !s.routed.is_empty() {
-            let routed: Vec<String> = s
-                .routed
-                .iter()
-                .map(|(target, n)| format!("{target} {n}"))
-                .collect();
-            eprintln!(
-                "{}: routed {}; {} unrouted",
-                s.name,
-                routed.join(", "),
-                s.unrouted
-            );
-        }
-        if let Some(buffer) = &s.buffer {
-            eprintln!(
-                "{}: disk buffer: {} batch(es) undelivered ({} bytes on disk, oldest {:.1}s), {} record(s) skipped as damaged, {} dropped when full",
-                s.name,
-                buffer.batches,
-                buffer.bytes,
-                buffer.oldest_undelivered_ms as f64 / 1000.0,
-                buffer.corrupt_records,
-                buffer.dropped_full
-            );
-        }
-        if s.guest_log_dropped > 0 {
-            eprintln!(
-                "{}: {} guest log line(s) dropped over the sink's log budget",
-                s.name, s.guest_log_dropped
-            );
-        }
-        if s.dead_letters_dropped > 0 {
-            eprintln!(
-                "{}: {} dead-lettered record(s) deleted to stay under dead_letter_max_bytes",
-                s.name, s.dead_letters_dropped
-            );
-        }
-    }
-    for s in stats
-        .iter()
-        .filter(|s| s.reloads + s.reload_failures + s.rollbacks > 0)
-    {
-        let module = s
-            .module_hash
-            .as_deref()
-            .map(|hash| format!(", running module {}", &hash[..hash.len().min(12)]))
-            .unwrap_or_default();
-        let last = s
-            .last_reload_error
-            .as_deref()
-            .map(|why| format!("; last refusal: {why}"))
-            .unwrap_or_default();
-        eprintln!(
-            "{}: {} reload(s), {} refused, {} rolled back{module}{last}",
-            s.name, s.reloads, s.reload_failures, s.rollbacks
-        );
     }
 }

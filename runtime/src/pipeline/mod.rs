@@ -14,10 +14,10 @@ mod outage;
 pub mod prometheus;
 mod queue;
 mod retry_policy;
+mod shutdown;
 mod sink_parts;
 mod worker;
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,7 @@ pub use dead_letter::{DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetter, read_dead_lette
 pub use disk_buffer::{BufferStats, DiskBufferOptions, SyncPolicy, WhenFull};
 pub use queue::OverflowPolicy;
 pub use retry_policy::{DEFAULT_MAX_RETRY_DURATION, RetryPolicy};
+pub use shutdown::ShutdownReport;
 
 pub(crate) use lane::{LaneSettings, SinkLane};
 pub(crate) use sink_parts::sink_parts;
@@ -256,6 +257,8 @@ impl PipelineBuilder {
             data_dir,
             closed: AtomicBool::new(false),
             timer: Mutex::new(None),
+            shutdown_deadline: parking_lot::Mutex::new(None),
+            unfinished: parking_lot::Mutex::new(Vec::new()),
         });
         let timer_inner = inner.clone();
         let timer = std::thread::Builder::new()
@@ -365,7 +368,7 @@ impl std::ops::Deref for Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.0.shutdown(None);
+        self.0.shutdown();
     }
 }
 
@@ -400,6 +403,10 @@ struct Inner {
     data_dir: PathBuf,
     closed: AtomicBool,
     timer: Mutex<Option<JoinHandle<()>>>,
+    /// The running shutdown's deadline; any caller may bring it forward.
+    shutdown_deadline: parking_lot::Mutex<Option<shutdown::ShutdownDeadline>>,
+    /// The sinks the shutdown left unfinished, for every caller.
+    unfinished: parking_lot::Mutex<Vec<String>>,
 }
 
 impl Pipeline {
@@ -584,18 +591,23 @@ impl Pipeline {
     /// Refuses further events, delivers everything queued, flushes and stops
     /// every sink, and returns the final counters. Waits as long as the
     /// sinks take; see [`Pipeline::shutdown_within`] for a deadline. Calling
-    /// it again returns the counters at once.
+    /// it again (from any thread) waits for the first call to end.
     pub fn shutdown(&self) -> Vec<SinkStats> {
-        self.inner.shutdown(None);
+        self.inner.shutdown();
         self.stats()
     }
 
-    /// Like [`Pipeline::shutdown`], but gives up waiting at `timeout`: a
-    /// sink still delivering then stops retrying, and every batch it has not
-    /// delivered is written to its dead-letter file (so nothing accepted is
-    /// lost without a trace). The report names those sinks.
+    /// Like [`Pipeline::shutdown`], but returns by `timeout`: shortly
+    /// before it, a sink still delivering stops retrying, and every batch
+    /// it has not delivered is written to its dead-letter file (a
+    /// disk-buffered sink leaves it in its buffer), so nothing accepted is
+    /// lost without a trace. The report names those sinks. Called while
+    /// another thread's shutdown runs, it brings that shutdown's deadline
+    /// forward and returns when it ends.
     pub fn shutdown_within(&self, timeout: Duration) -> ShutdownReport {
-        let unfinished = self.inner.shutdown(Some(deadline_after(timeout)));
+        self.inner
+            .shorten_shutdown(shutdown::ShutdownDeadline::after(Instant::now(), timeout));
+        let unfinished = self.inner.shutdown();
         ShutdownReport {
             stats: self.stats(),
             unfinished,
@@ -740,80 +752,10 @@ impl Inner {
         }
         true
     }
-
-    /// Returns the sinks that did not finish by `deadline` (none without one).
-    fn shutdown(&self, deadline: Option<Instant>) -> Vec<String> {
-        let _stopping = self.stopping.lock().unwrap();
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Vec::new();
-        }
-        self.timer_wake.stop();
-        let lanes = self.lanes.load_full();
-        if deadline.is_some() {
-            // Producers (and the batch timer) waiting on a full queue hold
-            // events already accepted: let them through first, so neither
-            // the timer nor the open batch waits on a slow sink.
-            for lane in lanes.iter() {
-                lane.open_queue();
-            }
-        }
-        if let Some(timer) = self.timer.lock().unwrap().take() {
-            let _ = timer.join();
-        }
-        self.close_open_batch(true);
-        for lane in lanes.iter() {
-            lane.request_stop();
-        }
-        let Some(deadline) = deadline else {
-            for lane in lanes.iter() {
-                if !lane.join() {
-                    tracing::error!(sink = %lane.name(), "a sink worker panicked during shutdown");
-                }
-            }
-            let _ = std::io::stdout().flush();
-            return Vec::new();
-        };
-        // Everyone gets until the deadline; then every unfinished sink is
-        // abandoned at once (it dead-letters what it holds) and they share
-        // one grace period for that.
-        let mut unfinished: Vec<&Arc<SinkLane>> = lanes
-            .iter()
-            .filter(|lane| !lane.join_until(deadline))
-            .collect();
-        for lane in &unfinished {
-            lane.abandon();
-        }
-        let grace = Instant::now() + SHUTDOWN_GRACE;
-        unfinished.retain(|lane| {
-            if !lane.join_until(grace) {
-                tracing::error!(sink = %lane.name(), "the sink did not finish by the shutdown deadline and is still inside a call; left behind");
-            }
-            true
-        });
-        let _ = std::io::stdout().flush();
-        unfinished
-            .iter()
-            .map(|lane| lane.name().to_owned())
-            .collect()
-    }
 }
-
-/// How long a shutdown past its deadline waits for abandoned sinks to
-/// dead-letter what they hold.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .unwrap_or(now + Duration::from_secs(365 * 24 * 3600))
-}
-
-/// What [`Pipeline::shutdown_within`] did.
-#[derive(Debug, Clone)]
-pub struct ShutdownReport {
-    /// The final counters of every sink.
-    pub stats: Vec<SinkStats>,
-    /// Sinks that had not delivered everything by the deadline; what they
-    /// still held went to their dead-letter files.
-    pub unfinished: Vec<String>,
 }

@@ -23,6 +23,7 @@ fn same_subtree(old: &Config, new: &Config, name: &str) -> bool {
         && a.dead_letter_max_bytes == b.dead_letter_max_bytes
         && a.optional == b.optional
         && a.rollback_batches == b.rollback_batches
+        && a.buffer == b.buffer
         && a.options.same_values(&b.options)
         && a.targets == b.targets
         && a.targets
@@ -102,7 +103,11 @@ impl Pipeline {
                 let existing = lanes.iter().find(|lane| lane.name() == root.name);
                 match existing {
                     Some(lane) if same_subtree(old, &config, &root.name) => {
-                        report.unchanged.push(root.name.clone());
+                        if same_when(old, &config, &root.name) {
+                            report.unchanged.push(root.name.clone());
+                        } else {
+                            report.rerouted.push(root.name.clone());
+                        }
                         next.push(lane.clone());
                     }
                     Some(lane) => {
@@ -172,12 +177,6 @@ impl Pipeline {
             lane.join();
             report.removed.push(lane.name().to_owned());
         }
-        tracing::info!(
-            added = ?report.added,
-            removed = ?report.removed,
-            changed = ?report.changed,
-            "configuration reloaded"
-        );
         let engine = context.engine();
         drop(context);
         if built.engine.is_none() {

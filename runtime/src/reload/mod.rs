@@ -80,6 +80,36 @@ pub struct ConfigReloadReport {
     pub removed: Vec<String>,
     /// Sinks whose instance was replaced, keeping their queue.
     pub changed: Vec<String>,
+    /// Sinks whose `when` changed and nothing else: the pipeline applies
+    /// the new condition to every later batch; the sink keeps running.
+    pub rerouted: Vec<String>,
     /// Sinks left running untouched.
     pub unchanged: Vec<String>,
+}
+
+impl std::fmt::Display for ConfigReloadReport {
+    /// `added a; changed b, c; when changed d; unchanged e`: the groups
+    /// that are not empty, or `nothing changed`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let groups = [
+            ("added", &self.added),
+            ("removed", &self.removed),
+            ("changed", &self.changed),
+            ("when changed", &self.rerouted),
+            ("unchanged", &self.unchanged),
+        ];
+        let parts: Vec<String> = groups
+            .iter()
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(what, names)| format!("{what} {}", names.join(", ")))
+            .collect();
+        if self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.rerouted.is_empty()
+        {
+            return f.write_str("nothing changed");
+        }
+        f.write_str(&parts.join("; "))
+    }
 }

@@ -57,15 +57,22 @@ impl ReloadWatcher {
         let (tx, rx) = mpsc::channel();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if let Ok(event) = event {
+                // Reading a file is an event too (open, close): only a
+                // change to a file counts, or each reload would read the
+                // config and so cause the next.
+                if let Ok(event) = event
+                    && (event.kind.is_create() || event.kind.is_modify() || event.kind.is_remove())
+                {
                     let _ = tx.send(event.paths);
                 }
             })?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let config_digest = config.as_ref().and_then(|(path, _)| file_digest(path));
         let mut state = WatchState {
             pipeline,
             config,
+            config_digest,
             registry,
             watched_dirs: Vec::new(),
         };
@@ -135,9 +142,20 @@ fn canonical(dir: &Path) -> PathBuf {
     dir.canonicalize().unwrap_or_else(|_| dir.to_owned())
 }
 
+/// The SHA-256 of a file's content; `None` if it cannot be read.
+fn file_digest(path: &Path) -> Option<[u8; 32]> {
+    use sha2::Digest;
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| sha2::Sha256::digest(bytes).into())
+}
+
 struct WatchState {
     pipeline: Pipeline,
     config: Option<(PathBuf, ConfigSource)>,
+    /// The content of the config file last loaded (or refused): a reload
+    /// happens once per change of content, not per write or `touch`.
+    config_digest: Option<[u8; 32]>,
     registry: SinkRegistry,
     watched_dirs: Vec<PathBuf>,
 }
@@ -188,10 +206,18 @@ impl WatchState {
         if let Some((config_path, load)) = &self.config
             && same_file(config_path, path)
         {
+            let digest = file_digest(config_path);
+            if digest.is_some() && digest == self.config_digest {
+                tracing::debug!(
+                    "the config file was written with the same content; nothing to reload"
+                );
+                return false;
+            }
+            self.config_digest = digest;
             match load() {
                 Ok(config) => match self.pipeline.reload_config(config, &self.registry) {
                     Ok(report) => {
-                        tracing::info!(?report, "configuration reloaded from {}", path.display())
+                        tracing::info!("configuration reloaded from {}: {report}", path.display())
                     }
                     Err(err) => tracing::error!(
                         "configuration reload refused, the running one stays: {err}"
