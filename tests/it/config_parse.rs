@@ -164,11 +164,11 @@ fn a_missing_type_says_what_to_add() {
 fn an_unknown_option_lists_the_valid_ones_with_a_suggestion() {
     assert_eq!(
         error("[sinks.applog]\ntype = \"file\"\npath = \"a\"\nmax_byte = 10\n"),
-        "test.toml:4: sinks.applog.max_byte: unknown option `max_byte` for a `file` sink (did you mean `max_bytes`?); its options are path, sync_on_flush, max_bytes, interval, max_files, compress, mode; every sink also accepts queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts, dead_letter_max_bytes, optional, rollback_batches, buffer, when"
+        "test.toml:4: sinks.applog.max_byte: unknown option `max_byte` for a `file` sink (did you mean `max_bytes`?); its options are path, sync_on_flush, max_bytes, interval, max_files, compress, mode; every sink also accepts queue_capacity, overflow, max_retries, max_retry_duration, initial_backoff, max_backoff, max_restarts, dead_letter_max_bytes, optional, rollback_batches, buffer, when"
     );
     assert_eq!(
         error("[sinks.c]\ntype = \"stdout\"\ncolor = \"always\"\n"),
-        "test.toml:3: sinks.c.color: unknown option `color` for a `stdout` sink; `stdout` has no options of its own; every sink also accepts queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts, dead_letter_max_bytes, optional, rollback_batches, buffer, when"
+        "test.toml:3: sinks.c.color: unknown option `color` for a `stdout` sink; `stdout` has no options of its own; every sink also accepts queue_capacity, overflow, max_retries, max_retry_duration, initial_backoff, max_backoff, max_restarts, dead_letter_max_bytes, optional, rollback_batches, buffer, when"
     );
 }
 

@@ -131,7 +131,7 @@ fn uri_errors_say_what_to_write_and_never_print_a_password() {
         .to_string();
     assert_eq!(
         message,
-        "--sink wss://bob:***@logs.example:443/in?bogus=1: sinks.direct.bogus: unknown option `bogus` for a `direct` sink; its options are endpoint, ca_file, connect_timeout, retry_delay, max_retry_delay, auto_reconnect, max_connect_attempts; every sink also accepts queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts, dead_letter_max_bytes, optional, rollback_batches, buffer, when"
+        "--sink wss://bob:***@logs.example:443/in?bogus=1: sinks.direct.bogus: unknown option `bogus` for a `direct` sink; its options are endpoint, ca_file, connect_timeout, retry_delay, max_retry_delay, auto_reconnect, max_connect_attempts; every sink also accepts queue_capacity, overflow, max_retries, max_retry_duration, initial_backoff, max_backoff, max_restarts, dead_letter_max_bytes, optional, rollback_batches, buffer, when"
     );
     assert!(!message.contains("hunter2"));
 }
@@ -224,7 +224,7 @@ fn override_errors_name_the_variable_or_flag() {
         load(&[], &[], &["applog.sync=true"])
             .unwrap_err()
             .to_string(),
-        "--set applog.sync=true: sinks.applog.sync: unknown option `sync` for a `file` sink; its options are path, sync_on_flush, max_bytes, interval, max_files, compress, mode; every sink also accepts queue_capacity, overflow, max_retries, initial_backoff, max_backoff, max_restarts, dead_letter_max_bytes, optional, rollback_batches, buffer, when"
+        "--set applog.sync=true: sinks.applog.sync: unknown option `sync` for a `file` sink; its options are path, sync_on_flush, max_bytes, interval, max_files, compress, mode; every sink also accepts queue_capacity, overflow, max_retries, max_retry_duration, initial_backoff, max_backoff, max_restarts, dead_letter_max_bytes, optional, rollback_batches, buffer, when"
     );
 }
 

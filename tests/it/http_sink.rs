@@ -402,10 +402,12 @@ fn the_circuit_breaker_opens_after_repeated_failures_and_closes_after_a_good_pro
     assert!(matches!(sink.write(&batch), WriteOutcome::Retryable(_)));
     assert_eq!(sink.breaker_state(), BreakerState::Open);
     assert!(matches!(sink.health(), sinkbox::Health::Unhealthy(_)));
-    let WriteOutcome::Retryable(why) = sink.write(&batch) else {
-        panic!("an open breaker refuses")
+    // Held back unsent, with the wait: not a retry.
+    let WriteOutcome::Deferred { wait, reason: why } = sink.write(&batch) else {
+        panic!("an open breaker defers")
     };
-    assert!(why.contains("circuit breaker open"), "{why}");
+    assert!(wait <= Duration::from_millis(300), "{wait:?}");
+    assert!(why.contains("circuit breaker is open"), "{why}");
     assert_eq!(receiver.seen().len(), 2, "an open breaker sends nothing");
     std::thread::sleep(Duration::from_millis(350));
     assert_eq!(sink.breaker_state(), BreakerState::HalfOpen);

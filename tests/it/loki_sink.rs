@@ -276,10 +276,10 @@ fn the_breaker_opens_on_repeated_5xx_and_closes_after_a_good_probe() {
             sinkbox::WriteOutcome::Retryable(_)
         ));
     }
-    let sinkbox::WriteOutcome::Retryable(reason) = sink.write(&batch) else {
-        panic!()
+    let sinkbox::WriteOutcome::Deferred { reason, .. } = sink.write(&batch) else {
+        panic!("an open breaker defers")
     };
-    assert!(reason.contains("circuit breaker open"), "{reason}");
+    assert!(reason.contains("circuit breaker is open"), "{reason}");
     assert!(matches!(sink.health(), Health::Unhealthy(_)));
     assert_eq!(sink.breaker_state(), sinkbox::sinks::BreakerState::Open);
     assert_eq!(

@@ -11,6 +11,7 @@ mod cli_dev;
 mod cli_follow;
 mod cli_input_format;
 mod cli_metrics;
+mod cli_run_end;
 mod config_composites;
 mod config_parse;
 mod config_registry;

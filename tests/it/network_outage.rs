@@ -1,6 +1,9 @@
-//! A 30-second outage of every receiver at once, under steady load: the
-//! `http`, `loki` and `otlp` sinks of one pipeline lose nothing, send
+//! A 30-second outage of every receiver at once, under steady load, with
+//! the default retry and circuit-breaker settings: the `http`, `loki` and
+//! `otlp` sinks of one pipeline dead-letter nothing, lose nothing, send
 //! nothing twice, and keep record order once the receivers come back.
+//! (The old defaults dead-lettered batches 3 s into the outage, and
+//! batches waiting on the open breaker after it ended, unsent.)
 
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ fn a_30_second_outage_loses_nothing_and_keeps_order_for_every_network_sink() {
     let (http_port, loki_port, otlp_port) = (free_port(), free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
     let registry = sinkbox::registry::SinkRegistry::builtin();
-    let common = "healthcheck = false\nmax_retries = 100000\ninitial_backoff = \"50ms\"\nmax_backoff = \"500ms\"\nbreaker_cool_down = \"200ms\"\nmax_events = 7\n";
+    let common = "healthcheck = false\nmax_events = 7\n";
     let config = sinkbox::config::ConfigLoader::new(&registry)
         .toml(
             &format!(
@@ -46,6 +49,10 @@ fn a_30_second_outage_loses_nothing_and_keeps_order_for_every_network_sink() {
     for sink in &stats {
         assert_eq!((sink.records, sink.dead_lettered), (300, 0), "{sink:?}");
         assert!(sink.errors.retryable > 0, "the outage was seen: {sink:?}");
+        assert!(
+            sink.deferred > 0,
+            "batches waited on the open breaker without using their retries: {sink:?}"
+        );
     }
     let web_numbers: Vec<u64> = web
         .requests()

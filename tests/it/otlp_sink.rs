@@ -202,7 +202,7 @@ fn the_breaker_opens_on_repeated_unavailability_and_closes_after_a_good_probe() 
     }
     assert_eq!(sink.breaker_state(), sinkbox::sinks::BreakerState::Open);
     assert!(
-        matches!(sink.write(&batch), sinkbox::WriteOutcome::Retryable(r) if r.contains("circuit breaker open"))
+        matches!(sink.write(&batch), sinkbox::WriteOutcome::Deferred { reason, .. } if reason.contains("circuit breaker is open"))
     );
     assert_eq!(otlp.server.requests().len(), 2);
     std::thread::sleep(Duration::from_millis(350));

@@ -713,8 +713,10 @@ fn sinkbox_run_with_a_huge_rejected_reason_keeps_disk_and_stderr_bounded() {
         .args(["--input", "in.ndjson"])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
+    // Every record was rejected and dead-lettered: status 3 says so.
+    assert_eq!(
+        output.status.code(),
+        Some(3),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );

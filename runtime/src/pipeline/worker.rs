@@ -973,6 +973,13 @@ mod tests {
         WriteOutcome::Retryable("busy".into())
     }
 
+    fn deferred() -> WriteOutcome {
+        WriteOutcome::Deferred {
+            wait: Duration::from_micros(1),
+            reason: "breaker open".into(),
+        }
+    }
+
     fn fatal() -> WriteOutcome {
         WriteOutcome::Fatal("broken".into())
     }
@@ -1089,6 +1096,19 @@ mod tests {
                 writes: vec![(10, 4), (10, 4), (10, 4)],
             },
             Row {
+                name: "deferred (an open breaker) never uses up retries",
+                script: vec![
+                    Some(deferred()),
+                    Some(deferred()),
+                    Some(deferred()),
+                    Some(deferred()),
+                    Some(retry()),
+                    Some(deferred()),
+                ],
+                expect: (4, 0, 1, 0),
+                writes: vec![(10, 4); 7],
+            },
+            Row {
                 name: "rejected is dead-lettered without a retry",
                 script: vec![Some(WriteOutcome::Rejected("no".into()))],
                 expect: (0, 4, 0, 0),
@@ -1121,6 +1141,38 @@ mod tests {
             worker.deliver(Batch::from_records(&records, 10), false);
             check(&row, &shared, &seen);
         }
+    }
+
+    #[test]
+    fn past_the_retry_window_a_failing_batch_gets_one_try_and_is_dead_lettered() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut worker, shared, seen) =
+            scripted_worker(dir.path(), vec![Some(retry()), Some(deferred())]);
+        worker.policy.max_retries = None;
+        worker.policy.max_retry_duration = Some(Duration::ZERO);
+        let records: Vec<String> = (0..4).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
+        worker.deliver(Batch::from_records(&records, 10), false);
+        worker.deliver(Batch::from_records(&records, 14), false);
+        let row = Row {
+            name: "window spent",
+            script: vec![],
+            expect: (0, 8, 0, 0),
+            writes: vec![(10, 4), (14, 4)],
+        };
+        check(&row, &shared, &seen);
+        let reasons: Vec<String> = crate::pipeline::read_dead_letters(
+            &dir.path().join("dead-letter").join("scripted.ndjson"),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|letter| letter.reason)
+        .collect();
+        assert!(
+            reasons
+                .iter()
+                .all(|r| r.starts_with("the sink has delivered nothing for")),
+            "{reasons:?}"
+        );
     }
 
     #[test]
