@@ -23,6 +23,7 @@ pub mod backoff;
 pub mod batch;
 pub mod composite;
 pub mod config;
+pub mod dead_letters;
 pub mod pipeline;
 pub mod registry;
 pub mod reload;

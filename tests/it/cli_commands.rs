@@ -119,7 +119,8 @@ fn run_reads_stdin_and_drains_on_sigterm() {
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(128 + 15), "{stderr}");
+    // Drained whole on SIGTERM: everything accepted was delivered.
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(
         stderr.contains("received signal 15; draining queues and stopping sinks"),
         "{stderr}"

@@ -69,7 +69,8 @@ fn a_followed_file_is_read_as_it_grows_rotates_and_is_truncated() {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+    // Drained whole on SIGTERM: everything accepted was delivered.
+    assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(delivered(&output), (0..17).collect::<Vec<_>>());
 }
 

@@ -276,7 +276,7 @@ fn a_disk_buffered_sink_rides_out_an_outage_and_a_kill_9_and_says_so() {
     cli.signal(libc::SIGKILL);
     let _ = cli.finish(false);
     // Started again while the receiver is still down; it comes back.
-    let mut cli = RunningCli::start(&config, &[]);
+    let cli = RunningCli::start(&config, &[]);
     cli.wait_for_stderr("the sink is failing");
     let server = RecordingServer::start(&format!("127.0.0.1:{port}"), |_| Answer::ok());
     cli.wait_for_stderr("the sink delivers again after failing for");

@@ -7,6 +7,7 @@ mod support;
 mod buffer_disk;
 mod cli_cache;
 mod cli_commands;
+mod cli_dead_letters;
 mod cli_dev;
 mod cli_follow;
 mod cli_input_format;

@@ -126,8 +126,11 @@ fn a_reload_that_swaps_conditions_under_load_loses_and_doubles_nothing() {
     for flip in [true, false, true, false, true] {
         std::thread::sleep(std::time::Duration::from_millis(30));
         let report = pipeline.reload_config(config(flip), &registry).unwrap();
-        // A condition lives in the pipeline, not the sink: nothing restarts.
-        assert_eq!(report.unchanged, vec!["a".to_owned(), "b".to_owned()]);
+        // A condition lives in the pipeline, not the sink: nothing
+        // restarts, and the report says the conditions changed.
+        assert_eq!(report.rerouted, vec!["a".to_owned(), "b".to_owned()]);
+        assert!(report.changed.is_empty() && report.unchanged.is_empty());
+        assert_eq!(report.to_string(), "when changed a, b");
     }
     stop.store(true, Ordering::Relaxed);
     let emitted = producer.join().unwrap();

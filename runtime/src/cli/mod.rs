@@ -3,6 +3,7 @@
 mod cache;
 mod catalog;
 mod check;
+mod dead_letters;
 mod follow_reader;
 mod inspect;
 mod metrics_server;
@@ -33,15 +34,15 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct ConfigArgs {
     /// The TOML config file.
-    #[arg(long, short)]
+    #[arg(long, short, global = true)]
     config: Option<PathBuf>,
     /// Adds a sink given as a URI, such as `file:///var/log/app.log?max_bytes=10MB`
     /// or `tcp://127.0.0.1:9000`; repeatable.
-    #[arg(long = "sink", value_name = "URI")]
+    #[arg(long = "sink", value_name = "URI", global = true)]
     sinks: Vec<String>,
     /// Overrides one option of a named sink: `<sink>.<option>=<value>`,
     /// such as `applog.max_bytes=10MB`; repeatable.
-    #[arg(long = "set", value_name = "SINK.OPTION=VALUE")]
+    #[arg(long = "set", value_name = "SINK.OPTION=VALUE", global = true)]
     sets: Vec<String>,
 }
 
@@ -132,6 +133,14 @@ enum Command {
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
+    /// What the sinks could not deliver (`list`), and sending it again
+    /// (`replay SINK [--to SINK] [--reason PATTERN] [--dry-run]`).
+    DeadLetters {
+        #[command(flatten)]
+        sources: ConfigArgs,
+        #[command(subcommand)]
+        action: dead_letters::DeadLetterAction,
+    },
     /// List every sink type with its options, defaults and help.
     Sinks {
         /// Print Markdown tables (as in docs/sinks.md).
@@ -191,6 +200,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             config,
         } => cache::cache(&action, dir.as_deref(), config.as_deref()),
+        Command::DeadLetters { sources, action } => dead_letters::dead_letters(&sources, &action),
         Command::Check(args) => check::check(&args, false),
         Command::Dev(args) => check::check(&args, true),
     }

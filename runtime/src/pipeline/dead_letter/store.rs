@@ -1,131 +1,13 @@
-//! The dead-letter store of one sink: batches it could not deliver, with
-//! why, under a size cap.
-//!
-//! Files live in `<data_dir>/dead-letter/`: `<sink>.ndjson` is written to;
-//! when it passes a quarter of the cap it is renamed `<sink>.ndjson.<n>`
-//! (`n` counting up), and when the files together pass the cap the oldest
-//! is deleted and its records counted as dropped. Each dead-lettered batch
-//! is one header line followed by one line per record:
-//!
-//! ```text
-//! {"batch":{"sink":"app","reason":"rejected: ...","first_sequence":10,"count":2,"at":"2026-12-01T10:00:00.000Z"}}
-//! {"sequence":10,"record":{"level":"info","message":"a"}}
-//! {"sequence":11,"record":{"level":"info","message":"b"}}
-//! ```
-//!
-//! The reason is written once per batch, whatever its length; the records
-//! are written as they were emitted. [`read_dead_letters`] reads a file
-//! back. Files are created 0600 and never opened through a symlink.
+//! The store a sink's worker writes its dead letters to, under a cap.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::file::{count_records, lock_file};
 use crate::batch::Batch;
-
-/// Default of `dead_letter_max_bytes`: 256 MiB per sink.
-pub const DEFAULT_DEAD_LETTER_MAX_BYTES: u64 = 256 << 20;
-
-/// One dead-lettered record, as [`read_dead_letters`] returns it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DeadLetter {
-    /// The sink that could not deliver it.
-    pub sink: String,
-    /// Why (once per batch in the file, repeated here for each record).
-    pub reason: String,
-    /// The record's pipeline sequence number.
-    pub sequence: u64,
-    /// When it was dead-lettered (RFC 3339).
-    pub at: String,
-    /// The record, as emitted.
-    pub record: serde_json::Value,
-}
-
-/// Reads a dead-letter file back, one entry per record, each with its
-/// batch's reason. Lines that are not dead-letter lines are an error; a last
-/// line cut short (a crash mid-write) is skipped.
-pub fn read_dead_letters(path: &Path) -> std::io::Result<Vec<DeadLetter>> {
-    #[derive(serde::Deserialize)]
-    struct Header {
-        sink: String,
-        reason: String,
-        at: String,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Line {
-        Batch {
-            batch: Header,
-        },
-        /// A line of the one-line-per-record format of sinkbox 0.1.
-        Legacy {
-            sink: String,
-            reason: String,
-            sequence: u64,
-            at: String,
-            record: serde_json::Value,
-        },
-        Record {
-            sequence: u64,
-            record: serde_json::Value,
-        },
-    }
-    let bytes = std::fs::read(path)?;
-    // The bytes after the last newline are a line cut short (a crash, or a
-    // write still under way): skipped.
-    let end = bytes.iter().rposition(|b| *b == b'\n').unwrap_or(0);
-    let complete = std::str::from_utf8(&bytes[..end]).map_err(|e| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{}: not UTF-8: {e}", path.display()),
-        )
-    })?;
-    let mut header: Option<Header> = None;
-    let mut out = Vec::new();
-    for (n, line) in complete
-        .split('\n')
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-    {
-        let bad = |why: String| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{}:{}: {why}", path.display(), n + 1),
-            )
-        };
-        match serde_json::from_str::<Line>(line).map_err(|e| bad(e.to_string()))? {
-            Line::Batch { batch } => header = Some(batch),
-            Line::Legacy {
-                sink,
-                reason,
-                sequence,
-                at,
-                record,
-            } => out.push(DeadLetter {
-                sink,
-                reason,
-                sequence,
-                at,
-                record,
-            }),
-            Line::Record { sequence, record } => {
-                let h = header
-                    .as_ref()
-                    .ok_or_else(|| bad("a record before any batch header".into()))?;
-                out.push(DeadLetter {
-                    sink: h.sink.clone(),
-                    reason: h.reason.clone(),
-                    sequence,
-                    at: h.at.clone(),
-                    record,
-                });
-            }
-        }
-    }
-    Ok(out)
-}
 
 /// What [`DeadLetterStore::write`] did with a batch.
 #[derive(Debug, PartialEq, Eq)]
@@ -146,6 +28,9 @@ pub(crate) struct DeadLetterStore {
     /// Rotated files, oldest first, with their sizes.
     rotated: Vec<(u64, u64)>,
     scanned: bool,
+    /// Held, shared, from the first dead letter on, so a replay does not
+    /// rewrite the files while this store appends to them.
+    _lock: Option<File>,
 }
 
 impl DeadLetterStore {
@@ -158,6 +43,7 @@ impl DeadLetterStore {
             active_bytes: 0,
             rotated: Vec::new(),
             scanned: false,
+            _lock: None,
         }
     }
 
@@ -192,6 +78,7 @@ impl DeadLetterStore {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)?;
+        self._lock = Some(lock_file(&self.dir, &self.sink)?);
         let prefix = format!("{}.ndjson.", self.sink);
         let mut rotated = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
@@ -270,7 +157,8 @@ impl DeadLetterStore {
         if !self.scanned {
             self.scan()?;
         }
-        let entry = encode(&self.sink, batch, reason)?;
+        let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        let entry = encode(&self.sink, batch, reason, &at)?;
         let size = entry.len() as u64;
         let mut dropped = 0;
         if size > self.max_bytes {
@@ -311,8 +199,14 @@ impl DeadLetterStore {
     }
 }
 
-fn encode(sink: &str, batch: &Batch, reason: &str) -> std::io::Result<Vec<u8>> {
-    let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+/// `batch` as stored: a header line (`sink`, `reason`, dead-lettered
+/// `at`), then one line per record.
+pub(crate) fn encode(
+    sink: &str,
+    batch: &Batch,
+    reason: &str,
+    at: &str,
+) -> std::io::Result<Vec<u8>> {
     let header = serde_json::json!({
         "batch": {
             "sink": sink,
@@ -332,19 +226,6 @@ fn encode(sink: &str, batch: &Batch, reason: &str) -> std::io::Result<Vec<u8>> {
         out.extend_from_slice(b"}\n");
     }
     Ok(out)
-}
-
-fn count_records(path: &Path) -> std::io::Result<u64> {
-    let file = std::io::BufReader::new(File::open(path)?);
-    let mut n = 0;
-    for line in file.split(b'\n') {
-        let line = line?;
-        // Record lines of this format and of the one-line-per-record one.
-        if line.starts_with(b"{\"sequence\":") || line.starts_with(b"{\"sink\":") {
-            n += 1;
-        }
-    }
-    Ok(n)
 }
 
 /// A crash in the middle of a write leaves a line without its newline:
@@ -384,6 +265,7 @@ fn cut_torn_tail(path: &Path, len: u64) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::read_dead_letters;
 
     fn batch(first: u64, n: usize, pad: usize) -> Batch {
         let records: Vec<String> = (0..n)
