@@ -343,12 +343,29 @@ impl Parser<'_> {
                     Token::Str(text) => match level_rank(text.as_bytes()) {
                         Some(rank) => Test::Level(order, rank),
                         None => {
+                            // Say what the author most likely meant: a
+                            // number in quotes, a level, or a text test.
+                            let (hint, example) = if text.trim().parse::<f64>().is_ok() {
+                                (
+                                    "; a number in quotes is text: write it without quotes".to_owned(),
+                                    format!("{field} {op} {}", text.trim()),
+                                )
+                            } else if field.rsplit('.').next().is_some_and(|last| {
+                                matches!(last, "level" | "severity" | "lvl" | "loglevel")
+                            }) {
+                                (String::new(), format!("{field} {op} \"warn\""))
+                            } else {
+                                (
+                                    "; to test text, use `==`, `in`, `starts_with` or `contains`".to_owned(),
+                                    format!("{field} == {text:?}"),
+                                )
+                            };
                             return Err(self.error_at(
                                 value_at,
                                 format!(
-                                    "`{op}` compares numbers or levels, and {text:?} is not a level (levels: {LEVEL_NAMES})"
+                                    "`{op}` compares numbers or levels, and {text:?} is not a level (levels: {LEVEL_NAMES}){hint}"
                                 ),
-                                &format!("{field} {op} \"warn\""),
+                                &example,
                             ));
                         }
                     },
@@ -620,6 +637,12 @@ mod tests {
         assert!(e.contains("\"warm\" is not a level"), "{e}");
         assert!(e.contains("at character 10"), "{e}");
         assert!(e.contains("for example: level >= \"warn\""), "{e}");
+        // A quoted number is not taken for a level: the example unquotes it.
+        let e = error(r#"http.status >= "500""#);
+        assert!(e.contains("write it without quotes"), "{e}");
+        assert!(e.ends_with("for example: http.status >= 500"), "{e}");
+        let e = error(r#"service >= "api""#);
+        assert!(e.ends_with(r#"for example: service == "api""#), "{e}");
         assert!(error("service = \"api\"").contains("compare with `==`"));
         assert!(error("service == api").contains("strings take quotes"));
         assert!(error("level").contains("expected a test after the field `level`"));
