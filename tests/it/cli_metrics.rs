@@ -39,6 +39,10 @@ fn a_scrape_shows_each_sinks_counters_health_and_buffer() {
         let level = if i % 10 == 0 { "error" } else { "info" };
         writeln!(stdin, "{{\"i\":{i},\"level\":\"{level}\"}}").unwrap();
     }
+    // What the input held: a malformed line and one past --max-record-bytes
+    // (1 MiB) are counted, never held.
+    writeln!(stdin, "not json").unwrap();
+    writeln!(stdin, "{{\"big\":\"{}\"}}", "x".repeat(2 << 20)).unwrap();
     stdin.flush().unwrap();
     let scrape = || reqwest::blocking::get(&url).unwrap();
     crate::support::wait_until("the scrape counts every record", || {
@@ -62,6 +66,11 @@ fn a_scrape_shows_each_sinks_counters_health_and_buffer() {
         "sinkbox_sink_health{sink=\"out\",state=\"healthy\"} 1\n",
         "sinkbox_sink_buffer_batches{sink=\"out\"} 0\n",
         "sinkbox_sink_errors_total{sink=\"out\",outcome=\"retryable\"} 0\n",
+        "# TYPE sinkbox_input_lines_total counter",
+        "sinkbox_input_lines_total 102\n",
+        "sinkbox_input_events_total 100\n",
+        "sinkbox_input_malformed_total 1\n",
+        "sinkbox_input_oversized_total 1\n",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }

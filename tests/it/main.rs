@@ -10,6 +10,7 @@ mod cli_commands;
 mod cli_dead_letters;
 mod cli_dev;
 mod cli_follow;
+mod cli_input_checks;
 mod cli_input_format;
 mod cli_metrics;
 mod cli_run_end;

@@ -6,6 +6,8 @@ use std::thread::JoinHandle;
 
 use sinkbox::Pipeline;
 
+use super::input_lines::InputCounters;
+
 /// The server; stops when dropped.
 pub struct MetricsServer {
     server: Arc<tiny_http::Server>,
@@ -13,9 +15,14 @@ pub struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// Serves `pipeline`'s metrics on `addr` (such as `127.0.0.1:9598`;
-    /// port 0 picks one), and says where on stderr.
-    pub fn start(addr: &str, pipeline: Pipeline) -> anyhow::Result<Self> {
+    /// Serves `pipeline`'s metrics, and `input`'s counters when given, on
+    /// `addr` (such as `127.0.0.1:9598`; port 0 picks one), and says where
+    /// on stderr.
+    pub fn start(
+        addr: &str,
+        pipeline: Pipeline,
+        input: Option<Arc<InputCounters>>,
+    ) -> anyhow::Result<Self> {
         let server = Arc::new(
             tiny_http::Server::http(addr)
                 .map_err(|e| anyhow::anyhow!("cannot serve metrics on `{addr}`: {e}"))?,
@@ -30,20 +37,23 @@ impl MetricsServer {
             .name("sinkbox-metrics".into())
             .spawn(move || {
                 for request in serving.incoming_requests() {
-                    let response = if request.url() == "/metrics"
-                        || request.url().starts_with("/metrics?")
-                    {
-                        tiny_http::Response::from_string(pipeline.prometheus_text()).with_header(
-                            tiny_http::Header::from_bytes(
-                                &b"Content-Type"[..],
-                                &b"text/plain; version=0.0.4; charset=utf-8"[..],
+                    let response =
+                        if request.url() == "/metrics" || request.url().starts_with("/metrics?") {
+                            let mut text = pipeline.prometheus_text();
+                            if let Some(input) = &input {
+                                text.push_str(&input.prometheus_text());
+                            }
+                            tiny_http::Response::from_string(text).with_header(
+                                tiny_http::Header::from_bytes(
+                                    &b"Content-Type"[..],
+                                    &b"text/plain; version=0.0.4; charset=utf-8"[..],
+                                )
+                                .expect("a valid header"),
                             )
-                            .expect("a valid header"),
-                        )
-                    } else {
-                        tiny_http::Response::from_string("sinkbox serves /metrics\n")
-                            .with_status_code(404)
-                    };
+                        } else {
+                            tiny_http::Response::from_string("sinkbox serves /metrics\n")
+                                .with_status_code(404)
+                        };
                     let _ = request.respond(response);
                 }
             })?;

@@ -5,6 +5,7 @@ mod catalog;
 mod check;
 mod dead_letters;
 mod follow_reader;
+mod input_lines;
 mod inspect;
 mod metrics_server;
 mod route;
@@ -12,6 +13,7 @@ mod run;
 mod run_end;
 mod run_summary;
 mod validate;
+mod when_fields;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,6 +101,12 @@ enum Command {
         /// exits, whatever a sink is doing.
         #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
         shutdown_timeout: std::time::Duration,
+        /// The longest input line taken as a record (`1MiB`, `256KiB`); a
+        /// longer one is skipped without being held, and counted. 1 MiB is
+        /// CloudWatch's largest event (Loki takes 256 KiB lines by default,
+        /// Vector's file source 100 KiB).
+        #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+        max_record_bytes: u64,
     },
     /// Check a configuration without starting anything: every option, every
     /// composite reference, and that every wasm file fits the sink contract.
@@ -115,6 +123,12 @@ enum Command {
         /// Sample NDJSON records, one per line; `-` is stdin.
         #[arg(long, short)]
         input: PathBuf,
+        /// How input lines are read, as `sinkbox run --input-format`.
+        #[arg(long, value_enum, default_value_t = run::InputFormat::Json)]
+        input_format: run::InputFormat,
+        /// The longest input line taken, as `sinkbox run --max-record-bytes`.
+        #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+        max_record_bytes: u64,
     },
     /// Show a component's imports and exports and whether it is a sink.
     Inspect {
@@ -169,6 +183,15 @@ pub fn init_logging() {
         .init();
 }
 
+/// A size such as `1MiB`, `256KiB` or `4096`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    text.parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|_| {
+            format!("`{text}` is not a size; write it as 1MiB, 256KiB or a number of bytes")
+        })
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -180,6 +203,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             metrics_addr,
             follow,
             shutdown_timeout,
+            max_record_bytes,
         } => run::run(
             &sources,
             &input,
@@ -189,10 +213,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics_addr: metrics_addr.as_deref(),
                 follow,
                 shutdown_timeout,
+                max_record_bytes,
             },
         ),
         Command::Validate { sources } => validate::validate(&sources),
-        Command::Route { sources, input } => route::route(&sources, &input),
+        Command::Route {
+            sources,
+            input,
+            input_format,
+            max_record_bytes,
+        } => route::route(&sources, &input, input_format, max_record_bytes),
         Command::Inspect { component } => inspect::inspect(&component),
         Command::Sinks { markdown } => catalog::print(markdown),
         Command::Cache {

@@ -1,18 +1,26 @@
 //! `sinkbox route`: a dry run of the routing table. For each record of a
 //! sample, which sinks would take it; nothing is started or sent.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use super::ConfigArgs;
+use super::input_lines::{Line, LineReader};
+use super::run::{InputFormat, text_record};
+use super::when_fields::WhenFields;
 
 /// Longest record text printed before it is cut.
 const SHOWN_RECORD: usize = 160;
 
-pub fn route(sources: &ConfigArgs, input: &Path) -> anyhow::Result<ExitCode> {
+pub fn route(
+    sources: &ConfigArgs,
+    input: &Path,
+    format: InputFormat,
+    max_record_bytes: u64,
+) -> anyhow::Result<ExitCode> {
     let config = match sources.load() {
         Ok(config) => config,
         Err(err) => {
@@ -34,9 +42,40 @@ pub fn route(sources: &ConfigArgs, input: &Path) -> anyhow::Result<ExitCode> {
         None => totals.push((name.to_owned(), 1)),
     };
     let mut number = 0u64;
-    for line in BufReader::new(reader).split(b'\n') {
-        let line = line.context("cannot read the input")?;
-        let line = line.trim_ascii();
+    let mut fields = WhenFields::new(&config);
+    let mut lines = LineReader::new(BufReader::new(reader), max_record_bytes);
+    let mut buf = Vec::new();
+    loop {
+        let found = lines.next_line(&mut buf).context("cannot read the input")?;
+        match found {
+            Line::End => break,
+            Line::Oversized(bytes) => {
+                number += 1;
+                println!(
+                    "{number}: ({bytes} bytes)\n   longer than --max-record-bytes: `sinkbox run` skips this line"
+                );
+                count("(too long)");
+                continue;
+            }
+            Line::Complete => {}
+        }
+        let text;
+        let line: &[u8] = match format {
+            InputFormat::Json => buf.trim_ascii(),
+            InputFormat::Text => {
+                text = serde_json::to_vec(&text_record(&buf))?;
+                &text
+            }
+            InputFormat::Auto => {
+                let trimmed = buf.trim_ascii();
+                if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok() {
+                    trimmed
+                } else {
+                    text = serde_json::to_vec(&text_record(&buf))?;
+                    &text
+                }
+            }
+        };
         if line.is_empty() {
             continue;
         }
@@ -47,6 +86,7 @@ pub fn route(sources: &ConfigArgs, input: &Path) -> anyhow::Result<ExitCode> {
             count("(not JSON)");
             continue;
         }
+        fields.see(line);
         let preview = sinkbox::config::route_preview(&config, line);
         println!("{number}: {shown}");
         if preview.destinations.is_empty() {
@@ -66,6 +106,9 @@ pub fn route(sources: &ConfigArgs, input: &Path) -> anyhow::Result<ExitCode> {
     println!("\n{number} record(s):");
     for (name, n) in &totals {
         println!("  {n:>8}  {name}");
+    }
+    for warning in fields.never_seen() {
+        println!("warning: {warning}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,7 @@
 //! `sinkbox run`: NDJSON in, every configured sink out.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::io::{BufReader, IsTerminal, Read};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use sinkbox::Pipeline;
 use sinkbox::registry::SinkRegistry;
 
 use super::ConfigArgs;
+use super::input_lines::{InputCounters, Line, LineReader};
 use super::run_end::{self, RunEnd};
 
 /// Malformed lines reported one by one; past this only the count is kept.
@@ -30,7 +31,7 @@ pub enum InputFormat {
 
 /// A line of text as a record: the line (invalid UTF-8 replaced) and the
 /// time it was read.
-fn text_record(line: &[u8]) -> serde_json::Value {
+pub fn text_record(line: &[u8]) -> serde_json::Value {
     let text = line.strip_suffix(b"\n").unwrap_or(line);
     let text = text.strip_suffix(b"\r").unwrap_or(text);
     serde_json::json!({
@@ -53,6 +54,8 @@ pub struct RunOptions<'a> {
     /// hold; shortly before it the rest is dead-lettered (or left in disk
     /// buffers), and at it the process exits.
     pub shutdown_timeout: Duration,
+    /// The longest input line taken; longer ones are skipped and counted.
+    pub max_record_bytes: u64,
 }
 
 pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow::Result<ExitCode> {
@@ -62,7 +65,10 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         metrics_addr,
         follow,
         shutdown_timeout,
+        max_record_bytes,
     } = options;
+    let counted = std::sync::Arc::new(InputCounters::default());
+    let mut as_text = 0u64;
     if follow && input == "-" {
         eprintln!("error: --follow needs --input FILE (stdin already waits for more)");
         return Ok(ExitCode::from(2));
@@ -97,11 +103,13 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         sources.clone(),
         progress.clone(),
         shutdown_timeout,
+        (counted.clone(), format),
     )?;
     let _metrics = match metrics_addr {
         Some(addr) => Some(super::metrics_server::MetricsServer::start(
             addr,
             pipeline.clone(),
+            Some(counted.clone()),
         )?),
         None => None,
     };
@@ -134,26 +142,45 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
     } else {
         Box::new(File::open(input).with_context(|| format!("cannot open the input `{input}`"))?)
     };
-    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let reader = BufReader::with_capacity(1 << 20, reader);
 
+    let mut lines = LineReader::new(reader, max_record_bytes);
     let mut line = Vec::new();
-    let (mut line_no, mut events, mut malformed, mut as_text) = (0u64, 0u64, 0u64, 0u64);
+    let mut line_no = 0u64;
     loop {
-        line.clear();
-        let read = match reader.read_until(b'\n', &mut line) {
-            Ok(read) => read,
+        let found = match lines.next_line(&mut line) {
+            Ok(found) => found,
             Err(err) => {
                 // Deliver what was already accepted before giving up.
-                let end = end_at_input_end(&pipeline, started, progress.as_ref());
+                let mut end = end_at_input_end(&pipeline, started, progress.as_ref());
+                end.text.push_str(&input_summary(&counted, format));
                 end.print();
                 return Err(err)
                     .with_context(|| format!("cannot read the input after line {line_no}"));
             }
         };
-        if read == 0 {
-            break;
-        }
         line_no += 1;
+        match found {
+            Line::End => break,
+            Line::Oversized(bytes) => {
+                InputCounters::add(&counted.lines, 1);
+                InputCounters::add(&counted.bytes, bytes + 1);
+                InputCounters::add(&counted.oversized, 1);
+                if InputCounters::get(&counted.oversized) <= MAX_REPORTED_MALFORMED {
+                    report(
+                        &progress,
+                        format!(
+                            "line {line_no}: skipped a line of {bytes} bytes, longer than --max-record-bytes ({max_record_bytes})"
+                        ),
+                    );
+                }
+                continue;
+            }
+            Line::Complete => {
+                InputCounters::add(&counted.lines, 1);
+                InputCounters::add(&counted.bytes, line.len() as u64 + 1);
+            }
+        }
         if line.trim_ascii().is_empty() {
             continue;
         }
@@ -172,36 +199,58 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
             },
         };
         match emitted {
-            Ok(()) => events += 1,
+            Ok(()) => InputCounters::add(&counted.events, 1),
             Err(sinkbox::EmitError::Closed) => break,
             Err(err) => {
-                malformed += 1;
-                if malformed <= MAX_REPORTED_MALFORMED {
-                    let message = format!("line {line_no}: skipped malformed event: {err}");
-                    match &progress {
-                        Some(bar) => bar.println(message),
-                        None => eprintln!("{message}"),
-                    }
+                InputCounters::add(&counted.malformed, 1);
+                if InputCounters::get(&counted.malformed) <= MAX_REPORTED_MALFORMED {
+                    report(
+                        &progress,
+                        format!("line {line_no}: skipped malformed event: {err}"),
+                    );
                 }
             }
         }
         if let Some(bar) = &progress {
             // Every line, so a slow pipe shows its count and rate too;
             // the bar redraws at most every tick.
-            bar.set_position(events);
+            bar.set_position(InputCounters::get(&counted.events));
         }
     }
     let mut end = end_at_input_end(&pipeline, started, progress.as_ref());
-    let text = if format == InputFormat::Json {
-        String::new()
-    } else {
-        format!(" ({as_text} taken as text)")
-    };
-    end.text.push_str(&format!(
-        "read {events} event(s){text} from {line_no} line(s); {malformed} malformed line(s) skipped\n"
-    ));
+    if format != InputFormat::Json {
+        end.text
+            .push_str(&format!("{as_text} line(s) taken as text\n"));
+    }
+    end.text.push_str(&input_summary(&counted, format));
     end.print();
     Ok(end.exit_code())
+}
+
+/// A line for the operator, above the progress line when there is one.
+fn report(progress: &Option<indicatif::ProgressBar>, message: String) {
+    match progress {
+        Some(bar) => bar.println(message),
+        None => eprintln!("{message}"),
+    }
+}
+
+/// The summary's last line: what the input held.
+fn input_summary(counted: &InputCounters, format: InputFormat) -> String {
+    let malformed = if format == InputFormat::Json {
+        format!(
+            "{} malformed line(s) skipped; ",
+            InputCounters::get(&counted.malformed)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "read {} event(s) from {} line(s); {malformed}{} line(s) over --max-record-bytes skipped\n",
+        InputCounters::get(&counted.events),
+        InputCounters::get(&counted.lines),
+        InputCounters::get(&counted.oversized),
+    )
 }
 
 /// The input ended (or failed): drain and stop every sink, unless a signal
@@ -232,6 +281,7 @@ fn spawn_signal_handler(
     sources: ConfigArgs,
     progress: Option<indicatif::ProgressBar>,
     timeout: Duration,
+    input: (std::sync::Arc<InputCounters>, InputFormat),
 ) -> anyhow::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
@@ -257,6 +307,7 @@ fn spawn_signal_handler(
                 );
                 let pipeline = pipeline.clone();
                 let progress = progress.clone();
+                let input = input.clone();
                 std::thread::spawn(move || {
                     // Also brings forward the deadline of a drain already
                     // under way at the input's end; whoever claims the end
@@ -268,8 +319,8 @@ fn spawn_signal_handler(
                     if let Some(bar) = progress {
                         bar.finish_and_clear();
                     }
-                    let end =
-                        RunEnd::new(&report, started.elapsed(), Some(timeout));
+                    let mut end = RunEnd::new(&report, started.elapsed(), Some(timeout));
+                    end.text.push_str(&input_summary(&input.0, input.1));
                     end.print();
                     std::process::exit(i32::from(end.status));
                 });

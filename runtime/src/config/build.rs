@@ -92,9 +92,39 @@ impl Config {
     /// one: what `sinkbox validate` prints.
     pub fn problems(&self, registry: &SinkRegistry) -> Vec<ConfigError> {
         let mut context = BuildContext::new(self, registry);
-        self.roots()
+        let mut problems: Vec<ConfigError> = self
+            .roots()
             .filter_map(|sink| context.build(sink).err())
-            .collect()
+            .collect();
+        problems.extend(self.unwritable_paths());
+        problems
+    }
+
+    /// Every file a sink writes, and the data dir, that sinkbox could not
+    /// create or write: each as an error naming the option.
+    fn unwritable_paths(&self) -> Vec<ConfigError> {
+        use super::path_check::{PathUse, check_writable};
+        let mut problems = Vec::new();
+        if let Err(why) = check_writable(&self.runtime.data_dir, PathUse::Directory) {
+            problems.push(ConfigError {
+                origin: "[runtime]".into(),
+                line: None,
+                path: "runtime.data_dir".into(),
+                message: format!(
+                    "{why} (dead letters and disk buffers go there; set `data_dir` in [runtime])"
+                ),
+            });
+        }
+        for sink in &self.sinks {
+            for spec in sink.options.specs().iter().filter(|spec| spec.written) {
+                if let Ok(Some(path)) = sink.options.path(spec.name)
+                    && let Err(why) = check_writable(&path, PathUse::File)
+                {
+                    problems.push(sink.options.invalid(spec.name, why));
+                }
+            }
+        }
+        problems
     }
 }
 

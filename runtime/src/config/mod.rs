@@ -29,6 +29,7 @@ mod build;
 mod build_context;
 mod loader;
 pub(crate) mod model;
+mod path_check;
 mod raw_sink;
 mod route_preview;
 mod runtime_override;

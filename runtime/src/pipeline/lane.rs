@@ -85,6 +85,7 @@ impl SinkLane {
             reloader: Mutex::new(reloader),
             abandon: Default::default(),
             buffer: buffer.clone(),
+            when_checked: Default::default(),
         });
         let dead_letters = DeadLetterStore::new(data_dir, name, settings.dead_letter_max_bytes);
         let faults = FaultPolicy {

@@ -58,6 +58,7 @@ pub(crate) fn take_for_lane(
         Selection::Unfiltered(batch) => (batch, 0),
         Selection::Nothing { skipped } => {
             SinkCounters::add(&counters.skipped, u64::from(skipped));
+            warn_if_condition_fields_never_appear(shared, routed);
             return None;
         }
         Selection::Kept { batch, skipped } => (batch, skipped),
@@ -66,6 +67,50 @@ pub(crate) fn take_for_lane(
     SinkCounters::add(&counters.matched, u64::from(batch.len()));
     let first = next_sequence.fetch_add(u64::from(batch.len()), Ordering::AcqRel);
     Some(batch.renumbered(first))
+}
+
+/// Records a lane's `when` must have skipped, with none kept, before the
+/// lane checks once whether the fields it reads appear at all.
+const NEVER_MATCHED_CHECK_AFTER: u64 = 1_000;
+
+/// A lane whose `when` has kept nothing of its first
+/// [`NEVER_MATCHED_CHECK_AFTER`] records looks, once, at the batch that
+/// crossed the mark: a field the condition reads that none of its records
+/// has is most likely misspelt (`levle`), and a warning says so.
+fn warn_if_condition_fields_never_appear(shared: &WorkerShared, routed: &RoutedBatch) {
+    let counters = &shared.counters;
+    if counters.matched.load(Ordering::Relaxed) > 0
+        || counters.skipped.load(Ordering::Relaxed) < NEVER_MATCHED_CHECK_AFTER
+        || shared.when_checked.swap(true, Ordering::AcqRel)
+    {
+        return;
+    }
+    let Some(when) = routed.condition_of(&shared.name) else {
+        return;
+    };
+    let names = when.field_names();
+    let mut seen = vec![false; names.len()];
+    for record in routed.batch().records() {
+        for (seen, present) in seen.iter_mut().zip(when.fields_present(record)) {
+            *seen |= present;
+        }
+    }
+    let missing: Vec<String> = names
+        .iter()
+        .zip(&seen)
+        .filter(|(_, seen)| !**seen)
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    if !missing.is_empty() {
+        tracing::warn!(
+            sink = %shared.name,
+            "its `when` ({}) has kept none of the {} records so far, and none of the last {} has the field(s) {}: check the spelling (`sinkbox route --input SAMPLE` checks a sample)",
+            when.text(),
+            counters.skipped.load(Ordering::Relaxed),
+            routed.batch().len(),
+            missing.join(", ")
+        );
+    }
 }
 
 /// State shared between a worker thread and the pipeline handle.
@@ -91,6 +136,9 @@ pub(crate) struct WorkerShared {
     /// The disk buffer and the worker's own queue, for a disk-buffered
     /// lane: the worker then reads from that queue.
     pub buffer: Option<Arc<super::disk_buffer::buffered_lane::BufferedLane>>,
+    /// Whether the lane has looked once for a `when` field that never
+    /// appears.
+    pub when_checked: AtomicBool,
 }
 
 impl WorkerShared {
@@ -1005,6 +1053,7 @@ mod tests {
             route: Mutex::new(None),
             abandon: Default::default(),
             buffer: None,
+            when_checked: Default::default(),
         });
         let sink = ScriptedSink {
             script: script.into(),

@@ -47,3 +47,4 @@ pub use sink_context::SinkContext;
 pub use sink_options::SinkOptions;
 pub use sink_registry::{RegistryError, SinkRegistry};
 pub use sink_type::{SinkConstructor, SinkType, UriForm, UriTarget};
+pub use suggest::did_you_mean;

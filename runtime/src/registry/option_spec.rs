@@ -316,6 +316,9 @@ pub struct OptionSpec {
     pub required: bool,
     /// One line for the catalog.
     pub help: &'static str,
+    /// For a path: sinkbox creates and writes the file there, so
+    /// `validate` checks that it can.
+    pub written: bool,
 }
 
 impl OptionSpec {
@@ -328,7 +331,14 @@ impl OptionSpec {
             default: None,
             required: false,
             help: "",
+            written: false,
         }
+    }
+
+    /// Marks a path option as a file sinkbox creates and writes.
+    pub const fn written(mut self) -> Self {
+        self.written = true;
+        self
     }
 
     /// Sets the default, written as text (`"10MB"`, `"5"`, `"true"`).

@@ -44,6 +44,22 @@ impl Condition {
         self.root.holds(&values, &map)
     }
 
+    /// The fields the condition reads, as written (`http.status`).
+    pub fn field_names(&self) -> Vec<String> {
+        self.fields.iter().map(|path| path.join(".")).collect()
+    }
+
+    /// For each of [`Condition::field_names`], whether `record` has it
+    /// (with any value, `null` included).
+    pub fn fields_present(&self, record: &[u8]) -> Vec<bool> {
+        let mut values = vec![FieldValue::Missing; self.fields.len()];
+        self.tree.scan(record, &mut values);
+        values
+            .iter()
+            .map(|value| !matches!(value, FieldValue::Missing))
+            .collect()
+    }
+
     /// The condition as written (trimmed).
     pub fn text(&self) -> &str {
         &self.text

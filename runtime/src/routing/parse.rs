@@ -347,7 +347,8 @@ impl Parser<'_> {
                             // number in quotes, a level, or a text test.
                             let (hint, example) = if text.trim().parse::<f64>().is_ok() {
                                 (
-                                    "; a number in quotes is text: write it without quotes".to_owned(),
+                                    "; a number in quotes is text: write it without quotes"
+                                        .to_owned(),
                                     format!("{field} {op} {}", text.trim()),
                                 )
                             } else if field.rsplit('.').next().is_some_and(|last| {
@@ -356,7 +357,8 @@ impl Parser<'_> {
                                 (String::new(), format!("{field} {op} \"warn\""))
                             } else {
                                 (
-                                    "; to test text, use `==`, `in`, `starts_with` or `contains`".to_owned(),
+                                    "; to test text, use `==`, `in`, `starts_with` or `contains`"
+                                        .to_owned(),
                                     format!("{field} == {text:?}"),
                                 )
                             };

@@ -13,14 +13,15 @@ use crate::batch::Batch;
 #[derive(Debug, Default)]
 pub(crate) struct RoutingTable {
     set: ConditionSet,
-    by_lane: HashMap<String, usize>,
+    /// Each lane's index in `set`, and its condition.
+    by_lane: HashMap<String, (usize, Arc<Condition>)>,
 }
 
 impl RoutingTable {
     /// Gives lane `lane` the condition `when`.
     pub fn insert(&mut self, lane: &str, when: Arc<Condition>) {
-        let index = self.set.add(when);
-        self.by_lane.insert(lane.to_owned(), index);
+        let index = self.set.add(when.clone());
+        self.by_lane.insert(lane.to_owned(), (index, when));
     }
 
     /// Whether no lane has a condition (then batches go out undecided).
@@ -83,12 +84,24 @@ impl RoutedBatch {
         })
     }
 
+    /// The batch as it came, before any condition.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    /// Lane `lane`'s condition, if it has one.
+    pub fn condition_of(&self, lane: &str) -> Option<&Arc<Condition>> {
+        self.table
+            .as_ref()
+            .and_then(|t| t.by_lane.get(lane).map(|(_, when)| when))
+    }
+
     /// What lane `lane` takes.
     pub fn for_lane(&self, lane: &str) -> Selection {
         let Some((table, index)) = self
             .table
             .as_ref()
-            .and_then(|t| t.by_lane.get(lane).map(|i| (t, *i)))
+            .and_then(|t| t.by_lane.get(lane).map(|(i, _)| (t, *i)))
         else {
             return Selection::Unfiltered(self.batch.clone());
         };

@@ -38,6 +38,7 @@ pub(crate) fn sink_type() -> SinkType {
     .option(
         OptionSpec::new("path", OptionKind::Path)
             .required()
+            .written()
             .help("the file; missing directories are created"),
     )
     .option(

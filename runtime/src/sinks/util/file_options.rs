@@ -7,6 +7,7 @@ use crate::registry::option_spec::{OptionKind, OptionSpec};
 pub(crate) const FILE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::new("path", OptionKind::Path)
         .required()
+        .written()
         .help("the file; missing directories are created"),
     OptionSpec::new("sync_on_flush", OptionKind::Bool)
         .default("true")
