@@ -285,3 +285,74 @@ fn a_disk_buffered_sink_rides_out_an_outage_and_a_kill_9_and_says_so() {
     assert_eq!(received(&server), (0..1000).collect::<Vec<_>>());
     assert!(!dir.path().join("data/dead-letter/web.ndjson").exists());
 }
+
+/// A 4 MiB tmpfs mounted on a directory, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// `None` (and a note) where this machine does not let the tests mount.
+    fn mount(path: &Path) -> Option<Self> {
+        std::fs::create_dir_all(path).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+            .arg(path)
+            .status();
+        match status {
+            Ok(status) if status.success() => Some(Self(path.to_owned())),
+            other => {
+                eprintln!("cannot mount a tmpfs here ({other:?}); the full-disk test needs root");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_under_a_buffer_is_said_counted_and_the_deadline_still_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_disk) = SmallDisk::mount(&dir.path().join("data")) else {
+        return;
+    };
+    let config = dead_http_config(dir.path(), free_port(), "buffer = { type = \"disk\" }\n");
+    let mut cli = RunningCli::start(&config, &["--shutdown-timeout", "3s"]);
+    // About 12 MB for a 4 MiB disk, from a thread of its own: back-pressure
+    // may block the writes, and the process exits under them.
+    let mut stdin = cli.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let pad = "x".repeat(100);
+        for i in 0..100_000 {
+            if writeln!(stdin, r#"{{"i":{i},"pad":"{pad}"}}"#).is_err() {
+                return;
+            }
+        }
+        let _ = stdin.flush();
+        // Held open (no end of input) until the process is gone.
+        std::thread::park_timeout(Duration::from_secs(60));
+    });
+    cli.wait_for_stderr("the disk buffer cannot take a batch");
+    assert!(
+        cli.stderr().contains("No space left on device"),
+        "{}",
+        cli.stderr()
+    );
+    let signalled = Instant::now();
+    cli.signal(libc::SIGTERM);
+    let (status, stderr) = cli.finish(false);
+    let took = signalled.elapsed();
+    writer.thread().unpark();
+    writer.join().unwrap();
+    assert!(took < Duration::from_millis(4_000), "took {took:?}");
+    // What was held in memory could go nowhere: counted, said, status 3.
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert_one_whole_summary(&stderr, "web");
+    assert!(
+        stderr.contains("record(s) lost: neither delivered nor written"),
+        "{stderr}"
+    );
+}

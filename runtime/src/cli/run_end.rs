@@ -8,8 +8,9 @@
 //! - 1: the configuration is wrong (nothing ran).
 //! - 2: the command line is wrong or the input could not be read.
 //! - 3: some records accepted were not delivered: dead-lettered, dropped by
-//!   `overflow` or a full buffer, or left in a call a sink never returned
-//!   from. The summary says which sink and how many.
+//!   `overflow` or a full buffer, lost (the dead-letter file could not be
+//!   written), or left in a call a sink never returned from. The summary
+//!   says which sink and how many.
 //! - 4: nothing was lost, but records stayed in disk buffers when the
 //!   shutdown deadline passed; the next start delivers them.
 //! - 128 + n: a second signal n ended the run without draining.
@@ -51,6 +52,7 @@ impl RunEnd {
     pub fn new(report: &ShutdownReport, elapsed: Duration, deadline: Option<Duration>) -> Self {
         let mut text = super::run_summary::summary_text(&report.stats, elapsed);
         let dead: u64 = report.stats.iter().map(|s| s.dead_lettered).sum();
+        let lost: u64 = report.stats.iter().map(|s| s.lost).sum();
         let dropped: u64 = report
             .stats
             .iter()
@@ -83,9 +85,14 @@ impl RunEnd {
                 report.unfinished.join(", ")
             ));
         }
-        let status = if dead > 0 || dropped > 0 || !stuck.is_empty() {
+        let status = if dead > 0 || dropped > 0 || lost > 0 || !stuck.is_empty() {
+            let lost = if lost > 0 {
+                format!(", {lost} lost (neither delivered nor dead-lettered; see the errors above)")
+            } else {
+                String::new()
+            };
             text.push_str(&format!(
-                "exit status 3: not everything accepted was delivered: {dead} record(s) dead-lettered, {dropped} dropped{}\n",
+                "exit status 3: not everything accepted was delivered: {dead} record(s) dead-lettered, {dropped} dropped{lost}{}\n",
                 if stuck.is_empty() {
                     String::new()
                 } else {

@@ -108,6 +108,14 @@ pub fn summary_text(stats: &[SinkStats], elapsed: Duration) -> String {
                 s.guest_log_dropped
             );
         }
+        if s.lost > 0 {
+            row!(
+                out,
+                "{}: {} record(s) lost: neither delivered nor written to the dead-letter file",
+                s.name,
+                s.lost
+            );
+        }
         if s.dead_letters_dropped > 0 {
             row!(
                 out,

@@ -16,6 +16,7 @@ pub(crate) struct SinkCounters {
     pub deferred: AtomicU64,
     pub dropped: AtomicU64,
     pub dead_lettered: AtomicU64,
+    pub lost: AtomicU64,
     pub restarts: AtomicU64,
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
@@ -55,6 +56,7 @@ impl SinkCounters {
             deferred: self.deferred.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
+            lost: self.lost.load(Relaxed),
             restarts: self.restarts.load(Relaxed),
             queue_depth,
             reloads: self.reloads.load(Relaxed),
@@ -96,6 +98,9 @@ pub struct SinkStats {
     pub dropped: u64,
     /// Records written to the dead-letter file.
     pub dead_lettered: u64,
+    /// Records neither delivered nor written to the dead-letter file (it
+    /// could not be written: a full disk, say); each loss is logged.
+    pub lost: u64,
     /// Times the sink was restarted after a fatal outcome or a crash.
     pub restarts: u64,
     /// Batches waiting in the sink's queue.

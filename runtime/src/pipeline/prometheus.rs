@@ -65,6 +65,12 @@ pub fn render(stats: &[SinkStats], health: &[(String, Health)]) -> String {
         &|s| n(s.retries),
     );
     family(
+        "sinkbox_sink_lost_total",
+        "counter",
+        "Records neither delivered nor written to the dead-letter file.",
+        &|s| n(s.lost),
+    );
+    family(
         "sinkbox_sink_deferred_total",
         "counter",
         "Times a batch was held back unsent while the sink's circuit breaker was open.",

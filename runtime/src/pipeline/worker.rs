@@ -961,12 +961,15 @@ impl SinkWorker {
                     );
                 }
             }
-            Err(err) => tracing::error!(
-                sink = %self.shared.name,
-                path = %self.dead_letters.path().display(),
-                "lost {} records: they could not be delivered ({reason}) nor written to the dead-letter file: {err}",
-                batch.len()
-            ),
+            Err(err) => {
+                SinkCounters::add(&self.shared.counters.lost, u64::from(batch.len()));
+                tracing::error!(
+                    sink = %self.shared.name,
+                    path = %self.dead_letters.path().display(),
+                    "lost {} records: they could not be delivered ({reason}) nor written to the dead-letter file: {err}",
+                    batch.len()
+                )
+            }
         }
     }
 }
