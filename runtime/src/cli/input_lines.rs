@@ -89,6 +89,8 @@ pub struct InputCounters {
     pub malformed: AtomicU64,
     /// Lines skipped as longer than the limit.
     pub oversized: AtomicU64,
+    /// Lines taken as text (`--input-format text` or `auto`).
+    pub as_text: AtomicU64,
 }
 
 impl InputCounters {

@@ -68,7 +68,6 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         max_record_bytes,
     } = options;
     let counted = std::sync::Arc::new(InputCounters::default());
-    let mut as_text = 0u64;
     if follow && input == "-" {
         eprintln!("error: --follow needs --input FILE (stdin already waits for more)");
         return Ok(ExitCode::from(2));
@@ -187,12 +186,12 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         let emitted = match format {
             InputFormat::Json => pipeline.emit_json(&line),
             InputFormat::Text => {
-                as_text += 1;
+                InputCounters::add(&counted.as_text, 1);
                 pipeline.emit(&text_record(&line))
             }
             InputFormat::Auto => match pipeline.emit_json(&line) {
                 Err(sinkbox::EmitError::InvalidJson(_)) => {
-                    as_text += 1;
+                    InputCounters::add(&counted.as_text, 1);
                     pipeline.emit(&text_record(&line))
                 }
                 other => other,
@@ -218,10 +217,6 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         }
     }
     let mut end = end_at_input_end(&pipeline, started, progress.as_ref());
-    if format != InputFormat::Json {
-        end.text
-            .push_str(&format!("{as_text} line(s) taken as text\n"));
-    }
     end.text.push_str(&input_summary(&counted, format));
     end.print();
     Ok(end.exit_code())
@@ -237,18 +232,16 @@ fn report(progress: &Option<indicatif::ProgressBar>, message: String) {
 
 /// The summary's last line: what the input held.
 fn input_summary(counted: &InputCounters, format: InputFormat) -> String {
-    let malformed = if format == InputFormat::Json {
-        format!(
-            "{} malformed line(s) skipped; ",
-            InputCounters::get(&counted.malformed)
-        )
-    } else {
+    let text = if format == InputFormat::Json {
         String::new()
+    } else {
+        format!(" ({} taken as text)", InputCounters::get(&counted.as_text))
     };
     format!(
-        "read {} event(s) from {} line(s); {malformed}{} line(s) over --max-record-bytes skipped\n",
+        "read {} event(s){text} from {} line(s); {} malformed line(s) skipped; {} line(s) over --max-record-bytes skipped\n",
         InputCounters::get(&counted.events),
         InputCounters::get(&counted.lines),
+        InputCounters::get(&counted.malformed),
         InputCounters::get(&counted.oversized),
     )
 }
