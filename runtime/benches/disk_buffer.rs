@@ -48,7 +48,7 @@ fn round(buffer: Option<SyncPolicy>) -> (f64, f64, f64) {
             max_size: 4 << 30,
             when_full: WhenFull::Block,
             sync,
-            max_age: None,
+            ..Default::default()
         });
     }
     let pipeline = Pipeline::builder()

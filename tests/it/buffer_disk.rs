@@ -11,7 +11,7 @@ use std::time::Duration;
 use sinkbox::pipeline::{DiskBufferOptions, SyncPolicy, WhenFull};
 use sinkbox::{Batch, Pipeline, Sink, SinkError, SinkSpec, WriteOutcome};
 
-use crate::support::{Gate, Recorder, RecordingSink, emit_numbered, pipeline_of};
+use crate::support::{Gate, Recorder, RecordingSink, emit_numbered, pipeline_of, wait_until};
 
 /// Answers `retryable` to everything: a destination that is down.
 struct DownSink;
@@ -30,7 +30,7 @@ fn disk(max_size: u64, when_full: WhenFull) -> DiskBufferOptions {
         max_size,
         when_full,
         sync: SyncPolicy::Interval,
-        max_age: None,
+        ..Default::default()
     }
 }
 
@@ -380,4 +380,37 @@ fn sinkbox_run_killed_at_random_points_loses_nothing_it_buffered() {
             "bounded in time"
         );
     }
+}
+
+#[test]
+fn past_max_age_a_failing_buffered_batch_is_dead_lettered_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::recording_server::free_port();
+    let pipeline = crate::support::toml_pipeline(
+        dir.path(),
+        &format!(
+            "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = 5\ntimeout = \"1h\"\n\
+             [sinks.web]\ntype = \"http\"\nendpoint = \"http://127.0.0.1:{port}/in\"\nhealthcheck = false\n\
+             initial_backoff = \"20ms\"\nmax_backoff = \"50ms\"\n\
+             buffer = {{ type = \"disk\", max_age = \"1s\", max_age_action = \"dead_letter\" }}\n"
+        ),
+    );
+    crate::support::emit_numbered(&pipeline, 0..10);
+    let stats = || pipeline.stats().remove(0);
+    wait_until(
+        "both batches outlive max_age and go to dead letters",
+        || stats().dead_lettered == 10,
+    );
+    // The buffer is empty again and the sink takes what comes next.
+    assert_eq!(stats().buffer.unwrap().batches, 0);
+    let stats = pipeline.shutdown_within(std::time::Duration::from_secs(2));
+    let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/web.ndjson"));
+    assert_eq!(letters.len(), 10, "{:?}", stats.stats);
+    assert!(
+        letters.iter().all(|l| l["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("older than the disk buffer's max_age (1s) and still failing")),
+        "{letters:?}"
+    );
 }

@@ -31,7 +31,7 @@ pub use dead_letter::{
     read_dead_letters,
 };
 pub(crate) use dead_letter::{encode as encode_dead_letter, lock_for_replay};
-pub use disk_buffer::{BufferStats, DiskBufferOptions, SyncPolicy, WhenFull};
+pub use disk_buffer::{BufferStats, DiskBufferOptions, MaxAgeAction, SyncPolicy, WhenFull};
 pub use queue::OverflowPolicy;
 pub use retry_policy::{DEFAULT_MAX_RETRY_DURATION, RetryPolicy};
 pub use shutdown::ShutdownReport;

@@ -44,6 +44,8 @@ pub(crate) struct BufferedBatch {
     /// Whether it is in the buffer's files (a shutdown's deadline leaves
     /// it there); `false` for a batch the buffer could not take.
     pub on_disk: bool,
+    /// When it was written to the buffer (for `max_age`).
+    pub written: Option<std::time::SystemTime>,
 }
 
 /// A bounded FIFO of batches plus control items. Control items (flush, stop)

@@ -180,6 +180,9 @@ pub(crate) struct SinkWorker {
     /// Since when the sink has been failing, for the retry window and the
     /// operator's log lines.
     outage: Outage,
+    /// For the buffered batch being delivered, under `max_age_action =
+    /// "dead_letter"`: when a failure sends it to the dead letters.
+    expires: Option<std::time::SystemTime>,
     /// The sequence number after the last record the sink was handed. A
     /// lane with a `when` numbers what it takes from here, so the numbers a
     /// sink sees never repeat, reloads included (a composite's target
@@ -205,6 +208,7 @@ impl SinkWorker {
             probation: None,
             start_retry: None,
             outage: Outage::default(),
+            expires: None,
             next_sequence: Arc::default(),
         }
     }
@@ -334,11 +338,14 @@ impl SinkWorker {
                         batch,
                         through,
                         on_disk,
+                        written,
                     } = *item;
+                    self.expires = self.expiry_of(written);
                     let done = match batch {
                         Some(batch) => self.deliver(batch, on_disk),
                         None => true,
                     };
+                    self.expires = None;
                     if let (true, Some(lane)) = (done, &shared.buffer) {
                         lane.buffer.ack_through(through);
                     }
@@ -692,11 +699,7 @@ impl SinkWorker {
                 }
                 WriteOutcome::Deferred { wait, reason } => {
                     SinkCounters::add(&counters.deferred, 1);
-                    if let Some(why) = self.policy.give_up(
-                        0,
-                        self.outage.length(Instant::now()),
-                        self.disk_buffered(),
-                    ) {
+                    if let Some(why) = self.give_up(0) {
                         self.dead_letter(&batch, &format!("{why}: {reason}"));
                         return true;
                     }
@@ -798,12 +801,42 @@ impl SinkWorker {
         }
     }
 
+    /// When a buffered batch written at `written` expires, if the buffer
+    /// dead-letters batches past its `max_age`.
+    fn expiry_of(&self, written: Option<std::time::SystemTime>) -> Option<std::time::SystemTime> {
+        let options = self.shared.buffer.as_ref()?.buffer.options();
+        match (options.max_age_action, options.max_age) {
+            (super::MaxAgeAction::DeadLetter, Some(max_age)) => Some(written? + max_age),
+            _ => None,
+        }
+    }
+
+    /// Why a failing batch is given up on now: its retries, the sink's
+    /// retry window, or (buffered) its age.
+    fn give_up(&self, retries: u32) -> Option<String> {
+        if let Some(expires) = self.expires
+            && std::time::SystemTime::now() >= expires
+        {
+            let max_age = self
+                .shared
+                .buffer
+                .as_ref()
+                .and_then(|lane| lane.buffer.options().max_age)
+                .unwrap_or_default();
+            return Some(format!(
+                "older than the disk buffer's max_age ({}) and still failing",
+                humantime::format_duration(max_age)
+            ));
+        }
+        let outage = self.outage.length(Instant::now());
+        self.policy.give_up(retries, outage, self.disk_buffered())
+    }
+
     /// Spends one retry and sleeps the back-off; dead-letters and returns
     /// `false` once the retry limit or the retry window is spent.
     fn back_off(&mut self, retries: &mut u32, batch: &Batch, reason: &str) -> bool {
         *retries += 1;
-        let outage = self.outage.length(Instant::now());
-        if let Some(why) = self.policy.give_up(*retries, outage, self.disk_buffered()) {
+        if let Some(why) = self.give_up(*retries) {
             self.dead_letter(batch, &format!("{why}: {reason}"));
             return false;
         }

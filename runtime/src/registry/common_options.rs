@@ -37,7 +37,7 @@ pub const COMMON_OPTIONS: &[OptionSpec] = &[
         .default("3")
         .help("after a hot reload, a fault (trap, deadline, memory, fatal) within this many batches swaps the previous module back; 0 turns rollback off"),
     OptionSpec::new("buffer", OptionKind::Table)
-        .help("{ type = \"disk\", max_size = \"1GiB\", when_full = \"block\" | \"drop_newest\", sync = \"batch\" | \"interval\", max_age = \"10m\" }: batches go to files under <data_dir>/buffer/<sink>/ first and survive outages, restarts and kill -9 (see reliability.md); unset: the memory queue only"),
+        .help("{ type = \"disk\", max_size = \"1GiB\", when_full = \"block\" | \"drop_newest\", sync = \"batch\" | \"interval\", max_age = \"10m\", max_age_action = \"degrade\" | \"dead_letter\" }: batches go to files under <data_dir>/buffer/<sink>/ first and survive outages, restarts and kill -9 (see reliability.md); unset: the memory queue only"),
     OptionSpec::new("when", OptionKind::Text("a condition on record fields, such as 'level >= \"warn\" and service == \"api\"'"))
         .help("only records this condition keeps reach the sink (see Routing in configuration.md); the sink numbers the records it takes from 0"),
 ];

@@ -8,5 +8,5 @@ pub(crate) mod options;
 pub(crate) mod spooler;
 pub(crate) mod store;
 
-pub use options::{DiskBufferOptions, SyncPolicy, WhenFull};
+pub use options::{DiskBufferOptions, MaxAgeAction, SyncPolicy, WhenFull};
 pub use store::BufferStats;

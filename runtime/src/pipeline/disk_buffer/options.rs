@@ -11,6 +11,18 @@ pub enum WhenFull {
     DropNewest,
 }
 
+/// What happens to a buffered batch older than `max_age` that the sink
+/// still cannot deliver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MaxAgeAction {
+    /// It stays and is retried; the sink's health turns `degraded`.
+    #[default]
+    Degrade,
+    /// Its next failure sends it to the dead letters (it has been tried
+    /// against the failure), making room behind it.
+    DeadLetter,
+}
+
 /// When written batches are forced to the disk (`fdatasync`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncPolicy {
@@ -32,6 +44,8 @@ pub struct DiskBufferOptions {
     pub sync: SyncPolicy,
     /// Health turns `degraded` when the oldest undelivered batch is older.
     pub max_age: Option<Duration>,
+    /// What else happens to a batch older than `max_age`.
+    pub max_age_action: MaxAgeAction,
 }
 
 impl Default for DiskBufferOptions {
@@ -41,6 +55,7 @@ impl Default for DiskBufferOptions {
             when_full: WhenFull::Block,
             sync: SyncPolicy::Batch,
             max_age: None,
+            max_age_action: MaxAgeAction::Degrade,
         }
     }
 }
@@ -111,12 +126,29 @@ impl DiskBufferOptions {
                         format!("`max_age = \"{value}\"` is not a duration, such as \"10m\"")
                     })?)
                 }
+                "max_age_action" => {
+                    options.max_age_action = match value.as_str() {
+                        "degrade" => MaxAgeAction::Degrade,
+                        "dead_letter" => MaxAgeAction::DeadLetter,
+                        other => {
+                            return Err(format!(
+                                "`max_age_action = \"{other}\"`: write \"degrade\" or \"dead_letter\""
+                            ));
+                        }
+                    }
+                }
                 other => {
                     return Err(format!(
-                        "unknown key `{other}`; a buffer takes type, max_size, when_full, sync and max_age"
+                        "unknown key `{other}`; a buffer takes type, max_size, when_full, sync, max_age and max_age_action"
                     ));
                 }
             }
+        }
+        if options.max_age_action == MaxAgeAction::DeadLetter && options.max_age.is_none() {
+            return Err(
+                "`max_age_action = \"dead_letter\"` needs `max_age`, such as max_age = \"1h\""
+                    .into(),
+            );
         }
         match kind {
             Some("disk") => Ok(Some(options)),
@@ -168,6 +200,10 @@ mod tests {
             ),
             (vec![("type", "tape")], "\"disk\" or \"memory\""),
             (vec![("max_size", "1GiB")], "say which buffer"),
+            (
+                vec![("type", "disk"), ("max_age_action", "dead_letter")],
+                "needs `max_age`",
+            ),
             (
                 vec![("type", "disk"), ("size", "1GiB")],
                 "unknown key `size`",

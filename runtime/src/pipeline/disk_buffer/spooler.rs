@@ -143,6 +143,10 @@ impl Spooler {
                             batch: Some(batch),
                             through,
                             on_disk: true,
+                            written: Some(
+                                std::time::UNIX_EPOCH
+                                    + Duration::from_millis(frame.header.written_ms),
+                            ),
                         },
                         Err(ReadError::Damaged(why)) => {
                             tracing::warn!(
@@ -159,6 +163,7 @@ impl Spooler {
                                 batch: None,
                                 through,
                                 on_disk: true,
+                                written: None,
                             }
                         }
                         Err(ReadError::Io(why)) => {
@@ -174,6 +179,7 @@ impl Spooler {
                     through: batch.first_sequence() + u64::from(batch.len().max(1)) - 1,
                     batch: Some(batch),
                     on_disk: false,
+                    written: None,
                 },
             };
             self.read_failing = false;

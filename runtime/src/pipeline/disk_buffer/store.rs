@@ -586,7 +586,7 @@ mod tests {
             max_size: 2 << 20,
             when_full: WhenFull::Block,
             sync: SyncPolicy::Interval,
-            max_age: None,
+            ..Default::default()
         }
     }
 
