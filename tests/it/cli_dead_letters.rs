@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::recording_server::{Answer, RawRequest, RecordingServer, free_port};
-use crate::support::{numbers, sinkbox, wait_until};
+use crate::recording_server::{Answer, RecordingServer, free_port, ndjson_numbers};
+use crate::support::{sinkbox, wait_until};
 
 fn config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
     let config = dir.join("sinkbox.toml");
@@ -34,19 +34,6 @@ fn dead_letters(config: &std::path::Path, args: &[&str]) -> std::process::Output
         .arg(config)
         .output()
         .unwrap()
-}
-
-fn received(requests: &[RawRequest]) -> Vec<usize> {
-    requests
-        .iter()
-        .flat_map(|r| {
-            let lines: Vec<String> = String::from_utf8_lossy(&r.body)
-                .lines()
-                .map(str::to_owned)
-                .collect();
-            numbers(&lines)
-        })
-        .collect()
 }
 
 #[test]
@@ -141,12 +128,15 @@ fn dead_letters_are_listed_and_replayed_once_even_when_the_replay_is_killed() {
     wait_until("the held request is answered", || {
         server.requests().len() == 3
     });
-    assert_eq!(received(&server.requests()), (0..150).collect::<Vec<_>>());
+    assert_eq!(
+        ndjson_numbers(&server.requests()),
+        (0..150).collect::<Vec<_>>()
+    );
 
     // Run again: only what was not acknowledged is sent.
     let again = dead_letters(&config, &["replay", "web"]);
     assert!(again.status.success(), "{again:?}");
-    let second_got = received(&server.requests()[3..]);
+    let second_got = ndjson_numbers(&server.requests()[3..]);
     assert_eq!(
         second_got,
         (100..300).chain([1000]).collect::<Vec<_>>(),

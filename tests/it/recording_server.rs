@@ -159,6 +159,21 @@ impl Drop for RecordingServer {
     }
 }
 
+/// The `i` field of every NDJSON record in `requests`' bodies, in
+/// arrival order.
+pub fn ndjson_numbers(requests: &[RawRequest]) -> Vec<usize> {
+    requests
+        .iter()
+        .flat_map(|r| {
+            let lines: Vec<String> = String::from_utf8_lossy(&r.body)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            crate::support::numbers(&lines)
+        })
+        .collect()
+}
+
 /// A loopback port with nothing listening on it (yet).
 pub fn free_port() -> u16 {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
