@@ -150,12 +150,18 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         let found = match lines.next_line(&mut line) {
             Ok(found) => found,
             Err(err) => {
-                // Deliver what was already accepted before giving up.
-                let mut end = end_at_input_end(&pipeline, started, progress.as_ref());
+                // Deliver what was already accepted before giving up; the
+                // status says the input failed (2) unless records were
+                // also lost or left (3, 4).
+                let mut end =
+                    end_at_input_end(&pipeline, started, progress.as_ref(), shutdown_timeout);
                 end.text.push_str(&input_summary(&counted, format));
+                end.text.push_str(&format!(
+                    "error: cannot read the input after line {line_no}: {err}\n"
+                ));
+                end.status = end.status.max(2);
                 end.print();
-                return Err(err)
-                    .with_context(|| format!("cannot read the input after line {line_no}"));
+                return Ok(end.exit_code());
             }
         };
         line_no += 1;
@@ -216,7 +222,7 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
             bar.set_position(InputCounters::get(&counted.events));
         }
     }
-    let mut end = end_at_input_end(&pipeline, started, progress.as_ref());
+    let mut end = end_at_input_end(&pipeline, started, progress.as_ref(), shutdown_timeout);
     end.text.push_str(&input_summary(&counted, format));
     end.print();
     Ok(end.exit_code())
@@ -248,11 +254,13 @@ fn input_summary(counted: &InputCounters, format: InputFormat) -> String {
 
 /// The input ended (or failed): drain and stop every sink, unless a signal
 /// already ends the run (this thread then waits for the process to exit).
-/// No deadline of its own: a signal during the drain brings one.
+/// No deadline of its own: a signal during the drain brings one, of
+/// `signal_timeout`.
 fn end_at_input_end(
     pipeline: &Pipeline,
     started: Instant,
     progress: Option<&indicatif::ProgressBar>,
+    signal_timeout: Duration,
 ) -> RunEnd {
     if !run_end::claim() {
         run_end::wait_for_exit();
@@ -261,7 +269,7 @@ fn end_at_input_end(
         bar.finish_and_clear();
     }
     let report = pipeline.shutdown_within(Duration::MAX);
-    RunEnd::new(&report, started.elapsed(), None)
+    RunEnd::new(&report, started.elapsed(), signal_timeout)
 }
 
 /// On SIGINT or SIGTERM: drain every queue, flush and stop the sinks, print
@@ -312,7 +320,7 @@ fn spawn_signal_handler(
                     if let Some(bar) = progress {
                         bar.finish_and_clear();
                     }
-                    let mut end = RunEnd::new(&report, started.elapsed(), Some(timeout));
+                    let mut end = RunEnd::new(&report, started.elapsed(), timeout);
                     end.text.push_str(&input_summary(&input.0, input.1));
                     end.print();
                     std::process::exit(i32::from(end.status));

@@ -48,16 +48,13 @@ pub struct RunEnd {
 
 impl RunEnd {
     /// The end of a run that took `elapsed`, from its shutdown report;
-    /// `deadline` is the one the shutdown kept, if any.
-    pub fn new(report: &ShutdownReport, elapsed: Duration, deadline: Option<Duration>) -> Self {
+    /// `deadline` is the one a signal gives the shutdown.
+    pub fn new(report: &ShutdownReport, elapsed: Duration, deadline: Duration) -> Self {
         let mut text = super::run_summary::summary_text(&report.stats, elapsed);
         let dead: u64 = report.stats.iter().map(|s| s.dead_lettered).sum();
         let lost: u64 = report.stats.iter().map(|s| s.lost).sum();
-        let dropped: u64 = report
-            .stats
-            .iter()
-            .map(|s| s.dropped + s.buffer.as_ref().map_or(0, |b| b.dropped_full))
-            .sum();
+        // `dropped` counts what a full disk buffer dropped too.
+        let dropped: u64 = report.stats.iter().map(|s| s.dropped).sum();
         let buffered: u64 = report
             .stats
             .iter()
@@ -66,7 +63,7 @@ impl RunEnd {
             .sum();
         // An unbuffered sink left inside a call may have lost that batch.
         let stuck: Vec<&str> = report
-            .unfinished
+            .left_behind
             .iter()
             .filter(|name| {
                 report
@@ -77,11 +74,9 @@ impl RunEnd {
             .map(String::as_str)
             .collect();
         if !report.unfinished.is_empty() {
-            let within = deadline
-                .map(|d| format!(" within {}", humantime::format_duration(d)))
-                .unwrap_or_default();
             text.push_str(&format!(
-                "not finished{within}: {}; what they held went to their dead-letter files, or stays in their disk buffer for the next start\n",
+                "not finished within {}: {}; what they held went to their dead-letter files, or stays in their disk buffer for the next start\n",
+                humantime::format_duration(deadline),
                 report.unfinished.join(", ")
             ));
         }

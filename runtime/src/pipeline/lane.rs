@@ -168,7 +168,9 @@ impl SinkLane {
     pub fn join_until(&self, deadline: Instant) -> bool {
         loop {
             if self.is_stopped() {
-                self.join();
+                if !self.join() {
+                    tracing::error!(sink = %self.name(), "a sink worker panicked while stopping");
+                }
                 return true;
             }
             if Instant::now() >= deadline {

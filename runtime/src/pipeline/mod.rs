@@ -262,7 +262,7 @@ impl PipelineBuilder {
             closed: AtomicBool::new(false),
             timer: Mutex::new(None),
             shutdown_deadline: parking_lot::Mutex::new(None),
-            unfinished: parking_lot::Mutex::new(Vec::new()),
+            leftovers: parking_lot::Mutex::new(Default::default()),
         });
         let timer_inner = inner.clone();
         let timer = std::thread::Builder::new()
@@ -409,8 +409,8 @@ struct Inner {
     timer: Mutex<Option<JoinHandle<()>>>,
     /// The running shutdown's deadline; any caller may bring it forward.
     shutdown_deadline: parking_lot::Mutex<Option<shutdown::ShutdownDeadline>>,
-    /// The sinks the shutdown left unfinished, for every caller.
-    unfinished: parking_lot::Mutex<Vec<String>>,
+    /// What the shutdown left unfinished, for every caller.
+    leftovers: parking_lot::Mutex<shutdown::Leftovers>,
 }
 
 impl Pipeline {
@@ -611,10 +611,11 @@ impl Pipeline {
     pub fn shutdown_within(&self, timeout: Duration) -> ShutdownReport {
         self.inner
             .shorten_shutdown(shutdown::ShutdownDeadline::after(Instant::now(), timeout));
-        let unfinished = self.inner.shutdown();
+        let leftovers = self.inner.shutdown();
         ShutdownReport {
             stats: self.stats(),
-            unfinished,
+            unfinished: leftovers.unfinished,
+            left_behind: leftovers.left_behind,
         }
     }
 
@@ -759,7 +760,5 @@ impl Inner {
 }
 
 fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or(now + Duration::from_secs(365 * 24 * 3600))
+    shutdown::instant_after(Instant::now(), timeout)
 }

@@ -25,14 +25,27 @@ pub(crate) enum OutageNews {
 pub(crate) struct Outage {
     /// The first failure since the last success.
     since: Option<Instant>,
+    /// The latest failure.
+    last_failure: Option<Instant>,
     last_report: Option<Instant>,
 }
 
 impl Outage {
     /// The sink failed at `now` (a transient failure: retryable, or not
-    /// sent because its circuit breaker is open).
-    pub fn failed(&mut self, now: Instant) -> Option<OutageNews> {
+    /// sent because its circuit breaker is open). A failure more than
+    /// `idle_after` after the one before starts a new outage: time with
+    /// nothing to send is not time failing.
+    pub fn failed(&mut self, now: Instant, idle_after: Duration) -> Option<OutageNews> {
+        let idle = self
+            .last_failure
+            .is_some_and(|last| now.saturating_duration_since(last) > idle_after);
+        self.last_failure = Some(now);
         match self.since {
+            Some(_) if idle => {
+                self.since = Some(now);
+                self.last_report = Some(now);
+                Some(OutageNews::Started)
+            }
             None => {
                 self.since = Some(now);
                 self.last_report = Some(now);
@@ -55,6 +68,7 @@ impl Outage {
     pub fn succeeded(&mut self, now: Instant) -> Option<OutageNews> {
         let since = self.since.take()?;
         self.last_report = None;
+        self.last_failure = None;
         Some(OutageNews::Ended(now.saturating_duration_since(since)))
     }
 
@@ -69,16 +83,18 @@ impl Outage {
 mod tests {
     use super::*;
 
+    const GAP: Duration = Duration::from_secs(30);
+
     #[test]
     fn an_outage_is_reported_when_it_starts_every_interval_and_when_it_ends() {
         let start = Instant::now();
         let at = |ms: u64| start + Duration::from_millis(ms);
         let mut outage = Outage::default();
         assert_eq!(outage.succeeded(at(0)), None, "no outage, nothing to say");
-        assert_eq!(outage.failed(at(0)), Some(OutageNews::Started));
+        assert_eq!(outage.failed(at(0), GAP), Some(OutageNews::Started));
         // A failure every 100 ms for 25 s: two more lines, not 250.
         let reports: Vec<_> = (1..250)
-            .filter_map(|i| outage.failed(at(i * 100)))
+            .filter_map(|i| outage.failed(at(i * 100), GAP))
             .collect();
         assert_eq!(
             reports,
@@ -94,6 +110,10 @@ mod tests {
         );
         assert_eq!(outage.length(at(26_000)), Duration::ZERO);
         assert_eq!(outage.succeeded(at(26_000)), None);
-        assert_eq!(outage.failed(at(27_000)), Some(OutageNews::Started));
+        assert_eq!(outage.failed(at(27_000), GAP), Some(OutageNews::Started));
+        // Nothing to send for a minute, then a failure: a new outage, not
+        // one a minute long.
+        assert_eq!(outage.failed(at(87_001), GAP), Some(OutageNews::Started));
+        assert_eq!(outage.length(at(87_001)), Duration::ZERO);
     }
 }

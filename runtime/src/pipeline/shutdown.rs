@@ -23,13 +23,17 @@ pub(crate) struct ShutdownDeadline {
     give_up_at: Instant,
 }
 
+/// `now + timeout`, or a year from now when that overflows.
+pub(super) fn instant_after(now: Instant, timeout: Duration) -> Instant {
+    now.checked_add(timeout)
+        .unwrap_or(now + Duration::from_secs(365 * 24 * 3600))
+}
+
 impl ShutdownDeadline {
     /// A deadline `timeout` from `now`: sinks are abandoned a quarter of it
     /// (at most [`ABANDON_BEFORE`]) before it.
     pub fn after(now: Instant, timeout: Duration) -> Self {
-        let give_up_at = now
-            .checked_add(timeout)
-            .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
+        let give_up_at = instant_after(now, timeout);
         let keep = (timeout / 4).min(ABANDON_BEFORE);
         Self {
             abandon_at: give_up_at.checked_sub(keep).unwrap_or(now),
@@ -58,6 +62,17 @@ pub struct ShutdownReport {
     /// still held went to their dead-letter files (or stayed in their disk
     /// buffers).
     pub unfinished: Vec<String>,
+    /// Of those, the sinks still inside a call at the deadline, left
+    /// behind: the batch in that call may be lost.
+    pub left_behind: Vec<String>,
+}
+
+/// What a shutdown left: the sinks abandoned at the deadline, and those
+/// still running when it gave up waiting.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Leftovers {
+    pub unfinished: Vec<String>,
+    pub left_behind: Vec<String>,
 }
 
 impl Inner {
@@ -71,10 +86,10 @@ impl Inner {
     /// Refuses new events, drains and stops every sink; returns the sinks
     /// that did not finish by the deadline (none without one). A second
     /// call waits for the first to end and returns the same answer.
-    pub(super) fn shutdown(&self) -> Vec<String> {
+    pub(super) fn shutdown(&self) -> Leftovers {
         let _stopping = self.stopping.lock().unwrap();
         if self.closed.swap(true, Ordering::AcqRel) {
-            return self.unfinished.lock().clone();
+            return self.leftovers.lock().clone();
         }
         self.timer_wake.stop();
         let lanes = self.lanes.load_full();
@@ -91,24 +106,27 @@ impl Inner {
         for lane in lanes.iter() {
             lane.request_stop();
         }
-        let unfinished = self.wait_for(&lanes);
+        let leftovers = self.wait_for(&lanes);
         let _ = std::io::stdout().flush();
-        *self.unfinished.lock() = unfinished.clone();
-        unfinished
+        *self.leftovers.lock() = leftovers.clone();
+        leftovers
     }
 
     /// Waits for every lane to stop, keeping to the deadline as it is at
     /// each moment: past `abandon_at` the lanes left are abandoned at once
     /// (they dead-letter what they hold, or leave it in their buffer);
     /// past `give_up_at` a lane still inside a call is left behind.
-    fn wait_for(&self, lanes: &[Arc<SinkLane>]) -> Vec<String> {
+    fn wait_for(&self, lanes: &[Arc<SinkLane>]) -> Leftovers {
         let mut running: Vec<&Arc<SinkLane>> = lanes.iter().collect();
         let mut unfinished: Vec<String> = Vec::new();
         let mut abandoned = false;
         loop {
             running.retain(|lane| !lane.join_until(Instant::now()));
             if running.is_empty() {
-                return unfinished;
+                return Leftovers {
+                    unfinished,
+                    left_behind: Vec::new(),
+                };
             }
             let now = Instant::now();
             if let Some(deadline) = *self.shutdown_deadline.lock() {
@@ -123,7 +141,10 @@ impl Inner {
                     for lane in &running {
                         tracing::error!(sink = %lane.name(), "the sink did not finish by the shutdown deadline and is still inside a call; left behind");
                     }
-                    return unfinished;
+                    return Leftovers {
+                        unfinished,
+                        left_behind: running.iter().map(|l| l.name().to_owned()).collect(),
+                    };
                 }
             }
             std::thread::sleep(Duration::from_millis(5));

@@ -18,6 +18,9 @@ use crate::routing::{RoutedBatch, Selection};
 use crate::sink::{FlushOutcome, Health, Sink, WriteOutcome};
 use crate::wasm::{GuestLogBudget, SinkReloader};
 
+/// Retries of a `flush` answered `retryable` when `max_retries` is unset.
+const FLUSH_RETRIES: u32 = 5;
+
 /// How often a worker asks its sink for its health (between calls).
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -180,6 +183,9 @@ pub(crate) struct SinkWorker {
     /// Since when the sink has been failing, for the retry window and the
     /// operator's log lines.
     outage: Outage,
+    /// The latest wait a deferral asked for (a breaker's cool-down), so
+    /// waiting on it is not taken for an idle sink.
+    last_deferral: Duration,
     /// For the buffered batch being delivered, under `max_age_action =
     /// "dead_letter"`: when a failure sends it to the dead letters.
     expires: Option<std::time::SystemTime>,
@@ -209,6 +215,7 @@ impl SinkWorker {
             start_retry: None,
             outage: Outage::default(),
             expires: None,
+            last_deferral: Duration::ZERO,
             next_sequence: Arc::default(),
         }
     }
@@ -543,7 +550,9 @@ impl SinkWorker {
             return Err("the sink is not running and could not be restarted".into());
         }
         let mut attempt = 0;
-        let started = Instant::now();
+        // By count, not by the retry window: a swap and a stop wait on
+        // this flush, and a reload may be what fixes the sink.
+        let max_attempts = self.policy.max_retries.unwrap_or(FLUSH_RETRIES);
         loop {
             match guarded("flush", || self.sink.flush()).unwrap_or_else(FlushOutcome::Fatal) {
                 FlushOutcome::Done => return Ok(()),
@@ -551,11 +560,7 @@ impl SinkWorker {
                     attempt += 1;
                     let pause = self.policy.backoff(attempt);
                     let past_deadline = deadline.is_some_and(|d| Instant::now() + pause >= d);
-                    let given_up = self
-                        .policy
-                        .give_up(attempt, started.elapsed(), self.disk_buffered())
-                        .is_some();
-                    if given_up || past_deadline || self.shared.abandoned() {
+                    if attempt > max_attempts || past_deadline || self.shared.abandoned() {
                         return Err(format!(
                             "flush still failing after {attempt} attempts: {reason}"
                         ));
@@ -699,6 +704,7 @@ impl SinkWorker {
                 }
                 WriteOutcome::Deferred { wait, reason } => {
                     SinkCounters::add(&counters.deferred, 1);
+                    self.last_deferral = wait;
                     if let Some(why) = self.give_up(0) {
                         self.dead_letter(&batch, &format!("{why}: {reason}"));
                         return true;
@@ -885,7 +891,7 @@ impl SinkWorker {
             _ => None,
         };
         let news = match failure {
-            Some(_) => self.outage.failed(now),
+            Some(_) => self.outage.failed(now, self.idle_after()),
             None => self.outage.succeeded(now),
         };
         let Some(news) = news else {
@@ -916,6 +922,12 @@ impl SinkWorker {
                 humantime::format_duration(Duration::from_millis(length.as_millis() as u64))
             ),
         }
+    }
+
+    /// A failure this long after the one before starts a new outage:
+    /// longer than any wait between the tries of one.
+    fn idle_after(&self) -> Duration {
+        (self.policy.max_backoff.max(self.last_deferral) * 2).max(Duration::from_secs(30))
     }
 
     /// What a disk-buffered sink holds, for the outage lines; empty
@@ -980,6 +992,7 @@ impl SinkWorker {
                         batch.len()
                     );
                 } else {
+                    SinkCounters::add(&counters.lost, u64::from(batch.len()));
                     tracing::error!(
                         sink = %self.shared.name,
                         "dropped {} undeliverable records: the batch alone is larger than dead_letter_max_bytes ({reason})",
