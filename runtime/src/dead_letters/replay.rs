@@ -1,18 +1,23 @@
 //! `sinkbox dead-letters replay`: a sink's dead letters sent again through
-//! a sink, batch by batch, each removed from the files once delivered.
+//! a sink, batch by batch, each record removed from the files once
+//! delivered.
 //!
-//! Progress is kept in a journal beside each file (`<file>.replayed`, one
-//! synced line per batch delivered, or per part of one delivered), so a
-//! replay interrupted anywhere and run again skips what was delivered. At
-//! the end of each file, the file is rewritten without the delivered
-//! records (a new file renamed over it) and the journal removed. A batch
-//! delivered just before a crash, before its journal line, is the one thing
-//! sent twice. A replay holds a lock on the sink's dead letters; a running
+//! Progress is kept in one journal per sink (`<sink>.replayed` beside the
+//! files): after each batch the sink delivered (and flushed), the record
+//! ranges it took are appended and synced, by the batch's own key (when it
+//! was dead-lettered, its first sequence number, its length), so the
+//! journal holds whatever file the batch is in now. A replay interrupted
+//! anywhere and run again skips them. At the end of each file the file is
+//! rewritten without the delivered records (a new file renamed over it);
+//! the journal is removed when the replay ends. A batch delivered in the
+//! instant before a crash, before its journal line, is the one thing sent
+//! twice. A replay holds a lock on the sink's dead letters; a running
 //! sinkbox that writes them holds it too, so the two never overlap.
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::Write as _;
+use std::ops::Range;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -65,17 +70,16 @@ pub struct ReplayReport {
     pub stopped: Option<String>,
 }
 
-/// What became of one batch handed to the sink.
-enum Delivery {
-    /// Every record.
+/// What became of a run of records handed to the sink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Settled {
+    /// Delivered.
     Delivered,
-    /// The first `delivered` records; the rest was refused for `why`
-    /// (`stop`: false) or the sink kept failing (`stop`: true).
-    Kept {
-        delivered: u32,
-        why: String,
-        stop: bool,
-    },
+    /// Refused by the destination, for this reason: kept, with it.
+    Refused(String),
+    /// Not delivered because the sink kept failing: kept as it was, and
+    /// the replay stops.
+    Left(String),
 }
 
 /// Replays the dead letters of `from`, found under `data_dir`, through
@@ -88,15 +92,34 @@ pub fn replay(
     sink: &mut dyn Sink,
     options: &ReplayOptions,
 ) -> Result<ReplayReport, String> {
+    crate::sink_name::check_sink_name(from)?;
     let dir = dead_letter_dir(data_dir);
-    let mut report = ReplayReport::default();
-    if !dir.is_dir() {
-        return Ok(report);
-    }
-    let _lock = crate::pipeline::lock_for_replay(&dir, from)?;
     let files = files_of(&dir, from).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if files.is_empty() {
+        let others = super::files::sinks_in(&dir).unwrap_or_default();
+        return Err(format!(
+            "no dead letters of `{from}` in {}{}",
+            dir.display(),
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!("; sinks with dead letters: {}", others.join(", "))
+            }
+        ));
+    }
+    let mut report = ReplayReport::default();
+    // A dry run reads only: no lock, no journal, no rewrite.
+    let _lock = if options.dry_run {
+        None
+    } else {
+        Some(crate::pipeline::lock_for_replay(&dir, from)?)
+    };
+    let mut journal = Journal::open(&dir.join(format!("{from}.replayed")));
     for file in files {
-        replay_file(&file, sink, options, &mut report)?;
+        replay_file(&file, sink, options, &mut journal, &mut report)?;
+    }
+    if !options.dry_run {
+        journal.remove();
     }
     Ok(report)
 }
@@ -150,7 +173,8 @@ impl Sink for NoSink {
     }
 }
 
-/// A batch's key in the journal: stable while the file is not rewritten.
+/// A batch's key in the journal: when it was dead-lettered, its first
+/// sequence number and its length, whatever file it is in.
 fn key_of(batch: &DeadLetterBatch) -> String {
     format!(
         "{}#{}#{}",
@@ -160,187 +184,274 @@ fn key_of(batch: &DeadLetterBatch) -> String {
     )
 }
 
-fn journal_path(file: &Path) -> PathBuf {
-    let mut name = file.as_os_str().to_owned();
-    name.push(".replayed");
-    PathBuf::from(name)
+/// The record ranges delivered so far, by batch key, and the file they
+/// are appended to.
+struct Journal {
+    path: PathBuf,
+    delivered: HashMap<String, Vec<Range<usize>>>,
+    file: Option<std::fs::File>,
 }
 
-/// Records delivered so far, per batch key, by an earlier replay.
-fn read_journal(path: &Path) -> HashMap<String, usize> {
-    #[derive(serde::Deserialize)]
-    struct Line {
-        key: String,
-        done: usize,
+impl Journal {
+    /// Reads what an earlier, interrupted replay delivered.
+    fn open(path: &Path) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Line {
+            key: String,
+            delivered: [usize; 2],
+        }
+        let mut delivered: HashMap<String, Vec<Range<usize>>> = HashMap::new();
+        if let Ok(text) = std::fs::read_to_string(path) {
+            // A line cut short by a crash is not valid JSON: skipped.
+            for line in text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+            {
+                let [start, end] = line.delivered;
+                delivered.entry(line.key).or_default().push(start..end);
+            }
+        }
+        Self {
+            path: path.to_owned(),
+            delivered,
+            file: None,
+        }
     }
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return HashMap::new();
-    };
-    // A line cut short by a crash is not valid JSON: skipped.
-    text.lines()
-        .filter_map(|line| serde_json::from_str::<Line>(line).ok())
-        .map(|line| (line.key, line.done))
-        .collect()
+
+    /// The ranges of the batch `key`, of `len` records, not delivered yet.
+    fn pending(&self, key: &str, len: usize) -> Vec<Range<usize>> {
+        let mut done = self.delivered.get(key).cloned().unwrap_or_default();
+        done.sort_by_key(|r| r.start);
+        let mut out = Vec::new();
+        let mut next = 0;
+        for range in done {
+            if range.start > next {
+                out.push(next..range.start.min(len));
+            }
+            next = next.max(range.end);
+        }
+        if next < len {
+            out.push(next..len);
+        }
+        out.retain(|r| !r.is_empty());
+        out
+    }
+
+    /// Notes, synced, that records `range` of batch `key` were delivered.
+    fn note(&mut self, key: &str, range: Range<usize>) -> std::io::Result<()> {
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(&self.path)?,
+            ),
+        };
+        let line = serde_json::json!({"key": key, "delivered": [range.start, range.end]});
+        writeln!(file, "{line}")?;
+        file.sync_data()?;
+        self.delivered
+            .entry(key.to_owned())
+            .or_default()
+            .push(range);
+        Ok(())
+    }
+
+    /// The replay is over: every file is rewritten.
+    fn remove(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Records `range` of `batch`, as a batch of their own, with `reason`.
+fn part_of(batch: &DeadLetterBatch, range: Range<usize>, reason: &str) -> DeadLetterBatch {
+    DeadLetterBatch {
+        sink: batch.sink.clone(),
+        reason: reason.to_owned(),
+        at: batch.at.clone(),
+        records: batch.records[range].to_vec(),
+    }
 }
 
 fn replay_file(
     file: &Path,
     sink: &mut dyn Sink,
     options: &ReplayOptions,
+    journal: &mut Journal,
     report: &mut ReplayReport,
 ) -> Result<(), String> {
     let shown = |e: std::io::Error| format!("{}: {e}", file.display());
     // Its errors name the file and line already.
     let batches = read_dead_letter_batches(file).map_err(|e| e.to_string())?;
-    let journal_path = journal_path(file);
-    let done = read_journal(&journal_path);
-    let mut journal = None;
     // What stays in the file: each batch's records not delivered, with
     // its reason.
     let mut kept: Vec<DeadLetterBatch> = Vec::new();
     let mut changed = false;
-    for mut batch in batches {
-        let skip = done.get(&key_of(&batch)).copied().unwrap_or(0);
-        if skip >= batch.records.len() {
+    for batch in batches {
+        let key = key_of(&batch);
+        let pending = journal.pending(&key, batch.records.len());
+        if pending.is_empty() {
             report.already_delivered_batches += 1;
             changed = true;
             continue;
         }
-        let key = key_of(&batch);
-        if skip > 0 {
-            batch.records.drain(..skip);
+        let untouched = pending.len() == 1 && pending[0] == (0..batch.records.len());
+        if !untouched {
             changed = true;
         }
         let matches = options
             .reason
             .as_ref()
             .is_none_or(|pattern| pattern.is_match(&batch.reason));
-        if !matches {
-            report.unmatched_batches += 1;
-            kept.push(batch);
-            continue;
-        }
-        if report.stopped.is_some() {
-            report.left_batches += 1;
-            kept.push(batch);
-            continue;
-        }
-        if options.dry_run {
-            report.would_send_batches += 1;
-            report.would_send_records += batch.records.len() as u64;
-            kept.push(batch);
-            continue;
-        }
-        let delivery = deliver(sink, &batch, &options.retry);
-        let delivered = match &delivery {
-            Delivery::Delivered => batch.records.len(),
-            Delivery::Kept { delivered, .. } => *delivered as usize,
-        };
-        if delivered > 0 {
-            changed = true;
-            let journal = match &mut journal {
-                Some(journal) => journal,
-                None => journal.insert(
-                    OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .mode(0o600)
-                        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                        .open(&journal_path)
-                        .map_err(shown)?,
-                ),
-            };
-            let line = serde_json::json!({"key": key, "done": skip + delivered});
-            writeln!(journal, "{line}")
-                .and_then(|()| journal.sync_data())
-                .map_err(shown)?;
-            report.delivered_records += delivered as u64;
-        }
-        match delivery {
-            Delivery::Delivered => report.delivered_batches += 1,
-            Delivery::Kept {
-                delivered,
-                why,
-                stop,
-            } => {
-                batch.records.drain(..delivered as usize);
-                if stop {
-                    report.left_batches += 1;
-                    report.stopped = Some(format!("the sink kept failing: {why}"));
-                } else {
-                    report.refused_batches += 1;
-                    report.refused_records += batch.records.len() as u64;
-                    batch.reason = format!("refused again on replay: {why}");
-                    changed = true;
-                }
-                kept.push(batch);
+        if !matches || report.stopped.is_some() || options.dry_run {
+            if !matches {
+                report.unmatched_batches += 1;
+            } else if report.stopped.is_some() {
+                report.left_batches += 1;
+            } else {
+                report.would_send_batches += 1;
+                report.would_send_records += pending.iter().map(|r| r.len() as u64).sum::<u64>();
             }
+            kept.extend(
+                pending
+                    .into_iter()
+                    .map(|r| part_of(&batch, r, &batch.reason)),
+            );
+            continue;
+        }
+        let mut refused = false;
+        for run in pending {
+            if report.stopped.is_some() {
+                kept.push(part_of(&batch, run, &batch.reason));
+                continue;
+            }
+            let part = part_of(&batch, run.clone(), &batch.reason);
+            for (range, settled) in deliver(sink, &part, &options.retry) {
+                let (start, end) = (
+                    run.start + range.start as usize,
+                    run.start + range.end as usize,
+                );
+                match settled {
+                    Settled::Delivered => {
+                        // Handed off before it is noted: a sink that holds
+                        // records until flushed must not have them noted
+                        // as delivered first.
+                        if let Err(why) = flushed(sink) {
+                            report.stopped = Some(why);
+                            kept.push(part_of(&batch, start..end, &batch.reason));
+                            continue;
+                        }
+                        journal.note(&key, start..end).map_err(shown)?;
+                        report.delivered_records += (end - start) as u64;
+                        changed = true;
+                    }
+                    Settled::Refused(why) => {
+                        refused = true;
+                        report.refused_records += (end - start) as u64;
+                        kept.push(part_of(
+                            &batch,
+                            start..end,
+                            &format!("refused again on replay: {why}"),
+                        ));
+                        changed = true;
+                    }
+                    Settled::Left(why) => {
+                        report.stopped = Some(format!("the sink kept failing: {why}"));
+                        kept.push(part_of(&batch, start..end, &batch.reason));
+                    }
+                }
+            }
+        }
+        match (refused, &report.stopped) {
+            (true, _) => report.refused_batches += 1,
+            (false, Some(_)) => report.left_batches += 1,
+            (false, None) => report.delivered_batches += 1,
         }
     }
     if options.dry_run || !changed {
         return Ok(());
     }
-    rewrite(file, &kept).map_err(shown)?;
-    let _ = std::fs::remove_file(&journal_path);
-    Ok(())
+    rewrite(file, &kept).map_err(shown)
+}
+
+/// Flushes the sink; why not, if it did not.
+fn flushed(sink: &mut dyn Sink) -> Result<(), String> {
+    match sink.flush() {
+        crate::sink::FlushOutcome::Done => Ok(()),
+        crate::sink::FlushOutcome::Retryable(why) | crate::sink::FlushOutcome::Fatal(why) => {
+            Err(format!("the sink did not flush: {why}"))
+        }
+    }
 }
 
 /// Replaces `file` with `kept` (a new file synced, then renamed over it),
-/// or removes it when nothing is kept.
+/// or removes it when nothing is kept; then syncs the directory.
 fn rewrite(file: &Path, kept: &[DeadLetterBatch]) -> std::io::Result<()> {
     if kept.is_empty() {
-        return std::fs::remove_file(file);
+        std::fs::remove_file(file)?;
+    } else {
+        let mut tmp_name = file.as_os_str().to_owned();
+        tmp_name.push(".rewrite");
+        let tmp = PathBuf::from(tmp_name);
+        let mut out = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        for batch in kept {
+            let entry = crate::pipeline::encode_dead_letter(
+                &batch.sink,
+                &batch.to_batch(),
+                &batch.reason,
+                &batch.at,
+            )?;
+            out.write_all(&entry)?;
+        }
+        out.sync_data()?;
+        std::fs::rename(&tmp, file)?;
     }
-    let mut tmp_name = file.as_os_str().to_owned();
-    tmp_name.push(".rewrite");
-    let tmp = PathBuf::from(tmp_name);
-    let mut out = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)?;
-    for batch in kept {
-        let entry = crate::pipeline::encode_dead_letter(
-            &batch.sink,
-            &batch.to_batch(),
-            &batch.reason,
-            &batch.at,
-        )?;
-        out.write_all(&entry)?;
-    }
-    out.sync_data()?;
-    std::fs::rename(&tmp, file)?;
     if let Some(dir) = file.parent() {
         std::fs::File::open(dir)?.sync_all()?;
     }
     Ok(())
 }
 
-/// Hands `batch` to `sink` until it is delivered, refused, or the retry
-/// settings run out.
-fn deliver(sink: &mut dyn Sink, batch: &DeadLetterBatch, policy: &RetryPolicy) -> Delivery {
-    let mut rest = batch.to_batch();
-    let mut delivered = 0u32;
+/// Hands `batch` to `sink` until every record is delivered, refused, or
+/// left because the retry settings ran out; says which, by record range.
+fn deliver(
+    sink: &mut dyn Sink,
+    batch: &DeadLetterBatch,
+    policy: &RetryPolicy,
+) -> Vec<(Range<u32>, Settled)> {
+    let whole = batch.to_batch();
+    let len = whole.len();
+    let mut settled: Vec<(Range<u32>, Settled)> = Vec::new();
+    let mut offset = 0u32;
     let mut retries = 0u32;
     let mut restarts = 0u32;
     let mut failing_since: Option<Instant> = None;
-    loop {
+    while offset < len {
+        let rest = whole.skip(offset);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.write(&rest)))
             .unwrap_or_else(|_| WriteOutcome::Fatal("the sink panicked in `write`".into()));
         let (pause, why) = match outcome {
-            WriteOutcome::Accepted => return Delivery::Delivered,
-            WriteOutcome::Partial { accepted, .. } if accepted >= rest.len() => {
-                return Delivery::Delivered;
+            WriteOutcome::Accepted => {
+                settled.push((offset..len, Settled::Delivered));
+                break;
             }
             WriteOutcome::Partial { accepted, reason } => {
-                delivered += accepted;
-                rest = rest.skip(accepted);
-                retries += 1;
+                let accepted = accepted.min(len - offset);
                 if accepted > 0 {
+                    settled.push((offset..offset + accepted, Settled::Delivered));
+                    offset += accepted;
                     failing_since = None;
                 }
+                retries += 1;
                 (policy.backoff(retries), reason)
             }
             WriteOutcome::Retryable(reason) => {
@@ -349,59 +460,163 @@ fn deliver(sink: &mut dyn Sink, batch: &DeadLetterBatch, policy: &RetryPolicy) -
             }
             WriteOutcome::Deferred { wait, reason } => (wait, reason),
             WriteOutcome::Rejected(reason) => {
-                return Delivery::Kept {
-                    delivered,
-                    why: reason,
-                    stop: false,
-                };
+                settled.push((offset..len, Settled::Refused(reason)));
+                break;
             }
             WriteOutcome::Refused {
                 handled,
                 refused,
                 retry_reason,
             } => {
-                // Delivered up to the first refused record; from there the
-                // batch stays, with the first refusal's reason.
-                let first = refused
-                    .first()
-                    .map(|(range, why)| (range.start.min(handled), why.clone()));
-                match first {
-                    Some((start, why)) => {
-                        return Delivery::Kept {
-                            delivered: delivered + start,
-                            why,
-                            stop: false,
-                        };
+                let handled = handled.min(len - offset);
+                let mut next = 0u32;
+                for (range, why) in refused {
+                    let (start, end) = (range.start.max(next), range.end.min(handled));
+                    if start >= end {
+                        continue;
                     }
-                    None if handled >= rest.len() => return Delivery::Delivered,
-                    None => {
-                        delivered += handled;
-                        rest = rest.skip(handled);
-                        retries += 1;
-                        (policy.backoff(retries), retry_reason)
+                    if start > next {
+                        settled.push((offset + next..offset + start, Settled::Delivered));
                     }
+                    settled.push((offset + start..offset + end, Settled::Refused(why)));
+                    next = end;
                 }
+                if handled > next {
+                    settled.push((offset + next..offset + handled, Settled::Delivered));
+                }
+                offset += handled;
+                if handled > 0 {
+                    failing_since = None;
+                }
+                retries += 1;
+                (policy.backoff(retries), retry_reason)
             }
             WriteOutcome::Fatal(reason) => {
                 restarts += 1;
                 if restarts > policy.max_restarts || sink.restart().is_err() {
-                    return Delivery::Kept {
-                        delivered,
-                        why: reason,
-                        stop: true,
-                    };
+                    settled.push((offset..len, Settled::Left(reason)));
+                    break;
                 }
                 continue;
             }
         };
+        if offset >= len {
+            break;
+        }
         let since = *failing_since.get_or_insert_with(Instant::now);
         if policy.give_up(retries, since.elapsed(), false).is_some() {
-            return Delivery::Kept {
-                delivered,
-                why,
-                stop: true,
-            };
+            settled.push((offset..len, Settled::Left(why)));
+            break;
         }
         std::thread::sleep(pause.min(Duration::from_secs(5)));
+    }
+    settled
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::batch::Batch;
+    use crate::pipeline::DeadLetterStore;
+
+    /// Answers each write with the next scripted outcome (then
+    /// `accepted`), keeping the sequence numbers of what it was handed.
+    struct ScriptedSink {
+        script: Vec<WriteOutcome>,
+        seen: Arc<Mutex<Vec<u64>>>,
+    }
+
+    impl Sink for ScriptedSink {
+        fn start(&mut self) -> Result<(), crate::sink::SinkError> {
+            Ok(())
+        }
+
+        fn write(&mut self, batch: &Batch) -> WriteOutcome {
+            let first = batch.first_sequence();
+            self.seen
+                .lock()
+                .unwrap()
+                .extend((0..u64::from(batch.len())).map(|i| first + i));
+            if self.script.is_empty() {
+                WriteOutcome::Accepted
+            } else {
+                self.script.remove(0)
+            }
+        }
+    }
+
+    fn dead_letters(dir: &Path, batches: &[(u64, usize)]) {
+        let mut store = DeadLetterStore::new(dir, "web", 1 << 20);
+        for (first, n) in batches {
+            let records: Vec<String> = (0..*n).map(|i| format!("{{\"i\":{i}}}")).collect();
+            store
+                .write(&Batch::from_records(&records, *first), "still failing")
+                .unwrap();
+        }
+    }
+
+    fn replayed(dir: &Path, script: Vec<WriteOutcome>) -> (ReplayReport, Vec<u64>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut sink = ScriptedSink {
+            script,
+            seen: seen.clone(),
+        };
+        let report = replay(dir, "web", &mut sink, &ReplayOptions::default()).unwrap();
+        let seen = seen.lock().unwrap().clone();
+        (report, seen)
+    }
+
+    #[test]
+    fn only_the_records_refused_again_stay_and_nothing_delivered_is_sent_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        dead_letters(dir.path(), &[(10, 6)]);
+        let (report, seen) = replayed(
+            dir.path(),
+            vec![WriteOutcome::Refused {
+                handled: 6,
+                refused: vec![(1..2, "bad".into()), (4..5, "worse".into())],
+                retry_reason: String::new(),
+            }],
+        );
+        assert_eq!(seen, (10..16).collect::<Vec<_>>());
+        assert_eq!((report.delivered_records, report.refused_records), (4, 2));
+        let file = dir.path().join("dead-letter/web.ndjson");
+        let kept = read_dead_letter_batches(&file).unwrap();
+        let kept: Vec<(u64, &str)> = kept
+            .iter()
+            .map(|b| (b.first_sequence(), b.reason.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (11, "refused again on replay: bad"),
+                (14, "refused again on replay: worse")
+            ]
+        );
+        let (again, seen) = replayed(dir.path(), vec![]);
+        assert_eq!(seen, [11, 14]);
+        assert_eq!(again.delivered_records, 2);
+        assert!(!file.exists());
+        assert!(!dir.path().join("dead-letter/web.replayed").exists());
+    }
+
+    #[test]
+    fn an_interrupted_replay_is_finished_from_its_journal_after_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        dead_letters(dir.path(), &[(0, 3), (3, 3)]);
+        let file = dir.path().join("dead-letter/web.ndjson");
+        // An earlier replay delivered the first batch and was killed
+        // before rewriting; a running sinkbox then rotated the file.
+        let first = &read_dead_letter_batches(&file).unwrap()[0];
+        let mut journal = Journal::open(&dir.path().join("dead-letter/web.replayed"));
+        journal.note(&key_of(first), 0..3).unwrap();
+        drop(journal);
+        std::fs::rename(&file, dir.path().join("dead-letter/web.ndjson.1")).unwrap();
+        let (report, seen) = replayed(dir.path(), vec![]);
+        assert_eq!(seen, [3, 4, 5]);
+        assert_eq!(report.already_delivered_batches, 1);
+        assert_eq!(report.delivered_batches, 1);
     }
 }

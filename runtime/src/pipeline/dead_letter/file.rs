@@ -209,10 +209,20 @@ fn flock_file(dir: &Path, sink: &str, operation: libc::c_int) -> std::io::Result
 }
 
 /// The lock a running sink's store holds, shared, from its first dead
-/// letter on: a replay of the same files waits for none of them and they
-/// wait for a replay under way.
+/// letter on: a replay of the same files refuses to start while it is
+/// held, and the store's first dead letter waits for a replay under way
+/// (and says so).
 pub(super) fn lock_file(dir: &Path, sink: &str) -> std::io::Result<File> {
-    flock_file(dir, sink, libc::LOCK_SH)
+    match flock_file(dir, sink, libc::LOCK_SH | libc::LOCK_NB) {
+        Err(err) if err.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+            tracing::warn!(
+                sink,
+                "a `sinkbox dead-letters replay` of this sink is under way; its dead letters wait for it to finish"
+            );
+            flock_file(dir, sink, libc::LOCK_SH)
+        }
+        other => other,
+    }
 }
 
 /// The lock a replay holds while it rewrites `sink`'s dead-letter files in
