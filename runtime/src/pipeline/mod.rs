@@ -30,7 +30,9 @@ pub use dead_letter::{
     DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetter, DeadLetterBatch, read_dead_letter_batches,
     read_dead_letters,
 };
-pub(crate) use dead_letter::{DeadLetterStore, encode as encode_dead_letter, lock_for_replay};
+#[cfg(test)]
+pub(crate) use dead_letter::DeadLetterStore;
+pub(crate) use dead_letter::{encode as encode_dead_letter, lock_for_replay};
 pub use disk_buffer::{BufferStats, DiskBufferOptions, MaxAgeAction, SyncPolicy, WhenFull};
 pub use queue::OverflowPolicy;
 pub use retry_policy::{DEFAULT_MAX_RETRY_DURATION, RetryPolicy};
