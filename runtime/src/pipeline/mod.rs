@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 
 pub use batcher::BatchOptions;
 pub use counters::{OutcomeErrors, SinkStats};
+#[cfg(test)]
+pub(crate) use dead_letter::DeadLetterStore;
 pub use dead_letter::{
     DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetter, DeadLetterBatch, read_dead_letter_batches,
     read_dead_letters,
 };
-#[cfg(test)]
-pub(crate) use dead_letter::DeadLetterStore;
 pub(crate) use dead_letter::{encode as encode_dead_letter, lock_for_replay};
 pub use disk_buffer::{BufferStats, DiskBufferOptions, MaxAgeAction, SyncPolicy, WhenFull};
 pub use queue::OverflowPolicy;
