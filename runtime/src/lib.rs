@@ -33,6 +33,7 @@ pub mod sink;
 pub mod sink_name;
 pub mod sinks;
 mod tracing_layer;
+mod untrusted_text;
 pub mod wasm;
 
 pub use batch::Batch;

@@ -19,6 +19,7 @@ mod config_parse;
 mod config_registry;
 mod config_sources;
 mod docs_examples;
+mod docs_module_map;
 mod fuzz_inputs;
 mod http_sink;
 mod language_sinks;

@@ -27,6 +27,7 @@
 
 mod build;
 mod build_context;
+mod builtin_types;
 mod loader;
 pub(crate) mod model;
 mod path_check;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use super::Inner;
+use super::handle::Inner;
 
 /// How producers wake the timer: only when it sleeps with no batch to
 /// watch, since any batch already open falls due before a new one.

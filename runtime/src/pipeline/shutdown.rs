@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Inner, SinkLane, SinkStats};
+use super::handle::Inner;
+use super::{SinkLane, SinkStats};
 
 /// The most a shutdown keeps back, out of its timeout, for sinks it
 /// abandons to dead-letter what they hold: they are abandoned this long

@@ -28,7 +28,6 @@
 //! # Ok::<(), sinkbox::registry::RegistryError>(())
 //! ```
 
-mod builtin;
 pub(crate) mod byte_size;
 mod catalog;
 pub(crate) mod common_options;

@@ -42,18 +42,6 @@ impl SinkRegistry {
         Self::default()
     }
 
-    /// A registry with every built-in type: the native sinks, `wasm` and
-    /// `composite`.
-    pub fn builtin() -> Self {
-        let mut registry = Self::empty();
-        for sink_type in super::builtin::types() {
-            registry
-                .register(sink_type)
-                .expect("built-in sink types have unique names, schemes and options");
-        }
-        registry
-    }
-
     /// Adds a type. A name, URI scheme or option that collides is an error.
     pub fn register(&mut self, sink_type: SinkType) -> Result<(), RegistryError> {
         if self.get(sink_type.name()).is_some() {

@@ -19,59 +19,13 @@ pub const MAX_GUEST_TEXT_BYTES: usize = 4 * 1024;
 /// themselves, the rest as `\u{..}`), and the Unicode bidirectional
 /// overrides, which can reorder what a terminal shows.
 pub fn lift_guest_text(text: &str) -> String {
-    lift_bounded(text, MAX_GUEST_TEXT_BYTES)
-}
-
-/// [`lift_guest_text`] with a caller's bound.
-pub(crate) fn lift_bounded(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max));
-    for (offset, c) in text.char_indices() {
-        let before = out.len();
-        push_escaped(&mut out, c);
-        if out.len() > max {
-            out.truncate(before);
-            let cut = text.len() - offset;
-            out.push_str(&format!("… ({cut} more bytes cut)"));
-            return out;
-        }
-    }
-    out
+    crate::untrusted_text::bound_and_escape(text, MAX_GUEST_TEXT_BYTES)
 }
 
 /// Like [`lift_guest_text`], for bytes that may not be UTF-8 (a guest's
 /// stdout): invalid sequences become U+FFFD first.
 pub(crate) fn lift_guest_bytes(bytes: &[u8]) -> String {
     lift_guest_text(&String::from_utf8_lossy(bytes))
-}
-
-fn push_escaped(out: &mut String, c: char) {
-    match c {
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        // A guest's own backslash is doubled, so what it wrote can never
-        // pass for an escape the host made.
-        '\\' => out.push_str("\\\\"),
-        c if c.is_control() || is_bidi_control(c) => {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        }
-        c => out.push(c),
-    }
-}
-
-/// Characters that change the display order of the text around them, and
-/// the Unicode line and paragraph separators.
-fn is_bidi_control(c: char) -> bool {
-    matches!(
-        c,
-        '\u{202a}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{200e}'
-            | '\u{200f}'
-            | '\u{061c}'
-            | '\u{2028}'
-            | '\u{2029}'
-    )
 }
 
 #[cfg(test)]

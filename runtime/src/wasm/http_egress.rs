@@ -159,8 +159,8 @@ impl SinkEgress {
             recent.pop_front();
         }
         recent.push_back(RequestRecord {
-            method: crate::wasm::guest_text::lift_bounded(method, 32),
-            url: crate::wasm::guest_text::lift_bounded(url, 256),
+            method: crate::untrusted_text::bound_and_escape(method, 32),
+            url: crate::untrusted_text::bound_and_escape(url, 256),
             outcome,
         });
     }
@@ -170,12 +170,12 @@ impl SinkEgress {
     pub(crate) fn refused(&self, method: &str, url: &str, why: &dyn std::fmt::Display) {
         self.counters.refused.fetch_add(1, Ordering::Relaxed);
         self.remember(method, url, format!("refused: {why}"));
-        let target = crate::wasm::guest_text::lift_bounded(&format!("{method} {url}"), 256);
+        let target = crate::untrusted_text::bound_and_escape(&format!("{method} {url}"), 256);
         // Remembered by method and origin, so junk paths cannot use up the set.
         let origin = reqwest::Url::parse(url)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_else(|_| "(not a URL)".into());
-        let key = crate::wasm::guest_text::lift_bounded(&format!("{method} {origin}"), 256);
+        let key = crate::untrusted_text::bound_and_escape(&format!("{method} {origin}"), 256);
         let mut logged = self.logged.lock();
         if logged.len() < MAX_LOGGED_TARGETS && logged.insert(key) {
             tracing::warn!(

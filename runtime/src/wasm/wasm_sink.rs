@@ -286,7 +286,7 @@ impl WasmSink {
         if let Some(trap) = err.downcast_ref::<Trap>().copied() {
             // The full guest backtrace is for whoever debugs the sink, not for
             // every counter line and dead-letter record.
-            tracing::debug!(sink = %self.name, "`{func}` trapped: {}", super::guest_text::lift_bounded(&describe(err), 16 * 1024));
+            tracing::debug!(sink = %self.name, "`{func}` trapped: {}", crate::untrusted_text::bound_and_escape(&describe(err), 16 * 1024));
             return format!("`{func}` trapped: {trap}");
         }
         format!("`{func}` failed: {}", describe(err))

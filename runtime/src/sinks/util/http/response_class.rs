@@ -57,7 +57,7 @@ pub(crate) fn answer_reason(status: u16, body: &[u8]) -> String {
 
 /// Text a server sent, cut to a bounded size and escaped.
 pub(crate) fn bounded_text(bytes: &[u8]) -> String {
-    crate::wasm::guest_text::lift_bounded(
+    crate::untrusted_text::bound_and_escape(
         &String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ANSWER_BYTES * 4)]),
         MAX_ANSWER_BYTES,
     )

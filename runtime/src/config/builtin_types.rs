@@ -1,9 +1,24 @@
-//! The sink types every registry starts with.
+//! The built-in sink types, listed where configuration is assembled,
+//! above every type (the registry below only defines what a type is).
 
-use super::sink_type::SinkType;
+use crate::registry::{SinkRegistry, SinkType};
+
+impl SinkRegistry {
+    /// A registry with every built-in type: the native sinks, `wasm` and
+    /// `composite`.
+    pub fn builtin() -> Self {
+        let mut registry = Self::empty();
+        for sink_type in types() {
+            registry
+                .register(sink_type)
+                .expect("built-in sink types have unique names, schemes and options");
+        }
+        registry
+    }
+}
 
 /// Built-in types, in catalog order.
-pub(super) fn types() -> Vec<SinkType> {
+fn types() -> Vec<SinkType> {
     vec![
         crate::sinks::stdout::config::sink_type(),
         crate::sinks::stdout_pretty::config::sink_type(),
