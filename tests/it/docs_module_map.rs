@@ -68,7 +68,10 @@ fn root_exports(lib: &str) -> BTreeMap<String, String> {
         let Some((module, names)) = rest.split_once("::") else {
             continue;
         };
-        for name in names.trim_matches(|c| c == '{' || c == '}' || c == ' ').split(',') {
+        for name in names
+            .trim_matches(|c| c == '{' || c == '}' || c == ' ')
+            .split(',')
+        {
             let name = name.trim().rsplit("::").next().unwrap_or_default();
             if !name.is_empty() {
                 out.insert(name.to_owned(), module.trim().to_owned());
@@ -81,7 +84,10 @@ fn root_exports(lib: &str) -> BTreeMap<String, String> {
 /// Every `crate::X` a file's code names (comments and test modules left
 /// out), as top-level modules.
 fn references(text: &str, exports: &BTreeMap<String, String>) -> BTreeSet<String> {
-    let code = text.split("#[cfg(test)]\nmod tests {").next().unwrap_or(text);
+    let code = text
+        .split("#[cfg(test)]\nmod tests {")
+        .next()
+        .unwrap_or(text);
     let mut out = BTreeSet::new();
     for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
         for piece in line.split("crate::").skip(1) {
@@ -120,7 +126,11 @@ fn every_import_goes_down_the_module_map_or_is_named_there() {
     let mut problems = Vec::new();
     let mut used_exceptions = BTreeSet::new();
     for file in files {
-        let relative = file.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+        let relative = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let top = relative
             .split('/')
             .next()

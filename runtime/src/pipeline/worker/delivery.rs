@@ -1,35 +1,19 @@
-//! One batch's way through the sink: its outcome, retries of what is
-//! transient, restarts of a broken sink, and dead letters for what cannot
-//! be delivered.
+//! One batch's way through the sink: its answer planned
+//! ([`super::outcome_plan`]) and carried out: counters, dead letters,
+//! retries of what is transient, restarts of a broken sink.
 
+use super::outcome_plan::{Counted, Next, Plan, plan};
 use super::{SinkWorker, guarded};
 use crate::batch::Batch;
 use crate::pipeline::counters::SinkCounters;
 use crate::sink::{Health, WriteOutcome};
 
 impl SinkWorker {
-    /// Delivers one batch: retries `retryable` and the tail of `partial` with
-    /// back-off, restarts the sink on `fatal`, dead-letters when the limits run
-    /// out or on `rejected`. `false` when a shutdown's deadline left a
+    /// Delivers one batch: retries what is transient with back-off,
+    /// restarts the sink when it breaks, dead-letters what is refused or
+    /// outlives the retry limits. `false` when a shutdown's deadline left a
     /// `buffered` batch undelivered: it stays in the disk buffer.
-    pub(super) fn deliver(&mut self, batch: Batch, buffered: bool) -> bool {
-        self.deliver_batch(batch, buffered, Vec::new())
-    }
-
-    /// [`Self::deliver`]; `parts`, when not empty, are the batches `batch`
-    /// was merged from: an answer other than `accepted` then settles what it
-    /// can and hands the rest to [`Self::deliver_parts_of`] instead of
-    /// retrying the merged batch.
-    pub(super) fn deliver_batch(
-        &mut self,
-        mut batch: Batch,
-        buffered: bool,
-        parts: Vec<Batch>,
-    ) -> bool {
-        let merged = !parts.is_empty();
-        let batches = parts.len().max(1) as u64;
-        let shared = self.shared.clone();
-        let counters = &shared.counters;
+    pub(super) fn deliver(&mut self, mut batch: Batch, buffered: bool) -> bool {
         let mut retries = 0u32;
         let mut restarts = 0u32;
         let mut sent_before = false;
@@ -63,105 +47,32 @@ impl SinkWorker {
                     continue;
                 }
             }
-            let outcome =
-                guarded("write", || self.sink.write(&batch)).unwrap_or_else(WriteOutcome::Fatal);
-            // A retry is a batch (or its tail) actually sent again; a
-            // deferred batch was not sent.
-            if !matches!(outcome, WriteOutcome::Deferred { .. })
-                && std::mem::replace(&mut sent_before, true)
-            {
-                SinkCounters::add(&counters.retries, 1);
-            }
-            self.note_outcome(&outcome, batch.len());
-            match outcome {
-                WriteOutcome::Accepted => {
-                    self.batch_done(&batch, batches);
-                    return true;
+            let answer = self.plan_write(&batch, &mut sent_before);
+            let rest = self.settle(&batch, &answer, 1);
+            match answer.next {
+                Next::Settled => return true,
+                Next::Retry(reason) => {
+                    batch = rest;
+                    if !self.back_off(&mut retries, &batch, &reason) {
+                        return true;
+                    }
                 }
-                WriteOutcome::Deferred { wait, reason } => {
-                    SinkCounters::add(&counters.deferred, 1);
-                    self.last_deferral = wait;
+                Next::Wait(wait, reason) => {
+                    batch = rest;
                     if let Some(why) = self.give_up(0) {
                         self.dead_letter(&batch, &format!("{why}: {reason}"));
                         return true;
                     }
                     self.set_health(Health::Unhealthy(reason));
                     self.pause(self.wait_within_window(wait));
-                    if merged {
-                        return self.deliver_parts_of(&batch, parts);
-                    }
                 }
-                WriteOutcome::Partial { accepted, reason } if accepted < batch.len() => {
-                    SinkCounters::add(&counters.partial, 1);
-                    self.accepted(&batch.take(accepted));
-                    batch = batch.skip(accepted);
-                    if merged {
-                        return self.deliver_parts_of(&batch, parts);
-                    }
-                    if !self.back_off(&mut retries, &batch, &reason) {
-                        return true;
-                    }
-                }
-                WriteOutcome::Partial { accepted, .. } => {
-                    if accepted > batch.len() {
-                        tracing::warn!(
-                            sink = %self.shared.name,
-                            "contract violation: `partial` accepted {accepted} of {} records; treated as accepted",
-                            batch.len()
-                        );
-                    }
-                    self.batch_done(&batch, batches);
+                Next::DeadLetter(reason) => {
+                    self.dead_letter(&rest, &reason);
                     return true;
                 }
-                WriteOutcome::Retryable(reason) => {
-                    SinkCounters::add(&counters.retryable, 1);
-                    if merged {
-                        self.set_health(Health::Degraded(format!("retrying: {reason}")));
-                        self.pause(self.wait_within_window(self.policy.backoff(1)));
-                        return self.deliver_parts_of(&batch, parts);
-                    }
-                    if !self.back_off(&mut retries, &batch, &reason) {
-                        return true;
-                    }
-                }
-                WriteOutcome::Rejected(reason) => {
-                    SinkCounters::add(&counters.rejected, 1);
-                    if merged {
-                        return self.deliver_parts_of(&batch, parts);
-                    }
-                    self.dead_letter(&batch, &format!("rejected: {reason}"));
-                    return true;
-                }
-                WriteOutcome::Refused {
-                    handled,
-                    refused,
-                    retry_reason,
-                } => {
-                    let handled = handled.min(batch.len());
-                    self.settle_refused(&batch.take(handled), refused);
-                    if handled == batch.len() {
-                        SinkCounters::add(&counters.batches, batches);
-                        return true;
-                    }
-                    SinkCounters::add(&counters.partial, 1);
-                    batch = batch.skip(handled);
-                    if merged {
-                        return self.deliver_parts_of(&batch, parts);
-                    }
-                    if !self.back_off(&mut retries, &batch, &retry_reason) {
-                        return true;
-                    }
-                }
-                WriteOutcome::Fatal(reason) => {
-                    SinkCounters::add(&counters.fatal, 1);
-                    tracing::warn!(sink = %self.shared.name, "fatal: {reason}");
-                    self.running = false;
-                    let rolled_back = self.roll_back(&reason);
-                    if merged {
-                        // To the previous module, if rolled back.
-                        return self.deliver_parts_of(&batch, parts);
-                    }
-                    if rolled_back {
+                Next::Restart(reason) => {
+                    batch = rest;
+                    if self.broke(&reason) {
                         // Redeliver to the previous module: what the new
                         // one accepted is already counted and skipped.
                         sent_before = false;
@@ -173,14 +84,91 @@ impl SinkWorker {
         }
     }
 
-    /// `batch` (made of `batches` of the pipeline's) was delivered.
-    pub(super) fn batch_done(&self, batch: &Batch, batches: u64) {
-        self.accepted(batch);
-        SinkCounters::add(&self.shared.counters.batches, batches);
-        let mut health = self.shared.health.lock().unwrap();
-        if *health != Health::Healthy {
-            *health = Health::Healthy;
+    /// One call of a merged batch (made of `batches` of the pipeline's):
+    /// `None` when it settled everything; else what it did not settle,
+    /// which goes back as the batches it was made of. A transient failure
+    /// waits its first back-off (or the deferral) here, once.
+    pub(super) fn deliver_once_merged(&mut self, batch: &Batch, batches: u64) -> Option<Batch> {
+        let answer = self.plan_write(batch, &mut false);
+        let rest = self.settle(batch, &answer, batches);
+        match answer.next {
+            Next::Settled => return None,
+            Next::Retry(reason) => {
+                self.set_health(Health::Degraded(format!("retrying: {reason}")));
+                self.pause(self.wait_within_window(self.policy.backoff(1)));
+            }
+            Next::Wait(wait, reason) => {
+                self.set_health(Health::Unhealthy(reason));
+                self.pause(self.wait_within_window(wait));
+            }
+            // Each batch alone: only the one refused again is
+            // dead-lettered.
+            Next::DeadLetter(_) => {}
+            // To the previous module, if rolled back.
+            Next::Restart(reason) => {
+                self.broke(&reason);
+            }
         }
+        Some(rest)
+    }
+
+    /// Hands `batch` to the sink (a panic is a fatal answer) and plans
+    /// its answer; keeps the outage clock and counts a send after the
+    /// first as a retry (a deferral sent nothing).
+    fn plan_write(&mut self, batch: &Batch, sent_before: &mut bool) -> Plan {
+        let outcome =
+            guarded("write", || self.sink.write(batch)).unwrap_or_else(WriteOutcome::Fatal);
+        if !matches!(outcome, WriteOutcome::Deferred { .. }) && std::mem::replace(sent_before, true)
+        {
+            SinkCounters::add(&self.shared.counters.retries, 1);
+        }
+        self.note_outcome(&outcome, batch.len());
+        if let WriteOutcome::Deferred { wait, .. } = &outcome {
+            self.last_deferral = *wait;
+        }
+        plan(outcome, batch.len())
+    }
+
+    /// Carries out what `answer` settles of `batch` (made of `batches` of
+    /// the pipeline's): the failure counter, warnings, the handled front
+    /// delivered or dead-lettered, the batch counted when it is settled.
+    /// Returns the records after the handled front.
+    fn settle(&mut self, batch: &Batch, answer: &Plan, batches: u64) -> Batch {
+        let counters = &self.shared.counters;
+        match answer.counted {
+            Counted::Nothing => {}
+            Counted::Retryable => SinkCounters::add(&counters.retryable, 1),
+            Counted::Deferred => SinkCounters::add(&counters.deferred, 1),
+            Counted::Partial => SinkCounters::add(&counters.partial, 1),
+            Counted::Rejected => SinkCounters::add(&counters.rejected, 1),
+            Counted::Fatal => SinkCounters::add(&counters.fatal, 1),
+        }
+        for warning in &answer.warnings {
+            tracing::warn!(sink = %self.shared.name, "{warning}");
+        }
+        let front = batch.take(answer.handled);
+        let mut next = 0u32;
+        for (range, reason) in &answer.refused {
+            self.accepted(&front.skip(next).take(range.start - next));
+            SinkCounters::add(&self.shared.counters.rejected, 1);
+            self.dead_letter(&front.skip(range.start).take(range.len() as u32), reason);
+            next = range.end;
+        }
+        self.accepted(&front.skip(next));
+        if answer.next == Next::Settled {
+            SinkCounters::add(&self.shared.counters.batches, batches);
+            self.set_health(Health::Healthy);
+        }
+        batch.skip(answer.handled)
+    }
+
+    /// The sink broke (`reason`): it is restarted before its next call,
+    /// or the previous module is swapped back if a reload is on probation.
+    /// Whether it was rolled back.
+    fn broke(&mut self, reason: &str) -> bool {
+        tracing::warn!(sink = %self.shared.name, "fatal: {reason}");
+        self.running = false;
+        self.roll_back(reason)
     }
 
     /// Spends one retry and sleeps the back-off; dead-letters and returns
@@ -194,37 +182,6 @@ impl SinkWorker {
         self.set_health(Health::Degraded(format!("retrying: {reason}")));
         self.pause(self.wait_within_window(self.policy.backoff(*retries)));
         true
-    }
-
-    /// Dead-letters each refused range of `handled` (the records a
-    /// `refused` answer dealt with) and counts the rest as delivered.
-    /// Ranges out of order, overlapping or past the end are a contract
-    /// violation: what they cover beyond the valid part counts as delivered,
-    /// with a warning.
-    pub(super) fn settle_refused(
-        &mut self,
-        handled: &Batch,
-        refused: Vec<(std::ops::Range<u32>, String)>,
-    ) {
-        let mut next = 0u32;
-        for (range, reason) in refused {
-            let start = range.start.max(next);
-            let end = range.end.min(handled.len());
-            if start >= end {
-                tracing::warn!(
-                    sink = %self.shared.name,
-                    "contract violation: `refused` listed records {range:?} out of order or past the {} handled; ignored",
-                    handled.len()
-                );
-                continue;
-            }
-            self.accepted(&handled.skip(next).take(start - next));
-            SinkCounters::add(&self.shared.counters.rejected, 1);
-            let records = handled.skip(start).take(end - start);
-            self.dead_letter(&records, &format!("refused: {reason}"));
-            next = end;
-        }
-        self.accepted(&handled.skip(next));
     }
 
     pub(super) fn accepted(&self, batch: &Batch) {

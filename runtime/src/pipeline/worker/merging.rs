@@ -55,13 +55,16 @@ impl SinkWorker {
             }
             return;
         }
-        self.deliver_batch(Batch::concat(&parts), false, parts);
+        let merged = Batch::concat(&parts);
+        if let Some(rest) = self.deliver_once_merged(&merged, parts.len() as u64) {
+            self.deliver_parts_of(&rest, parts);
+        }
     }
 
     /// After a merged call: `rest` (its unsettled tail) goes back as the
     /// parts it overlaps, each delivered alone; parts the call settled whole
     /// count as delivered batches.
-    pub(super) fn deliver_parts_of(&mut self, rest: &Batch, parts: Vec<Batch>) -> bool {
+    pub(super) fn deliver_parts_of(&mut self, rest: &Batch, parts: Vec<Batch>) {
         tracing::debug!(
             sink = %self.shared.name,
             "a merged batch was not taken whole; delivering its last {} records as the batches they came in",
@@ -78,6 +81,5 @@ impl SinkWorker {
             // start from here.
             self.deliver(part.skip(done as u32), false);
         }
-        true
     }
 }

@@ -2,7 +2,9 @@
 //! them with retries and restarts, dead-letters what cannot be delivered.
 //!
 //! One concern a file: [`run_loop`] (the loop, health, flush, restart),
-//! [`delivery`] (one batch's outcomes, retries and dead letters),
+//! [`outcome_plan`] (what an answer settles, decided without I/O),
+//! [`delivery`] (a batch's plans carried out: retries, restarts, dead
+//! letters),
 //! [`retry_window`] (the outage clock, the retry window, what the operator
 //! is told), [`merging`] (batches merged into one call and split back),
 //! [`swap`] (hot swap, probation, rollback), [`lane_take`] (what a lane
@@ -11,6 +13,7 @@
 mod delivery;
 mod lane_take;
 mod merging;
+mod outcome_plan;
 mod retry_window;
 mod run_loop;
 mod swap;
