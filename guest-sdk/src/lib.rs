@@ -24,6 +24,8 @@
 //! a `cdylib`); the `.wasm` in `target/wasm32-wasip2/release/` is the sink
 //! component `sinkbox` loads.
 
+#![warn(missing_docs)]
+
 extern crate self as sinkbox_guest;
 
 mod batch;
@@ -39,6 +41,8 @@ pub use exporter::Exporter;
 
 /// The bindings generated from the sinkbox WIT contract. Most sinks never
 /// need them: the SDK re-exports the types a sink uses.
+// Generated: what they mean is documented in `wit/sink.wit`.
+#[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",

@@ -44,20 +44,6 @@ impl Default for MmapWriterOptions {
     }
 }
 
-/// Appends to a file through a memory map: each append is a `memcpy` into
-/// the page cache; one system call per 8 MiB prepares the pages ahead.
-/// For raw throughput on Linux the `file` sink (`write(2)`) measured faster
-/// (see `docs/benchmarks.md`); this writer's appends never enter the
-/// kernel, and what was copied survives a crash of the process.
-///
-/// The file is pre-sized (`initial_size`) and grows by `growth_factor` when
-/// full. [`MmapWriter::close`] trims it to the bytes written. After a crash
-/// the file keeps its zero-filled tail, and a copy the crash cut short may
-/// have left a hole of zeros (a large `memcpy` stores its head last), so
-/// [`MmapWriter::open`] takes the data to end at the first zero byte, zeroes
-/// whatever lies after it, and appends from there: neither the padding nor
-/// a torn copy is ever read as data. Data that holds a zero byte would be
-/// cut there across a crash: use it for text such as JSON lines.
 /// Where the data of a file left by a crash ends: at its first zero byte.
 /// Everything after it (the rest of a torn copy, later copies) is zeroed,
 /// so an append that writes less than that leaves no stale bytes behind for
@@ -72,6 +58,20 @@ fn recover_end(data: &mut [u8]) -> (u64, usize) {
     (end as u64, last + 1 - end)
 }
 
+/// Appends to a file through a memory map: each append is a `memcpy` into
+/// the page cache; one system call per 8 MiB prepares the pages ahead.
+/// For raw throughput on Linux the `file` sink (`write(2)`) measured faster
+/// (see `docs/benchmarks.md`); this writer's appends never enter the
+/// kernel, and what was copied survives a crash of the process.
+///
+/// The file is pre-sized (`initial_size`) and grows by `growth_factor` when
+/// full. [`MmapWriter::close`] trims it to the bytes written. After a crash
+/// the file keeps its zero-filled tail, and a copy the crash cut short may
+/// have left a hole of zeros (a large `memcpy` stores its head last), so
+/// [`MmapWriter::open`] takes the data to end at the first zero byte, zeroes
+/// whatever lies after it, and appends from there: neither the padding nor
+/// a torn copy is ever read as data. Data that holds a zero byte would be
+/// cut there across a crash: use it for text such as JSON lines.
 pub struct MmapWriter {
     path: PathBuf,
     file: File,
