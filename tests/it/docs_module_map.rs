@@ -38,11 +38,16 @@ fn ranks(architecture: &str) -> BTreeMap<String, usize> {
     ranks
 }
 
-/// The upward references the page keeps on purpose: lines such as
+/// The upward references the section keeps on purpose: lines such as
 /// ``- `registry/sink_context.rs` → `wasm`, `composite`: why``.
 fn exceptions(architecture: &str) -> BTreeSet<(String, String)> {
+    let section = architecture
+        .split("## The direction of imports")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap_or_default();
     let mut out = BTreeSet::new();
-    for line in architecture.lines() {
+    for line in section.lines() {
         let Some(rest) = line.strip_prefix("- `") else {
             continue;
         };
