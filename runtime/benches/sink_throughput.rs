@@ -100,16 +100,7 @@ fn pipeline_rate(sink: Box<dyn Sink>, records: &[String], max_records: u32) -> f
             max_bytes: 1 << 24,
             timeout: Duration::from_secs(1),
         })
-        .sink_spec(sinkbox::SinkSpec {
-            sink,
-            ..sinkbox::SinkSpec::new(
-                "bench",
-                NativeCountSink {
-                    records: 0,
-                    bytes: 0,
-                },
-            )
-        })
+        .sink_spec(sinkbox::SinkSpec::boxed("bench", sink))
         .build()
         .unwrap();
     let start = Instant::now();

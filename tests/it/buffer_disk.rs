@@ -35,18 +35,16 @@ fn disk(max_size: u64, when_full: WhenFull) -> DiskBufferOptions {
 }
 
 fn spec(sink: impl Sink + 'static, options: DiskBufferOptions) -> SinkSpec {
-    SinkSpec {
-        queue_capacity: 1,
-        retry: sinkbox::pipeline::RetryPolicy {
+    SinkSpec::new("out", sink)
+        .queue_capacity(1)
+        .retry(sinkbox::pipeline::RetryPolicy {
             max_retries: Some(1_000_000),
             max_retry_duration: None,
             initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(20),
             max_restarts: 3,
-        },
-        ..SinkSpec::new("out", sink)
-    }
-    .disk_buffer(options)
+        })
+        .disk_buffer(options)
 }
 
 /// Emits `{"i":n,"pad":"…"}` records for every n in `range`.

@@ -72,12 +72,15 @@ fn a_full_config_parses_with_paths_resolved_against_the_file() {
     assert_eq!(names, ["console", "applog", "errors"], "file order is kept");
 
     let applog = &config.sinks[1];
-    assert_eq!(applog.overflow, OverflowPolicy::DropOldest);
-    assert_eq!(applog.queue_capacity, 8);
-    assert_eq!(applog.retry.max_retries, Some(7));
-    assert_eq!(applog.retry.initial_backoff, Duration::from_millis(10));
-    assert_eq!(applog.retry.max_backoff, Duration::from_secs(1));
-    assert_eq!(applog.retry.max_restarts, 1);
+    assert_eq!(applog.settings.overflow, OverflowPolicy::DropOldest);
+    assert_eq!(applog.settings.queue_capacity, 8);
+    assert_eq!(applog.settings.retry.max_retries, Some(7));
+    assert_eq!(
+        applog.settings.retry.initial_backoff,
+        Duration::from_millis(10)
+    );
+    assert_eq!(applog.settings.retry.max_backoff, Duration::from_secs(1));
+    assert_eq!(applog.settings.retry.max_restarts, 1);
     assert_eq!(applog.type_name, "file");
     let file = &applog.options;
     assert_eq!(
@@ -123,11 +126,11 @@ fn defaults_apply_when_options_are_left_out() {
     );
     assert_eq!(config.runtime.batch.max_records, 1024);
     let sink = &config.sinks[0];
-    assert_eq!(sink.queue_capacity, 64);
-    assert_eq!(sink.overflow, OverflowPolicy::Block);
+    assert_eq!(sink.settings.queue_capacity, 64);
+    assert_eq!(sink.settings.overflow, OverflowPolicy::Block);
     // Unset: no count; the retry window decides.
-    assert_eq!(sink.retry.max_retries, None);
-    assert_eq!(sink.retry.max_retry_duration, None);
+    assert_eq!(sink.settings.retry.max_retries, None);
+    assert_eq!(sink.settings.retry.max_retry_duration, None);
     let wasm = &sink.options;
     assert_eq!(wasm.size("memory_limit").unwrap(), Some(64 * 1024 * 1024));
     assert_eq!(

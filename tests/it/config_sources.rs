@@ -75,7 +75,7 @@ fn every_uri_form_parses() {
         Some("tcp://127.0.0.1:9000")
     );
     assert_eq!(
-        tcp.retry.max_retries,
+        tcp.settings.retry.max_retries,
         Some(9),
         "common options work in a query"
     );

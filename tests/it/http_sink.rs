@@ -223,10 +223,7 @@ fn pipeline(
     crate::support::pipeline_of(
         dir,
         max_records,
-        vec![SinkSpec {
-            retry,
-            ..SinkSpec::new("http", sink)
-        }],
+        vec![SinkSpec::new("http", sink).retry(retry)],
     )
     .unwrap()
 }

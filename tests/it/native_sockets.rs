@@ -150,10 +150,7 @@ fn pipeline(dir: &Path, sink: impl Sink + 'static) -> Pipeline {
             timeout: Duration::from_millis(10),
             ..BatchOptions::default()
         })
-        .sink_spec(SinkSpec {
-            retry: patient(),
-            ..SinkSpec::new("out", sink)
-        })
+        .sink_spec(SinkSpec::new("out", sink).retry(patient()))
         .build()
         .unwrap()
 }
@@ -268,12 +265,10 @@ fn while_the_relay_is_away_nothing_is_claimed_and_a_disk_buffer_keeps_every_batc
             ..BatchOptions::default()
         })
         .sink_spec(
-            SinkSpec {
-                retry: patient(),
-                queue_capacity: 1,
-                ..SinkSpec::new("out", RelaySink::new(options))
-            }
-            .disk_buffer(sinkbox::pipeline::DiskBufferOptions::default()),
+            SinkSpec::new("out", RelaySink::new(options))
+                .retry(patient())
+                .queue_capacity(1)
+                .disk_buffer(sinkbox::pipeline::DiskBufferOptions::default()),
         )
         .build()
         .unwrap();

@@ -163,11 +163,11 @@ fn one_slot_pipeline(
             max_records: 1,
             ..manual_batches()
         })
-        .sink_spec(SinkSpec {
-            queue_capacity: 1,
-            overflow: policy,
-            ..SinkSpec::new("gated", RecordingSink::gated(recorder, gate))
-        })
+        .sink_spec(
+            SinkSpec::new("gated", RecordingSink::gated(recorder, gate))
+                .queue_capacity(1)
+                .overflow(policy),
+        )
         .build()
         .unwrap();
     emit_n(&pipeline, 0..1);
@@ -324,10 +324,7 @@ fn a_panicking_native_sink_is_restarted_and_loses_nothing() {
     let pipeline = Pipeline::builder()
         .data_dir(dir.path())
         .batch(manual_batches())
-        .sink_spec(SinkSpec {
-            retry: fast_retry(),
-            ..SinkSpec::new("buggy", sink)
-        })
+        .sink_spec(SinkSpec::new("buggy", sink).retry(fast_retry()))
         .build()
         .unwrap();
     emit_n(&pipeline, 0..3);
@@ -395,11 +392,11 @@ fn flush_and_shutdown_honour_their_deadlines_behind_a_full_block_queue() {
             max_bytes: 1 << 20,
             timeout: Duration::from_secs(3600),
         })
-        .sink_spec(SinkSpec {
-            queue_capacity: 2,
-            overflow: OverflowPolicy::Block,
-            ..SinkSpec::new("stuck", RecordingSink::gated(&recorder, &gate))
-        })
+        .sink_spec(
+            SinkSpec::new("stuck", RecordingSink::gated(&recorder, &gate))
+                .queue_capacity(2)
+                .overflow(OverflowPolicy::Block),
+        )
         .build()
         .unwrap();
     let producer = flood(&pipeline);
@@ -546,16 +543,16 @@ fn batches_after_a_stall(limit: Option<usize>) -> Vec<(u64, u32)> {
             max_bytes: 1 << 20,
             timeout: Duration::from_secs(3600),
         })
-        .sink_spec(SinkSpec {
-            queue_capacity: 100,
-            ..SinkSpec::new(
+        .sink_spec(
+            SinkSpec::new(
                 "merging",
                 MergingSink {
                     inner: RecordingSink::gated(&recorder, &gate),
                     limit,
                 },
             )
-        })
+            .queue_capacity(100),
+        )
         .build()
         .unwrap();
     emit_n(&pipeline, 0..1);

@@ -118,6 +118,26 @@ fn a_reload_adds_removes_and_changes_sinks_and_leaves_the_rest_alone() {
 }
 
 #[test]
+fn a_reload_that_changes_only_a_buffer_changes_the_sink_and_only_its_when_reroutes_it() {
+    let fixture = Fixture::new();
+    let sink = "[sinks.a]\ntype = \"file\"\npath = \"a.ndjson\"\n";
+    let pipeline = build_pipeline_with(&fixture.config(sink), &fixture.registry).unwrap();
+    // The settings are compared whole: `buffer` too (the worker then
+    // warns that a disk buffer changes at the next start).
+    let buffered = format!("{sink}buffer = {{ type = \"disk\" }}\n");
+    let report = pipeline
+        .reload_config(fixture.config(&buffered), &fixture.registry)
+        .unwrap();
+    assert_eq!(report.changed, ["a"], "{report}");
+    let filtered = format!("{buffered}when = 'level == \"error\"'\n");
+    let report = pipeline
+        .reload_config(fixture.config(&filtered), &fixture.registry)
+        .unwrap();
+    assert_eq!(report.to_string(), "when changed a");
+    pipeline.shutdown();
+}
+
+#[test]
 fn an_invalid_configuration_changes_nothing() {
     let fixture = Fixture::new();
     let pipeline = build_pipeline_with(&fixture.config(BEFORE), &fixture.registry).unwrap();

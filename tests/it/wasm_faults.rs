@@ -36,10 +36,7 @@ fn run_with_fault(
             max_bytes: 1 << 20,
             timeout: Duration::from_secs(3600),
         })
-        .sink_spec(SinkSpec {
-            retry,
-            ..SinkSpec::new("faulty", faulty)
-        })
+        .sink_spec(SinkSpec::new("faulty", faulty).retry(retry))
         .sink(
             "applog",
             FileSink::new(FileSinkOptions {
@@ -221,10 +218,7 @@ fn a_stuck_guest_does_not_delay_the_sink_beside_it() {
             max_records: 2,
             ..BatchOptions::default()
         })
-        .sink_spec(SinkSpec {
-            retry: fast_retry(),
-            ..SinkSpec::new("looping", looping)
-        })
+        .sink_spec(SinkSpec::new("looping", looping).retry(fast_retry()))
         .sink(
             "applog",
             FileSink::new(FileSinkOptions {

@@ -191,17 +191,17 @@ impl<'a> Attack<'a> {
                 max_bytes: 1 << 20,
                 timeout: Duration::from_secs(3600),
             })
-            .sink_spec(SinkSpec {
-                retry: RetryPolicy {
-                    max_retries: Some(2),
-                    max_retry_duration: None,
-                    initial_backoff: Duration::from_millis(1),
-                    max_backoff: Duration::from_millis(5),
-                    max_restarts: 2,
-                },
-                optional: self.optional,
-                ..SinkSpec::new(&name, hostile)
-            })
+            .sink_spec(
+                SinkSpec::new(&name, hostile)
+                    .retry(RetryPolicy {
+                        max_retries: Some(2),
+                        max_retry_duration: None,
+                        initial_backoff: Duration::from_millis(1),
+                        max_backoff: Duration::from_millis(5),
+                        max_restarts: 2,
+                    })
+                    .optional(self.optional),
+            )
             .sink(
                 "archive",
                 FileSink::new(FileSinkOptions {

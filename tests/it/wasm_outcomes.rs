@@ -32,10 +32,7 @@ fn pipeline(dir: &Path, extra: &[(&str, &str)]) -> Result<Pipeline, PipelineErro
     crate::support::pipeline_of(
         dir,
         10_000,
-        vec![SinkSpec {
-            retry: fast_retry(),
-            ..SinkSpec::new("outcomes", outcome_sink(dir, extra))
-        }],
+        vec![SinkSpec::new("outcomes", outcome_sink(dir, extra)).retry(fast_retry())],
     )
 }
 

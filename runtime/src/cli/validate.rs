@@ -50,6 +50,7 @@ fn print_tree(config: &Config, name: &str, depth: usize) {
             .unwrap_or_default()
     };
     let when = sink
+        .settings
         .when
         .as_ref()
         .map(|w| format!(" when {w}"))

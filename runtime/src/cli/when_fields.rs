@@ -29,7 +29,7 @@ impl WhenFields {
             .sinks
             .iter()
             .filter_map(|sink| {
-                let when = sink.when.clone()?;
+                let when = sink.settings.when.clone()?;
                 let seen = vec![false; when.field_names().len()];
                 Some((sink.name.clone(), when, seen))
             })

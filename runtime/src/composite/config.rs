@@ -26,7 +26,7 @@ pub(crate) fn sink_type() -> SinkType {
             let name = options.sink_name().to_owned();
             let pattern = options.require_string("pattern")?;
             if pattern != "fanout"
-                && let Some(target) = targets.iter().find(|t| t.when.is_some())
+                && let Some(target) = targets.iter().find(|t| t.settings.when.is_some())
             {
                 return Err(options.invalid(
                     "targets",

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::shared_sink::SharedSink;
-use crate::pipeline::{OverflowPolicy, RetryPolicy};
+use crate::pipeline::SinkSettings;
 use crate::sink::Health;
 
 /// A composite's target: the shared sink plus the queue and retry settings
@@ -14,19 +14,12 @@ pub struct CompositeTarget {
     pub name: String,
     /// The shared instance.
     pub sink: SharedSink,
-    /// Batches its fanout queue holds.
-    pub queue_capacity: usize,
-    /// Its fanout queue's overflow policy.
-    pub overflow: OverflowPolicy,
-    /// Its retry policy inside a fanout.
-    pub retry: RetryPolicy,
+    /// Its settings: the queue, retries and dead-letter cap of its lane
+    /// inside a `fanout` or `route`, and its own `when` (it takes only what
+    /// that keeps).
+    pub settings: SinkSettings,
     /// Where its dead letters go.
     pub data_dir: PathBuf,
-    /// Cap on its dead-letter store inside a fanout.
-    pub dead_letter_max_bytes: u64,
-    /// Its own `when`: inside a `fanout` or `route` it takes only what this
-    /// keeps.
-    pub when: Option<std::sync::Arc<crate::routing::Condition>>,
     /// The counter the target's records are renumbered from inside a
     /// `fanout` or `route`: one per sink, kept across reloads.
     pub sequence: std::sync::Arc<std::sync::atomic::AtomicU64>,

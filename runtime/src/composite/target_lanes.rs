@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::target::{CompositeTarget, combined_health};
 use crate::batch::Batch;
-use crate::pipeline::{LaneSettings, SinkLane};
+use crate::pipeline::{SinkLane, SinkSettings};
 use crate::routing::{RoutedBatch, RoutingTable};
 use crate::sink::{FlushOutcome, Health, SinkError};
 
@@ -31,10 +31,12 @@ impl TargetLanes {
             .collect();
         let everything = renumber_all
             .then(|| Arc::new(crate::routing::Condition::parse("true").expect("`true` parses")));
-        let routes =
-            RoutingTable::from_lanes(names.iter().zip(targets).map(|(name, target)| {
-                (name.as_str(), target.when.as_ref().or(everything.as_ref()))
-            }));
+        let routes = RoutingTable::from_lanes(names.iter().zip(targets).map(|(name, target)| {
+            (
+                name.as_str(),
+                target.settings.when.as_ref().or(everything.as_ref()),
+            )
+        }));
         Self {
             composite: composite.to_owned(),
             lanes: Vec::new(),
@@ -59,14 +61,16 @@ impl TargetLanes {
             let lane = SinkLane::spawn(
                 &Self::lane_name(&self.composite, &target.name),
                 Box::new(target.sink.clone()),
-                &LaneSettings {
-                    queue_capacity: target.queue_capacity,
-                    overflow: target.overflow,
-                    retry: target.retry.clone(),
-                    dead_letter_max_bytes: target.dead_letter_max_bytes,
-                    sequence: Some(target.sequence.clone()),
-                    ..LaneSettings::default()
+                // A target's lane: its queue, retries and dead letters; the
+                // composite applies its `when`, and the composite's own
+                // fault policy and buffer cover it.
+                &SinkSettings {
+                    when: None,
+                    optional: false,
+                    buffer: None,
+                    ..target.settings.clone()
                 },
+                Some(target.sequence.clone()),
                 &target.data_dir,
             );
             match lane {

@@ -2,8 +2,8 @@
 
 use super::build_context::{BuildContext, LogBudgets, SequenceCounters};
 use super::loader::ConfigLoader;
-use super::model::{Config, SinkConfig};
-use crate::pipeline::{LaneSettings, Pipeline, SinkSpec};
+use super::model::Config;
+use crate::pipeline::{Pipeline, SinkSpec};
 use crate::registry::config_error::ConfigError;
 use crate::registry::sink_registry::SinkRegistry;
 use crate::wasm::WasmEngine;
@@ -16,21 +16,6 @@ pub(crate) struct BuiltFrom {
     pub budgets: LogBudgets,
     pub sequences: SequenceCounters,
     pub engine: Option<WasmEngine>,
-}
-
-/// The queue, retry and fault settings a sink's lane takes from its config.
-pub(crate) fn lane_settings(config: &SinkConfig) -> LaneSettings {
-    LaneSettings {
-        queue_capacity: config.queue_capacity,
-        overflow: config.overflow,
-        retry: config.retry.clone(),
-        dead_letter_max_bytes: config.dead_letter_max_bytes,
-        optional: config.optional,
-        rollback_batches: config.rollback_batches,
-        when: config.when.clone(),
-        sequence: None,
-        buffer: config.buffer.clone(),
-    }
 }
 
 /// Reads a TOML config file, applies the `SINKBOX_SINKS` and
@@ -63,10 +48,10 @@ pub fn build_pipeline_with(config: &Config, registry: &SinkRegistry) -> anyhow::
         .data_dir(config.runtime.data_dir.clone());
     for sink_config in config.roots() {
         let sink = context.build(sink_config)?;
-        builder = builder.sink_spec(SinkSpec::with_lane(
+        builder = builder.sink_spec(SinkSpec::with_settings(
             sink_config.name.clone(),
             sink,
-            lane_settings(sink_config),
+            sink_config.settings.clone(),
         ));
     }
     let origin = BuiltFrom {
@@ -130,7 +115,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use crate::pipeline::{LaneSettings, SinkSpec};
+    use crate::pipeline::{SinkSettings, SinkSpec};
     use crate::registry::sink_registry::SinkRegistry;
     use crate::wasm::WasmSinkOptions;
 
@@ -144,8 +129,8 @@ mod tests {
             std::path::Path::new("/"),
         )
         .unwrap();
-        let from_config = super::lane_settings(&config.sinks[0]);
-        let library = LaneSettings::default();
+        let from_config = &config.sinks[0].settings;
+        let library = SinkSettings::default();
         assert_eq!(from_config.queue_capacity, library.queue_capacity);
         assert_eq!(from_config.overflow, library.overflow);
         assert_eq!(from_config.retry, library.retry);
@@ -156,7 +141,7 @@ mod tests {
         assert_eq!(from_config.optional, library.optional);
         assert_eq!(from_config.rollback_batches, library.rollback_batches);
         let spec = SinkSpec::new("a", crate::sinks::StdoutSink::new(Default::default()));
-        assert_eq!(spec.queue_capacity, library.queue_capacity);
+        assert_eq!(spec.settings.queue_capacity, library.queue_capacity);
 
         let registry = SinkRegistry::builtin();
         let wasm = registry.get("wasm").unwrap();

@@ -153,7 +153,7 @@ impl SinkContext for BuildContext<'_> {
             path: format!("sinks.{name}"),
             message: "no sink has this name".into(),
         })?;
-        if config.buffer.is_some() {
+        if config.settings.buffer.is_some() {
             return Err(ConfigError {
                 origin: "<build>".into(),
                 line: None,
@@ -173,12 +173,8 @@ impl SinkContext for BuildContext<'_> {
         Ok(CompositeTarget {
             name: name.to_owned(),
             sink: shared,
-            queue_capacity: config.queue_capacity,
-            overflow: config.overflow,
-            retry: config.retry.clone(),
+            settings: config.settings.clone(),
             data_dir: self.config.runtime.data_dir.clone(),
-            dead_letter_max_bytes: config.dead_letter_max_bytes,
-            when: config.when.clone(),
             sequence: self
                 .sequences
                 .lock()

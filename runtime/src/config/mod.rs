@@ -43,7 +43,7 @@ pub use crate::registry::common_options::COMMON_OPTIONS;
 pub use crate::registry::config_error::{ConfigError, SourceSpot};
 pub use crate::sinks::redact_uri;
 pub use crate::wasm::DEFAULT_MAX_COMPONENT_SIZE;
-pub(crate) use build::{BuiltFrom, lane_settings};
+pub(crate) use build::BuiltFrom;
 pub use build::{build_pipeline, build_pipeline_with, pipeline_from_file};
 pub use build_context::BuildContext;
 pub use loader::ConfigLoader;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::secrets::SecretStore;
-use crate::pipeline::{BatchOptions, OverflowPolicy, RetryPolicy};
+use crate::pipeline::{BatchOptions, SinkSettings};
 use crate::registry::sink_options::SinkOptions;
 
 /// A parsed configuration.
@@ -79,26 +79,13 @@ pub struct SinkConfig {
     pub name: String,
     /// Its registered type.
     pub type_name: String,
-    /// Batches the sink's queue holds (default 64).
-    pub queue_capacity: usize,
-    /// What happens when the queue is full (default `block`).
-    pub overflow: OverflowPolicy,
-    /// Retry, back-off and restart limits.
-    pub retry: RetryPolicy,
+    /// The settings every sink has: queue, retries, dead letters, fault
+    /// policy, `when` and `buffer`.
+    pub settings: SinkSettings,
     /// The type's own options.
     pub options: SinkOptions,
     /// Other sinks this one sends to (a composite's `targets`).
     pub targets: Vec<String>,
-    /// Cap on the sink's dead-letter store, in bytes.
-    pub dead_letter_max_bytes: u64,
-    /// Whether the pipeline runs without the sink if it cannot start.
-    pub optional: bool,
-    /// Batches after a hot reload within which a fault rolls it back.
-    pub rollback_batches: u32,
-    /// Only records this keeps reach the sink (its `when` option).
-    pub when: Option<std::sync::Arc<crate::routing::Condition>>,
-    /// Its disk buffer (the `buffer` option), if any.
-    pub buffer: Option<crate::pipeline::DiskBufferOptions>,
 }
 
 impl Config {

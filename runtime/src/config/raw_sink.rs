@@ -2,7 +2,7 @@
 //! checked against its type: every entry keeps where it came from.
 
 use super::model::SinkConfig;
-use crate::pipeline::{OverflowPolicy, RetryPolicy};
+use crate::pipeline::{OverflowPolicy, RetryPolicy, SinkSettings};
 use crate::registry::common_options::COMMON_OPTIONS;
 use crate::registry::config_error::{ConfigError, SourceSpot};
 use crate::registry::option_spec::{OptionSpec, OptionValue};
@@ -220,18 +220,20 @@ impl RawSink {
         let buffer = crate::pipeline::DiskBufferOptions::from_table(&common.table("buffer")?)
             .map_err(|why| common.invalid("buffer", why))?;
         Ok(SinkConfig {
-            buffer,
             name: self.name,
             type_name,
-            queue_capacity: usize::try_from(queue_capacity).unwrap_or(usize::MAX),
-            overflow,
-            retry,
+            settings: SinkSettings {
+                queue_capacity: usize::try_from(queue_capacity).unwrap_or(usize::MAX),
+                overflow,
+                retry,
+                dead_letter_max_bytes,
+                optional,
+                rollback_batches,
+                when,
+                buffer,
+            },
             options,
             targets,
-            dead_letter_max_bytes,
-            optional,
-            rollback_batches,
-            when,
         })
     }
 }

@@ -28,7 +28,12 @@ pub fn route_preview(config: &Config, record: &[u8]) -> RoutePreview {
 }
 
 fn walk(config: &Config, sink: &SinkConfig, record: &[u8], above: &str, out: &mut RoutePreview) {
-    if sink.when.as_ref().is_some_and(|when| !when.keeps(record)) {
+    if sink
+        .settings
+        .when
+        .as_ref()
+        .is_some_and(|when| !when.keeps(record))
+    {
         return;
     }
     let path = if above.is_empty() {

@@ -142,7 +142,7 @@ pub fn replay_from_config(
             known.join(", ")
         ));
     };
-    options.retry = settings.retry.clone();
+    options.retry = settings.settings.retry.clone();
     if options.retry.max_retry_duration.is_none() {
         options.retry.max_retry_duration = Some(REPLAY_RETRY_WINDOW);
     }

@@ -104,12 +104,11 @@ impl PipelineBuilder {
         let routes = RoutingTable::from_lanes(
             self.sinks
                 .iter()
-                .map(|spec| (spec.name.as_str(), spec.when.as_ref())),
+                .map(|spec| (spec.name.as_str(), spec.settings.when.as_ref())),
         );
         let mut lanes: Vec<Arc<SinkLane>> = Vec::new();
         for spec in self.sinks {
-            let settings = spec.lane_settings();
-            match SinkLane::spawn(&spec.name, spec.sink, &settings, &data_dir) {
+            match SinkLane::spawn(&spec.name, spec.sink, &spec.settings, None, &data_dir) {
                 Ok(lane) => lanes.push(Arc::new(lane)),
                 Err(message) => {
                     for lane in &lanes {

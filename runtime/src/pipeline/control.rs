@@ -3,7 +3,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::lane_settings::LaneSettings;
+use super::SinkSettings;
 use crate::sink::Sink;
 
 /// Put in a sink's queue behind everything emitted before a flush; the worker
@@ -51,7 +51,7 @@ pub(crate) struct SwapRequest {
     pub sink: Box<dyn Sink>,
     /// New lane settings (retries, dead-letter cap, fault policy), for a
     /// configuration reload.
-    pub settings: Option<LaneSettings>,
+    pub settings: Option<SinkSettings>,
     /// The new module's hash, for the sink's stats.
     pub hash: Option<String>,
     /// Whether a fault on the first batches swaps the old sink back (a

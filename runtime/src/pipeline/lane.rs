@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use super::SinkSettings;
 use super::control::{FlushTicket, SwapRequest, SwapTicket};
 use super::counters::{ModuleState, SinkCounters};
 use super::dead_letter::DeadLetterStore;
-pub(crate) use super::lane_settings::LaneSettings;
 use super::queue::{PushResult, QueueItem, SinkQueue};
 use super::sink_parts::sink_parts;
 use super::worker::{FaultPolicy, SinkWorker, WorkerShared};
@@ -38,12 +38,13 @@ impl SinkLane {
     pub fn spawn(
         name: &str,
         sink: Box<dyn Sink>,
-        settings: &LaneSettings,
+        settings: &SinkSettings,
+        sequence: Option<Arc<std::sync::atomic::AtomicU64>>,
         data_dir: &Path,
     ) -> Result<SinkLane, String> {
         let parts = sink_parts(&*sink);
         let reloader = parts.reloader;
-        let numbering = settings.sequence.clone().unwrap_or_default();
+        let numbering = sequence.unwrap_or_default();
         let (buffer, recovered) = match &settings.buffer {
             Some(options) => {
                 let dir = data_dir.join("buffer").join(name);
@@ -285,7 +286,7 @@ impl SinkLane {
     pub fn swap(
         &self,
         sink: Box<dyn Sink>,
-        settings: Option<LaneSettings>,
+        settings: Option<SinkSettings>,
         hash: Option<String>,
         rollback: bool,
     ) -> Result<std::time::Duration, String> {

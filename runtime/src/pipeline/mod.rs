@@ -18,7 +18,6 @@ mod dead_letter;
 mod disk_buffer;
 mod handle;
 mod lane;
-mod lane_settings;
 mod open_batches;
 mod outage;
 pub mod prometheus;
@@ -27,6 +26,7 @@ mod reports;
 mod retry_policy;
 mod shutdown;
 mod sink_parts;
+mod sink_settings;
 mod sink_spec;
 mod worker;
 
@@ -46,7 +46,8 @@ pub use queue::OverflowPolicy;
 pub use reports::{EmitError, FlushReport, PipelineError};
 pub use retry_policy::{DEFAULT_MAX_RETRY_DURATION, RetryPolicy};
 pub use shutdown::ShutdownReport;
-pub use sink_spec::{DEFAULT_QUEUE_CAPACITY, SinkSpec};
+pub use sink_settings::{DEFAULT_QUEUE_CAPACITY, SinkSettings};
+pub use sink_spec::SinkSpec;
 
-pub(crate) use lane::{LaneSettings, SinkLane};
+pub(crate) use lane::SinkLane;
 pub(crate) use sink_parts::sink_parts;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::ConfigReloadReport;
-use crate::config::{BuildContext, BuiltFrom, Config, ConfigError, lane_settings};
+use crate::config::{BuildContext, BuiltFrom, Config, ConfigError};
 use crate::pipeline::{Pipeline, SinkLane};
 use crate::registry::sink_registry::SinkRegistry;
 use crate::sink::Sink;
@@ -17,13 +17,7 @@ fn same_subtree(old: &Config, new: &Config, name: &str) -> bool {
         return false;
     };
     a.type_name == b.type_name
-        && a.queue_capacity == b.queue_capacity
-        && a.overflow == b.overflow
-        && a.retry == b.retry
-        && a.dead_letter_max_bytes == b.dead_letter_max_bytes
-        && a.optional == b.optional
-        && a.rollback_batches == b.rollback_batches
-        && a.buffer == b.buffer
+        && a.settings.same_apart_from_when(&b.settings)
         && a.options.same_values(&b.options)
         && a.targets == b.targets
         && a.targets
@@ -34,12 +28,10 @@ fn same_subtree(old: &Config, new: &Config, name: &str) -> bool {
 /// Whether sink `name` has the same `when` in both (a composite's target:
 /// the composite applies it).
 fn same_when(old: &Config, new: &Config, name: &str) -> bool {
-    let text = |config: &Config| {
-        config
-            .sink(name)
-            .and_then(|s| s.when.as_ref().map(|w| w.text().to_owned()))
-    };
-    text(old) == text(new)
+    match (old.sink(name), new.sink(name)) {
+        (Some(a), Some(b)) => a.settings.same_when(&b.settings),
+        (a, b) => a.is_none() && b.is_none(),
+    }
 }
 
 fn whole_config_error(message: impl Into<String>) -> ConfigError {
@@ -125,7 +117,8 @@ impl Pipeline {
                         let lane = SinkLane::spawn(
                             &root.name,
                             sink,
-                            &lane_settings(root),
+                            &root.settings,
+                            None,
                             self.data_dir(),
                         )
                         .map_err(|e| root.options.invalid_sink(format!("failed to start: {e}")))?;
@@ -151,11 +144,11 @@ impl Pipeline {
         }
         for (lane, sink, name) in swaps {
             let settings = config.sink(&name).expect("a root of the new config");
-            lane.set_queue_limits(settings.queue_capacity, settings.overflow);
+            lane.set_queue_limits(settings.settings.queue_capacity, settings.settings.overflow);
             let hash = crate::pipeline::sink_parts(&*sink)
                 .reloader
                 .map(|r| r.module_hash().to_owned());
-            if let Err(err) = lane.swap(sink, Some(lane_settings(settings)), hash, false) {
+            if let Err(err) = lane.swap(sink, Some(settings.settings.clone()), hash, false) {
                 tracing::warn!(sink = %name, "{err}");
             }
         }
@@ -167,7 +160,7 @@ impl Pipeline {
         let routes = crate::routing::RoutingTable::from_lanes(
             config
                 .roots()
-                .map(|root| (root.name.as_str(), root.when.as_ref())),
+                .map(|root| (root.name.as_str(), root.settings.when.as_ref())),
         );
         self.replace_lanes(next, routes);
         for lane in &removed {

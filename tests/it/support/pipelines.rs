@@ -98,9 +98,6 @@ pub fn wasm_pipeline(
     pipeline_of(
         dir,
         max_records,
-        vec![SinkSpec {
-            retry: fast_retry(),
-            ..SinkSpec::new(name, sink)
-        }],
+        vec![SinkSpec::new(name, sink).retry(fast_retry())],
     )
 }
