@@ -157,7 +157,10 @@ impl SinkWorker {
         self.accepted(&front.skip(next));
         if answer.next == Next::Settled {
             SinkCounters::add(&self.shared.counters.batches, batches);
-            self.set_health(Health::Healthy);
+            let mut health = self.shared.health.lock().unwrap();
+            if *health != Health::Healthy {
+                *health = Health::Healthy;
+            }
         }
         batch.skip(answer.handled)
     }
