@@ -93,11 +93,18 @@ impl SinkWorker {
         let rest = self.settle(batch, &answer, batches);
         match answer.next {
             Next::Settled => return None,
-            Next::Retry(reason) => {
+            // A `retryable` waits its first back-off; a `partial` or
+            // `refused` tail goes back at once.
+            Next::Retry(reason) if answer.counted == Counted::Retryable => {
                 self.set_health(Health::Degraded(format!("retrying: {reason}")));
                 self.pause(self.wait_within_window(self.policy.backoff(1)));
             }
+            Next::Retry(_) => {}
             Next::Wait(wait, reason) => {
+                if let Some(why) = self.give_up(0) {
+                    self.dead_letter(&rest, &format!("{why}: {reason}"));
+                    return None;
+                }
                 self.set_health(Health::Unhealthy(reason));
                 self.pause(self.wait_within_window(wait));
             }
