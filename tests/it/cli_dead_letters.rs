@@ -44,13 +44,7 @@ fn dead_letters_are_listed_and_replayed_once_even_when_the_replay_is_killed() {
     let input = dir.path().join("in.ndjson");
     let lines: String = (0..300).map(|i| format!("{{\"i\":{i}}}\n")).collect();
     std::fs::write(&input, lines).unwrap();
-    let run = sinkbox()
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--input")
-        .arg(&input)
-        .output()
-        .unwrap();
+    let run = crate::support::run_input(&config, &input);
     assert_eq!(run.status.code(), Some(3), "{run:?}");
 
     let list = dead_letters(&config, &["list"]);

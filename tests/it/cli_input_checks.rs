@@ -45,12 +45,10 @@ fn run_measured(config: &Path, input: &Path) -> (i32, String, u64) {
 #[test]
 fn a_line_past_max_record_bytes_is_skipped_without_being_held() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sinkbox.toml");
-    std::fs::write(
-        &config,
+    let config = crate::support::config_file(
+        dir.path(),
         "[sinks.all]\ntype = \"file\"\npath = \"out.ndjson\"\n",
-    )
-    .unwrap();
+    );
     let input = dir.path().join("in.ndjson");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
     for i in 0..100 {
@@ -93,8 +91,7 @@ const MISSPELT: &str = "[runtime]\ndata_dir = \"data\"\n\
 #[test]
 fn a_when_field_no_record_has_is_flagged_by_route_and_by_the_running_sink() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sinkbox.toml");
-    std::fs::write(&config, MISSPELT).unwrap();
+    let config = crate::support::config_file(dir.path(), MISSPELT);
     let sample = dir.path().join("sample.ndjson");
     let records: String = (0..2000)
         .map(|i| format!("{{\"level\":\"warn\",\"i\":{i},\"http\":{{\"status\":500}}}}\n"))
@@ -112,13 +109,7 @@ fn a_when_field_no_record_has_is_flagged_by_route_and_by_the_running_sink() {
         printed.contains("warning: sink `alerts`: its when (`levle >= \"warn\"`) reads the field `levle`, which no record of the sample has (did you mean `level`?)"),
         "{printed}"
     );
-    let run = sinkbox()
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--input")
-        .arg(&sample)
-        .output()
-        .unwrap();
+    let run = crate::support::run_input(&config, &sample);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(0), "{stderr}");
     assert_eq!(
@@ -133,25 +124,17 @@ fn a_when_field_no_record_has_is_flagged_by_route_and_by_the_running_sink() {
         MISSPELT.replace("levle >= \"warn\"", "level == \"fatal\""),
     )
     .unwrap();
-    let run = sinkbox()
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--input")
-        .arg(&sample)
-        .output()
-        .unwrap();
+    let run = crate::support::run_input(&config, &sample);
     assert!(!String::from_utf8_lossy(&run.stderr).contains("has kept none of the"));
 }
 
 #[test]
 fn route_reads_text_input_as_run_does() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sinkbox.toml");
-    std::fs::write(
-        &config,
+    let config = crate::support::config_file(
+        dir.path(),
         "[sinks.errors]\ntype = \"stdout\"\nwhen = 'message contains \"ERROR\"'\n",
-    )
-    .unwrap();
+    );
     let sample = dir.path().join("app.log");
     std::fs::write(&sample, "boot ok\nERROR disk full\n").unwrap();
     let route = sinkbox()
@@ -177,14 +160,12 @@ fn route_reads_text_input_as_run_does() {
 fn validate_refuses_paths_that_cannot_be_written_and_names_the_option() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("afile"), "x").unwrap();
-    let config = dir.path().join("sinkbox.toml");
-    std::fs::write(
-        &config,
+    let config = crate::support::config_file(
+        dir.path(),
         "[sinks.under_a_file]\ntype = \"file\"\npath = \"afile/out.ndjson\"\n\
          [sinks.in_proc]\ntype = \"file\"\npath = \"/proc/sinkbox/out.ndjson\"\n\
          [sinks.fine]\ntype = \"file\"\npath = \"logs/out.ndjson\"\n",
-    )
-    .unwrap();
+    );
     let validate = sinkbox()
         .args(["validate", "--config"])
         .arg(&config)

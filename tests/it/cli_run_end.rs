@@ -109,12 +109,10 @@ fn sigterm_with_a_healthy_sink_prints_one_whole_summary_and_exits_0() {
     // The race this guards against showed in some runs and not others.
     for run in 0..3 {
         let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("sinkbox.toml");
-        std::fs::write(
-            &config,
+        let config = crate::support::config_file(
+            dir.path(),
             "[sinks.out]\ntype = \"file\"\npath = \"out.ndjson\"\n",
-        )
-        .unwrap();
+        );
         let mut cli = RunningCli::start(&config, &[]);
         cli.send_numbered(0..100);
         let out = dir.path().join("out.ndjson");
@@ -187,13 +185,7 @@ fn dead_letters_at_the_end_of_an_input_file_give_exit_status_3() {
     let config = dead_http_config(dir.path(), free_port(), "max_retries = 0\n");
     let input = dir.path().join("in.ndjson");
     std::fs::write(&input, "{\"i\":0}\n{\"i\":1}\n").unwrap();
-    let output = crate::support::sinkbox()
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--input")
-        .arg(&input)
-        .output()
-        .unwrap();
+    let output = crate::support::run_input(&config, &input);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(

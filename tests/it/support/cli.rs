@@ -1,7 +1,7 @@
 //! Running the `sinkbox` binary: the one way tests start it, with its
 //! input and its stderr.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::workspace_root;
@@ -72,4 +72,22 @@ pub fn collect_stderr(
         }
     });
     (text, reader)
+}
+
+/// Writes `text` as `sinkbox.toml` in `dir`; its path.
+pub fn config_file(dir: &Path, text: &str) -> PathBuf {
+    let config = dir.join("sinkbox.toml");
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// `sinkbox run --config CONFIG --input INPUT`, run to its end.
+pub fn run_input(config: &Path, input: &Path) -> std::process::Output {
+    sinkbox()
+        .args(["run", "--config"])
+        .arg(config)
+        .arg("--input")
+        .arg(input)
+        .output()
+        .unwrap()
 }
