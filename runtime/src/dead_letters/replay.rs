@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::files::{dead_letter_dir, files_of};
 use crate::config::{BuildContext, Config, ConfigError};
+use crate::pipeline::outcome_plan::{Next, plan};
 use crate::pipeline::{DeadLetterBatch, RetryPolicy, read_dead_letter_batches};
 use crate::registry::sink_registry::SinkRegistry;
 use crate::sink::{Sink, WriteOutcome};
@@ -351,11 +352,7 @@ fn replay_file(
                     Settled::Refused(why) => {
                         refused = true;
                         report.refused_records += (end - start) as u64;
-                        kept.push(part_of(
-                            &batch,
-                            start..end,
-                            &format!("refused again on replay: {why}"),
-                        ));
+                        kept.push(part_of(&batch, start..end, &format!("on replay: {why}")));
                         changed = true;
                     }
                     Settled::Left(why) => {
@@ -423,6 +420,7 @@ fn rewrite(file: &Path, kept: &[DeadLetterBatch]) -> std::io::Result<()> {
 
 /// Hands `batch` to `sink` until every record is delivered, refused, or
 /// left because the retry settings ran out; says which, by record range.
+/// Each answer is read as the pipeline reads it ([`plan`]).
 fn deliver(
     sink: &mut dyn Sink,
     batch: &DeadLetterBatch,
@@ -439,70 +437,46 @@ fn deliver(
         let rest = whole.skip(offset);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.write(&rest)))
             .unwrap_or_else(|_| WriteOutcome::Fatal("the sink panicked in `write`".into()));
-        let (pause, why) = match outcome {
-            WriteOutcome::Accepted => {
-                settled.push((offset..len, Settled::Delivered));
+        let answer = plan(outcome, rest.len());
+        // The handled front: delivered but for the refused ranges.
+        let mut next = 0u32;
+        for (range, why) in answer.refused {
+            if range.start > next {
+                settled.push((offset + next..offset + range.start, Settled::Delivered));
+            }
+            settled.push((
+                offset + range.start..offset + range.end,
+                Settled::Refused(why),
+            ));
+            next = range.end;
+        }
+        if answer.handled > next {
+            settled.push((offset + next..offset + answer.handled, Settled::Delivered));
+        }
+        if answer.handled > 0 {
+            failing_since = None;
+        }
+        offset += answer.handled;
+        let (pause, why) = match answer.next {
+            Next::Settled => break,
+            Next::DeadLetter(why) => {
+                settled.push((offset..len, Settled::Refused(why)));
                 break;
             }
-            WriteOutcome::Partial { accepted, reason } => {
-                let accepted = accepted.min(len - offset);
-                if accepted > 0 {
-                    settled.push((offset..offset + accepted, Settled::Delivered));
-                    offset += accepted;
-                    failing_since = None;
-                }
+            Next::Retry(why) => {
                 retries += 1;
-                (policy.backoff(retries), reason)
+                (policy.backoff(retries), why)
             }
-            WriteOutcome::Retryable(reason) => {
-                retries += 1;
-                (policy.backoff(retries), reason)
-            }
-            WriteOutcome::Deferred { wait, reason } => (wait, reason),
-            WriteOutcome::Rejected(reason) => {
-                settled.push((offset..len, Settled::Refused(reason)));
-                break;
-            }
-            WriteOutcome::Refused {
-                handled,
-                refused,
-                retry_reason,
-            } => {
-                let handled = handled.min(len - offset);
-                let mut next = 0u32;
-                for (range, why) in refused {
-                    let (start, end) = (range.start.max(next), range.end.min(handled));
-                    if start >= end {
-                        continue;
-                    }
-                    if start > next {
-                        settled.push((offset + next..offset + start, Settled::Delivered));
-                    }
-                    settled.push((offset + start..offset + end, Settled::Refused(why)));
-                    next = end;
-                }
-                if handled > next {
-                    settled.push((offset + next..offset + handled, Settled::Delivered));
-                }
-                offset += handled;
-                if handled > 0 {
-                    failing_since = None;
-                }
-                retries += 1;
-                (policy.backoff(retries), retry_reason)
-            }
-            WriteOutcome::Fatal(reason) => {
+            Next::Wait(wait, why) => (wait, why),
+            Next::Restart(why) => {
                 restarts += 1;
                 if restarts > policy.max_restarts || sink.restart().is_err() {
-                    settled.push((offset..len, Settled::Left(reason)));
+                    settled.push((offset..len, Settled::Left(why)));
                     break;
                 }
                 continue;
             }
         };
-        if offset >= len {
-            break;
-        }
         let since = *failing_since.get_or_insert_with(Instant::now);
         if policy.give_up(retries, since.elapsed(), false).is_some() {
             settled.push((offset..len, Settled::Left(why)));
@@ -591,8 +565,8 @@ mod tests {
         assert_eq!(
             kept,
             [
-                (11, "refused again on replay: bad"),
-                (14, "refused again on replay: worse")
+                (11, "on replay: refused: bad"),
+                (14, "on replay: refused: worse")
             ]
         );
         let (again, seen) = replayed(dir.path(), vec![]);

@@ -51,3 +51,4 @@ pub use sink_spec::SinkSpec;
 
 pub(crate) use lane::SinkLane;
 pub(crate) use sink_parts::sink_parts;
+pub(crate) use worker::outcome_plan;

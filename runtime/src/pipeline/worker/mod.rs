@@ -13,7 +13,7 @@
 mod delivery;
 mod lane_take;
 mod merging;
-mod outcome_plan;
+pub(crate) mod outcome_plan;
 mod retry_window;
 mod run_loop;
 mod swap;
