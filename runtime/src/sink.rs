@@ -61,6 +61,23 @@ pub trait Sink: Send + std::any::Any {
     fn merge_limit(&self) -> Option<usize> {
         None
     }
+
+    /// For a sink that routes records to targets of its own (the `route`
+    /// composite): its counts, which the pipeline adds to the sink's
+    /// stats. `None`, the default, for every other sink.
+    fn routed_counts(&self) -> Option<std::sync::Arc<dyn RoutedCounts>> {
+        None
+    }
+}
+
+/// What a routing sink counts: records per target and records no rule
+/// took. Defined here, beside [`Sink`], so the pipeline reads them without
+/// knowing the routing sink's type.
+pub trait RoutedCounts: Send + Sync {
+    /// Records handed to each target, in target order.
+    fn routed(&self) -> Vec<(String, u64)>;
+    /// Records no rule took and no default received.
+    fn unrouted(&self) -> u64;
 }
 
 /// What happened to one batch handed to [`Sink::write`].

@@ -8,7 +8,6 @@ use std::time::Duration;
 use super::target::CompositeTarget;
 use super::target_lanes::TargetLanes;
 use crate::batch::Batch;
-use crate::pipeline::SinkStats;
 use crate::routing::Condition;
 use crate::routing::condition_set::{ConditionSet, Verdict};
 use crate::sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
@@ -49,15 +48,16 @@ pub struct RouteCounters {
     per_target: Vec<(String, AtomicU64)>,
 }
 
-impl RouteCounters {
-    /// Adds the route's counters to its sink's stats.
-    pub(crate) fn fill(&self, stats: &mut SinkStats) {
-        stats.unrouted = self.unrouted.load(Relaxed);
-        stats.routed = self
-            .per_target
+impl crate::sink::RoutedCounts for RouteCounters {
+    fn routed(&self) -> Vec<(String, u64)> {
+        self.per_target
             .iter()
             .map(|(name, n)| (name.clone(), n.load(Relaxed)))
-            .collect();
+            .collect()
+    }
+
+    fn unrouted(&self) -> u64 {
+        self.unrouted.load(Relaxed)
     }
 }
 
@@ -118,11 +118,6 @@ impl RouteSink {
         }
     }
 
-    /// The route's counters (unrouted records, records per target).
-    pub(crate) fn counters(&self) -> Arc<RouteCounters> {
-        self.counters.clone()
-    }
-
     /// Which records each target takes.
     fn decide(
         &self,
@@ -160,6 +155,10 @@ impl RouteSink {
 }
 
 impl Sink for RouteSink {
+    fn routed_counts(&self) -> Option<Arc<dyn crate::sink::RoutedCounts>> {
+        Some(self.counters.clone())
+    }
+
     fn start(&mut self) -> Result<(), SinkError> {
         self.lanes
             .start(&self.targets)

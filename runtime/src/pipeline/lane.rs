@@ -238,7 +238,8 @@ impl SinkLane {
             http,
         );
         if let Some(route) = self.shared.route.lock().unwrap().as_ref() {
-            route.fill(&mut stats);
+            stats.routed = route.routed();
+            stats.unrouted = route.unrouted();
         }
         if let Some(lane) = &self.shared.buffer {
             stats.queue_depth += lane.queue.depth() as u64;

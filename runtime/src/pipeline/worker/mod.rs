@@ -65,7 +65,7 @@ pub(crate) struct WorkerShared {
     /// The HTTP egress of a wasm sink with an HTTP grant (for its counters).
     pub http: Mutex<Option<Arc<crate::wasm::SinkEgress>>>,
     /// The routing counters of a `route` composite.
-    pub route: Mutex<Option<Arc<crate::composite::RouteCounters>>>,
+    pub route: Mutex<Option<Arc<dyn crate::sink::RoutedCounts>>>,
     /// Set when a shutdown's deadline passed: the worker stops delivering
     /// and dead-letters what is left, so nothing accepted is lost unsaid
     /// (a disk-buffered lane leaves it in the buffer instead).
