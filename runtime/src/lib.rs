@@ -27,6 +27,7 @@ pub mod composite;
 pub mod config;
 pub mod dead_letters;
 pub mod pipeline;
+mod record_results;
 pub mod registry;
 pub mod reload;
 pub mod routing;
@@ -44,7 +45,7 @@ pub use pipeline::{
     EmitError, FlushReport, Pipeline, PipelineBuilder, ShutdownReport, SinkSpec, SinkStats,
 };
 pub use routing::Condition;
-pub use sink::{FlushOutcome, Health, Sink, SinkError, WriteOutcome};
+pub use sink::{FlushOutcome, Health, RecordResult, RecordResults, Sink, SinkError, WriteOutcome};
 pub use tracing_layer::SinkboxLayer;
 
 impl Pipeline {

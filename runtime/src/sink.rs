@@ -1,6 +1,7 @@
 //! The trait every sink implements, native or sandboxed, and its outcomes.
 
 use crate::batch::Batch;
+pub use crate::record_results::{RecordResult, RecordResults};
 
 /// A sink: something that delivers batches of records somewhere.
 ///
@@ -96,23 +97,9 @@ pub enum WriteOutcome {
         /// Why the rest was not.
         reason: String,
     },
-    /// Some records can never be delivered and the sink knows exactly
-    /// which (a row the database refuses, an event outside the service's
-    /// time window): only those are dead-lettered, each with its own
-    /// reason. Native sinks only; the wasm contract has no such answer.
-    Refused {
-        /// Records, from the start of the batch, the sink dealt with:
-        /// each was delivered unless listed in `refused`. When this is
-        /// less than the batch, the rest is retried after a back-off, as
-        /// with `Partial`.
-        handled: u32,
-        /// The records that can never be delivered: index ranges below
-        /// `handled`, ascending and disjoint, each with why.
-        refused: Vec<(std::ops::Range<u32>, String)>,
-        /// Why the records after `handled` were not delivered (unused
-        /// when `handled` covers the batch).
-        retry_reason: String,
-    },
+    /// Record by record: the destination answered per item (some stored,
+    /// some refused, some throttled, some dropped). See [`RecordResults`].
+    Records(RecordResults),
     /// Nothing was sent: the sink holds the batch back for now (its
     /// circuit breaker is open after repeated failures). The pipeline
     /// waits `wait` and offers the batch again. A deferral is not a retry:
@@ -131,7 +118,7 @@ impl WriteOutcome {
     /// The outcome of a batch of `len` records of which the first
     /// `handled` were dealt with (each delivered unless in `refused`) and
     /// the rest not, for `retry_reason`: the plainest variant that says
-    /// so (`accepted`, `retryable`, `partial` or `refused`).
+    /// so (`accepted`, `retryable`, `partial` or per-record results).
     pub fn settled(
         len: u32,
         handled: u32,
@@ -146,11 +133,14 @@ impl WriteOutcome {
                 accepted: h,
                 reason: retry_reason,
             },
-            (handled, false) => WriteOutcome::Refused {
-                handled,
-                refused,
-                retry_reason,
-            },
+            (handled, false) => {
+                let results = refused
+                    .into_iter()
+                    .fold(RecordResults::new(), |results, (range, why)| {
+                        results.rejected(range, why)
+                    });
+                WriteOutcome::Records(results.retryable(handled..len, retry_reason))
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::otlp_receiver::{OtlpReceiver, status_answer, success};
 use crate::recording_server::Answer;
-use sinkbox::{Health, Pipeline};
+use sinkbox::{Health, Pipeline, RecordResult};
 
 /// A pipeline with one `otlp` sink named `otel` sending to `endpoint`.
 fn otlp_pipeline(dir: &std::path::Path, endpoint: &str, max_records: u32, extra: &str) -> Pipeline {
@@ -95,9 +95,16 @@ fn a_partial_success_is_accepted_counted_and_never_sent_again() {
     });
     sinkbox::Sink::start(&mut sink).unwrap();
     let batch = sinkbox::Batch::from_records((0..10).map(|i| format!(r#"{{"i":{i}}}"#)), 0);
-    assert_eq!(
-        sinkbox::Sink::write(&mut sink, &batch),
-        sinkbox::WriteOutcome::Accepted
+    let sinkbox::WriteOutcome::Records(results) = sinkbox::Sink::write(&mut sink, &batch) else {
+        panic!("a partial success is said record by record")
+    };
+    let [(range, RecordResult::Dropped { dropped: 2, reason })] = results.ranges.as_slice() else {
+        panic!("{results:?}")
+    };
+    assert_eq!(*range, 0..10);
+    assert!(
+        reason.contains("2 records had an invalid attribute"),
+        "{reason}"
     );
     assert_eq!(sink.dropped_by_collector(), 2);
     let Health::Degraded(why) = sinkbox::Sink::health(&mut sink) else {

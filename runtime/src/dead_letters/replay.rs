@@ -14,7 +14,7 @@
 //! twice. A replay holds a lock on the sink's dead letters; a running
 //! sinkbox that writes them holds it too, so the two never overlap.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::ops::Range;
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::files::{dead_letter_dir, files_of};
 use crate::config::{BuildContext, Config, ConfigError};
-use crate::pipeline::outcome_plan::{Next, plan};
+use crate::pipeline::outcome_plan::{Fate, Next, plan};
 use crate::pipeline::{DeadLetterBatch, RetryPolicy, read_dead_letter_batches};
 use crate::registry::sink_registry::SinkRegistry;
 use crate::sink::{Sink, WriteOutcome};
@@ -427,51 +427,56 @@ fn deliver(
     policy: &RetryPolicy,
 ) -> Vec<(Range<u32>, Settled)> {
     let whole = batch.to_batch();
-    let len = whole.len();
     let mut settled: Vec<(Range<u32>, Settled)> = Vec::new();
-    let mut offset = 0u32;
+    // Runs of the batch still to send, in order.
+    let mut pending: VecDeque<Range<u32>> = VecDeque::new();
+    if !whole.is_empty() {
+        pending.push_back(0..whole.len());
+    }
     let mut retries = 0u32;
     let mut restarts = 0u32;
     let mut failing_since: Option<Instant> = None;
-    while offset < len {
-        let rest = whole.skip(offset);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.write(&rest)))
+    let leave = |pending: &mut VecDeque<Range<u32>>, settled: &mut Vec<_>, why: &str| {
+        settled.extend(
+            pending
+                .drain(..)
+                .map(|run| (run, Settled::Left(why.to_owned()))),
+        );
+    };
+    while let Some(run) = pending.pop_front() {
+        let piece = whole.skip(run.start).take(run.end - run.start);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.write(&piece)))
             .unwrap_or_else(|_| WriteOutcome::Fatal("the sink panicked in `write`".into()));
-        let answer = plan(outcome, rest.len());
-        // The handled front: delivered but for the refused ranges.
-        let mut next = 0u32;
-        for (range, why) in answer.refused {
-            if range.start > next {
-                settled.push((offset + next..offset + range.start, Settled::Delivered));
+        let answer = plan(outcome, piece.len());
+        let mut again = Vec::new();
+        for (range, fate) in &answer.fates {
+            let range = run.start + range.start..run.start + range.end;
+            match fate {
+                Fate::Delivered | Fate::Dropped { .. } => settled.push((range, Settled::Delivered)),
+                Fate::DeadLetter(why) => settled.push((range, Settled::Refused(why.clone()))),
+                Fate::Again { .. } => again.push(range),
             }
-            settled.push((
-                offset + range.start..offset + range.end,
-                Settled::Refused(why),
-            ));
-            next = range.end;
         }
-        if answer.handled > next {
-            settled.push((offset + next..offset + answer.handled, Settled::Delivered));
+        for range in again.into_iter().rev() {
+            pending.push_front(range);
         }
-        if answer.handled > 0 {
+        if answer.destination_works() == Some(true) {
             failing_since = None;
         }
-        offset += answer.handled;
         let (pause, why) = match answer.next {
-            Next::Settled => break,
-            Next::DeadLetter(why) => {
-                settled.push((offset..len, Settled::Refused(why)));
-                break;
-            }
-            Next::Retry(why) => {
+            Next::Settled => continue,
+            Next::Retry { reason, after } => {
                 retries += 1;
-                (policy.backoff(retries), why)
+                (
+                    policy.backoff(retries).max(after.unwrap_or_default()),
+                    reason,
+                )
             }
             Next::Wait(wait, why) => (wait, why),
             Next::Restart(why) => {
                 restarts += 1;
                 if restarts > policy.max_restarts || sink.restart().is_err() {
-                    settled.push((offset..len, Settled::Left(why)));
+                    leave(&mut pending, &mut settled, &why);
                     break;
                 }
                 continue;
@@ -479,11 +484,12 @@ fn deliver(
         };
         let since = *failing_since.get_or_insert_with(Instant::now);
         if policy.give_up(retries, since.elapsed(), false).is_some() {
-            settled.push((offset..len, Settled::Left(why)));
+            leave(&mut pending, &mut settled, &why);
             break;
         }
         std::thread::sleep(pause.min(Duration::from_secs(5)));
     }
+    settled.sort_by_key(|(range, _)| range.start);
     settled
 }
 
@@ -494,6 +500,7 @@ mod tests {
     use super::*;
     use crate::batch::Batch;
     use crate::pipeline::DeadLetterStore;
+    use crate::sink::RecordResults;
 
     /// Answers each write with the next scripted outcome (then
     /// `accepted`), keeping the sequence numbers of what it was handed.
@@ -548,11 +555,11 @@ mod tests {
         dead_letters(dir.path(), &[(10, 6)]);
         let (report, seen) = replayed(
             dir.path(),
-            vec![WriteOutcome::Refused {
-                handled: 6,
-                refused: vec![(1..2, "bad".into()), (4..5, "worse".into())],
-                retry_reason: String::new(),
-            }],
+            vec![WriteOutcome::Records(
+                RecordResults::new()
+                    .rejected(1..2, "bad")
+                    .rejected(4..5, "worse"),
+            )],
         );
         assert_eq!(seen, (10..16).collect::<Vec<_>>());
         assert_eq!((report.delivered_records, report.refused_records), (4, 2));
@@ -565,8 +572,8 @@ mod tests {
         assert_eq!(
             kept,
             [
-                (11, "on replay: refused: bad"),
-                (14, "on replay: refused: worse")
+                (11, "on replay: rejected: bad"),
+                (14, "on replay: rejected: worse")
             ]
         );
         let (again, seen) = replayed(dir.path(), vec![]);

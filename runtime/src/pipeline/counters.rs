@@ -14,6 +14,8 @@ pub(crate) struct SinkCounters {
     pub fatal: AtomicU64,
     pub retries: AtomicU64,
     pub deferred: AtomicU64,
+    pub dropped_by_destination: AtomicU64,
+    pub indeterminate: AtomicU64,
     pub dropped: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub lost: AtomicU64,
@@ -54,6 +56,8 @@ impl SinkCounters {
             },
             retries: self.retries.load(Relaxed),
             deferred: self.deferred.load(Relaxed),
+            dropped_by_destination: self.dropped_by_destination.load(Relaxed),
+            indeterminate: self.indeterminate.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
             lost: self.lost.load(Relaxed),
@@ -94,6 +98,14 @@ pub struct SinkStats {
     /// Times a batch was held back unsent (the sink's circuit breaker was
     /// open) and offered again later; not retries.
     pub deferred: u64,
+    /// Records the destination took and then said it dropped, without
+    /// saying which (OTLP partial success, Loki's partial ingest): counted
+    /// in `records` no more, never sent again.
+    pub dropped_by_destination: u64,
+    /// Records sent in a call whose fate was unknown (a timeout after the
+    /// request went out), and so sent again: a destination that does not
+    /// deduplicate may hold them twice.
+    pub indeterminate: u64,
     /// Records dropped by the overflow policy.
     pub dropped: u64,
     /// Records written to the dead-letter file.

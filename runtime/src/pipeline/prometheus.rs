@@ -77,6 +77,18 @@ pub fn render(stats: &[SinkStats], health: &[(String, Health)]) -> String {
         &|s| n(s.deferred),
     );
     family(
+        "sinkbox_sink_dropped_by_destination_total",
+        "counter",
+        "Records the destination took and then said it dropped, without saying which.",
+        &|s| n(s.dropped_by_destination),
+    );
+    family(
+        "sinkbox_sink_indeterminate_total",
+        "counter",
+        "Records sent again because whether a call delivered them was unknown (a timeout after sending).",
+        &|s| n(s.indeterminate),
+    );
+    family(
         "sinkbox_sink_dropped_total",
         "counter",
         "Records dropped by the overflow policy or a full disk buffer.",

@@ -113,11 +113,9 @@ fn describe_write(outcome: &WriteOutcome) -> String {
         WriteOutcome::Partial { accepted, reason } => {
             format!("partial ({accepted} accepted): {reason}")
         }
-        WriteOutcome::Refused {
-            handled, refused, ..
-        } => format!(
-            "refused {} of {handled} records",
-            refused.iter().map(|(r, _)| r.len()).sum::<usize>()
+        WriteOutcome::Records(results) => format!(
+            "per record: {} ranges not simply delivered",
+            results.ranges.len()
         ),
         WriteOutcome::Fatal(why) => format!("fatal: {why}"),
     }

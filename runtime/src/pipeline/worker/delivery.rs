@@ -1,8 +1,12 @@
-//! One batch's way through the sink: its answer planned
+//! One batch's way through the sink: each answer planned
 //! ([`super::outcome_plan`]) and carried out: counters, dead letters,
-//! retries of what is transient, restarts of a broken sink.
+//! retries of what is transient (only the records the answer left, each
+//! run of them alone and in order), restarts of a broken sink.
 
-use super::outcome_plan::{Counted, Next, Plan, plan};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::outcome_plan::{Counted, Fate, Next, Plan, plan};
 use super::{SinkWorker, guarded};
 use crate::batch::Batch;
 use crate::pipeline::counters::SinkCounters;
@@ -13,31 +17,38 @@ impl SinkWorker {
     /// restarts the sink when it breaks, dead-letters what is refused or
     /// outlives the retry limits. `false` when a shutdown's deadline left a
     /// `buffered` batch undelivered: it stays in the disk buffer.
-    pub(super) fn deliver(&mut self, mut batch: Batch, buffered: bool) -> bool {
+    pub(super) fn deliver(&mut self, batch: Batch, buffered: bool) -> bool {
+        self.deliver_pieces(VecDeque::from([batch]), buffered)
+    }
+
+    /// Delivers `pending`, consecutive runs of one batch's records in
+    /// order, as [`Self::deliver`] does a whole batch; counts the batch
+    /// once all are settled.
+    pub(super) fn deliver_pieces(&mut self, mut pending: VecDeque<Batch>, buffered: bool) -> bool {
         let mut retries = 0u32;
         let mut restarts = 0u32;
         let mut sent_before = false;
         let mut last_failure = String::new();
-        loop {
+        let mut delivered_any = false;
+        while let Some(piece) = pending.pop_front() {
+            pending.push_front(piece);
             if self.shared.abandoned() {
                 if buffered {
                     return false;
                 }
-                self.dead_letter(
-                    &batch,
+                self.dead_letter_all(
+                    pending,
                     "the pipeline shut down before this batch was delivered (its shutdown deadline passed)",
                 );
                 return true;
             }
             if !self.running {
                 if restarts >= self.policy.max_restarts {
-                    self.dead_letter(
-                        &batch,
-                        &format!(
-                            "the sink failed again after {} restarts: {last_failure}",
-                            self.policy.max_restarts
-                        ),
+                    let why = format!(
+                        "the sink failed again after {} restarts: {last_failure}",
+                        self.policy.max_restarts
                     );
+                    self.dead_letter_all(pending, &why);
                     return true;
                 }
                 restarts += 1;
@@ -47,34 +58,32 @@ impl SinkWorker {
                     continue;
                 }
             }
-            let answer = self.plan_write(&batch, &mut sent_before);
-            let rest = self.settle(&batch, &answer, 1);
+            let piece = pending.pop_front().expect("pushed back above");
+            let answer = self.plan_write(&piece, &mut sent_before);
+            delivered_any |= answer.delivers_any();
+            for again in self.settle(&piece, &answer).into_iter().rev() {
+                pending.push_front(again);
+            }
             match answer.next {
-                Next::Settled => return true,
-                Next::Retry(reason) => {
-                    batch = rest;
-                    if !self.back_off(&mut retries, &batch, &reason) {
+                Next::Settled => {}
+                Next::Retry { reason, after } => {
+                    if let Some(why) = self.back_off(&mut retries, after, &reason) {
+                        self.dead_letter_all(pending, &format!("{why}: {reason}"));
                         return true;
                     }
                 }
                 Next::Wait(wait, reason) => {
-                    batch = rest;
                     if let Some(why) = self.give_up(0) {
-                        self.dead_letter(&batch, &format!("{why}: {reason}"));
+                        self.dead_letter_all(pending, &format!("{why}: {reason}"));
                         return true;
                     }
                     self.set_health(Health::Unhealthy(reason));
                     self.pause(self.wait_within_window(wait));
                 }
-                Next::DeadLetter(reason) => {
-                    self.dead_letter(&rest, &reason);
-                    return true;
-                }
                 Next::Restart(reason) => {
-                    batch = rest;
                     if self.broke(&reason) {
                         // Redeliver to the previous module: what the new
-                        // one accepted is already counted and skipped.
+                        // one settled is already counted and skipped.
                         sent_before = false;
                         continue;
                     }
@@ -82,41 +91,57 @@ impl SinkWorker {
                 }
             }
         }
+        // A batch every record of which was dead-lettered is not counted
+        // as delivered.
+        if delivered_any {
+            self.batch_settled(1);
+        }
+        true
     }
 
     /// One call of a merged batch (made of `batches` of the pipeline's):
-    /// `None` when it settled everything; else what it did not settle,
-    /// which goes back as the batches it was made of. A transient failure
+    /// the runs of records it did not settle (none when it settled all),
+    /// which go back as the batches they belong to. A transient failure
     /// waits its first back-off (or the deferral) here, once.
-    pub(super) fn deliver_once_merged(&mut self, batch: &Batch, batches: u64) -> Option<Batch> {
+    pub(super) fn deliver_once_merged(&mut self, batch: &Batch, batches: u64) -> Vec<Batch> {
         let answer = self.plan_write(batch, &mut false);
-        let rest = self.settle(batch, &answer, batches);
+        if let [(_, Fate::DeadLetter(_))] = answer.fates.as_slice() {
+            // Refused whole: which of the merged batches is poisoned is
+            // unknown, so each goes back alone and only the one refused
+            // again is dead-lettered.
+            SinkCounters::add(&self.shared.counters.rejected, 1);
+            return vec![batch.clone()];
+        }
+        let again = self.settle(batch, &answer);
         match answer.next {
-            Next::Settled => return None,
-            // A `retryable` waits its first back-off; a `partial` or
-            // `refused` tail goes back at once.
-            Next::Retry(reason) if answer.counted == Counted::Retryable => {
-                self.set_health(Health::Degraded(format!("retrying: {reason}")));
-                self.pause(self.wait_within_window(self.policy.backoff(1)));
+            Next::Settled => {
+                if answer.delivers_any() {
+                    self.batch_settled(batches);
+                }
+                return Vec::new();
             }
-            Next::Retry(_) => {}
+            // A `retryable` waits its first back-off; what a partial
+            // answer left goes back at once.
+            Next::Retry { reason, after } if answer.counted == Counted::Retryable => {
+                self.set_health(Health::Degraded(format!("retrying: {reason}")));
+                let wait = self.policy.backoff(1).max(after.unwrap_or_default());
+                self.pause(self.wait_within_window(wait));
+            }
+            Next::Retry { .. } => {}
             Next::Wait(wait, reason) => {
                 if let Some(why) = self.give_up(0) {
-                    self.dead_letter(&rest, &format!("{why}: {reason}"));
-                    return None;
+                    self.dead_letter_all(again.into(), &format!("{why}: {reason}"));
+                    return Vec::new();
                 }
                 self.set_health(Health::Unhealthy(reason));
                 self.pause(self.wait_within_window(wait));
             }
-            // Each batch alone: only the one refused again is
-            // dead-lettered.
-            Next::DeadLetter(_) => {}
             // To the previous module, if rolled back.
             Next::Restart(reason) => {
                 self.broke(&reason);
             }
         }
-        Some(rest)
+        again
     }
 
     /// Hands `batch` to the sink (a panic is a fatal answer) and plans
@@ -129,47 +154,81 @@ impl SinkWorker {
         {
             SinkCounters::add(&self.shared.counters.retries, 1);
         }
-        self.note_outcome(&outcome, batch.len());
         if let WriteOutcome::Deferred { wait, .. } = &outcome {
             self.last_deferral = *wait;
         }
-        plan(outcome, batch.len())
+        let answer = plan(outcome, batch.len());
+        self.note_outcome(&answer);
+        answer
     }
 
-    /// Carries out what `answer` settles of `batch` (made of `batches` of
-    /// the pipeline's): the failure counter, warnings, the handled front
-    /// delivered or dead-lettered, the batch counted when it is settled.
-    /// Returns the records after the handled front.
-    fn settle(&mut self, batch: &Batch, answer: &Plan, batches: u64) -> Batch {
+    /// Carries out what `answer` settles of `batch`: the failure counter,
+    /// warnings, each range delivered, dropped or dead-lettered. Returns
+    /// the runs of records to send again, in order.
+    fn settle(&mut self, batch: &Batch, answer: &Plan) -> Vec<Batch> {
         let counters = &self.shared.counters;
         match answer.counted {
             Counted::Nothing => {}
             Counted::Retryable => SinkCounters::add(&counters.retryable, 1),
             Counted::Deferred => SinkCounters::add(&counters.deferred, 1),
             Counted::Partial => SinkCounters::add(&counters.partial, 1),
-            Counted::Rejected => SinkCounters::add(&counters.rejected, 1),
             Counted::Fatal => SinkCounters::add(&counters.fatal, 1),
         }
         for warning in &answer.warnings {
             tracing::warn!(sink = %self.shared.name, "{warning}");
         }
-        let front = batch.take(answer.handled);
-        let mut next = 0u32;
-        for (range, reason) in &answer.refused {
-            self.accepted(&front.skip(next).take(range.start - next));
-            SinkCounters::add(&self.shared.counters.rejected, 1);
-            self.dead_letter(&front.skip(range.start).take(range.len() as u32), reason);
-            next = range.end;
+        if let Some(notice) = &answer.notice {
+            tracing::warn!(sink = %self.shared.name, "the destination took the batch and said: {notice}");
         }
-        self.accepted(&front.skip(next));
-        if answer.next == Next::Settled {
-            SinkCounters::add(&self.shared.counters.batches, batches);
-            let mut health = self.shared.health.lock().unwrap();
-            if *health != Health::Healthy {
-                *health = Health::Healthy;
+        let mut again = Vec::new();
+        for (range, fate) in &answer.fates {
+            let part = batch.skip(range.start).take(range.end - range.start);
+            match fate {
+                Fate::Delivered => self.accepted(&part),
+                Fate::Dropped { dropped, reason } => {
+                    let counters = &self.shared.counters;
+                    SinkCounters::add(&counters.records, u64::from(part.len() - dropped));
+                    SinkCounters::add(&counters.bytes, part.bytes().len() as u64);
+                    SinkCounters::add(&counters.dropped_by_destination, u64::from(*dropped));
+                    tracing::warn!(
+                        sink = %self.shared.name,
+                        "the destination took {} records and dropped {dropped} of them, without saying which (not sent again): {reason}",
+                        part.len()
+                    );
+                }
+                Fate::DeadLetter(reason) => {
+                    SinkCounters::add(&self.shared.counters.rejected, 1);
+                    self.dead_letter(&part, reason);
+                }
+                Fate::Again { indeterminate } => {
+                    if *indeterminate {
+                        SinkCounters::add(
+                            &self.shared.counters.indeterminate,
+                            u64::from(part.len()),
+                        );
+                    }
+                    again.push(part);
+                }
             }
         }
-        batch.skip(answer.handled)
+        again
+    }
+
+    /// `batches` of the pipeline's are settled: counted, and the sink is
+    /// healthy again if it was not.
+    fn batch_settled(&self, batches: u64) {
+        SinkCounters::add(&self.shared.counters.batches, batches);
+        let mut health = self.shared.health.lock().unwrap();
+        if *health != Health::Healthy {
+            *health = Health::Healthy;
+        }
+    }
+
+    /// Dead-letters every run of records in `pending`.
+    fn dead_letter_all(&mut self, pending: VecDeque<Batch>, reason: &str) {
+        for piece in pending {
+            self.dead_letter(&piece, reason);
+        }
     }
 
     /// The sink broke (`reason`): it is restarted before its next call,
@@ -181,17 +240,23 @@ impl SinkWorker {
         self.roll_back(reason)
     }
 
-    /// Spends one retry and sleeps the back-off; dead-letters and returns
-    /// `false` once the retry limit or the retry window is spent.
-    pub(super) fn back_off(&mut self, retries: &mut u32, batch: &Batch, reason: &str) -> bool {
+    /// Spends one retry and sleeps its back-off (no less than `after`, a
+    /// server's wait); why to give up instead once the retry limit or the
+    /// retry window is spent.
+    pub(super) fn back_off(
+        &mut self,
+        retries: &mut u32,
+        after: Option<Duration>,
+        reason: &str,
+    ) -> Option<String> {
         *retries += 1;
         if let Some(why) = self.give_up(*retries) {
-            self.dead_letter(batch, &format!("{why}: {reason}"));
-            return false;
+            return Some(why);
         }
         self.set_health(Health::Degraded(format!("retrying: {reason}")));
-        self.pause(self.wait_within_window(self.policy.backoff(*retries)));
-        true
+        let wait = self.policy.backoff(*retries).max(after.unwrap_or_default());
+        self.pause(self.wait_within_window(wait));
+        None
     }
 
     pub(super) fn accepted(&self, batch: &Batch) {

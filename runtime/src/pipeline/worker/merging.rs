@@ -2,6 +2,8 @@
 //! (wasm sinks: each call crosses into the guest), and split back into
 //! the batches they were when the call is not accepted whole.
 
+use std::collections::VecDeque;
+
 use super::{SinkWorker, take_for_lane};
 use crate::batch::Batch;
 use crate::pipeline::counters::SinkCounters;
@@ -56,30 +58,39 @@ impl SinkWorker {
             return;
         }
         let merged = Batch::concat(&parts);
-        if let Some(rest) = self.deliver_once_merged(&merged, parts.len() as u64) {
-            self.deliver_parts_of(&rest, parts);
+        let again = self.deliver_once_merged(&merged, parts.len() as u64);
+        if !again.is_empty() {
+            self.deliver_parts_of(&again, parts);
         }
     }
 
-    /// After a merged call: `rest` (its unsettled tail) goes back as the
-    /// parts it overlaps, each delivered alone; parts the call settled whole
-    /// count as delivered batches.
-    pub(super) fn deliver_parts_of(&mut self, rest: &Batch, parts: Vec<Batch>) {
+    /// After a merged call: the runs it did not settle (`again`) go back
+    /// as the parts they belong to, each part's runs delivered on their
+    /// own; parts the call settled whole count as delivered batches.
+    pub(super) fn deliver_parts_of(&mut self, again: &[Batch], parts: Vec<Batch>) {
         tracing::debug!(
             sink = %self.shared.name,
-            "a merged batch was not taken whole; delivering its last {} records as the batches they came in",
-            rest.len()
+            "a merged batch was not taken whole; delivering {} of its records again as the batches they came in",
+            again.iter().map(Batch::len).sum::<u32>()
         );
-        let first_unsettled = rest.first_sequence();
         for part in parts {
-            let done = first_unsettled.saturating_sub(part.first_sequence());
-            if done >= u64::from(part.len()) {
+            let start = part.first_sequence();
+            let end = start + u64::from(part.len());
+            let runs: VecDeque<Batch> = again
+                .iter()
+                .filter_map(|run| {
+                    let from = run.first_sequence().max(start);
+                    let to = (run.first_sequence() + u64::from(run.len())).min(end);
+                    (from < to).then(|| part.skip((from - start) as u32).take((to - from) as u32))
+                })
+                .collect();
+            if runs.is_empty() {
                 SinkCounters::add(&self.shared.counters.batches, 1);
                 continue;
             }
             // The merged call was an extra one: each batch's own retries
             // start from here.
-            self.deliver(part.skip(done as u32), false);
+            self.deliver_pieces(runs, false);
         }
     }
 }

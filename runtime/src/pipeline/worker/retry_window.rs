@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use super::SinkWorker;
+use super::outcome_plan::{Next, Plan};
 use crate::pipeline::outage::OutageNews;
-use crate::sink::WriteOutcome;
 
 impl SinkWorker {
     /// When a buffered batch written at `written` expires, if the buffer
@@ -61,25 +61,17 @@ impl SinkWorker {
         self.shared.buffer.is_some()
     }
 
-    /// Keeps the outage clock from an answer to a batch of `len` records,
-    /// and tells the operator, at a bounded rate, that the sink is failing
-    /// and when it delivers again.
-    pub(super) fn note_outcome(&mut self, outcome: &WriteOutcome, len: u32) {
+    /// Keeps the outage clock from the plan of an answer, and tells the
+    /// operator, at a bounded rate, that the sink is failing and when it
+    /// delivers again.
+    pub(super) fn note_outcome(&mut self, answer: &Plan) {
         let now = Instant::now();
-        let failure = match outcome {
-            WriteOutcome::Retryable(reason) | WriteOutcome::Deferred { reason, .. } => Some(reason),
-            WriteOutcome::Partial {
-                accepted: 0,
-                reason,
-            } if len > 0 => Some(reason),
-            WriteOutcome::Refused {
-                handled: 0,
-                retry_reason,
-                ..
-            } if len > 0 => Some(retry_reason),
-            // A fault is the sink's, not the destination's: restarts
-            // handle it.
-            WriteOutcome::Fatal(_) => return,
+        // A fault is the sink's, not the destination's: restarts handle it.
+        let Some(works) = answer.destination_works() else {
+            return;
+        };
+        let failure = match &answer.next {
+            Next::Retry { reason, .. } | Next::Wait(_, reason) if !works => Some(reason),
             _ => None,
         };
         let news = match failure {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::batch::Batch;
-use crate::sink::{SinkError, WriteOutcome};
+use crate::sink::{RecordResults, SinkError, WriteOutcome};
 
 /// Answers each `write` with the next scripted outcome (`None` panics),
 /// then `Accepted`; records which records each write saw.
@@ -293,11 +293,9 @@ fn a_merged_batch_not_taken_whole_goes_back_as_the_batches_it_was_made_of() {
         },
         Row {
             name: "refused whole: only the refused record is dead-lettered, nothing is sent again",
-            script: vec![Some(WriteOutcome::Refused {
-                handled: 12,
-                refused: vec![(5..6, "no".into())],
-                retry_reason: String::new(),
-            })],
+            script: vec![Some(WriteOutcome::Records(
+                RecordResults::new().rejected(5..6, "no"),
+            ))],
             expect: (11, 1, 0, 0),
             writes: vec![(10, 12)],
         },

@@ -110,9 +110,11 @@ impl Sink for HttpSink {
             .iter()
             .map(|chunk| self.request(chunk))
             .collect();
-        self.delivery.deliver(requests, &|answer, _| {
-            classify(answer.status, answer.retry_after.as_deref(), &answer.body)
-        })
+        self.delivery
+            .deliver(requests, &|answer, _| {
+                classify(answer.status, answer.retry_after.as_deref(), &answer.body)
+            })
+            .outcome
     }
 
     fn health(&mut self) -> Health {

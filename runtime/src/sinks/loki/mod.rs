@@ -6,6 +6,7 @@
 pub(crate) mod config;
 mod labels;
 mod logproto;
+mod push_answer;
 pub(crate) mod sink;
 
 pub use sink::{LineSizeAction, LokiEncoding, LokiSink, LokiSinkOptions, OutOfOrderAction};

@@ -9,13 +9,13 @@ use serde_json::Value;
 
 use super::labels::{LabelRules, prometheus_form};
 use super::logproto::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
+use super::push_answer::push_answer;
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::breaker::BreakerState;
 use crate::sinks::util::http::delivery::{EncodedRequest, HttpDelivery};
 use crate::sinks::util::http::options::HttpOptions;
 use crate::sinks::util::http::request_chunks::request_chunks;
-use crate::sinks::util::http::response_class::classify;
 use crate::sinks::util::record_field::{field_text, record_field};
 use crate::sinks::util::record_time::{now_unix_nanos, unix_nanos};
 
@@ -334,27 +334,23 @@ impl Sink for LokiSink {
             .iter()
             .map(|chunk| self.request(chunk, &mut pending))
             .unzip();
-        let sizes: Vec<u32> = requests.iter().map(|r| r.records).collect();
-        let outcome = self.delivery.deliver(requests, &|answer, _| {
-            classify(answer.status, answer.retry_after.as_deref(), &answer.body)
+        let delivered = self.delivery.deliver(requests, &|answer, records| {
+            push_answer(
+                answer.status,
+                answer.retry_after.as_deref(),
+                &answer.body,
+                records,
+            )
         });
-        // Only what was delivered moves the streams on; a retry rebuilds
-        // the rest from the same state.
-        let delivered = match &outcome {
-            WriteOutcome::Accepted => u32::MAX,
-            WriteOutcome::Partial { accepted, .. } => *accepted,
-            _ => 0,
-        };
-        let mut covered = 0u32;
-        for (size, decisions) in sizes.into_iter().zip(decisions) {
-            covered = covered.saturating_add(size);
-            if covered > delivered {
-                break;
+        // Only what is settled moves the streams on; a retry rebuilds the
+        // rest from the same state.
+        for (settled, decisions) in delivered.settled.into_iter().zip(decisions) {
+            if settled {
+                self.commit(decisions);
             }
-            self.commit(decisions);
         }
         self.warn_about_drops();
-        outcome
+        delivered.outcome
     }
 
     fn health(&mut self) -> Health {

@@ -369,6 +369,7 @@ async fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::RecordResults;
 
     #[test]
     fn field_values_cannot_add_subject_tokens_or_wildcards() {
@@ -385,11 +386,11 @@ mod tests {
         };
         assert_eq!(
             published.outcome(8),
-            WriteOutcome::Refused {
-                handled: 3,
-                refused: vec![(1..2, "too big".into())],
-                retry_reason: "timed out".into()
-            }
+            WriteOutcome::Records(
+                RecordResults::new()
+                    .rejected(1..2, "too big")
+                    .retryable(3..8, "timed out")
+            )
         );
         let all = Published {
             refused: vec![],

@@ -145,8 +145,7 @@ fn interpret(encoding: OtlpEncoding, answer: &HttpAnswer, records: u32) -> Respo
                         }
                     } else {
                         // A warning only: everything was taken.
-                        tracing::warn!("the collector accepted every record but said: {reason}");
-                        ResponseClass::Accepted
+                        ResponseClass::Warned(bounded_text(message.as_bytes()))
                     }
                 }
                 _ => ResponseClass::Accepted,
@@ -196,9 +195,11 @@ impl Sink for OtlpSink {
             .map(|chunk| self.request(chunk))
             .collect();
         let encoding = self.options.encoding;
-        self.delivery.deliver(requests, &move |answer, records| {
-            interpret(encoding, answer, records)
-        })
+        self.delivery
+            .deliver(requests, &move |answer, records| {
+                interpret(encoding, answer, records)
+            })
+            .outcome
     }
 
     fn health(&mut self) -> Health {

@@ -175,11 +175,7 @@ impl Sink for PostgresSink {
             }
             Ok(Ok(refused)) => {
                 self.last_failure = None;
-                WriteOutcome::Refused {
-                    handled: batch.len(),
-                    refused,
-                    retry_reason: String::new(),
-                }
+                WriteOutcome::settled(batch.len(), batch.len(), refused, String::new())
             }
             Ok(Err(LoadError::NoTable(reason))) => {
                 self.table_ready = false;

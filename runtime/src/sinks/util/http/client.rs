@@ -19,6 +19,17 @@ pub(crate) struct HttpAnswer {
 /// from it); the rest is not read.
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 
+/// Why a request got no answer.
+#[derive(Debug)]
+pub(crate) enum SendFailure {
+    /// It never went out (no connection, TLS refused, a body that could
+    /// not be compressed): safe to send again.
+    NotSent(String),
+    /// It went out, and then the connection failed or timed out before an
+    /// answer: the server may have stored it.
+    Unanswered(String),
+}
+
 pub(crate) struct HttpClient {
     client: reqwest::blocking::Client,
     options: HttpOptions,
@@ -65,8 +76,9 @@ impl HttpClient {
     }
 
     /// Sends `body` (compressed as configured) with `content_type`.
-    /// `Err` is a failure to get any answer: connection, TLS, timeout.
-    pub fn send(&self, body: bytes::Bytes, content_type: &str) -> Result<HttpAnswer, String> {
+    /// `Err` is a failure to get any answer, saying whether the request
+    /// went out.
+    pub fn send(&self, body: bytes::Bytes, content_type: &str) -> Result<HttpAnswer, SendFailure> {
         let mut request = self
             .client
             .request(self.options.method.clone(), self.options.endpoint.clone())
@@ -85,13 +97,13 @@ impl HttpClient {
                 encoder
                     .write_all(&body)
                     .and_then(|()| encoder.finish())
-                    .map_err(|e| format!("gzip failed: {e}"))?
+                    .map_err(|e| SendFailure::NotSent(format!("gzip failed: {e}")))?
                     .into()
             }
             Compression::Zstd => {
                 request = request.header(reqwest::header::CONTENT_ENCODING, "zstd");
                 zstd::bulk::compress(&body, 3)
-                    .map_err(|e| format!("zstd failed: {e}"))?
+                    .map_err(|e| SendFailure::NotSent(format!("zstd failed: {e}")))?
                     .into()
             }
         };
@@ -102,7 +114,15 @@ impl HttpClient {
                 .as_secs();
             request = request.header(signing.header.as_str(), signing.signature(now, &body));
         }
-        let response = request.body(body).send().map_err(|e| self.describe(e))?;
+        let response = request.body(body).send().map_err(|e| {
+            // A failure to connect happens before any byte of the request
+            // is sent; anything later may follow a request the server read.
+            if e.is_connect() || e.is_builder() {
+                SendFailure::NotSent(self.describe(e))
+            } else {
+                SendFailure::Unanswered(self.describe(e))
+            }
+        })?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()

@@ -1,17 +1,26 @@
 //! Sending the requests of one batch and turning the answers into one
-//! outcome, shared by every HTTP-based sink: the circuit breaker, the
-//! server's `Retry-After`, up to `concurrency` requests in flight, and a
-//! report that stays in record order whatever order the answers came in.
+//! outcome, record by record, shared by every HTTP-based sink: the circuit
+//! breaker and its single probe, the server's `Retry-After`, up to
+//! `concurrency` requests in flight, and a report that stays in record
+//! order whatever order the answers came in.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
-use super::client::{HttpAnswer, HttpClient};
+use super::client::{HttpAnswer, HttpClient, SendFailure};
 use super::options::HttpOptions;
 use super::response_class::ResponseClass;
 use super::signing::Signing;
-use crate::sink::{Health, SinkError, WriteOutcome};
+use crate::sink::{Health, RecordResults, SinkError, WriteOutcome};
 use crate::sinks::util::breaker::{BreakerState, CircuitBreaker};
+
+/// What became of one batch's requests.
+pub(crate) struct Delivered {
+    /// The batch's outcome, record by record.
+    pub outcome: WriteOutcome,
+    /// For each request, in order: whether it is settled (delivered,
+    /// refused or dropped by the server), so not to be sent again.
+    pub settled: Vec<bool>,
+}
 
 /// One encoded request body and how many records it carries.
 pub(crate) struct EncodedRequest {
@@ -31,10 +40,8 @@ pub(crate) type Interpret = dyn Fn(&HttpAnswer, u32) -> ResponseClass + Sync;
 pub(crate) struct HttpDelivery {
     options: HttpOptions,
     signing: Option<Signing>,
-    client: Option<HttpClient>,
+    client: Option<std::sync::Arc<HttpClient>>,
     breaker: CircuitBreaker,
-    /// A `Retry-After` from the server: no request before this.
-    not_before: Option<Instant>,
     last_failure: Option<String>,
     /// Records the server took but said it dropped (OTLP partial success).
     dropped_by_server: AtomicU64,
@@ -50,7 +57,6 @@ impl HttpDelivery {
             signing,
             client: None,
             breaker,
-            not_before: None,
             last_failure: None,
             dropped_by_server: AtomicU64::new(0),
             last_drop: parking_lot::Mutex::new(None),
@@ -79,7 +85,7 @@ impl HttpDelivery {
                 ),
             }
         }
-        self.client = Some(client);
+        self.client = Some(std::sync::Arc::new(client));
         Ok(())
     }
 
@@ -94,79 +100,126 @@ impl HttpDelivery {
     }
 
     /// Sends `requests` (consecutive pieces of one batch, in order) and
-    /// says what became of the batch: the records of the requests that got
-    /// through from the start are accepted; the first request that did not
-    /// decides the rest. With `concurrency` above 1, up to that many
-    /// requests are in flight at once; a later request that got through
-    /// while an earlier one failed is sent again with the rest (at least
-    /// once, never reordered in the report).
-    pub fn deliver(
-        &mut self,
-        requests: Vec<EncodedRequest>,
-        interpret: &Interpret,
-    ) -> WriteOutcome {
-        if let Some(at) = self.not_before.take() {
-            // The server asked to wait (Retry-After): the retry waits here,
-            // on the sink's own thread, at most MAX_RETRY_AFTER.
-            let now = Instant::now();
-            if at > now {
-                std::thread::sleep(at - now);
-            }
-        }
+    /// says what became of each record: a request the server took is
+    /// delivered (less what it said it dropped); one it refused is
+    /// rejected, and the requests after it are still sent; once one fails
+    /// for a passing reason, the requests after it are not sent (the
+    /// server is in trouble) and all of them are retried. Up to
+    /// `concurrency` requests are in flight at once; while the circuit
+    /// breaker is half-open, exactly one goes first, as its probe.
+    pub fn deliver(&mut self, requests: Vec<EncodedRequest>, interpret: &Interpret) -> Delivered {
+        let count = requests.len();
+        let not_sent = |outcome| Delivered {
+            outcome,
+            settled: vec![false; count],
+        };
         if let Err(wait) = self.breaker.allow() {
             // Nothing is sent: the batch waits for the breaker's probe
             // without using up its retries.
-            return WriteOutcome::Deferred {
+            return not_sent(WriteOutcome::Deferred {
                 wait,
                 reason: format!(
                     "not sent: the circuit breaker is open for another {wait:.1?} after repeated failures: {}",
                     self.last_failure.as_deref().unwrap_or("")
                 ),
-            };
+            });
         }
-        let Some(client) = self.client.as_ref() else {
-            return WriteOutcome::Fatal("the sink is not started".into());
+        let Some(client) = self.client.clone() else {
+            return not_sent(WriteOutcome::Fatal("the sink is not started".into()));
         };
         let window = self.options.concurrency.max(1) as usize;
-        let mut accepted = 0u32;
+        let probing = self.breaker.state() == BreakerState::HalfOpen;
+        let mut results = RecordResults::new();
+        let mut settled = Vec::with_capacity(count);
+        let mut offset = 0u32;
+        let mut failed: Option<String> = None;
         let mut requests = requests.into_iter().peekable();
+        let mut first_round = true;
         while requests.peek().is_some() {
-            let round: Vec<EncodedRequest> = requests.by_ref().take(window).collect();
-            let answers = send_round(client, &round, interpret);
-            for (request, class) in round.iter().zip(answers) {
-                match class {
-                    ResponseClass::Accepted => {
-                        self.breaker.success();
-                        accepted += request.records;
-                    }
-                    ResponseClass::PartlyDropped { dropped, reason } => {
-                        self.breaker.success();
-                        accepted += request.records;
-                        self.dropped_by_server.fetch_add(dropped, Ordering::Relaxed);
-                        tracing::warn!(
-                            endpoint = %self.options.endpoint,
-                            "the server accepted a request but dropped {dropped} of its {} records: {reason}",
-                            request.records
-                        );
-                        *self.last_drop.lock() = Some(reason);
-                    }
-                    ResponseClass::Retryable {
-                        reason,
-                        retry_after,
-                    } => {
-                        self.not_before = retry_after.map(|wait| Instant::now() + wait);
-                        let reason = self.failed(reason);
-                        return after(accepted, WriteOutcome::Retryable(reason));
-                    }
-                    ResponseClass::Rejected(reason) => {
-                        // The server works; it refuses these records.
-                        self.breaker.success();
-                        return after(accepted, WriteOutcome::Rejected(reason));
-                    }
+            let size = if first_round && probing { 1 } else { window };
+            first_round = false;
+            let round: Vec<EncodedRequest> = requests.by_ref().take(size).collect();
+            if let Some(reason) = &failed {
+                // Not sent: an earlier request failed for a passing reason.
+                for request in &round {
+                    let range = offset..offset + request.records;
+                    results = results.retryable(
+                        range,
+                        format!("not sent: an earlier request of this batch failed: {reason}"),
+                    );
+                    settled.push(false);
+                    offset += request.records;
                 }
+                continue;
+            }
+            let answers = send_round(&client, &round, interpret);
+            for (request, class) in round.iter().zip(answers) {
+                let range = offset..offset + request.records;
+                offset += request.records;
+                let (failure, done) = self.read_answer(&mut results, range, request.records, class);
+                if let Some(reason) = failure {
+                    failed.get_or_insert(reason);
+                }
+                settled.push(done);
             }
         }
-        WriteOutcome::Accepted
+        Delivered {
+            outcome: results.into_outcome(offset),
+            settled,
+        }
+    }
+
+    /// Adds what one answer (`class`, to a request of `records` records
+    /// at `range`) says to `results`. Returns why it failed, if it did for
+    /// a passing reason, and whether the request is settled.
+    fn read_answer(
+        &mut self,
+        results: &mut RecordResults,
+        range: std::ops::Range<u32>,
+        records: u32,
+        class: ResponseClass,
+    ) -> (Option<String>, bool) {
+        let so_far = std::mem::take(results);
+        let (now, failure) = match class {
+            ResponseClass::Accepted => {
+                self.breaker.success();
+                (so_far, None)
+            }
+            ResponseClass::Warned(warning) => {
+                self.breaker.success();
+                (so_far.warning(warning), None)
+            }
+            ResponseClass::PartlyDropped { dropped, reason } => {
+                self.breaker.success();
+                self.dropped_by_server.fetch_add(dropped, Ordering::Relaxed);
+                *self.last_drop.lock() = Some(reason.clone());
+                let dropped = dropped.min(u64::from(records)) as u32;
+                (so_far.dropped(range, dropped, reason), None)
+            }
+            ResponseClass::Rejected(reason) => {
+                // The server works; it refuses these records.
+                self.breaker.success();
+                (so_far.rejected(range, reason), None)
+            }
+            ResponseClass::Retryable {
+                reason,
+                retry_after,
+            } => {
+                let reason = self.failed(reason);
+                let mut now = so_far.retryable(range, reason.clone());
+                if let Some(wait) = retry_after {
+                    now = now.retry_after(wait);
+                }
+                (now, Some(reason))
+            }
+            ResponseClass::Indeterminate(reason) => {
+                let reason = self.failed(reason);
+                (so_far.indeterminate(range, reason.clone()), Some(reason))
+            }
+        };
+        *results = now;
+        let settled = failure.is_none();
+        (failure, settled)
     }
 
     /// Health from the breaker, and from records the server dropped.
@@ -204,10 +257,13 @@ fn send_round(
     let one =
         |request: &EncodedRequest| match client.send(request.body.clone(), request.content_type) {
             Ok(answer) => interpret(&answer, request.records),
-            Err(reason) => ResponseClass::Retryable {
+            Err(SendFailure::NotSent(reason)) => ResponseClass::Retryable {
                 reason,
                 retry_after: None,
             },
+            Err(SendFailure::Unanswered(reason)) => ResponseClass::Indeterminate(format!(
+                "{reason} (the request went out: the server may have stored it)"
+            )),
         };
     if round.len() == 1 {
         return vec![one(&round[0])];
@@ -227,14 +283,4 @@ fn send_round(
             })
             .collect()
     })
-}
-
-/// `partial` when some records went through, else the outcome itself.
-fn after(accepted: u32, outcome: WriteOutcome) -> WriteOutcome {
-    match outcome {
-        WriteOutcome::Retryable(reason) | WriteOutcome::Rejected(reason) if accepted > 0 => {
-            WriteOutcome::Partial { accepted, reason }
-        }
-        other => other,
-    }
 }

@@ -19,6 +19,9 @@ const MAX_ANSWER_BYTES: usize = 1024;
 pub(crate) enum ResponseClass {
     /// Every record in the request was delivered.
     Accepted,
+    /// Every record was delivered, and the server said something worth a
+    /// warning (OTLP partial success with no records rejected).
+    Warned(String),
     /// Try again (later, if the server said when).
     Retryable {
         reason: String,
@@ -27,8 +30,12 @@ pub(crate) enum ResponseClass {
     /// The server will never take these records.
     Rejected(String),
     /// The server took the request but dropped `dropped` of its records
-    /// without saying which (OTLP partial success): nothing to send again.
+    /// without saying which (OTLP partial success, Loki's "total ignored"):
+    /// nothing to send again.
     PartlyDropped { dropped: u64, reason: String },
+    /// The request went out and no answer came back: the server may have
+    /// stored it. Sent again, counted apart.
+    Indeterminate(String),
 }
 
 /// Classifies a response by its status, `Retry-After` header and body.
