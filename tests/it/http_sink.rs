@@ -413,6 +413,129 @@ fn the_circuit_breaker_opens_after_repeated_failures_and_closes_after_a_good_pro
 }
 
 #[test]
+fn two_refused_requests_in_five_thousand_records_dead_letter_their_two_hundred_and_no_more() {
+    use crate::recording_server::{Answer, RecordingServer};
+    // The case measured for issue 29: requests of 100 records, batches of
+    // 1,000, and a receiver that refuses the requests holding records 1234
+    // and 3456. Before per-record outcomes, 1,400 records were
+    // dead-lettered, 1,200 of them never refused by anyone.
+    let server = RecordingServer::start("127.0.0.1:0", |request| {
+        let body = String::from_utf8(request.body.clone()).unwrap();
+        if body.contains(r#"{"i":1234}"#) || body.contains(r#"{"i":3456}"#) {
+            Answer::status(400, "mapping error")
+        } else {
+            Answer::ok()
+        }
+    });
+    let mut opts = options(
+        format!("{}/in", server.base_url()).parse().unwrap(),
+        BatchFormat::Ndjson,
+    );
+    opts.http.max_events = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), HttpSink::new(opts), 1_000, quick_retries(5));
+    crate::support::emit_numbered(&p, 0..5_000);
+    let stats = p.shutdown().remove(0);
+    assert_eq!(
+        (stats.records, stats.dead_lettered, stats.retries),
+        (4_800, 200, 0),
+        "{stats:?}"
+    );
+    let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/http.ndjson"));
+    let mut dead: Vec<u64> = letters
+        .iter()
+        .map(|l| l["record"]["i"].as_u64().unwrap())
+        .collect();
+    dead.sort_unstable();
+    let expected: Vec<u64> = (1_200..1_300).chain(3_400..3_500).collect();
+    assert_eq!(dead, expected);
+    assert_eq!(server.requests().len(), 50, "every request sent once");
+}
+
+#[test]
+fn a_half_open_breaker_sends_exactly_one_probe_before_the_rest() {
+    let receiver = Receiver::start(vec![(503, None, "down"), (503, None, "still down")]);
+    let mut opts = options(receiver.url(), BatchFormat::Ndjson);
+    opts.http.breaker_threshold = 1;
+    opts.http.breaker_cool_down = Duration::from_millis(200);
+    opts.http.concurrency = 4;
+    opts.http.max_events = 1;
+    let mut sink = HttpSink::new(opts);
+    sink.start().unwrap();
+    let one = sinkbox::Batch::from_records([r#"{"i":0}"#], 0);
+    assert!(matches!(sink.write(&one), WriteOutcome::Retryable(_)));
+    assert_eq!(sink.breaker_state(), BreakerState::Open);
+    std::thread::sleep(Duration::from_millis(250));
+    // Six requests wait; half-open lets one through, and it fails: the
+    // other five are not sent, and the breaker opens again.
+    let six = sinkbox::Batch::from_records((1..7).map(|i| format!(r#"{{"i":{i}}}"#)), 1);
+    let WriteOutcome::Retryable(why) = sink.write(&six) else {
+        panic!("a failed probe retries the whole batch")
+    };
+    assert!(why.contains("still down"), "{why}");
+    assert_eq!(receiver.seen().len(), 2, "one probe, not a round of four");
+    assert_eq!(sink.breaker_state(), BreakerState::Open);
+    std::thread::sleep(Duration::from_millis(250));
+    // A good probe closes the breaker; the rest then go out.
+    assert_eq!(sink.write(&six), WriteOutcome::Accepted);
+    assert_eq!(receiver.seen().len(), 8);
+    let numbers = receiver.numbers();
+    assert_eq!(numbers[..3], [0, 1, 1], "the probe went alone");
+    let mut rest = numbers[3..].to_vec();
+    rest.sort_unstable();
+    assert_eq!(rest, [2, 3, 4, 5, 6]);
+    assert_eq!(sink.breaker_state(), BreakerState::Closed);
+}
+
+#[test]
+fn a_request_stored_and_then_timed_out_is_sent_again_and_counted_indeterminate() {
+    use crate::recording_server::{Answer, RecordingServer};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // The server stores the first request, then answers too late.
+    let stored = Arc::new(Mutex::new(Vec::<String>::new()));
+    let slow_once = AtomicBool::new(false);
+    let server = {
+        let stored = stored.clone();
+        RecordingServer::start("127.0.0.1:0", move |request| {
+            stored
+                .lock()
+                .unwrap()
+                .push(String::from_utf8(request.body.clone()).unwrap());
+            if !slow_once.swap(true, Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1_500));
+            }
+            Answer::ok()
+        })
+    };
+    let mut opts = options(
+        format!("{}/in", server.base_url()).parse().unwrap(),
+        BatchFormat::Ndjson,
+    );
+    opts.http.timeout = Duration::from_millis(300);
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), HttpSink::new(opts), 3, quick_retries(5));
+    crate::support::emit_numbered(&p, 0..3);
+    let stats = p.shutdown().remove(0);
+    assert_eq!(
+        (
+            stats.records,
+            stats.indeterminate,
+            stats.retries,
+            stats.dead_lettered
+        ),
+        (3, 3, 1, 0),
+        "{stats:?}"
+    );
+    let stored = stored.lock().unwrap();
+    assert_eq!(
+        stored.len(),
+        2,
+        "the server holds the batch twice: {stored:?}"
+    );
+    assert_eq!(stored[0], stored[1]);
+}
+
+#[test]
 fn concurrent_requests_are_in_flight_together_and_reported_in_record_order() {
     use crate::recording_server::{Answer, RecordingServer};
     use std::sync::atomic::{AtomicBool, Ordering};

@@ -5,7 +5,10 @@
 //! `{"streams":[{"stream":{…},"values":[["<ns>","<line>"]]}]}`. It enforces
 //! Loki's default limits (lines up to 256 KB, at most 15 labels per
 //! stream, at least one label) the way Loki does: valid entries are kept,
-//! and the push is answered 400 naming what was refused.
+//! and the push is answered 400 naming what was refused. With
+//! `out_of_order_window` it also refuses, as Loki's ingester does, entries
+//! further behind their stream's newest than the window, stores the rest,
+//! and ends its 400 with `total ignored: N out of M for stream: …`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -60,6 +63,8 @@ pub struct LokiEntry {
 pub struct LokiLimits {
     pub max_line_size: usize,
     pub max_labels: usize,
+    /// Nanoseconds an entry may be behind its stream's newest entry.
+    pub out_of_order_window: Option<i128>,
 }
 
 impl Default for LokiLimits {
@@ -67,6 +72,7 @@ impl Default for LokiLimits {
         Self {
             max_line_size: 256 * 1024,
             max_labels: 15,
+            out_of_order_window: None,
         }
     }
 }
@@ -200,7 +206,25 @@ fn push(request: &RawRequest, limits: LokiLimits, store: &Mutex<Vec<LokiEntry>>)
             ));
             continue;
         }
+        let total = entries.len();
+        let mut too_far_behind = Vec::new();
         for (nanos, line) in entries {
+            if let Some(window) = limits.out_of_order_window {
+                let newest = store
+                    .iter()
+                    .filter(|e| e.labels == labels)
+                    .map(|e| e.nanos)
+                    .max();
+                if let Some(newest) = newest
+                    && nanos < newest - window
+                {
+                    too_far_behind.push(format!(
+                        "entry with timestamp {nanos} ignored, reason: 'entry too far behind, oldest acceptable timestamp is: {}',",
+                        newest - window
+                    ));
+                    continue;
+                }
+            }
             if line.len() > limits.max_line_size {
                 refused.push(format!(
                     "max entry size '{}' bytes exceeded for stream; entry size '{}' bytes",
@@ -216,6 +240,19 @@ fn push(request: &RawRequest, limits: LokiLimits, store: &Mutex<Vec<LokiEntry>>)
                 tenant: tenant.clone(),
                 protobuf,
             });
+        }
+        if !too_far_behind.is_empty() {
+            // Loki's ingester: the ignored entries, then the count.
+            let stream = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            refused.push(format!(
+                "{}\nuser 'fake', total ignored: {} out of {total} for stream: {{{stream}}}",
+                too_far_behind.join("\n"),
+                too_far_behind.len()
+            ));
         }
     }
     if refused.is_empty() {

@@ -124,7 +124,7 @@ fn a_field_label_with_too_many_values_overflows_instead_of_making_streams() {
 fn long_lines_are_cut_to_max_line_size_or_dropped() {
     let loki = LokiReceiver::start(LokiLimits {
         max_line_size: 1024,
-        max_labels: 15,
+        ..LokiLimits::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let p = loki_pipeline(
@@ -149,7 +149,7 @@ fn long_lines_are_cut_to_max_line_size_or_dropped() {
 
     let loki = LokiReceiver::start(LokiLimits {
         max_line_size: 1024,
-        max_labels: 15,
+        ..LokiLimits::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let p = loki_pipeline(
@@ -169,7 +169,7 @@ fn a_line_over_lokis_limit_is_dead_lettered_with_lokis_reason() {
     // The sink allows 256 KB lines; this Loki allows 1 KB.
     let loki = LokiReceiver::start(LokiLimits {
         max_line_size: 1024,
-        max_labels: 15,
+        ..LokiLimits::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let p = loki_pipeline(dir.path(), &loki.endpoint(), 10, "max_retries = 3\n");
@@ -188,6 +188,58 @@ fn a_line_over_lokis_limit_is_dead_lettered_with_lokis_reason() {
         reason.starts_with("rejected: HTTP 400: max entry size '1024' bytes exceeded"),
         "{reason}"
     );
+}
+
+#[test]
+fn a_partial_ingest_counts_the_ignored_entries_and_sends_nothing_again() {
+    // Loki's ingester refuses entries an hour behind their stream's newest,
+    // stores the rest, and answers 400 "total ignored: 2 out of 5".
+    let hour: i128 = 3_600_000_000_000;
+    let loki = LokiReceiver::start(LokiLimits {
+        out_of_order_window: Some(hour),
+        ..LokiLimits::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let p = loki_pipeline(
+        dir.path(),
+        &loki.endpoint(),
+        5,
+        "max_retries = 3
+",
+    );
+    let base = 1_764_583_200_000u64;
+    for (i, minutes_back) in [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0)] {
+        emit(
+            &p,
+            serde_json::json!({"i": i, "timestamp": base - minutes_back * 60_000}),
+        );
+    }
+    p.flush(Duration::from_secs(10));
+    for (i, minutes_back) in [(5, 0), (6, 120), (7, 1), (8, 90), (9, 0)] {
+        emit(
+            &p,
+            serde_json::json!({"i": i, "timestamp": base + 1 - minutes_back * 60_000}),
+        );
+    }
+    let stats = p.shutdown().remove(0);
+    assert_eq!(
+        (
+            stats.records,
+            stats.dropped_by_destination,
+            stats.dead_lettered,
+            stats.retries
+        ),
+        (8, 2, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(
+        loki.server.requests().len(),
+        2,
+        "a partial ingest is not sent again"
+    );
+    let mut stored = loki.numbers();
+    stored.sort_unstable();
+    assert_eq!(stored, [0, 1, 2, 3, 4, 5, 7, 9]);
 }
 
 #[test]

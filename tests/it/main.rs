@@ -38,6 +38,7 @@ mod otlp_receiver;
 mod otlp_sink;
 mod pipeline_delivery;
 mod pipeline_periodic_flush;
+mod pipeline_record_results;
 mod postgres_server;
 mod recording_server;
 mod reload_config;
