@@ -10,7 +10,7 @@
 // A record that is not a JSON object is counted as malformed and skipped; a
 // batch with no usable record at all is rejected (the host dead-letters it).
 
-import { log } from 'sinkbox:sink/host@0.1.0';
+import { log } from 'sinkbox:sink/host@0.2.0';
 import { getDirectories } from 'wasi:filesystem/preopens@0.2.12';
 
 const OPTIONS = ['by', 'time_field', 'path'];

@@ -16,7 +16,7 @@
 // rejected with the server's answer, so the batch is dead-lettered; a
 // request the host's grant refuses is rejected too.
 
-import { log } from 'sinkbox:sink/host@0.1.0';
+import { log } from 'sinkbox:sink/host@0.2.0';
 import { handle } from 'wasi:http/outgoing-handler@0.2.12';
 import { Fields, OutgoingBody, OutgoingRequest } from 'wasi:http/types@0.2.12';
 

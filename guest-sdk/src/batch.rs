@@ -1,6 +1,6 @@
 //! The batch a sink receives: records as byte slices, parsed on demand.
 
-use crate::bindings::exports::sinkbox::sink::sink::Batch as RawBatch;
+use crate::bindings::exports::sinkbox::sink0_2_0::sink::Batch as RawBatch;
 
 /// One batch of newline-terminated JSON records.
 ///

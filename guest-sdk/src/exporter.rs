@@ -4,7 +4,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::marker::PhantomData;
 
-use crate::bindings::exports::sinkbox::sink::sink::{
+use crate::bindings::exports::sinkbox::sink0_2_0::sink::{
     Batch as RawBatch, FlushOutcome, Guest, HealthStatus, WriteOutcome,
 };
 use crate::{Batch, Config, Sink};

@@ -34,10 +34,12 @@ mod exporter;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod log;
+mod per_record;
 
 pub use batch::Batch;
 pub use config::Config;
 pub use exporter::Exporter;
+pub use per_record::PerRecord;
 
 /// The bindings generated from the sinkbox WIT contract. Most sinks never
 /// need them: the SDK re-exports the types a sink uses.
@@ -54,9 +56,11 @@ pub mod bindings {
     });
 }
 
-pub use bindings::exports::sinkbox::sink::sink::{FlushOutcome, HealthStatus, WriteOutcome};
-pub use bindings::sinkbox::sink::types::Level;
-pub use bindings::sinkbox::sink::types::PartialWrite;
+pub use bindings::exports::sinkbox::sink0_2_0::sink::{FlushOutcome, HealthStatus, WriteOutcome};
+pub use bindings::sinkbox::sink0_2_0::types::Level;
+pub use bindings::sinkbox::sink0_2_0::types::{
+    DroppedRecords, PartialWrite, RecordResult, RecordResults, ResultRange, RetryAfter,
+};
 
 /// A sink: receives batches of JSON records from the host.
 ///

@@ -2,7 +2,7 @@
 //! the sink's name. Messages over 4 KiB are truncated by the host.
 
 use crate::Level;
-use crate::bindings::sinkbox::sink::host;
+use crate::bindings::sinkbox::sink0_2_0::host;
 
 /// Logs `message` at `level`.
 pub fn log(level: Level, message: &str) {

@@ -202,7 +202,7 @@ fn inspect_shows_a_sink_and_its_fit() {
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("imports:\n"), "{stdout}");
     assert!(
-        stdout.contains("  sinkbox:sink/host@0.1.0 (instance)"),
+        stdout.contains("  sinkbox:sink/host@0.2.0 (instance)"),
         "{stdout}"
     );
     assert!(
@@ -210,11 +210,11 @@ fn inspect_shows_a_sink_and_its_fit() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("exports:\n  sinkbox:sink/sink@0.1.0 (instance)"),
+        stdout.contains("exports:\n  sinkbox:sink/sink@0.2.0 (instance)"),
         "{stdout}"
     );
     assert!(
-        stdout.ends_with("sink contract: ok (sinkbox:sink/sink@0.1.0)\n"),
+        stdout.ends_with("sink contract: ok (sinkbox:sink/sink@0.2.0)\n"),
         "{stdout}"
     );
 }
@@ -279,7 +279,7 @@ fn inspect_says_when_a_component_is_not_a_sink() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout.contains("exports:\n  answer (func)"), "{stdout}");
     assert!(
-        stdout.contains("sink contract: does not fit: it does not export the `sinkbox:sink/sink@0.1.0` interface"),
+        stdout.contains("sink contract: does not fit: it does not export the `sinkbox:sink/sink@0.2.0` interface"),
         "{stdout}"
     );
 }

@@ -97,7 +97,7 @@ fn the_rust_sink_guide_builds_from_an_empty_folder_and_runs() {
         .unwrap();
     assert!(
         String::from_utf8_lossy(&inspect.stdout)
-            .ends_with("sink contract: ok (sinkbox:sink/sink@0.1.0)\n"),
+            .ends_with("sink contract: ok (sinkbox:sink/sink@0.2.0)\n"),
         "{}",
         String::from_utf8_lossy(&inspect.stdout)
     );

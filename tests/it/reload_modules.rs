@@ -137,7 +137,7 @@ fn a_bad_module_never_replaces_a_good_one() {
         (
             "not a sink",
             ModuleSource::Bytes(not_a_sink),
-            "does not export the `sinkbox:sink/sink@0.1.0` interface",
+            "does not export the `sinkbox:sink/sink@0.2.0` interface",
         ),
         (
             "start fails",

@@ -26,6 +26,7 @@ const GUESTS: &[&str] = &[
     "http-probe-sink",
     "tag-sink-v1",
     "tag-sink-v2",
+    "contract-0-1-sink",
 ];
 
 const DEMO_CONFIG: &str = include_str!("demo.toml");

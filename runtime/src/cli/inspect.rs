@@ -24,8 +24,8 @@ pub fn inspect(path: &Path) -> anyhow::Result<ExitCode> {
         println!("  {name} ({kind})");
     }
     match &report.contract {
-        Ok(()) => {
-            println!("sink contract: ok (sinkbox:sink/sink@0.1.0)");
+        Ok(version) => {
+            println!("sink contract: ok ({version})");
             Ok(ExitCode::SUCCESS)
         }
         Err(why) => {

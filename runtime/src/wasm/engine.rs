@@ -7,8 +7,9 @@ use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
-use super::bindings::{SinkWorld, SinkWorldPre};
+use super::bindings::{v0_1, v0_2};
 use super::compile_cache::CompileCache;
+use super::contract::{ContractPre, ContractVersion};
 use super::epoch::EpochTicker;
 use super::host_state::HostState;
 use super::{WasmError, describe};
@@ -35,7 +36,7 @@ struct EngineInner {
 /// created from it.
 pub struct SinkComponent {
     path: PathBuf,
-    pre: SinkWorldPre<HostState>,
+    pre: ContractPre,
     engine: WasmEngine,
     from_cache: bool,
     hash: String,
@@ -62,8 +63,13 @@ impl SinkComponent {
         &self.engine
     }
 
-    pub(crate) fn pre(&self) -> &SinkWorldPre<HostState> {
+    pub(crate) fn pre(&self) -> &ContractPre {
         &self.pre
+    }
+
+    /// The version of the sink contract the component exports.
+    pub fn contract(&self) -> ContractVersion {
+        self.pre.version()
     }
 
     pub(crate) fn engine(&self) -> &Engine {
@@ -142,7 +148,11 @@ impl WasmEngine {
         // request refused (one linker and one `InstancePre` per component).
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| WasmError::Engine(describe(e)))?;
-        SinkWorld::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
+        // Both versions of the contract's `host` interface: a component
+        // built for either links.
+        v0_2::SinkWorld::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(|e| WasmError::Engine(describe(e)))?;
+        v0_1::SinkWorld::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(|e| WasmError::Engine(describe(e)))?;
         let ticker = EpochTicker::start(engine.clone())
             .map_err(|e| WasmError::Engine(format!("could not start the epoch thread: {e}")))?;
@@ -270,7 +280,7 @@ impl WasmEngine {
         &self,
         path: &Path,
         component: &Component,
-    ) -> Result<SinkWorldPre<HostState>, WasmError> {
+    ) -> Result<ContractPre, WasmError> {
         let instance_pre =
             self.inner
                 .linker
@@ -283,11 +293,10 @@ impl WasmEngine {
                         describe(e)
                     ),
                 })?;
-        SinkWorldPre::new(instance_pre).map_err(|e| WasmError::Contract {
+        ContractPre::new(instance_pre).map_err(|why| WasmError::Contract {
             path: path.to_owned(),
             message: format!(
-                "it does not export the `sinkbox:sink/sink@0.1.0` interface the host calls: {}",
-                describe(e)
+                "it does not export the `sinkbox:sink/sink@0.2.0` interface the host calls (or the older `@0.1.0`): {why}"
             ),
         })
     }

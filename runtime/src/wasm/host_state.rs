@@ -6,7 +6,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::{Level, sinkbox::sink::host, sinkbox::sink::types};
+use super::bindings::{v0_1, v0_2};
 use super::call_budget::CallBudget;
 use super::diagnostics::{GuestDiagnostics, GuestLevel, GuestStream};
 use super::http_hooks::InstanceHttp;
@@ -43,10 +43,27 @@ impl WasiHttpView for HostState {
     }
 }
 
-impl types::Host for HostState {}
+impl v0_2::types::Host for HostState {}
 
-impl host::Host for HostState {
-    fn log(&mut self, level: Level, message: String) {
+impl v0_2::host::Host for HostState {
+    fn log(&mut self, level: v0_2::types::Level, message: String) {
+        use v0_2::types::Level;
+        let level = match level {
+            Level::Trace => GuestLevel::Trace,
+            Level::Debug => GuestLevel::Debug,
+            Level::Info => GuestLevel::Info,
+            Level::Warn => GuestLevel::Warn,
+            Level::Error => GuestLevel::Error,
+        };
+        self.diagnostics.log(level, GuestStream::Log, &message);
+    }
+}
+
+impl v0_1::types::Host for HostState {}
+
+impl v0_1::host::Host for HostState {
+    fn log(&mut self, level: v0_1::types::Level, message: String) {
+        use v0_1::types::Level;
         let level = match level {
             Level::Trace => GuestLevel::Trace,
             Level::Debug => GuestLevel::Debug,

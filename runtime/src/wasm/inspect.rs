@@ -14,9 +14,9 @@ pub struct ComponentReport {
     pub imports: Vec<(String, String)>,
     /// Exported names, each with its kind.
     pub exports: Vec<(String, String)>,
-    /// `Ok` when the component links against the host and exports the sink
-    /// interface; otherwise what does not fit.
-    pub contract: Result<(), String>,
+    /// The contract version it speaks when it links against the host and
+    /// exports the sink interface; otherwise what does not fit.
+    pub contract: Result<super::ContractVersion, String>,
 }
 
 /// Compiles the component at `path` and reports its imports, exports and
@@ -47,7 +47,7 @@ pub fn inspect_component(engine: &WasmEngine, path: &Path) -> Result<ComponentRe
         .collect();
     let contract = engine
         .link(path, &component)
-        .map(|_| ())
+        .map(|pre| pre.version())
         .map_err(|err| match err {
             WasmError::Contract { message, .. } => message,
             other => other.to_string(),

@@ -8,6 +8,7 @@ mod bindings;
 mod call_budget;
 mod compile_cache;
 mod conformance;
+mod contract;
 mod diagnostics;
 mod engine;
 mod epoch;
@@ -28,6 +29,7 @@ use std::path::PathBuf;
 
 pub use compile_cache::{CacheEntry, DEFAULT_CACHE_MAX_SIZE, cache_entries, prune_cache};
 pub use conformance::{BatchRun, ConformanceReport, ConformanceStep, run_batches, run_conformance};
+pub use contract::ContractVersion;
 pub use diagnostics::{GuestLevel, GuestLogBuffer, GuestLogLine, GuestStream};
 pub use engine::{SinkComponent, WasmEngine};
 pub use epoch::EPOCH_TICK;

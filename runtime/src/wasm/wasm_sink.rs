@@ -8,8 +8,8 @@ use std::time::Duration;
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use super::bindings::{self, SinkWorld};
 use super::call_budget::{CallBudget, Exhausted};
+use super::contract::Guest;
 use super::describe;
 use super::diagnostics::{GuestDiagnostics, GuestLogBuffer, GuestStream};
 use super::engine::SinkComponent;
@@ -95,7 +95,7 @@ pub struct WasmSink {
 
 struct Live {
     store: Store<HostState>,
-    world: SinkWorld,
+    guest: Guest,
 }
 
 impl WasmSink {
@@ -194,10 +194,10 @@ impl WasmSink {
         let executor = self.executor()?;
         let instantiated = executor.block_on(within_wall_clock(
             self.wall_clock_limit(),
-            self.component.pre().instantiate_async(&mut store),
+            self.component.pre().instantiate(&mut store),
         ));
         match instantiated {
-            Some(Ok(world)) => Ok(Live { store, world }),
+            Some(Ok(guest)) => Ok(Live { store, guest }),
             Some(Err(err)) => Err(self.describe_fault("instantiate", err, &store)),
             None => Err(self.describe_blocked("instantiate")),
         }
@@ -227,7 +227,7 @@ impl WasmSink {
     fn call<R>(
         &mut self,
         func: &str,
-        f: impl AsyncFnOnce(&SinkWorld, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, String> {
         let (Some(live), Some(executor)) = (self.live.as_mut(), self.executor.as_ref()) else {
             return Err("the sink has no running instance".into());
@@ -236,7 +236,7 @@ impl WasmSink {
         live.store.set_epoch_deadline(1);
         live.store.data_mut().http.begin_call();
         let limit = self.options.call_timeout + 2 * EPOCH_TICK;
-        let result = executor.block_on(within_wall_clock(limit, f(&live.world, &mut live.store)));
+        let result = executor.block_on(within_wall_clock(limit, f(&live.guest, &mut live.store)));
         match result {
             Some(Ok(value)) => Ok(value),
             Some(Err(err)) => {
@@ -312,9 +312,7 @@ impl WasmSink {
     /// Calls the guest's `stop` but keeps the instance, so a conformance
     /// check can call it twice, as the contract allows.
     pub(crate) fn stop_guest(&mut self) -> Result<(), String> {
-        self.call("stop", async |world, store| {
-            world.sinkbox_sink_sink().call_stop(store).await
-        })
+        self.call("stop", async |guest, store| guest.stop(store).await)
     }
 }
 
@@ -359,8 +357,8 @@ impl Sink for WasmSink {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let started = self
-            .call("start", async |world, store| {
-                world.sinkbox_sink_sink().call_start(store, &pairs).await
+            .call("start", async |guest, store| {
+                guest.start(store, &pairs).await
             })
             .map_err(SinkError::new)?;
         if let Err(message) = started {
@@ -374,54 +372,33 @@ impl Sink for WasmSink {
     }
 
     fn write(&mut self, batch: &Batch) -> WriteOutcome {
-        let arg = bindings::Batch {
-            records: batch.bytes(),
-            count: batch.len(),
-            first_sequence: batch.first_sequence(),
-        };
-        match self.call("write", async |world, store| {
-            world.sinkbox_sink_sink().call_write(store, arg).await
+        match self.call("write", async |guest, store| {
+            guest.write(store, batch).await
         }) {
-            Ok(bindings::WriteOutcome::Accepted) => WriteOutcome::Accepted,
-            Ok(bindings::WriteOutcome::Retryable(reason)) => {
-                WriteOutcome::Retryable(lift_guest_text(&reason))
-            }
-            Ok(bindings::WriteOutcome::Rejected(reason)) => {
-                WriteOutcome::Rejected(lift_guest_text(&reason))
-            }
-            Ok(bindings::WriteOutcome::Partial(partial)) => WriteOutcome::Partial {
-                accepted: partial.accepted,
-                reason: lift_guest_text(&partial.reason),
-            },
-            Ok(bindings::WriteOutcome::Fatal(reason)) => {
+            Ok(WriteOutcome::Fatal(reason)) => {
+                // The guest says it is broken: it gets a fresh instance.
                 self.live = None;
-                WriteOutcome::Fatal(lift_guest_text(&reason))
+                WriteOutcome::Fatal(reason)
             }
+            Ok(outcome) => outcome,
             Err(fault) => WriteOutcome::Fatal(fault),
         }
     }
 
     fn flush(&mut self) -> FlushOutcome {
-        match self.call("flush", async |world, store| {
-            world.sinkbox_sink_sink().call_flush(store).await
-        }) {
-            Ok(bindings::FlushOutcome::Done) => FlushOutcome::Done,
-            Ok(bindings::FlushOutcome::Retryable(reason)) => {
-                FlushOutcome::Retryable(lift_guest_text(&reason))
-            }
-            Ok(bindings::FlushOutcome::Fatal(reason)) => {
+        match self.call("flush", async |guest, store| guest.flush(store).await) {
+            Ok(FlushOutcome::Fatal(reason)) => {
                 self.live = None;
-                FlushOutcome::Fatal(lift_guest_text(&reason))
+                FlushOutcome::Fatal(reason)
             }
+            Ok(outcome) => outcome,
             Err(fault) => FlushOutcome::Fatal(fault),
         }
     }
 
     fn stop(&mut self) {
         if self.live.is_some() {
-            if let Err(fault) = self.call("stop", async |world, store| {
-                world.sinkbox_sink_sink().call_stop(store).await
-            }) {
+            if let Err(fault) = self.call("stop", async |guest, store| guest.stop(store).await) {
                 tracing::warn!(sink = %self.name, "{fault}");
             }
             self.live = None;
@@ -429,14 +406,8 @@ impl Sink for WasmSink {
     }
 
     fn health(&mut self) -> Health {
-        match self.call("health", async |world, store| {
-            world.sinkbox_sink_sink().call_health(store).await
-        }) {
-            Ok(bindings::HealthStatus::Healthy) => Health::Healthy,
-            Ok(bindings::HealthStatus::Degraded(why)) => Health::Degraded(lift_guest_text(&why)),
-            Ok(bindings::HealthStatus::Unhealthy(why)) => Health::Unhealthy(lift_guest_text(&why)),
-            Err(fault) => Health::Unhealthy(fault),
-        }
+        self.call("health", async |guest, store| guest.health(store).await)
+            .unwrap_or_else(Health::Unhealthy)
     }
 
     fn needs_restart(&self) -> bool {
