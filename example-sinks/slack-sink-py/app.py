@@ -33,8 +33,9 @@ LEVELS = {"trace": 0, "debug": 1, "info": 2, "warn": 3, "warning": 3,
 
 
 def post_json(url, payload):
-    """POSTs `payload` and returns (status, body text). Raises RuntimeError
-    with the wasi:http error when no answer came."""
+    """POSTs `payload` and returns (status, Retry-After in seconds or None,
+    body text). Raises RuntimeError with the wasi:http error when no answer
+    came."""
     if url.startswith("https://"):
         scheme, rest = http.Scheme_Https(), url[len("https://"):]
     elif url.startswith("http://"):
@@ -69,6 +70,12 @@ def post_json(url, payload):
         raise RuntimeError(type(code).__name__.replace("ErrorCode_", ""))
     response = answer.value.value
     status = response.status()
+    retry_after = None
+    for value in response.headers().get("retry-after"):
+        try:
+            retry_after = int(value.decode("ascii").strip())
+        except ValueError:
+            pass
     incoming = response.consume()
     chunks = []
     with incoming.stream() as reader:
@@ -80,7 +87,7 @@ def post_json(url, payload):
                     break
                 raise RuntimeError("reading the answer failed")
     http.IncomingBody.finish(incoming)
-    return status, b"".join(chunks).decode("utf-8", "replace")
+    return status, retry_after, b"".join(chunks).decode("utf-8", "replace")
 
 
 class Slack:
@@ -130,7 +137,7 @@ class Slack:
         if payload is None:
             return types.WriteOutcome_Accepted()
         try:
-            status, text = post_json(self.url, payload)
+            status, retry_after, text = post_json(self.url, payload)
         except RuntimeError as err:
             reason = str(err)
             if reason in ("HttpRequestDenied", "DestinationIpProhibited", "ConnectionLimitReached"):
@@ -139,6 +146,10 @@ class Slack:
         if 200 <= status < 300:
             self.posted += 1
             return types.WriteOutcome_Accepted()
+        if status == 429 and retry_after is not None:
+            # Slack says when to come back; the host waits at least that.
+            return types.WriteOutcome_RetryAfter(
+                types.RetryAfter(f"HTTP 429: {text[:200]}", retry_after * 1000))
         if status == 429 or status >= 500:
             return types.WriteOutcome_Retryable(f"HTTP {status}: {text[:200]}")
         return types.WriteOutcome_Rejected(f"HTTP {status}: {text[:200]}")

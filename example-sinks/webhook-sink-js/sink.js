@@ -12,9 +12,12 @@
 //   url      where batches go (required; it must be in http_allow)
 //   method   POST (default) or PUT
 //
-// Outcomes: 2xx accepted; 408, 429 and 5xx retryable; any other status
-// rejected with the server's answer, so the batch is dead-lettered; a
-// request the host's grant refuses is rejected too.
+// Outcomes: 2xx accepted; 408, 429 and 5xx retryable (after the server's
+// Retry-After, when it sends one: contract 0.2's `retry-after`); any other
+// status rejected with the server's answer, so the batch is dead-lettered;
+// a request the host's grant refuses is rejected too. A request that went
+// out and timed out waiting for its answer is `indeterminate`: the server
+// may have stored it, so the host sends it again and counts it apart.
 
 import { log } from 'sinkbox:sink/host@0.2.0';
 import { handle } from 'wasi:http/outgoing-handler@0.2.12';
@@ -26,8 +29,8 @@ const decoder = new TextDecoder();
 
 let state = null;
 
-/// POSTs `bytes` and returns { status, text }; throws an Error naming the
-/// wasi:http error code when no answer came.
+/// POSTs `bytes` and returns { status, retryAfter (seconds or null), text };
+/// throws an Error naming the wasi:http error code when no answer came.
 function send(url, method, bytes) {
   const match = /^(https?):\/\/([^/]+)(\/.*)?$/.exec(url);
   if (!match) throw new Error(`\`${url}\` is not an http:// or https:// URL`);
@@ -62,6 +65,11 @@ function send(url, method, bytes) {
   }
   const response = answer.val.val;
   const status = response.status();
+  let retryAfter = null;
+  for (const value of response.headers().get('retry-after')) {
+    const seconds = Number.parseInt(decoder.decode(value), 10);
+    if (Number.isFinite(seconds) && seconds >= 0) retryAfter = seconds;
+  }
   const incoming = response.consume();
   const reader = incoming.stream();
   const chunks = [];
@@ -76,7 +84,7 @@ function send(url, method, bytes) {
   reader[Symbol.dispose]();
   let text = '';
   for (const chunk of chunks) text += decoder.decode(chunk, { stream: true });
-  return { status, text };
+  return { status, retryAfter, text };
 }
 
 export const sink = {
@@ -103,6 +111,9 @@ export const sink = {
       if (['HTTP-request-denied', 'destination-IP-prohibited', 'connection-limit-reached'].includes(code)) {
         return { tag: 'rejected', val: `the host refused the request: ${code}` };
       }
+      if (['HTTP-response-timeout', 'connection-read-timeout'].includes(code)) {
+        return { tag: 'indeterminate', val: `sent, and no answer came: ${code}` };
+      }
       return { tag: 'retryable', val: `no answer: ${code}` };
     }
     const reason = `HTTP ${answer.status}: ${answer.text.slice(0, 200)}`;
@@ -111,6 +122,9 @@ export const sink = {
       return { tag: 'accepted' };
     }
     if (answer.status === 408 || answer.status === 429 || answer.status >= 500) {
+      if (answer.retryAfter !== null) {
+        return { tag: 'retry-after', val: { reason, waitMs: BigInt(answer.retryAfter) * 1000n } };
+      }
       return { tag: 'retryable', val: reason };
     }
     return { tag: 'rejected', val: reason };

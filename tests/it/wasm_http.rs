@@ -15,6 +15,7 @@ use sinkbox::wasm::{
 };
 use sinkbox::{Batch, Sink, WriteOutcome};
 
+use crate::elasticsearch_receiver::ElasticsearchReceiver;
 use crate::recording_server::{Answer, RecordingServer};
 
 fn secret(name: &str) -> Result<sinkbox::secret::Secret, String> {
@@ -342,67 +343,29 @@ fn a_sink_without_an_http_grant_has_no_network() {
     assert!(server.requests().is_empty());
 }
 
-/// An Elasticsearch-like `_bulk` receiver: NDJSON action and document
-/// pairs; a document with `"bad": true` fails with a mapping error, one
-/// with `"busy": true` is refused with 429 the first time; documents are
-/// kept by `_id`, as Elasticsearch does.
+/// An Elasticsearch `_bulk` receiver where a document with `"bad": true`
+/// fails with a mapping error and one with `"busy": true` is refused with
+/// 429 the first time.
 pub(crate) fn bulk_receiver() -> (
     RecordingServer,
     Arc<std::sync::Mutex<std::collections::BTreeMap<String, Value>>>,
 ) {
-    let docs = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
-    let busy_once = std::sync::atomic::AtomicBool::new(false);
-    let server = {
-        let docs = docs.clone();
-        RecordingServer::start("127.0.0.1:0", move |request| {
-            if request.path != "/_bulk"
-                || request.header("Content-Type") != Some("application/x-ndjson")
-            {
-                return Answer::status(400, r#"{"error":"bad request"}"#);
-            }
-            let text = String::from_utf8(request.body.clone()).unwrap();
-            let lines: Vec<&str> = text.lines().collect();
-            let mut items = Vec::new();
-            let mut errors = false;
-            for pair in lines.chunks(2) {
-                let action: Value = serde_json::from_str(pair[0]).unwrap();
-                let doc: Value = serde_json::from_str(pair[1]).unwrap();
-                let index = &action["index"];
-                let id = index["_id"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| format!("auto-{}", docs.lock().unwrap().len()));
-                let item = if doc["bad"] == true {
-                    errors = true;
-                    json!({"index": {"_index": index["_index"], "status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [bad]"}}})
-                } else if doc["busy"] == true
-                    && !busy_once.swap(true, std::sync::atomic::Ordering::SeqCst)
-                {
-                    errors = true;
-                    json!({"index": {"_index": index["_index"], "status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "rejected execution"}}})
-                } else {
-                    docs.lock()
-                        .unwrap()
-                        .insert(id.clone(), json!({"index": index["_index"], "doc": doc}));
-                    json!({"index": {"_index": index["_index"], "_id": id, "status": 201}})
-                };
-                items.push(item);
-            }
-            Answer::status(
-                200,
-                json!({"took": 1, "errors": errors, "items": items}).to_string(),
-            )
-            .with_header("Content-Type", "application/json")
-        })
-    };
-    (server, docs)
+    let receiver = ElasticsearchReceiver::start(Box::new(|doc, offered| {
+        if doc["bad"] == true {
+            400
+        } else if doc["busy"] == true && offered == 0 {
+            429
+        } else {
+            201
+        }
+    }));
+    (receiver.server, receiver.docs)
 }
 
-#[test]
-fn the_elasticsearch_sink_bulk_indexes_and_maps_item_errors_to_outcomes() {
-    let (server, docs) = bulk_receiver();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("es.key"), "k3y-value").unwrap();
+/// A pipeline with the `elasticsearch-sink` example as sink `es`, sending
+/// to `server`'s `_bulk` with an API key from `[secrets]`, batches of 10.
+fn elasticsearch_pipeline(dir: &std::path::Path, server: &RecordingServer) -> sinkbox::Pipeline {
+    std::fs::write(dir.join("es.key"), "k3y-value").unwrap();
     let component = crate::support::guest("elasticsearch-sink");
     let bulk = format!("{}/_bulk", server.base_url());
     let registry = sinkbox::registry::SinkRegistry::builtin();
@@ -414,26 +377,33 @@ fn the_elasticsearch_sink_bulk_indexes_and_maps_item_errors_to_outcomes() {
                  [sinks.es]\ntype = \"wasm\"\ncomponent = \"{}\"\n\
                  http_allow = [\"{bulk}\"]\nhttp_headers = {{ Authorization = \"ApiKey ${{secret:es}}\" }}\n\
                  config = {{ url = \"{bulk}\", index = \"app-logs\", id_field = \"i\" }}\n\
-                 max_retries = 5\ninitial_backoff = \"10ms\"\n",
+                 max_retries = 20\ninitial_backoff = \"1ms\"\nmax_backoff = \"5ms\"\n",
                 component.display()
             ),
             "t.toml",
-            dir.path(),
+            dir,
         )
         .load()
         .unwrap();
     assert!(!format!("{config:?}").contains("k3y"));
-    let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+    sinkbox::config::build_pipeline(&config).unwrap()
+}
+
+#[test]
+fn the_elasticsearch_sink_bulk_indexes_and_maps_item_errors_to_outcomes() {
+    let (server, docs) = bulk_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = elasticsearch_pipeline(dir.path(), &server);
     for i in 0..20 {
         pipeline
             .emit(&json!({"i": i, "busy": i == 3, "bad": i == 15}))
             .unwrap();
     }
     let stats = pipeline.shutdown().remove(0);
-    // Record 3 was refused with 429 once and retried; record 15 is a bad
-    // document: after the records before it went through, the rest of its
-    // batch is dead-lettered with Elasticsearch's reason.
-    assert_eq!((stats.records, stats.dead_lettered), (15, 5), "{stats:?}");
+    // Record 3 was refused with 429 once and sent again alone; record 15
+    // is a bad document: it alone is dead-lettered, with Elasticsearch's
+    // reason, and the documents after it in its batch are indexed.
+    assert_eq!((stats.records, stats.dead_lettered), (19, 1), "{stats:?}");
     // The pipeline's stats carry the sink's HTTP counters.
     let http = stats
         .http
@@ -457,12 +427,11 @@ fn the_elasticsearch_sink_bulk_indexes_and_maps_item_errors_to_outcomes() {
             .all(|d| d["index"] == "app-logs")
     );
     let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/es.ndjson"));
-    assert_eq!(letters.len(), 5);
+    assert_eq!(letters.len(), 1);
     assert_eq!(letters[0]["record"]["i"], 15);
-    let reason = letters[0]["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("item 0: HTTP 400: mapper_parsing_exception: failed to parse field [bad]"),
-        "{reason}"
+    assert_eq!(
+        letters[0]["reason"],
+        "rejected: HTTP 400: mapper_parsing_exception: failed to parse field [bad]"
     );
     assert!(
         server
@@ -470,6 +439,55 @@ fn the_elasticsearch_sink_bulk_indexes_and_maps_item_errors_to_outcomes() {
             .iter()
             .all(|r| r.header("Authorization") == Some("ApiKey k3y-value"))
     );
+}
+
+#[test]
+fn random_per_item_answers_index_dead_letter_and_retry_exactly_the_items_they_name() {
+    for seed in 1..=4u64 {
+        // Each document's fate from a seeded hash of its number: refused
+        // for good, throttled for its first one or two offers, or stored.
+        let fate =
+            move |i: u64| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ seed).wrapping_mul(31) % 6;
+        let receiver = ElasticsearchReceiver::start(Box::new(move |doc, offered| {
+            let i = doc["i"].as_u64().unwrap();
+            match fate(i) {
+                0 => 400,
+                1 if offered < 1 => 429,
+                2 if offered < 2 => 503,
+                _ => 201,
+            }
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        let pipeline = elasticsearch_pipeline(dir.path(), &receiver.server);
+        for i in 0..60u64 {
+            pipeline.emit(&json!({"i": i})).unwrap();
+        }
+        let stats = pipeline.shutdown().remove(0);
+        let refused: Vec<u64> = (0..60).filter(|i| fate(*i) == 0).collect();
+        assert_eq!(
+            (stats.records, stats.dead_lettered, stats.lost),
+            (60 - refused.len() as u64, refused.len() as u64, 0),
+            "seed {seed}: {stats:?}"
+        );
+        // Nothing the server stored was sent again.
+        let stores = receiver.stores.lock().unwrap().clone();
+        assert!(stores.values().all(|n| *n == 1), "seed {seed}: {stores:?}");
+        let mut stored: Vec<u64> = stores.keys().map(|id| id.parse().unwrap()).collect();
+        stored.sort_unstable();
+        let expected: Vec<u64> = (0..60).filter(|i| fate(*i) != 0).collect();
+        assert_eq!(stored, expected, "seed {seed}");
+        // Exactly the refused documents are dead letters, each with its
+        // own reason.
+        let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/es.ndjson"));
+        let mut dead: Vec<u64> = letters
+            .iter()
+            .map(|l| l["record"]["i"].as_u64().unwrap())
+            .collect();
+        dead.sort_unstable();
+        assert_eq!(dead, refused, "seed {seed}");
+        assert!(letters.iter().all(|l| l["reason"]
+            == "rejected: HTTP 400: mapper_parsing_exception: failed to parse field [bad]"));
+    }
 }
 
 /// A receiver that behaves like a Slack incoming webhook: `POST` a JSON
@@ -536,6 +554,7 @@ fn the_python_slack_sink_posts_warnings_with_the_webhook_secret_it_never_sees() 
     let (server, texts) = slack_receiver(true);
     let dir = tempfile::tempdir().unwrap();
     let pipeline = slack_pipeline(dir.path(), &server.base_url(), "T000/B000/XXXX");
+    let started = std::time::Instant::now();
     for i in 0..20 {
         let level = match i % 5 {
             0 => "error",
@@ -551,6 +570,13 @@ fn the_python_slack_sink_posts_warnings_with_the_webhook_secret_it_never_sees() 
     assert!(
         stats.errors.retryable >= 1,
         "the 429 was retried: {stats:?}"
+    );
+    // After Slack's `Retry-After: 1` (contract 0.2's `retry-after`), not
+    // after the 10 ms back-off.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
     );
     let texts = texts.lock().unwrap().clone();
     assert_eq!(texts.len(), 2, "one message per batch: {texts:?}");
@@ -602,7 +628,7 @@ fn the_javascript_webhook_sink_posts_batches_and_maps_statuses_to_outcomes() {
             return Answer::status(400, "poison record");
         }
         match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
-            0 => Answer::status(503, "warming up"),
+            0 => Answer::status(503, "warming up").with_header("Retry-After", "1"),
             _ => Answer::status(200, "ok"),
         }
     });
@@ -626,10 +652,18 @@ fn the_javascript_webhook_sink_posts_batches_and_maps_statuses_to_outcomes() {
         .load()
         .unwrap();
     let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+    let started = std::time::Instant::now();
     for i in 0..15 {
         pipeline.emit(&json!({"i": i, "poison": i == 12})).unwrap();
     }
     let stats = pipeline.shutdown().remove(0);
+    // The 503's `Retry-After: 1` was waited out (`retry-after`), not the
+    // 10 ms back-off.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/hook.ndjson"));
     assert_eq!(
         (stats.records, stats.dead_lettered),
@@ -672,4 +706,52 @@ fn the_javascript_webhook_sink_posts_batches_and_maps_statuses_to_outcomes() {
     );
     let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/hook.ndjson"));
     assert_eq!(letters[0]["reason"], "rejected: HTTP 400: poison record");
+}
+
+#[test]
+fn the_javascript_webhook_sink_says_a_timeout_after_sending_is_indeterminate() {
+    let _heavy = crate::support::exclusive();
+    // The server stores the first request, then answers too late.
+    let stored = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let slow_once = std::sync::atomic::AtomicBool::new(false);
+    let server = {
+        let stored = stored.clone();
+        RecordingServer::start("127.0.0.1:0", move |request| {
+            stored.lock().unwrap().push(request.body.clone());
+            if !slow_once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1_500));
+            }
+            Answer::status(200, "ok")
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}/hook", server.base_url());
+    let registry = sinkbox::registry::SinkRegistry::builtin();
+    let config = sinkbox::config::ConfigLoader::new(&registry)
+        .toml(
+            &format!(
+                "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = 5\ntimeout = \"1h\"\n\
+                 [sinks.hook]\ntype = \"wasm\"\ncomponent = \"{}\"\n\
+                 http_allow = [\"{url}\"]\nhttp_timeout = \"300ms\"\n\
+                 config = {{ url = \"{url}\" }}\nmax_retries = 3\ninitial_backoff = \"10ms\"\n",
+                crate::support::guest("webhook-sink-js").display()
+            ),
+            "t.toml",
+            dir.path(),
+        )
+        .load()
+        .unwrap();
+    let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+    for i in 0..5 {
+        pipeline.emit(&json!({"i": i})).unwrap();
+    }
+    let stats = pipeline.shutdown().remove(0);
+    assert_eq!(
+        (stats.records, stats.indeterminate, stats.dead_lettered),
+        (5, 5, 0),
+        "{stats:?}"
+    );
+    let stored = stored.lock().unwrap();
+    assert_eq!(stored.len(), 2, "stored, then sent again");
+    assert_eq!(stored[0], stored[1]);
 }

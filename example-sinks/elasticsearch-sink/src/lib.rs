@@ -11,17 +11,19 @@
 //!   a batch sent again overwrites instead of duplicating (default: none,
 //!   Elasticsearch picks ids).
 //!
-//! Outcomes: a 2xx answer whose items all succeeded is `accepted`. The
-//! first failed item decides the rest: 429 or 5xx (the cluster is busy) is
-//! `partial` up to that item (`retryable` when it is the first); any other
-//! item error (a mapping conflict) is `partial` up to it, and `rejected`
-//! when it is the first, so a bad document is dead-lettered with
-//! Elasticsearch's reason. A 429 or 5xx for the whole request is
-//! `retryable`; another status is `rejected` with the answer's text.
+//! Outcomes, item by item (contract 0.2's `per-record`): a 2xx answer
+//! whose items all succeeded is `accepted`. Otherwise each failed item is
+//! said on its own: 429 or 5xx (the cluster is busy) makes that document
+//! retryable, so the host sends it again alone; any other item error (a
+//! mapping conflict) rejects it, so it is dead-lettered with
+//! Elasticsearch's reason; the stored documents are never sent again. A
+//! 429 or 5xx for the whole request is `retryable` (after its
+//! `Retry-After`, when it has one); another status is `rejected` with the
+//! answer's text.
 
 use serde_json::Value;
 use sinkbox_guest::http::{self, HttpError};
-use sinkbox_guest::{Batch, Config, PartialWrite, Sink, WriteOutcome, log};
+use sinkbox_guest::{Batch, Config, PerRecord, Sink, WriteOutcome, log};
 
 const OPTIONS: &[&str] = &["url", "index", "id_field"];
 
@@ -113,7 +115,9 @@ impl Sink for ElasticsearchSink {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        for (i, item) in items.iter().enumerate() {
+        let mut results = PerRecord::new();
+        for (i, item) in items.iter().enumerate().take(batch.len() as usize) {
+            let at = i as u32;
             let result = item
                 .as_object()
                 .and_then(|o| o.values().next())
@@ -130,19 +134,25 @@ impl Sink for ElasticsearchSink {
                     e.get("reason").and_then(Value::as_str).unwrap_or("")
                 )
             });
-            let reason = format!("item {i}: HTTP {status}: {}", error.unwrap_or_default());
-            let retryable = status == 429 || status >= 500;
-            log::warn(&reason);
-            return match (i, retryable) {
-                (0, true) => WriteOutcome::Retryable(reason),
-                (0, false) => WriteOutcome::Rejected(reason),
-                (accepted, _) => WriteOutcome::Partial(PartialWrite {
-                    accepted: accepted as u32,
-                    reason,
-                }),
+            let reason = format!("HTTP {status}: {}", error.unwrap_or_default());
+            results = if status == 429 || status >= 500 {
+                results.retryable(at..at + 1, reason)
+            } else {
+                log::warn(&format!(
+                    "document {} refused: {reason}",
+                    batch.first_sequence() + u64::from(at)
+                ));
+                results.rejected(at..at + 1, reason)
             };
         }
-        WriteOutcome::Accepted
+        if items.len() < batch.len() as usize {
+            // Elasticsearch answers every item; a missing one was not seen.
+            results = results.retryable(
+                items.len() as u32..batch.len(),
+                "the _bulk answer did not say what became of these documents",
+            );
+        }
+        results.into()
     }
 }
 

@@ -200,9 +200,7 @@ fn lift_v0_1(answer: v0_1::WriteOutcome) -> WriteOutcome {
     }
 }
 
-/// A 0.2 answer to a batch of `len` records as a native outcome. A guest
-/// that lists more ranges than the batch has records is cut to that many
-/// (the rest could only overlap); the plan clips what remains.
+/// A 0.2 answer to a batch of `len` records as a native outcome.
 fn lift_v0_2(answer: v0_2::WriteOutcome, len: u32) -> WriteOutcome {
     let whole =
         |result: RecordResult| WriteOutcome::Records(RecordResults::new().with(0..len, result));
@@ -223,14 +221,11 @@ fn lift_v0_2(answer: v0_2::WriteOutcome, len: u32) -> WriteOutcome {
             reason: lift_guest_text(&partial.reason),
         },
         v0_2::WriteOutcome::PerRecord(results) => {
-            let listed = results.ranges.len();
-            if listed > len as usize {
-                tracing::warn!(
-                    "contract violation: per-record results listed {listed} ranges for a batch of {len} records; the first {len} kept"
-                );
-            }
+            // Every range is kept: cutting the list would turn the records
+            // of the ranges left out into deliveries. The plan clips what
+            // overlaps or runs past the batch.
             let mut lifted = RecordResults::new();
-            for range in results.ranges.into_iter().take(len as usize) {
+            for range in results.ranges {
                 lifted = lifted.with(range.start..range.end, lift_record_result(range.outcome));
             }
             if let Some(wait) = results.retry_after_ms {

@@ -305,8 +305,12 @@ fn transport_error(err: &reqwest::Error) -> HttpError {
         }
         source = e.source();
     }
-    if err.is_timeout() {
+    // A timeout while connecting sent nothing; one later may follow a
+    // request the server read, and the guest should know the difference.
+    if err.is_timeout() && err.is_connect() {
         HttpError::ConnectionTimeout
+    } else if err.is_timeout() {
+        HttpError::HttpResponseTimeout
     } else if err.is_connect() {
         HttpError::ConnectionRefused
     } else {

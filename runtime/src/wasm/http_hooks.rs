@@ -187,10 +187,11 @@ impl WasiHttpHooks for InstanceHttp {
         };
         Box::new(async move {
             // One deadline for all of it: waiting for a slot, the guest's
-            // body, the exchange.
+            // body, the exchange. Past it the request may have reached the
+            // server, so it is a response timeout, not a connect one.
             let response = match tokio::time::timeout(timeout, exchange).await {
                 Ok(answer) => answer?,
-                Err(_) => return Err(HttpError::ConnectionTimeout),
+                Err(_) => return Err(HttpError::HttpResponseTimeout),
             };
             // The answer counts as outstanding until the guest drops its body.
             let response = response.map(|bytes| {

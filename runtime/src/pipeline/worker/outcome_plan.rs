@@ -183,14 +183,13 @@ fn plan_records(results: RecordResults, len: u32) -> Plan {
     plan.notice = warning;
     let mut retry_reason: Option<String> = None;
     let mut next_free = 0u32;
+    // However many ranges break the rules, one warning says so.
+    let mut misplaced: Option<(Range<u32>, usize)> = None;
     for (range, result) in ranges {
         let start = range.start.max(next_free);
         let end = range.end.min(len);
         if start >= end || start != range.start || end != range.end {
-            plan.warnings.push(format!(
-                "contract violation: per-record results named records {range:?}, overlapping an earlier range or past the {len} in the batch; {}",
-                if start >= end { "ignored" } else { "clipped" }
-            ));
+            misplaced.get_or_insert((range.clone(), 0)).1 += 1;
             if start >= end {
                 continue;
             }
@@ -214,11 +213,7 @@ fn plan_records(results: RecordResults, len: u32) -> Plan {
             RecordResult::Rejected(reason) => Fate::DeadLetter(format!("rejected: {reason}")),
             RecordResult::Dropped { dropped, reason } => {
                 if dropped > end - start {
-                    plan.warnings.push(format!(
-                        "contract violation: {dropped} records said dropped of a range of {}; counted as {}",
-                        end - start,
-                        end - start
-                    ));
+                    misplaced.get_or_insert((range.clone(), 0)).1 += 1;
                 }
                 Fate::Dropped {
                     dropped: dropped.min(end - start),
@@ -231,6 +226,11 @@ fn plan_records(results: RecordResults, len: u32) -> Plan {
     }
     if next_free < len {
         plan.fates.push((next_free..len, Fate::Delivered));
+    }
+    if let Some((first, count)) = misplaced {
+        plan.warnings.push(format!(
+            "contract violation: {count} per-record range(s) overlapped an earlier one, ran past the {len} records of the batch or dropped more records than it held (the first: {first:?}); clipped or ignored"
+        ));
     }
     if let Some(reason) = retry_reason {
         let settled_some = plan
@@ -421,7 +421,7 @@ mod tests {
                 0,
             ),
             (
-                "overlapping and out-of-bounds ranges: clipped, warned",
+                "overlapping and out-of-bounds ranges: clipped, one warning",
                 records(
                     RecordResults::new()
                         .rejected(4..8, "a")
@@ -433,7 +433,7 @@ mod tests {
                 "0-2 D, 2-3 X, 3-4 D, 4-8 X, 8-9 X, 9-10 P1",
                 Counted::Nothing,
                 Next::Settled,
-                3,
+                1,
             ),
             (
                 "fatal: restart",
