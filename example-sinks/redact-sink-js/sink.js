@@ -9,7 +9,9 @@
 //   redact_cards  "true" (default) or "false": mask Luhn-valid card numbers in strings
 //   path          the output file, inside the grant (default: /data/redacted.ndjson)
 //
-// A record that is not a JSON object is counted as malformed and skipped; a
+// A record that is not a JSON object is refused on its own (contract 0.2's
+// per-record answer: the host dead-letters it, reason "not a JSON object")
+// and counted as malformed; a
 // batch with no usable record at all is rejected (the host dead-letters it).
 
 import { log } from 'sinkbox:sink/host@0.2.0';
@@ -97,7 +99,8 @@ export const sink = {
 
   write(batch) {
     const lines = [];
-    let malformed = 0;
+    const refused = [];
+    let index = 0;
     for (const line of decoder.decode(batch.records).split('\n')) {
       if (line === '') continue;
       let record;
@@ -107,14 +110,15 @@ export const sink = {
         record = undefined;
       }
       if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-        malformed += 1;
-        continue;
+        refused.push({ start: index, end: index + 1, outcome: { tag: 'rejected', val: 'not a JSON object' } });
+      } else {
+        lines.push(JSON.stringify(redact(record)));
       }
-      lines.push(JSON.stringify(redact(record)));
+      index += 1;
     }
-    state.malformed += malformed;
-    if (lines.length === 0 && malformed > 0) {
-      return { tag: 'rejected', val: `none of the ${malformed} record(s) is a JSON object` };
+    state.malformed += refused.length;
+    if (lines.length === 0 && refused.length > 0) {
+      return { tag: 'rejected', val: `none of the ${refused.length} record(s) is a JSON object` };
     }
     if (lines.length > 0) {
       const bytes = encoder.encode(`${lines.join('\n')}\n`);
@@ -129,6 +133,9 @@ export const sink = {
       }
     }
     state.records += lines.length;
+    if (refused.length > 0) {
+      return { tag: 'per-record', val: { ranges: refused, retryAfterMs: undefined, warning: undefined } };
+    }
     return { tag: 'accepted' };
   },
 
@@ -138,7 +145,7 @@ export const sink = {
     } catch (err) {
       return { tag: 'retryable', val: `cannot sync \`${state.path}\`: ${err?.payload ?? err}` };
     }
-    log('info', `redacted ${state.fieldsMasked} field(s) and ${state.cardsMasked} card number(s) in ${state.records} record(s); ${state.malformed} malformed record(s) skipped`);
+    log('info', `redacted ${state.fieldsMasked} field(s) and ${state.cardsMasked} card number(s) in ${state.records} record(s); ${state.malformed} malformed record(s) refused`);
     return { tag: 'done' };
   },
 

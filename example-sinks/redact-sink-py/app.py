@@ -8,8 +8,9 @@ Options (all optional):
   redact_cards  "true" (default) or "false": mask card numbers found in strings
   path          the output file (default: /data/redacted.ndjson)
 
-A record that is not a JSON object is counted as malformed and skipped; a
-batch with no usable record at all is rejected (the host dead-letters it).
+A record that is not a JSON object is refused on its own (contract 0.2's
+per-record answer: the host dead-letters it, reason "not a JSON object") and
+counted as malformed; a batch with no usable record at all is rejected.
 Counts are reported through the host log on every flush.
 """
 
@@ -88,7 +89,8 @@ class Redactor:
 
     def write(self, batch):
         lines = []
-        malformed = 0
+        refused = []
+        index = 0
         for raw in batch.records.split(b"\n"):
             if not raw:
                 continue
@@ -97,15 +99,18 @@ class Redactor:
             except ValueError:
                 record = None
             if not isinstance(record, dict):
-                malformed += 1
-                continue
-            lines.append(
-                json.dumps(self.redact(record), ensure_ascii=False, separators=(",", ":"))
-            )
-        self.malformed += malformed
-        if not lines and malformed:
+                refused.append(types.ResultRange(
+                    start=index, end=index + 1,
+                    outcome=types.RecordResult_Rejected("not a JSON object")))
+            else:
+                lines.append(
+                    json.dumps(self.redact(record), ensure_ascii=False, separators=(",", ":"))
+                )
+            index += 1
+        self.malformed += len(refused)
+        if not lines and refused:
             return types.WriteOutcome_Rejected(
-                f"none of the {malformed} record(s) is a JSON object"
+                f"none of the {len(refused)} record(s) is a JSON object"
             )
         try:
             for line in lines:
@@ -114,6 +119,9 @@ class Redactor:
         except OSError as err:
             return types.WriteOutcome_Retryable(f"cannot write `{self.path}`: {err}")
         self.records += len(lines)
+        if refused:
+            return types.WriteOutcome_PerRecord(
+                types.RecordResults(ranges=refused, retry_after_ms=None, warning=None))
         return types.WriteOutcome_Accepted()
 
     def flush(self):
@@ -124,7 +132,7 @@ class Redactor:
         host.log(
             types.Level.INFO,
             f"redacted {self.fields_masked} field(s) and {self.cards_masked} card number(s) "
-            f"in {self.records} record(s); {self.malformed} malformed record(s) skipped",
+            f"in {self.records} record(s); {self.malformed} malformed record(s) refused",
         )
         return types.FlushOutcome_Done()
 

@@ -8,14 +8,15 @@
 //! `true`: mask Luhn-valid runs of 13 to 19 digits, optionally separated by
 //! single spaces or dashes), `path` (default `/data/redacted.ndjson`).
 //!
-//! A record that is not a JSON object is counted as malformed and skipped; a
-//! batch with no usable record at all is rejected.
+//! A record that is not a JSON object is refused on its own (contract 0.2's
+//! `per-record`: the host dead-letters it, reason `not a JSON object`) and
+//! counted as malformed; a batch with no usable record at all is rejected.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 
 use serde_json::Value;
-use sinkbox_guest::{Batch, Config, FlushOutcome, Sink, WriteOutcome, log};
+use sinkbox_guest::{Batch, Config, FlushOutcome, PerRecord, Sink, WriteOutcome, log};
 
 const OPTIONS: &[&str] = &["fields", "mask", "redact_cards", "path"];
 const DEFAULT_FIELDS: &str = "password,passwd,secret,token,api_key,authorization";
@@ -169,7 +170,8 @@ impl Sink for RedactSink {
     fn write(&mut self, batch: Batch) -> WriteOutcome {
         let mut out = Vec::with_capacity(batch.bytes().len());
         let (mut usable, mut malformed) = (0u64, 0u64);
-        for record in batch.records() {
+        let mut answer = PerRecord::new();
+        for (i, record) in batch.records().enumerate() {
             match serde_json::from_slice::<Value>(record) {
                 Ok(value @ Value::Object(_)) => {
                     let redacted = self.redact(value);
@@ -177,7 +179,10 @@ impl Sink for RedactSink {
                     out.push(b'\n');
                     usable += 1;
                 }
-                _ => malformed += 1,
+                _ => {
+                    malformed += 1;
+                    answer = answer.rejected(i as u32..i as u32 + 1, "not a JSON object");
+                }
             }
         }
         self.malformed += malformed;
@@ -190,7 +195,7 @@ impl Sink for RedactSink {
             return WriteOutcome::Retryable(format!("cannot write `{}`: {e}", self.path));
         }
         self.records += usable;
-        WriteOutcome::Accepted
+        answer.into()
     }
 
     fn flush(&mut self) -> FlushOutcome {
@@ -198,7 +203,7 @@ impl Sink for RedactSink {
             return FlushOutcome::Retryable(format!("cannot flush `{}`: {e}", self.path));
         }
         log::info(&format!(
-            "redacted {} field(s) and {} card number(s) in {} record(s); {} malformed record(s) skipped",
+            "redacted {} field(s) and {} card number(s) in {} record(s); {} malformed record(s) refused",
             self.fields_masked, self.cards_masked, self.records, self.malformed
         ));
         FlushOutcome::Done
