@@ -60,29 +60,39 @@ impl FieldTree {
 
     /// Fills `values` (one per path, all `Missing` on entry) from `record`.
     pub fn scan<'a>(&self, record: &'a [u8], values: &mut [FieldValue<'a>]) {
+        self.scan_with_spans(record, values, &mut []);
+    }
+
+    /// As [`Self::scan`], and each found value's bytes as they are in the
+    /// record (a string with its quotes, an object or array whole) into
+    /// `spans`, for readers that need a value's exact text (a number's
+    /// digits, an object's JSON). `spans` may be shorter than the slots.
+    pub fn scan_with_spans<'a>(
+        &self,
+        record: &'a [u8],
+        values: &mut [FieldValue<'a>],
+        spans: &mut [&'a [u8]],
+    ) {
         let mut scanner = Scanner {
             bytes: record,
             at: 0,
         };
-        let mut left = self.slots;
-        // Tree nodes met so far (the first 64; deeper trees are rare).
-        let mut seen = 0u64;
+        let mut found = Found {
+            values,
+            spans,
+            left: self.slots,
+            // Tree nodes met so far (the first 64; deeper trees are rare).
+            seen: 0,
+        };
         scanner.skip_space();
         if scanner.peek() == Some(b'{') {
-            self.object(&mut scanner, 0, values, &mut left, &mut seen);
+            self.object(&mut scanner, 0, &mut found);
         }
     }
 
     /// Scans the object at the scanner (on its `{`) for `node`'s children.
     /// Returns `false` if the record broke off or every slot is filled.
-    fn object<'a>(
-        &self,
-        s: &mut Scanner<'a>,
-        node: usize,
-        values: &mut [FieldValue<'a>],
-        left: &mut usize,
-        seen: &mut u64,
-    ) -> bool {
+    fn object<'a>(&self, s: &mut Scanner<'a>, node: usize, found: &mut Found<'a, '_>) -> bool {
         s.at += 1;
         loop {
             s.skip_space();
@@ -116,9 +126,9 @@ impl FieldTree {
             };
             let wanted = &self.nodes[child];
             // A repeated key: its first occurrence counted (objects too).
-            let repeated = child < 64 && *seen & (1u64 << child) != 0;
+            let repeated = child < 64 && found.seen & (1u64 << child) != 0;
             if child < 64 {
-                *seen |= 1u64 << child;
+                found.seen |= 1u64 << child;
             }
             if repeated {
                 if !s.skip_value() {
@@ -126,14 +136,23 @@ impl FieldTree {
                 }
                 continue;
             }
+            let start = s.at;
             if !wanted.children.is_empty() && s.peek() == Some(b'{') {
-                if let Some(slot) = wanted.slot
-                    && values[slot] == FieldValue::Missing
-                {
-                    values[slot] = FieldValue::Object;
-                    *left -= 1;
+                let slot = wanted
+                    .slot
+                    .filter(|slot| found.values[*slot] == FieldValue::Missing);
+                if let Some(slot) = slot {
+                    found.values[slot] = FieldValue::Object;
+                    found.left -= 1;
                 }
-                if !self.object(s, child, values, left, seen) {
+                let whole = self.object(s, child, found);
+                // Every slot filled inside it: the object's own span still
+                // needs its end.
+                let ended = whole || (slot.is_some() && found.left == 0 && s.skip_open(1).is_some());
+                if ended && let Some(span) = slot.and_then(|slot| found.spans.get_mut(slot)) {
+                    *span = &s.bytes[start..s.at];
+                }
+                if !whole {
                     return false;
                 }
             } else {
@@ -141,13 +160,16 @@ impl FieldTree {
                     return false;
                 };
                 if let Some(slot) = wanted.slot
-                    && values[slot] == FieldValue::Missing
+                    && found.values[slot] == FieldValue::Missing
                 {
-                    values[slot] = value;
-                    *left -= 1;
+                    found.values[slot] = value;
+                    if let Some(span) = found.spans.get_mut(slot) {
+                        *span = &s.bytes[start..s.at];
+                    }
+                    found.left -= 1;
                 }
             }
-            if *left == 0 {
+            if found.left == 0 {
                 return false;
             }
         }
@@ -195,6 +217,15 @@ fn byte_hits(word: u64, byte: u8) -> u64 {
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let x = word ^ (ONES * u64::from(byte));
     x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// What a scan found so far.
+struct Found<'a, 'v> {
+    values: &'v mut [FieldValue<'a>],
+    spans: &'v mut [&'a [u8]],
+    /// Slots not yet filled.
+    left: usize,
+    seen: u64,
 }
 
 struct Scanner<'a> {
@@ -289,7 +320,13 @@ impl<'a> Scanner<'a> {
 
     /// Skips the object or array at the scanner, strings inside included.
     fn skip_nested(&mut self) -> Option<()> {
-        let mut depth = 0usize;
+        self.skip_open(0)
+    }
+
+    /// Skips to the end of `depth` objects or arrays already opened (0:
+    /// the one at the scanner).
+    fn skip_open(&mut self, depth: usize) -> Option<()> {
+        let mut depth = depth;
         loop {
             match self.peek()? {
                 b'"' => {
@@ -344,6 +381,44 @@ mod tests {
         assert_eq!(values[3], FieldValue::Array);
         assert_eq!(values[4], FieldValue::Missing);
         assert_eq!(values[5].text().unwrap().as_ref(), b"a\"b");
+    }
+
+    #[test]
+    fn spans_are_the_values_bytes_as_written() {
+        let record = r#"{"n":1764583200500000001,"s":"a\"b","o":{"k":[1,{"x":"}"}]},"b":true,"deep":{"in":2}}"#;
+        let paths: Vec<Vec<String>> = ["n", "s", "o", "b", "deep", "deep.in", "none"]
+            .iter()
+            .map(|p| p.split('.').map(str::to_owned).collect())
+            .collect();
+        let tree = FieldTree::new(&paths);
+        let mut values = vec![FieldValue::Missing; tree.slots()];
+        let mut spans: Vec<&[u8]> = vec![b""; tree.slots()];
+        tree.scan_with_spans(record.as_bytes(), &mut values, &mut spans);
+        let spans: Vec<&str> = spans
+            .iter()
+            .map(|s| std::str::from_utf8(s).unwrap())
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                "1764583200500000001",
+                r#""a\"b""#,
+                r#"{"k":[1,{"x":"}"}]}"#,
+                "true",
+                r#"{"in":2}"#,
+                "2",
+                ""
+            ]
+        );
+        // The last slot filled inside the object: its span still ends at
+        // its close.
+        let tree = FieldTree::new(&[vec!["deep".into()], vec!["deep".into(), "in".into()]]);
+        let mut values = vec![FieldValue::Missing; 2];
+        let mut spans: Vec<&[u8]> = vec![b""; 2];
+        let record = br#"{"deep":{"in":2,"more":{"x":"]"}},"after":1}"#;
+        tree.scan_with_spans(record, &mut values, &mut spans);
+        assert_eq!(spans[0], br#"{"in":2,"more":{"x":"]"}}"#);
+        assert_eq!(spans[1], b"2");
     }
 
     #[test]

@@ -11,8 +11,8 @@
 mod condition;
 pub(crate) mod condition_set;
 mod condition_tree;
-mod field_scan;
-mod field_value;
+pub(crate) mod field_scan;
+pub(crate) mod field_value;
 pub(crate) mod level;
 mod parse;
 pub(crate) mod routing_table;

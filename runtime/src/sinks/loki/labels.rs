@@ -4,9 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
-
-use crate::sinks::util::record_field::{field_text, record_field};
 
 /// Loki's default `max_label_names_per_series`.
 pub(crate) const MAX_LABELS_PER_STREAM: usize = 15;
@@ -88,25 +85,31 @@ impl LabelRules {
         })
     }
 
-    /// The labels of `record`, sorted by name. A field the record lacks
-    /// gives no label; a field label past its value budget takes
+    /// The record fields labels are read from, in order.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.from_fields.iter().map(|(field, _)| field.as_str())
+    }
+
+    /// The labels of a record whose label fields (in [`Self::fields`]
+    /// order) have `values` as text, sorted by name. A field the record
+    /// lacks gives no label; a field label past its value budget takes
     /// [`OVERFLOW_VALUE`] (the record's line still holds the real value).
-    pub fn labels_of(&mut self, record: &Value) -> Vec<(String, String)> {
+    pub fn labels_from(&mut self, values: &[Option<&str>]) -> Vec<(String, String)> {
         let mut labels = self.fixed.clone();
-        for (field, label) in &self.from_fields {
-            let Some(value) = record_field(record, field) else {
+        for ((_, label), value) in self.from_fields.iter().zip(values) {
+            let Some(value) = value else {
                 continue;
             };
-            let value = cut(field_text(value));
+            let value = cut(value);
             if value.is_empty() {
                 // Loki drops a label with an empty value: so does the sink,
                 // or the stream would differ from the one Loki stores.
                 continue;
             }
             let seen = self.seen.entry(label.clone()).or_default();
-            if seen.contains(&value) || seen.len() < self.max_values {
-                seen.insert(value.clone());
-                labels.push((label.clone(), value));
+            if seen.contains(value) || seen.len() < self.max_values {
+                seen.insert(value.to_owned());
+                labels.push((label.clone(), value.to_owned()));
             } else {
                 if self.overflowed.insert(label.clone()) {
                     tracing::warn!(
@@ -169,21 +172,20 @@ fn label_name_for(field: &str) -> String {
 }
 
 /// A label value cut to Loki's limit, on a character boundary.
-fn cut(mut value: String) -> String {
-    if value.len() > MAX_LABEL_VALUE_BYTES {
-        let mut end = MAX_LABEL_VALUE_BYTES;
-        while !value.is_char_boundary(end) {
-            end -= 1;
-        }
-        value.truncate(end);
+fn cut(value: &str) -> &str {
+    if value.len() <= MAX_LABEL_VALUE_BYTES {
+        return value;
     }
-    value
+    let mut end = MAX_LABEL_VALUE_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn field_labels_are_bounded_and_the_set_is_sorted() {
@@ -193,23 +195,23 @@ mod tests {
             2,
         )
         .unwrap();
-        let labels = rules.labels_of(&json!({"level": "info", "service": {"name": "x"}}));
+        let labels = rules.labels_from(&[Some("info"), Some("x")]);
         assert_eq!(
             prometheus_form(&labels),
             r#"{job="api", level="info", service_name="x"}"#
         );
-        rules.labels_of(&json!({"level": "warn"}));
-        let third = rules.labels_of(&json!({"level": "error"}));
+        rules.labels_from(&[Some("warn"), None]);
+        let third = rules.labels_from(&[Some("error"), None]);
         assert!(third.contains(&("level".into(), OVERFLOW_VALUE.into())));
         // A value seen before keeps its own label.
         assert!(
             rules
-                .labels_of(&json!({"level": "info"}))
+                .labels_from(&[Some("info"), None])
                 .contains(&("level".into(), "info".into()))
         );
         let mut bare = LabelRules::new(vec![], vec!["level".into()], 10).unwrap();
         assert_eq!(
-            bare.labels_of(&json!({})),
+            bare.labels_from(&[None]),
             vec![("service".into(), "sinkbox".into())]
         );
     }

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use prost::Message;
-use serde_json::Value;
 
 use super::labels::{LabelRules, prometheus_form};
 use super::logproto::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
@@ -16,8 +15,8 @@ use crate::sinks::util::breaker::BreakerState;
 use crate::sinks::util::http::delivery::{EncodedRequest, HttpDelivery};
 use crate::sinks::util::http::options::HttpOptions;
 use crate::sinks::util::http::request_chunks::request_chunks;
-use crate::sinks::util::record_field::{field_text, record_field};
-use crate::sinks::util::record_time::{now_unix_nanos, unix_nanos};
+use crate::sinks::util::record_fields::{FieldReader, FoundFields};
+use crate::sinks::util::record_time::now_unix_nanos;
 
 /// How a push body is encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +83,12 @@ const MAX_TRACKED_STREAMS: usize = 10_000;
 pub struct LokiSink {
     options: LokiSinkOptions,
     rules: LabelRules,
+    /// Reads the label fields, then the time and line fields, from raw
+    /// records.
+    reader: FieldReader,
+    /// Where the time and line fields are in `reader`.
+    timestamp_at: Option<usize>,
+    line_at: Option<usize>,
     delivery: HttpDelivery,
     /// The newest timestamp sent per stream (by label set).
     last_sent: HashMap<String, u64>,
@@ -112,6 +117,11 @@ struct StreamBuild {
     labels: Vec<(String, String)>,
     key: String,
     entries: Vec<(u64, String)>,
+    /// The newest time sent on the stream before this request: by an
+    /// earlier request of the same write, else delivered before.
+    before: Option<u64>,
+    /// The newest time of this request's entries.
+    newest: Option<u64>,
 }
 
 impl LokiSink {
@@ -125,8 +135,20 @@ impl LokiSink {
         let mut options = options;
         // The truncation marker needs room.
         options.max_line_size = options.max_line_size.max(64);
+        let mut fields: Vec<String> = rules.fields().map(str::to_owned).collect();
+        let mut position = |field: &Option<String>| {
+            field.as_ref().map(|field| {
+                fields.push(field.clone());
+                fields.len() - 1
+            })
+        };
+        let timestamp_at = position(&options.timestamp_field);
+        let line_at = position(&options.line_field);
         Ok(Self {
             delivery: HttpDelivery::new(options.http.clone(), None),
+            reader: FieldReader::new(&fields),
+            timestamp_at,
+            line_at,
             options,
             rules,
             last_sent: HashMap::new(),
@@ -148,6 +170,8 @@ impl LokiSink {
 
     /// Builds the request for `chunk`. `pending` holds the newest times of
     /// the requests built before it in the same write (not yet delivered).
+    /// Each record is scanned once for the fields the labels, time and
+    /// line need; nothing else of it is decoded.
     fn request(
         &mut self,
         chunk: &Batch,
@@ -156,24 +180,41 @@ impl LokiSink {
         let sent_at = now_unix_nanos();
         let mut decisions = Decisions::default();
         let mut streams: Vec<StreamBuild> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
+        // This request's streams by the raw text of their label fields, so
+        // a record whose values were seen before builds no label set.
+        let mut by_values: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut signature: Vec<u8> = Vec::new();
+        let label_fields = self.rules.fields().count();
+        let mut found = FoundFields::default();
         for raw in chunk.records() {
-            let record: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
-            let labels = self.rules.labels_of(&record);
-            let key = prometheus_form(&labels);
+            self.reader.read(raw, &mut found);
+            signature.clear();
+            for i in 0..label_fields {
+                match self.reader.field(&found, i).text() {
+                    Some(text) => {
+                        signature.push(1);
+                        signature.extend_from_slice(text.as_bytes());
+                    }
+                    None => signature.push(0),
+                }
+                // Never in UTF-8 text: the fields cannot run together.
+                signature.push(0xff);
+            }
+            let slot = match by_values.get(signature.as_slice()) {
+                Some(slot) => *slot,
+                None => {
+                    let slot = self.stream_for(&found, label_fields, &mut streams, pending);
+                    by_values.insert(signature.clone(), slot);
+                    slot
+                }
+            };
             let mut at = self
-                .options
-                .timestamp_field
-                .as_deref()
-                .and_then(|field| record_field(&record, field))
-                .and_then(unix_nanos)
+                .timestamp_at
+                .and_then(|i| self.reader.field(&found, i).unix_nanos())
                 .filter(|at| *at <= sent_at.saturating_add(MAX_AHEAD_NANOS))
                 .unwrap_or(sent_at);
-            let last = pending
-                .get(&key)
-                .or_else(|| self.last_sent.get(&key))
-                .copied();
-            if let Some(last) = last
+            let stream = &streams[slot];
+            if let Some(last) = stream.newest.or(stream.before)
                 && at < last
             {
                 match self.options.out_of_order {
@@ -185,38 +226,30 @@ impl LokiSink {
                     }
                 }
             }
-            let line = match self
-                .options
-                .line_field
-                .as_deref()
-                .and_then(|field| record_field(&record, field))
-            {
-                Some(value) => field_text(value),
-                None => String::from_utf8_lossy(raw).into_owned(),
+            let line = match self.line_at.map(|i| self.reader.field(&found, i)) {
+                Some(field) if !field.is_missing() => {
+                    field.text().map(|t| t.into_owned()).unwrap_or_default()
+                }
+                _ => String::from_utf8_lossy(raw).into_owned(),
             };
             let Some(line) = self.fit(line) else {
                 decisions.dropped_too_long += 1;
                 continue;
             };
-            for newest in [
-                pending.entry(key.clone()).or_insert(at),
-                decisions.newest.entry(key.clone()).or_insert(at),
-            ] {
-                *newest = (*newest).max(at);
-            }
-            let slot = *index.entry(key.clone()).or_insert_with(|| {
-                streams.push(StreamBuild {
-                    labels,
-                    key,
-                    entries: Vec::new(),
-                });
-                streams.len() - 1
-            });
-            streams[slot].entries.push((at, line));
+            let stream = &mut streams[slot];
+            stream.newest = Some(stream.newest.map_or(at, |newest| newest.max(at)));
+            stream.entries.push((at, line));
+        }
+        streams.retain(|stream| !stream.entries.is_empty());
+        for stream in &streams {
+            let newest = stream.newest.expect("a stream with entries has a newest time");
+            let running = pending.entry(stream.key.clone()).or_insert(newest);
+            *running = (*running).max(newest);
+            decisions.newest.insert(stream.key.clone(), newest);
         }
         let (body, content_type) = match self.options.encoding {
             LokiEncoding::Protobuf => (protobuf_body(streams), "application/x-protobuf"),
-            LokiEncoding::Json => (json_body(streams), "application/json"),
+            LokiEncoding::Json => (json_body(&streams), "application/json"),
         };
         let request = EncodedRequest {
             body: body.into(),
@@ -224,6 +257,40 @@ impl LokiSink {
             records: chunk.len(),
         };
         (request, decisions)
+    }
+
+    /// The stream (in `streams`, added if new) of the record whose fields
+    /// are in `found`: its labels built once per distinct set of values.
+    fn stream_for(
+        &mut self,
+        found: &FoundFields<'_>,
+        label_fields: usize,
+        streams: &mut Vec<StreamBuild>,
+        pending: &HashMap<String, u64>,
+    ) -> usize {
+        let texts: Vec<Option<std::borrow::Cow<'_, str>>> = (0..label_fields)
+            .map(|i| self.reader.field(found, i).text())
+            .collect();
+        let values: Vec<Option<&str>> = texts.iter().map(|t| t.as_deref()).collect();
+        let labels = self.rules.labels_from(&values);
+        let key = prometheus_form(&labels);
+        // Two sets of values can make one stream (a label past its value
+        // budget): they share it.
+        if let Some(slot) = streams.iter().position(|stream| stream.key == key) {
+            return slot;
+        }
+        let before = pending
+            .get(&key)
+            .or_else(|| self.last_sent.get(&key))
+            .copied();
+        streams.push(StreamBuild {
+            labels,
+            key,
+            entries: Vec::new(),
+            before,
+            newest: None,
+        });
+        streams.len() - 1
     }
 
     /// A delivered request's decisions take effect: its streams' newest
@@ -301,24 +368,46 @@ fn protobuf_body(streams: Vec<StreamBuild>) -> Vec<u8> {
         .expect("snappy compresses any buffer under 4 GiB")
 }
 
-fn json_body(streams: Vec<StreamBuild>) -> Vec<u8> {
-    let streams: Vec<Value> = streams
-        .into_iter()
-        .map(|stream| {
-            let labels: serde_json::Map<String, Value> = stream
-                .labels
-                .into_iter()
-                .map(|(name, value)| (name, Value::String(value)))
-                .collect();
-            let values: Vec<Value> = stream
-                .entries
-                .into_iter()
-                .map(|(at, line)| Value::Array(vec![Value::String(at.to_string()), line.into()]))
-                .collect();
-            serde_json::json!({ "stream": labels, "values": values })
-        })
-        .collect();
-    serde_json::to_vec(&serde_json::json!({ "streams": streams })).expect("JSON serializes")
+fn json_body(streams: &[StreamBuild]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        streams
+            .iter()
+            .flat_map(|stream| stream.entries.iter().map(|(_, line)| line.len() + 32))
+            .sum::<usize>()
+            + 64,
+    );
+    let string = |out: &mut Vec<u8>, text: &str| {
+        serde_json::to_writer(&mut *out, text).expect("a string serializes");
+    };
+    out.extend_from_slice(b"{\"streams\":[");
+    for (i, stream) in streams.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"stream\":{");
+        for (j, (name, value)) in stream.labels.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            string(&mut out, name);
+            out.push(b':');
+            string(&mut out, value);
+        }
+        out.extend_from_slice(b"},\"values\":[");
+        for (j, (at, line)) in stream.entries.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"[\"");
+            out.extend_from_slice(at.to_string().as_bytes());
+            out.extend_from_slice(b"\",");
+            string(&mut out, line);
+            out.push(b']');
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.extend_from_slice(b"]}");
+    out
 }
 
 impl Sink for LokiSink {

@@ -12,6 +12,7 @@ pub(crate) mod file_sync;
 pub(crate) mod http;
 pub(crate) mod no_follow;
 pub(crate) mod record_field;
+pub(crate) mod record_fields;
 pub(crate) mod record_time;
 pub(crate) mod stdout_writer;
 pub(crate) mod text_line;

@@ -11,45 +11,42 @@ use serde_json::Value;
 /// before 1970.
 pub(crate) fn unix_nanos(value: &Value) -> Option<u64> {
     match value {
-        Value::String(text) => {
-            let parsed = time::OffsetDateTime::parse(
-                text.trim(),
-                &time::format_description::well_known::Rfc3339,
-            )
-            .ok()?;
-            u64::try_from(parsed.unix_timestamp_nanos()).ok()
-        }
-        Value::Number(number) => {
-            let n = number.as_f64()?;
-            if !n.is_finite() || n < 0.0 {
-                return None;
-            }
-            let nanos = if n < 1e11 {
-                n * 1e9
-            } else if n < 1e14 {
-                n * 1e6
-            } else if n < 1e17 {
-                n * 1e3
-            } else {
-                n
-            };
-            // Exact for integers, whatever their unit.
-            if let Some(whole) = number.as_u64() {
-                let factor = if n < 1e11 {
-                    1_000_000_000
-                } else if n < 1e14 {
-                    1_000_000
-                } else if n < 1e17 {
-                    1_000
-                } else {
-                    1
-                };
-                return whole.checked_mul(factor);
-            }
-            (nanos < u64::MAX as f64).then_some(nanos as u64)
-        }
+        Value::String(text) => nanos_from_text(text),
+        Value::Number(number) => nanos_from_number(number.as_f64()?, number.as_u64()),
         _ => None,
     }
+}
+
+/// Nanoseconds since the epoch from an RFC 3339 time.
+pub(crate) fn nanos_from_text(text: &str) -> Option<u64> {
+    let parsed =
+        time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    u64::try_from(parsed.unix_timestamp_nanos()).ok()
+}
+
+/// Nanoseconds since the epoch from a number of seconds, milliseconds,
+/// microseconds or nanoseconds (told apart by magnitude); `whole` is the
+/// number when it is a whole one, read exactly.
+pub(crate) fn nanos_from_number(n: f64, whole: Option<u64>) -> Option<u64> {
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    let factor: u64 = if n < 1e11 {
+        1_000_000_000
+    } else if n < 1e14 {
+        1_000_000
+    } else if n < 1e17 {
+        1_000
+    } else {
+        1
+    };
+    // Exact for integers, whatever their unit.
+    if let Some(whole) = whole {
+        return whole.checked_mul(factor);
+    }
+    let nanos = n * factor as f64;
+    (nanos < u64::MAX as f64).then_some(nanos as u64)
 }
 
 /// Now, in nanoseconds since the Unix epoch.

@@ -1,0 +1,165 @@
+//! The few fields a sink needs (Loki's labels and time, a column, a
+//! subject), read from a record's raw JSON bytes in one pass of the
+//! routing scanner, without parsing the record whole. Only the values used
+//! are decoded. A field is looked up as `record_field` does: a top-level
+//! key as written first (`"service.name"`), else the dotted path
+//! (`{"service":{"name":…}}`).
+
+use std::borrow::Cow;
+
+use super::record_time::{nanos_from_number, nanos_from_text};
+use crate::routing::field_scan::FieldTree;
+use crate::routing::field_value::FieldValue;
+
+/// Finds a fixed list of fields in records.
+#[derive(Clone, Debug)]
+pub(crate) struct FieldReader {
+    tree: FieldTree,
+    /// Per field: its slot as one key, and as a dotted path if it has dots.
+    slots: Vec<(usize, Option<usize>)>,
+}
+
+/// The fields of one record, as found (borrowing the record). Reused from
+/// record to record of one batch.
+#[derive(Debug, Default)]
+pub(crate) struct FoundFields<'a> {
+    values: Vec<FieldValue<'a>>,
+    spans: Vec<&'a [u8]>,
+}
+
+/// One field of one record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Field<'a> {
+    value: FieldValue<'a>,
+    /// The value's bytes as written in the record.
+    span: &'a [u8],
+}
+
+impl FieldReader {
+    /// A reader for `fields`, in that order.
+    pub fn new<S: AsRef<str>>(fields: &[S]) -> Self {
+        let mut paths: Vec<Vec<String>> = Vec::new();
+        let mut slots = Vec::with_capacity(fields.len());
+        for field in fields {
+            let field = field.as_ref();
+            let flat = paths.len();
+            paths.push(vec![field.to_owned()]);
+            let dotted = field.contains('.').then(|| {
+                paths.push(field.split('.').map(str::to_owned).collect());
+                paths.len() - 1
+            });
+            slots.push((flat, dotted));
+        }
+        Self {
+            tree: FieldTree::new(&paths),
+            slots,
+        }
+    }
+
+    /// Finds the fields in `record`, into `found` (its earlier contents
+    /// dropped).
+    pub fn read<'a>(&self, record: &'a [u8], found: &mut FoundFields<'a>) {
+        let slots = self.tree.slots();
+        found.values.clear();
+        found.values.resize(slots, FieldValue::Missing);
+        found.spans.clear();
+        found.spans.resize(slots, b"");
+        self.tree
+            .scan_with_spans(record, &mut found.values, &mut found.spans);
+    }
+
+    /// Field `index` (in the order given to [`Self::new`]) of the record
+    /// last read into `found`.
+    pub fn field<'a>(&self, found: &FoundFields<'a>, index: usize) -> Field<'a> {
+        let (flat, dotted) = self.slots[index];
+        let slot = match (found.values.get(flat), dotted) {
+            (Some(FieldValue::Missing), Some(dotted)) => dotted,
+            _ => flat,
+        };
+        Field {
+            value: found.values.get(slot).copied().unwrap_or_default(),
+            span: found.spans.get(slot).copied().unwrap_or_default(),
+        }
+    }
+}
+
+impl<'a> Field<'a> {
+    /// Whether the record has the field.
+    pub fn is_missing(&self) -> bool {
+        self.value == FieldValue::Missing
+    }
+
+    /// Whether the field is JSON `null`.
+    pub fn is_null(&self) -> bool {
+        self.value == FieldValue::Null
+    }
+
+    /// The value as text: a string decoded, anything else as its JSON
+    /// (`42`, `true`, `{"a":1}`). `None` when the record lacks it.
+    pub fn text(&self) -> Option<Cow<'a, str>> {
+        match self.value {
+            FieldValue::Missing => None,
+            FieldValue::Str {
+                raw,
+                escaped: false,
+            } => Some(String::from_utf8_lossy(raw)),
+            FieldValue::Str { .. } => {
+                let decoded = self.value.text()?.into_owned();
+                Some(Cow::Owned(String::from_utf8_lossy(&decoded).into_owned()))
+            }
+            _ if self.span.is_empty() => None,
+            _ => Some(String::from_utf8_lossy(self.span)),
+        }
+    }
+
+    /// The value as a time, in nanoseconds since the Unix epoch: an RFC
+    /// 3339 string, or a number of seconds, milliseconds, microseconds or
+    /// nanoseconds (told apart by magnitude, whole numbers read exactly).
+    pub fn unix_nanos(&self) -> Option<u64> {
+        match self.value {
+            FieldValue::Number(n) => {
+                let whole = std::str::from_utf8(self.span).ok()?.parse::<u64>().ok();
+                nanos_from_number(n, whole)
+            }
+            FieldValue::Str { .. } => nanos_from_text(&self.text()?),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sinks::util::record_field::{field_text, record_field};
+    use crate::sinks::util::record_time::unix_nanos;
+
+    #[test]
+    fn reads_what_a_full_parse_reads() {
+        let fields = ["level", "service.name", "a.b", "n", "obj", "gone", "esc", "ts", "t2"];
+        let reader = FieldReader::new(&fields);
+        for record in [
+            r#"{"level":"warn","service.name":"flat","service":{"name":"nested"},"a":{"b":[1,2]},"n":42,"obj":{"x":true},"esc":"a\"b\u00e9","ts":1764583200500000001,"t2":"2025-12-01T10:00:00.5Z"}"#,
+            r#"{"service":{"name":"only nested"},"a":{"b":null},"n":-1.5,"ts":1764583200.25,"t2":1764583200500}"#,
+            r#"{"level":7,"a":"not an object","ts":"yesterday"}"#,
+            r#""not an object""#,
+        ] {
+            let value: serde_json::Value = serde_json::from_str(record).unwrap();
+            let mut found = FoundFields::default();
+            reader.read(record.as_bytes(), &mut found);
+            for (i, name) in fields.iter().enumerate() {
+                let field = reader.field(&found, i);
+                let expected = record_field(&value, name);
+                assert_eq!(
+                    field.text().map(Cow::into_owned),
+                    expected.map(field_text),
+                    "{name} of {record}"
+                );
+                assert_eq!(
+                    field.unix_nanos(),
+                    expected.and_then(unix_nanos),
+                    "{name} of {record}"
+                );
+            }
+        }
+    }
+}
