@@ -148,7 +148,8 @@ impl FieldTree {
                 let whole = self.object(s, child, found);
                 // Every slot filled inside it: the object's own span still
                 // needs its end.
-                let ended = whole || (slot.is_some() && found.left == 0 && s.skip_open(1).is_some());
+                let ended =
+                    whole || (slot.is_some() && found.left == 0 && s.skip_open(1).is_some());
                 if ended && let Some(span) = slot.and_then(|slot| found.spans.get_mut(slot)) {
                     *span = &s.bytes[start..s.at];
                 }

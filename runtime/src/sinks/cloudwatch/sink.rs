@@ -10,8 +10,8 @@ use super::logs_api::{ApiAnswer, LogsApi, is_transient};
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::field_template::FieldTemplate;
-use crate::sinks::util::record_field::record_field;
-use crate::sinks::util::record_time::{now_unix_nanos, unix_nanos};
+use crate::sinks::util::record_fields::{FieldReader, FoundFields};
+use crate::sinks::util::record_time::now_unix_nanos;
 
 /// Record indexes, each with why it was refused.
 type RecordReasons = Vec<(u32, String)>;
@@ -90,13 +90,18 @@ impl CloudWatchSink {
         let now_ms = (now_unix_nanos() / 1_000_000) as i64;
         let mut events = Vec::with_capacity(batch.len() as usize);
         let mut refused = Vec::new();
+        // The time field, then the stream name's fields, read from the raw
+        // record; nothing else of it is decoded.
+        let mut fields = vec![self.options.timestamp_field.as_str()];
+        fields.extend(self.options.log_stream_name.fields());
+        let reader = FieldReader::new(&fields);
+        let mut found = FoundFields::default();
         for (i, record) in batch.records().enumerate() {
             let i = i as u32;
-            let parsed: Option<serde_json::Value> = serde_json::from_slice(record).ok();
-            let timestamp = parsed
-                .as_ref()
-                .and_then(|r| record_field(r, &self.options.timestamp_field))
-                .and_then(unix_nanos)
+            reader.read(record, &mut found);
+            let timestamp = reader
+                .field(&found, 0)
+                .unix_nanos()
                 .map_or(now_ms, |nanos| (nanos / 1_000_000) as i64);
             // The service refuses these; say so per record rather than
             // have it drop them (Vector does the same).
@@ -131,10 +136,13 @@ impl CloudWatchSink {
                     }
                 }
             }
-            let stream = self
-                .options
-                .log_stream_name
-                .render(parsed.as_ref(), stream_part);
+            let stream = self.options.log_stream_name.render(
+                |hole| {
+                    let field = reader.field(&found, hole + 1);
+                    if field.is_null() { None } else { field.text() }
+                },
+                stream_part,
+            );
             events.push((
                 stream,
                 LogEvent {

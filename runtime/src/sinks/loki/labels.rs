@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-
 /// Loki's default `max_label_names_per_series`.
 pub(crate) const MAX_LABELS_PER_STREAM: usize = 15;
 

@@ -242,7 +242,9 @@ impl LokiSink {
         }
         streams.retain(|stream| !stream.entries.is_empty());
         for stream in &streams {
-            let newest = stream.newest.expect("a stream with entries has a newest time");
+            let newest = stream
+                .newest
+                .expect("a stream with entries has a newest time");
             let running = pending.entry(stream.key.clone()).or_insert(newest);
             *running = (*running).max(newest);
             decisions.newest.insert(stream.key.clone(), newest);

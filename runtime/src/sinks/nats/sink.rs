@@ -14,6 +14,7 @@ use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::blocking_runtime::BlockingRuntime;
 use crate::sinks::util::field_template::FieldTemplate;
 use crate::sinks::util::http::response_class::bounded_text;
+use crate::sinks::util::record_fields::{FieldReader, FoundFields};
 
 /// Who the sink says it is to the server.
 #[derive(Clone, Debug)]
@@ -247,16 +248,24 @@ struct Message {
 }
 
 fn messages(batch: &Batch, options: &NatsSinkOptions, run_id: &str) -> Vec<Message> {
-    let reads_fields = options.subject.reads_fields();
+    // The subject's fields, read from the raw record; nothing else of it
+    // is decoded.
+    let reader = FieldReader::new(&options.subject.fields());
+    let mut found = FoundFields::default();
     batch
         .records()
         .enumerate()
         .map(|(i, record)| {
-            let parsed = reads_fields
-                .then(|| serde_json::from_slice::<serde_json::Value>(record).ok())
-                .flatten();
+            reader.read(record, &mut found);
+            let subject = options.subject.render(
+                |hole| {
+                    let field = reader.field(&found, hole);
+                    if field.is_null() { None } else { field.text() }
+                },
+                subject_token,
+            );
             Message {
-                subject: options.subject.render(parsed.as_ref(), subject_token),
+                subject,
                 id: format!("{run_id}-{}", batch.first_sequence() + i as u64),
                 payload: Bytes::copy_from_slice(record),
             }

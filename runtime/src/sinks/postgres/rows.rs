@@ -4,29 +4,32 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
-
 use super::table::TableLayout;
-use crate::sinks::util::record_field::{field_text, record_field};
-use crate::sinks::util::record_time::unix_nanos;
+use crate::sinks::util::record_fields::{FieldReader, FoundFields};
 
-/// Which fields fill the fixed columns.
+/// Which fields fill the fixed columns: read from each record's raw
+/// bytes with the routing scanner, nothing else of it decoded.
 #[derive(Clone, Debug)]
 pub(crate) struct RowEncoder {
-    timestamp_field: String,
-    level_field: String,
-    message_field: String,
-    extra_fields: Vec<String>,
+    /// The time, level and message fields, then the extra columns'.
+    reader: FieldReader,
+    extra_fields: usize,
 }
+
+/// Field positions in the reader.
+const TIMESTAMP: usize = 0;
+const LEVEL: usize = 1;
+const MESSAGE: usize = 2;
+const EXTRA: usize = 3;
 
 impl RowEncoder {
     /// An encoder for `layout`, reading the fixed columns from these fields.
     pub fn new(layout: &TableLayout, timestamp: &str, level: &str, message: &str) -> Self {
+        let mut fields = vec![timestamp.to_owned(), level.to_owned(), message.to_owned()];
+        fields.extend(layout.extra().iter().map(|c| c.field.clone()));
         Self {
-            timestamp_field: timestamp.to_owned(),
-            level_field: level.to_owned(),
-            message_field: message.to_owned(),
-            extra_fields: layout.extra().iter().map(|c| c.field.clone()).collect(),
+            reader: FieldReader::new(&fields),
+            extra_fields: layout.extra().len(),
         }
     }
 
@@ -34,59 +37,53 @@ impl RowEncoder {
     /// column is the record's own bytes: a record the server cannot take
     /// as JSON is refused by the server, row by row.
     pub fn values<'r>(&self, record: &'r [u8]) -> Vec<Option<Cow<'r, str>>> {
-        let parsed: Option<Value> = serde_json::from_slice(record).ok();
-        let field = |path: &str| -> Option<Cow<'r, str>> {
-            let value = record_field(parsed.as_ref()?, path)?;
-            (!value.is_null()).then(|| Cow::Owned(field_text(value)))
+        let mut found = FoundFields::default();
+        self.reader.read(record, &mut found);
+        let field = |index: usize| -> Option<Cow<'r, str>> {
+            let field = self.reader.field(&found, index);
+            if field.is_null() { None } else { field.text() }
         };
-        let timestamp = parsed
-            .as_ref()
-            .and_then(|r| record_field(r, &self.timestamp_field))
-            .and_then(unix_nanos)
-            .and_then(rfc3339);
-        let mut values = Vec::with_capacity(4 + self.extra_fields.len());
-        values.push(timestamp.map(Cow::Owned));
-        values.push(field(&self.level_field));
-        values.push(field(&self.message_field));
+        let mut values = Vec::with_capacity(4 + self.extra_fields);
+        values.push(self.timestamp(&found).map(Cow::Owned));
+        values.push(field(LEVEL));
+        values.push(field(MESSAGE));
         values.push(Some(String::from_utf8_lossy(record)));
-        for path in &self.extra_fields {
-            values.push(field(path));
+        for i in 0..self.extra_fields {
+            values.push(field(EXTRA + i));
         }
         values
     }
 
-    /// Appends `record` as one line of `COPY … FROM STDIN` text.
-    pub fn copy_line(&self, record: &[u8], out: &mut Vec<u8>) {
-        let parsed: Option<Value> = serde_json::from_slice(record).ok();
-        let field = |path: &str| {
-            parsed
-                .as_ref()
-                .and_then(|r| record_field(r, path))
-                .filter(|v| !v.is_null())
-                .map(field_text)
+    /// Appends `record` as one line of `COPY … FROM STDIN` text; `found`
+    /// is scratch space, reused from record to record.
+    pub fn copy_line<'r>(&self, record: &'r [u8], found: &mut FoundFields<'r>, out: &mut Vec<u8>) {
+        self.reader.read(record, found);
+        let field = |index: usize| {
+            let field = self.reader.field(found, index);
+            if field.is_null() { None } else { field.text() }
         };
-        let timestamp = parsed
-            .as_ref()
-            .and_then(|r| record_field(r, &self.timestamp_field))
-            .and_then(unix_nanos)
-            .and_then(rfc3339);
-        copy_value(timestamp.as_deref().map(str::as_bytes), out);
+        copy_value(self.timestamp(found).as_deref().map(str::as_bytes), out);
         out.push(b'\t');
-        copy_value(field(&self.level_field).as_deref().map(str::as_bytes), out);
+        copy_value(field(LEVEL).as_deref().map(str::as_bytes), out);
         out.push(b'\t');
-        copy_value(
-            field(&self.message_field).as_deref().map(str::as_bytes),
-            out,
-        );
+        copy_value(field(MESSAGE).as_deref().map(str::as_bytes), out);
         out.push(b'\t');
         // The record's own bytes: invalid UTF-8 or a NUL makes the server
         // refuse exactly this row.
         copy_value(Some(record), out);
-        for path in &self.extra_fields {
+        for i in 0..self.extra_fields {
             out.push(b'\t');
-            copy_value(field(path).as_deref().map(str::as_bytes), out);
+            copy_value(field(EXTRA + i).as_deref().map(str::as_bytes), out);
         }
         out.push(b'\n');
+    }
+
+    /// The record's time as RFC 3339, if it has one.
+    fn timestamp(&self, found: &FoundFields<'_>) -> Option<String> {
+        self.reader
+            .field(found, TIMESTAMP)
+            .unix_nanos()
+            .and_then(rfc3339)
     }
 }
 
@@ -143,7 +140,7 @@ mod tests {
         let record =
             br#"{"timestamp":1764583200,"level":"info","message":"a\tb\\c","svc":{"name":"api"}}"#;
         let mut out = Vec::new();
-        encoder().copy_line(record, &mut out);
+        encoder().copy_line(record, &mut FoundFields::default(), &mut out);
         let line = String::from_utf8(out).unwrap();
         assert_eq!(
             line,
@@ -154,7 +151,7 @@ mod tests {
     #[test]
     fn missing_fields_are_null_and_values_match_the_copy_line() {
         let mut out = Vec::new();
-        encoder().copy_line(b"{\"x\":1}", &mut out);
+        encoder().copy_line(b"{\"x\":1}", &mut FoundFields::default(), &mut out);
         assert_eq!(out, b"\\N\t\\N\t\\N\t{\"x\":1}\t\\N\n");
         let values = encoder().values(br#"{"level":"warn","svc":{"name":7}}"#);
         assert_eq!(values[0], None);

@@ -13,6 +13,7 @@ use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::blocking_runtime::BlockingRuntime;
 use crate::sinks::util::http::response_class::bounded_text;
+use crate::sinks::util::record_fields::FoundFields;
 
 /// How rows are loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,8 +228,9 @@ impl EncodedRows {
             PostgresWriteMode::Copy => {
                 let mut lines = Vec::with_capacity(batch.bytes().len() * 2);
                 let mut ends = Vec::with_capacity(batch.len() as usize);
+                let mut found = FoundFields::default();
                 for record in batch.records() {
-                    options.encoder.copy_line(record, &mut lines);
+                    options.encoder.copy_line(record, &mut found, &mut lines);
                     ends.push(lines.len());
                 }
                 Self {

@@ -3,9 +3,7 @@
 //! `{field}` holes, each filled with that field's value (a dotted path
 //! reads nested objects, as everywhere else).
 
-use serde_json::Value;
-
-use super::record_field::{field_text, record_field};
+use std::borrow::Cow;
 
 /// What a hole becomes when the record has no such field.
 pub(crate) const MISSING_FIELD: &str = "unknown";
@@ -77,25 +75,36 @@ impl FieldTemplate {
         Ok(Self { parts })
     }
 
-    /// Whether any hole reads a field.
-    pub fn reads_fields(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Field(_)))
+    /// The fields the holes read, in hole order (a field read twice is
+    /// listed twice).
+    pub fn fields(&self) -> Vec<&str> {
+        self.parts
+            .iter()
+            .filter_map(|part| match part {
+                Part::Field(path) => Some(path.as_str()),
+                Part::Text(_) => None,
+            })
+            .collect()
     }
 
-    /// The template filled from `record`; each field's value goes through
-    /// `clean` (the destination's rules for what a name may hold). A
-    /// record without the field gets [`MISSING_FIELD`].
-    pub fn render(&self, record: Option<&Value>, clean: impl Fn(&str) -> String) -> String {
+    /// The template filled in: hole `i` (in [`Self::fields`] order) takes
+    /// `value(i)`, through `clean` (the destination's rules for what a name
+    /// may hold). A record without the field (or with `null`) gets
+    /// [`MISSING_FIELD`].
+    pub fn render<'v>(
+        &self,
+        value: impl Fn(usize) -> Option<Cow<'v, str>>,
+        clean: impl Fn(&str) -> String,
+    ) -> String {
         let mut out = String::new();
+        let mut hole = 0;
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Field(path) => {
-                    let value = record
-                        .and_then(|r| record_field(r, path))
-                        .filter(|v| !v.is_null())
-                        .map(field_text);
-                    out.push_str(&clean(value.as_deref().unwrap_or(MISSING_FIELD)));
+                Part::Field(_) => {
+                    let filled = value(hole);
+                    hole += 1;
+                    out.push_str(&clean(filled.as_deref().unwrap_or(MISSING_FIELD)));
                 }
             }
         }
@@ -122,18 +131,18 @@ mod tests {
     #[test]
     fn holes_are_filled_from_fields_and_missing_ones_named() {
         let template = FieldTemplate::parse("logs.{service}.{a.b}.{{x}}").unwrap();
-        let record = serde_json::json!({"service": "api", "a": {"b": 3}});
+        assert_eq!(template.fields(), ["service", "a.b"]);
+        let values = ["api", "3"];
         assert_eq!(
-            template.render(Some(&record), str::to_owned),
+            template.render(|i| Some(Cow::Borrowed(values[i])), str::to_owned),
             "logs.api.3.{x}"
         );
         assert_eq!(
-            template.render(Some(&serde_json::json!({})), str::to_owned),
+            template.render(|_| None, str::to_owned),
             "logs.unknown.unknown.{x}"
         );
         assert_eq!(template.with_holes("*"), "logs.*.*.{x}");
-        assert!(template.reads_fields());
-        assert!(!FieldTemplate::parse("plain").unwrap().reads_fields());
+        assert!(FieldTemplate::parse("plain").unwrap().fields().is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Reading a named field out of a record, for sinks that map fields to a
-//! protocol's slots (Loki labels, OTLP severity and body).
+//! Reading a named field out of a parsed record: the lookup the sinks used
+//! before `record_fields`, kept as the oracle that reader is tested against.
 
 use serde_json::Value;
 

@@ -135,7 +135,17 @@ mod tests {
 
     #[test]
     fn reads_what_a_full_parse_reads() {
-        let fields = ["level", "service.name", "a.b", "n", "obj", "gone", "esc", "ts", "t2"];
+        let fields = [
+            "level",
+            "service.name",
+            "a.b",
+            "n",
+            "obj",
+            "gone",
+            "esc",
+            "ts",
+            "t2",
+        ];
         let reader = FieldReader::new(&fields);
         for record in [
             r#"{"level":"warn","service.name":"flat","service":{"name":"nested"},"a":{"b":[1,2]},"n":42,"obj":{"x":true},"esc":"a\"b\u00e9","ts":1764583200500000001,"t2":"2025-12-01T10:00:00.5Z"}"#,
