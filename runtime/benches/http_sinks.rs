@@ -243,7 +243,7 @@ fn main() {
         "loki_sink_protobuf": {"records_per_s": loki_pb.0, "cpu_us_per_record": loki_pb.1, "ratio": loki_pb.0 / reference.0},
         "loki_sink_json": {"records_per_s": loki_js.0, "cpu_us_per_record": loki_js.1, "ratio": loki_js.0 / reference.0},
         "loki_plain_push": {"records_per_s": loki_plain.0, "cpu_us_per_record": loki_plain.1},
-        "loki_sink_vs_plain_push": loki_pb.0 / loki_plain.0,
+        "loki_sink_over_plain_push": loki_pb.0 / loki_plain.0,
     });
     std::fs::write(
         out.join("http_sinks.json"),
