@@ -19,10 +19,104 @@ pub(crate) fn unix_nanos(value: &Value) -> Option<u64> {
 
 /// Nanoseconds since the epoch from an RFC 3339 time.
 pub(crate) fn nanos_from_text(text: &str) -> Option<u64> {
+    let text = text.trim();
+    // The common shapes read directly; anything else (or anything the
+    // direct reader is unsure of) through the full parser.
+    if let Some(nanos) = rfc3339_direct(text.as_bytes()) {
+        return Some(nanos);
+    }
     let parsed =
-        time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
-            .ok()?;
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     u64::try_from(parsed.unix_timestamp_nanos()).ok()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` read in one pass, the way
+/// nearly every logger writes time: `None` for any other shape, and for
+/// values the full parser must judge (a leap second, a fraction past
+/// nanoseconds).
+fn rfc3339_direct(b: &[u8]) -> Option<u64> {
+    let digits = |at: usize, n: usize| -> Option<u64> {
+        let slice = b.get(at..at + n)?;
+        slice.iter().try_fold(0u64, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u64::from(d - b'0'))
+        })
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut at = 19;
+    let mut fraction = 0u64;
+    if b[at] == b'.' {
+        let start = at + 1;
+        let mut end = start;
+        while b.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+        let count = end - start;
+        if count == 0 || count > 9 {
+            return None;
+        }
+        fraction = digits(start, count)? * 10u64.pow(9 - count as u32);
+        at = end;
+    }
+    let offset_seconds: i64 = match b.get(at..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let field = |x: u8, y: u8| -> Option<i64> {
+                (x.is_ascii_digit() && y.is_ascii_digit())
+                    .then(|| i64::from(x - b'0') * 10 + i64::from(y - b'0'))
+            };
+            let (hours, minutes) = (field(*h1, *h2)?, field(*m1, *m2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let total = hours * 3600 + minutes * 60;
+            if *sign == b'+' { total } else { -total }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year as i64, month as i64, day as i64);
+    let seconds = days * 86_400 + (hour * 3600 + minute * 60 + second) as i64 - offset_seconds;
+    let seconds = u64::try_from(seconds).ok()?;
+    seconds.checked_mul(1_000_000_000)?.checked_add(fraction)
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// Nanoseconds since the epoch from a number of seconds, milliseconds,
@@ -61,6 +155,74 @@ pub(crate) fn now_unix_nanos() -> u64 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The full parser's answer, for comparison.
+    fn slow(text: &str) -> Option<u64> {
+        let parsed =
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .ok()?;
+        u64::try_from(parsed.unix_timestamp_nanos()).ok()
+    }
+
+    #[test]
+    fn the_direct_reader_agrees_with_the_full_parser() {
+        for text in [
+            "2026-11-22T10:00:00Z",
+            "2026-11-22t10:00:00.5z",
+            "2024-02-29T23:59:59.123456789+05:30",
+            "2000-03-01T00:00:00-00:00",
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "2023-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22T24:00:00Z",
+            "2026-11-22T10:00:60Z",
+            "2026-11-22T10:00:00.Z",
+            "2026-11-22T10:00:00.1234567891Z",
+            "2026-11-22T10:00:00+0530",
+            "2026-11-22 10:00:00Z",
+            "2026-11-22T10:00:00",
+        ] {
+            let direct = rfc3339_direct(text.as_bytes());
+            if direct.is_some() {
+                assert_eq!(direct, slow(text), "{text}");
+            }
+            assert_eq!(nanos_from_text(text), slow(text), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_valid_time_reads_the_same_both_ways(
+            days in 0i64..60_000,
+            second in 0i64..86_400,
+            nanos in 0u32..1_000_000_000,
+            digits in 0usize..10,
+            offset in -1439i32..1440,
+        ) {
+            let at = time::OffsetDateTime::from_unix_timestamp(days * 86_400 + second)
+                .unwrap()
+                .replace_nanosecond(nanos)
+                .unwrap()
+                .to_offset(time::UtcOffset::from_whole_seconds(offset * 60).unwrap());
+            let fraction = if digits == 0 {
+                String::new()
+            } else {
+                format!(".{:09}", at.nanosecond())[..=digits].to_owned()
+            };
+            let zone = if offset == 0 {
+                "Z".to_owned()
+            } else {
+                let sign = if offset < 0 { '-' } else { '+' };
+                format!("{sign}{:02}:{:02}", offset.abs() / 60, offset.abs() % 60)
+            };
+            let text = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{fraction}{zone}",
+                at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute(), at.second()
+            );
+            proptest::prop_assert_eq!(rfc3339_direct(text.as_bytes()), slow(&text), "{}", text);
+        }
+    }
 
     #[test]
     fn strings_and_numbers_in_every_unit_agree() {
