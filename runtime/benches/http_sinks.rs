@@ -86,7 +86,7 @@ fn plain_loki_push(
                 seconds: (at / 1_000_000_000) as i64,
                 nanos: (at % 1_000_000_000) as i32,
             }),
-            line: String::from_utf8_lossy(line).into_owned(),
+            line: std::str::from_utf8(line).unwrap().to_owned(),
         });
     }
     let body = logproto::PushRequest { streams }.encode_to_vec();

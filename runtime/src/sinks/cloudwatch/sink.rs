@@ -10,7 +10,7 @@ use super::logs_api::{ApiAnswer, LogsApi, is_transient};
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::field_template::FieldTemplate;
-use crate::sinks::util::record_fields::{FieldReader, FoundFields};
+use crate::sinks::util::record_fields::{FieldReader, FoundFields, utf8_text};
 use crate::sinks::util::record_time::now_unix_nanos;
 
 /// Record indexes, each with why it was refused.
@@ -120,7 +120,7 @@ impl CloudWatchSink {
                 ));
                 continue;
             }
-            let mut message = String::from_utf8_lossy(record).into_owned();
+            let mut message = utf8_text(record).into_owned();
             if message.len() > MAX_MESSAGE_BYTES {
                 match self.options.oversized {
                     OversizedEventAction::Truncate => message = truncated(message),

@@ -15,7 +15,7 @@ use crate::sinks::util::breaker::BreakerState;
 use crate::sinks::util::http::delivery::{EncodedRequest, HttpDelivery};
 use crate::sinks::util::http::options::HttpOptions;
 use crate::sinks::util::http::request_chunks::request_chunks;
-use crate::sinks::util::record_fields::{FieldReader, FoundFields};
+use crate::sinks::util::record_fields::{FieldReader, FoundFields, utf8_text};
 use crate::sinks::util::record_time::now_unix_nanos;
 
 /// How a push body is encoded.
@@ -190,10 +190,12 @@ impl LokiSink {
             self.reader.read(raw, &mut found);
             signature.clear();
             for i in 0..label_fields {
-                match self.reader.field(&found, i).text() {
-                    Some(text) => {
-                        signature.push(1);
-                        signature.extend_from_slice(text.as_bytes());
+                let field = self.reader.field(&found, i);
+                match field.raw() {
+                    Some(raw) => {
+                        // The kind tells a string "1" from a number 1.
+                        signature.push(if field.is_string() { 2 } else { 1 });
+                        signature.extend_from_slice(raw);
                     }
                     None => signature.push(0),
                 }
@@ -230,7 +232,7 @@ impl LokiSink {
                 Some(field) if !field.is_missing() => {
                     field.text().map(|t| t.into_owned()).unwrap_or_default()
                 }
-                _ => String::from_utf8_lossy(raw).into_owned(),
+                _ => utf8_text(raw).into_owned(),
             };
             let Some(line) = self.fit(line) else {
                 decisions.dropped_too_long += 1;

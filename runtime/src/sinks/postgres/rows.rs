@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::table::TableLayout;
-use crate::sinks::util::record_fields::{FieldReader, FoundFields};
+use crate::sinks::util::record_fields::{FieldReader, FoundFields, utf8_text};
 
 /// Which fields fill the fixed columns: read from each record's raw
 /// bytes with the routing scanner, nothing else of it decoded.
@@ -47,7 +47,7 @@ impl RowEncoder {
         values.push(self.timestamp(&found).map(Cow::Owned));
         values.push(field(LEVEL));
         values.push(field(MESSAGE));
-        values.push(Some(String::from_utf8_lossy(record)));
+        values.push(Some(utf8_text(record)));
         for i in 0..self.extra_fields {
             values.push(field(EXTRA + i));
         }

@@ -89,6 +89,22 @@ impl<'a> Field<'a> {
         self.value == FieldValue::Missing
     }
 
+    /// The value's bytes as written in the record (a string without its
+    /// quotes, still escaped), and whether it was found: a cheap key for
+    /// "same value as before" (two spellings of one string differ).
+    pub fn raw(&self) -> Option<&'a [u8]> {
+        match self.value {
+            FieldValue::Missing => None,
+            FieldValue::Str { raw, .. } => Some(raw),
+            _ => Some(self.span),
+        }
+    }
+
+    /// Whether the field is a string.
+    pub fn is_string(&self) -> bool {
+        matches!(self.value, FieldValue::Str { .. })
+    }
+
     /// Whether the field is JSON `null`.
     pub fn is_null(&self) -> bool {
         self.value == FieldValue::Null
@@ -102,13 +118,13 @@ impl<'a> Field<'a> {
             FieldValue::Str {
                 raw,
                 escaped: false,
-            } => Some(String::from_utf8_lossy(raw)),
+            } => Some(utf8_text(raw)),
             FieldValue::Str { .. } => {
                 let decoded = self.value.text()?.into_owned();
                 Some(Cow::Owned(String::from_utf8_lossy(&decoded).into_owned()))
             }
             _ if self.span.is_empty() => None,
-            _ => Some(String::from_utf8_lossy(self.span)),
+            _ => Some(utf8_text(self.span)),
         }
     }
 
@@ -124,6 +140,15 @@ impl<'a> Field<'a> {
             FieldValue::Str { .. } => nanos_from_text(&self.text()?),
             _ => None,
         }
+    }
+}
+
+/// `bytes` as text: borrowed when they are UTF-8 (the fast check), else
+/// with each bad sequence replaced.
+pub(crate) fn utf8_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
