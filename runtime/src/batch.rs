@@ -19,6 +19,9 @@ pub struct Batch {
     /// Where each record ends, when the batcher noted it (routing then need
     /// not search for newlines again).
     ends: Option<RecordEnds>,
+    /// The end-to-end acknowledgement its records carry, if they were
+    /// emitted with one; every slice and copy of the batch carries it too.
+    ack: Option<std::sync::Arc<crate::acknowledgement::AckState>>,
 }
 
 /// Record ends as offsets into the buffer the batch was built in: record `i`
@@ -41,7 +44,29 @@ impl Batch {
             first_sequence,
             levels: None,
             ends: None,
+            ack: None,
         }
+    }
+
+    /// The same batch, carrying `ack`.
+    pub(crate) fn with_ack(
+        mut self,
+        ack: std::sync::Arc<crate::acknowledgement::AckState>,
+    ) -> Self {
+        self.ack = Some(ack);
+        self
+    }
+
+    /// The acknowledgement its records carry, if any.
+    pub(crate) fn ack(&self) -> Option<&std::sync::Arc<crate::acknowledgement::AckState>> {
+        self.ack.as_ref()
+    }
+
+    /// The same batch without its acknowledgement (a copy whose settling is
+    /// someone else's to report).
+    pub(crate) fn without_ack(mut self) -> Self {
+        self.ack = None;
+        self
     }
 
     /// The same batch, knowing where each record ends (`ends[i]` is the
@@ -222,6 +247,7 @@ impl Batch {
             first: ends.first + n as usize,
             base: ends.base + offset as u32,
         });
+        rest.ack = self.ack.clone();
         rest
     }
 
@@ -239,6 +265,7 @@ impl Batch {
             self.levels.as_ref().map(|l| l.slice(..n as usize)),
         );
         head.ends = self.ends.clone();
+        head.ack = self.ack.clone();
         head
     }
 }

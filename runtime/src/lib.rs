@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod acknowledgement;
 pub mod backoff;
 pub mod batch;
 pub mod composite;
@@ -39,6 +40,7 @@ mod tracing_layer;
 mod untrusted_text;
 pub mod wasm;
 
+pub use acknowledgement::{AckReport, Acknowledgement};
 pub use batch::Batch;
 pub use config::Config;
 pub use pipeline::{

@@ -375,7 +375,11 @@ fn a_400_on_one_request_rejects_its_records_alone_and_the_requests_after_it_are_
     crate::support::emit_numbered(&p, 0..16);
     let stats = p.shutdown().remove(0);
     assert_eq!((stats.records, stats.dead_lettered), (12, 4), "{stats:?}");
-    assert_eq!((stats.retries, stats.errors.partial), (0, 0), "nothing sent twice");
+    assert_eq!(
+        (stats.retries, stats.errors.partial),
+        (0, 0),
+        "nothing sent twice"
+    );
     let letters = crate::support::dead_letters(&dir.path().join("data/dead-letter/http.ndjson"));
     let dead: Vec<u64> = letters
         .iter()

@@ -37,6 +37,7 @@ mod nats_server;
 mod network_outage;
 mod otlp_receiver;
 mod otlp_sink;
+mod pipeline_acknowledgements;
 mod pipeline_delivery;
 mod pipeline_periodic_flush;
 mod pipeline_record_results;

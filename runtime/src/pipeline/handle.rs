@@ -17,6 +17,7 @@ use super::{
     BatchOptions, EmitError, FlushReport, PipelineBuilder, ShutdownReport, SinkLane, SinkStats,
     shutdown,
 };
+use crate::acknowledgement::{AckReport, AckState, Acknowledgement};
 use crate::batch::Batch;
 use crate::routing::{RoutedBatch, RoutingTable};
 use crate::sink::Health;
@@ -117,43 +118,52 @@ impl Pipeline {
     /// JSON value in UTF-8; they are copied as they are (line breaks between
     /// tokens become spaces, so a record stays on one line).
     pub fn emit_json(&self, json: &[u8]) -> Result<(), EmitError> {
-        let json = json.trim_ascii();
-        let mut values =
-            serde_json::Deserializer::from_slice(json).into_iter::<serde::de::IgnoredAny>();
-        match values.next() {
-            Some(Ok(_)) => {}
-            Some(Err(err)) => return Err(EmitError::InvalidJson(err)),
-            None => {
-                return Err(EmitError::InvalidJson(serde::de::Error::custom(
-                    "empty input; expected one JSON value",
-                )));
-            }
-        }
-        if values.byte_offset() != json.len() {
-            return Err(EmitError::InvalidJson(serde::de::Error::custom(format!(
-                "trailing characters after the JSON value at byte {}",
-                values.byte_offset()
-            ))));
-        }
-        // serde_json skips strings without checking their UTF-8.
-        if let Err(err) = std::str::from_utf8(json) {
-            return Err(EmitError::InvalidJson(serde::de::Error::custom(format!(
-                "invalid UTF-8 at byte {}",
-                err.valid_up_to()
-            ))));
-        }
+        let json = checked_json(json)?;
         self.append(0, |buf| {
-            let start = buf.len();
-            buf.extend_from_slice(json);
-            // In valid JSON a raw CR or LF can only be whitespace between
-            // tokens, so a space keeps the value and the one-line framing.
-            for byte in &mut buf[start..] {
-                if *byte == b'\n' || *byte == b'\r' {
-                    *byte = b' ';
-                }
-            }
+            append_one_line(buf, json);
             Ok(())
         })
+    }
+
+    /// Emits `records` (each one JSON value, as for [`Pipeline::emit_json`])
+    /// as a batch of their own carrying an acknowledgement, which resolves
+    /// once every sink that takes them (after `when`, `route` and
+    /// composites) has settled them: delivered, dead-lettered, dropped by
+    /// its overflow policy, or written to its disk buffer (after a sync).
+    /// What a source answers its client with: an HTTP 200 only once
+    /// [`Acknowledgement::wait`] says the records are safe. Nothing is
+    /// emitted if any record is not valid JSON. Waits, like `emit`, while a
+    /// `block` queue is full.
+    pub fn emit_acknowledged<I, R>(&self, records: I) -> Result<Acknowledgement, EmitError>
+    where
+        I: IntoIterator<Item = R>,
+        R: AsRef<[u8]>,
+    {
+        let mut buf = Vec::new();
+        let mut ends = Vec::new();
+        for record in records {
+            append_one_line(&mut buf, checked_json(record.as_ref())?);
+            buf.push(b'\n');
+            ends.push(u32::try_from(buf.len()).unwrap_or(u32::MAX));
+        }
+        let state = AckState::new();
+        let count = u32::try_from(ends.len()).unwrap_or(u32::MAX);
+        if count > 0 {
+            let mut turn = self.inner.dispatch.lock();
+            if self.inner.closed.load(Ordering::Acquire) {
+                return Err(EmitError::Closed);
+            }
+            let first = *turn;
+            *turn += u64::from(count);
+            let mut batch = Batch::new(bytes::Bytes::from(buf), count, first);
+            if u32::try_from(batch.bytes().len()).is_ok() {
+                batch = batch.with_ends(ends);
+            }
+            self.inner.dispatch(batch.with_ack(state.clone()), false);
+        }
+        // The emitter's own hold: every queue holds it by now.
+        state.release(AckReport::default());
+        Ok(Acknowledgement::new(state))
     }
 
     /// Emits one record the caller has already written as one line of valid
@@ -438,4 +448,47 @@ impl Inner {
 
 fn deadline_after(timeout: Duration) -> Instant {
     shutdown::instant_after(Instant::now(), timeout)
+}
+
+/// `json` trimmed, if it holds exactly one JSON value in UTF-8.
+fn checked_json(json: &[u8]) -> Result<&[u8], EmitError> {
+    let json = json.trim_ascii();
+    let mut values =
+        serde_json::Deserializer::from_slice(json).into_iter::<serde::de::IgnoredAny>();
+    match values.next() {
+        Some(Ok(_)) => {}
+        Some(Err(err)) => return Err(EmitError::InvalidJson(err)),
+        None => {
+            return Err(EmitError::InvalidJson(serde::de::Error::custom(
+                "empty input; expected one JSON value",
+            )));
+        }
+    }
+    if values.byte_offset() != json.len() {
+        return Err(EmitError::InvalidJson(serde::de::Error::custom(format!(
+            "trailing characters after the JSON value at byte {}",
+            values.byte_offset()
+        ))));
+    }
+    // serde_json skips strings without checking their UTF-8.
+    if let Err(err) = std::str::from_utf8(json) {
+        return Err(EmitError::InvalidJson(serde::de::Error::custom(format!(
+            "invalid UTF-8 at byte {}",
+            err.valid_up_to()
+        ))));
+    }
+    Ok(json)
+}
+
+/// Appends checked `json` on one line (without the newline).
+fn append_one_line(buf: &mut Vec<u8>, json: &[u8]) {
+    let start = buf.len();
+    buf.extend_from_slice(json);
+    // In valid JSON a raw CR or LF can only be whitespace between tokens,
+    // so a space keeps the value and the one-line framing.
+    for byte in &mut buf[start..] {
+        if *byte == b'\n' || *byte == b'\r' {
+            *byte = b' ';
+        }
+    }
 }

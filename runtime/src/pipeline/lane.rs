@@ -14,6 +14,7 @@ use super::queue::{PushResult, QueueItem, SinkQueue};
 use super::sink_parts::sink_parts;
 use super::worker::{FaultPolicy, SinkWorker, WorkerShared};
 use super::{OverflowPolicy, SinkStats};
+use crate::acknowledgement::AckReport;
 use crate::routing::{RoutedBatch, Selection};
 use crate::sink::{Health, Sink};
 use crate::wasm::SinkReloader;
@@ -127,6 +128,11 @@ impl SinkLane {
     /// Queues a batch under the overflow policy; `force` ignores capacity
     /// (flush and shutdown must not wait behind a full queue).
     pub fn push(&self, batch: Arc<RoutedBatch>, force: bool) {
+        // Acknowledged records: this queue holds the acknowledgement until
+        // its worker settles the batch.
+        if let Some(ack) = batch.batch().ack() {
+            ack.hold();
+        }
         if force {
             self.shared.queue.push_batch_over_capacity(batch);
             return;
@@ -138,6 +144,12 @@ impl SinkLane {
                 Selection::Nothing { .. } => 0,
             };
             SinkCounters::add(&self.shared.counters.dropped, u64::from(records));
+            if let Some(ack) = dropped.batch().ack() {
+                ack.release(AckReport {
+                    dropped: u64::from(records),
+                    ..AckReport::default()
+                });
+            }
         }
     }
 

@@ -230,13 +230,17 @@ fn copy_kept(batch: &Batch, ends: &[u32], verdict: &Verdict) -> Batch {
     if let Some(from) = run_start {
         out.extend_from_slice(&bytes[from..]);
     }
-    Batch::with_levels(
+    let kept = Batch::with_levels(
         bytes::Bytes::from(out),
         verdict.kept(),
         0,
         levels.map(bytes::Bytes::from),
     )
-    .with_ends(kept_ends)
+    .with_ends(kept_ends);
+    match batch.ack() {
+        Some(ack) => kept.with_ack(ack.clone()),
+        None => kept,
+    }
 }
 
 #[cfg(test)]

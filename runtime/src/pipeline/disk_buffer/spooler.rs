@@ -7,6 +7,8 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+
+use crate::acknowledgement::AckReport;
 use std::sync::atomic::AtomicU64;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -207,6 +209,12 @@ impl Spooler {
                     );
                     self.lane.buffer.count_dropped(u64::from(batch.len()));
                     SinkCounters::add(&self.shared.counters.dropped, u64::from(batch.len()));
+                    if let Some(ack) = batch.ack() {
+                        ack.release(AckReport {
+                            dropped: u64::from(batch.len()),
+                            ..AckReport::default()
+                        });
+                    }
                     return;
                 }
                 WhenFull::Block => {
@@ -232,6 +240,26 @@ impl Spooler {
         match self.lane.buffer.append(&batch) {
             Ok(frame) => {
                 self.write_failing = false;
+                // Acknowledged records are safe once synced: settled here,
+                // so the worker delivering them later reports nothing.
+                let batch = match batch.ack() {
+                    Some(ack) => {
+                        let synced = self.lane.buffer.sync_now();
+                        if let Err(err) = &synced {
+                            tracing::error!(sink = %self.shared.name, "the disk buffer could not sync: {err}");
+                        }
+                        ack.release(AckReport {
+                            lost: if synced.is_ok() {
+                                0
+                            } else {
+                                u64::from(batch.len())
+                            },
+                            ..AckReport::default()
+                        });
+                        batch.without_ack()
+                    }
+                    None => batch,
+                };
                 let straight = self.pending.is_empty() && !self.lane.queue.is_full();
                 self.pending
                     .push_back(Pending::Frame(frame, straight.then_some(batch)));

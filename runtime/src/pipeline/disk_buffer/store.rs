@@ -418,6 +418,20 @@ impl DiskBuffer {
         })
     }
 
+    /// Syncs what was written and not yet synced, now (an acknowledged
+    /// batch is safe only once it is on disk). `Err` if the sync failed.
+    pub fn sync_now(&self) -> std::io::Result<()> {
+        let mut state = self.state.lock().unwrap();
+        if state.unsynced {
+            if let Some((_, file)) = &state.writer {
+                file.sync_data()?;
+            }
+            state.last_sync = Instant::now();
+            state.unsynced = false;
+        }
+        Ok(())
+    }
+
     /// Syncs an `interval` buffer whose last sync is due.
     pub fn sync_if_due(&self) {
         let mut state = self.state.lock().unwrap();

@@ -33,6 +33,10 @@ pub(crate) fn take_for_lane(
         Selection::Nothing { skipped } => {
             SinkCounters::add(&counters.skipped, u64::from(skipped));
             warn_if_condition_fields_never_appear(shared, routed);
+            // Nothing for this sink to settle: its hold lets go now.
+            if let Some(ack) = routed.batch().ack() {
+                ack.release(crate::acknowledgement::AckReport::default());
+            }
             return None;
         }
         Selection::Kept { batch, skipped } => (batch, skipped),

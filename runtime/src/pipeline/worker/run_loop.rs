@@ -1,6 +1,7 @@
 //! The worker's loop: what arrives in its queue, the health it asks for
 //! between calls, flushes, and restarts of a broken sink.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{SinkWorker, guarded, take_for_lane};
@@ -45,7 +46,9 @@ impl SinkWorker {
                         let (parts, left_over) = self.merge_queued(queue, batch);
                         // Probation counts batches, merged or not.
                         let batches = parts.len() as u32;
+                        let acks = SettleMarks::of(&parts, &shared.counters);
                         self.deliver_merged(parts);
+                        acks.release(&shared.counters);
                         self.probation_tick(batches);
                         next = left_over;
                     }
@@ -58,10 +61,20 @@ impl SinkWorker {
                         written,
                     } = *item;
                     self.expires = self.expiry_of(written);
+                    // On disk, acknowledged records were settled when the
+                    // spooler wrote them; one the buffer could not take is
+                    // settled by its delivery.
+                    let acks = match (&batch, on_disk) {
+                        (Some(batch), false) => {
+                            SettleMarks::of(std::slice::from_ref(batch), &shared.counters)
+                        }
+                        _ => SettleMarks::default(),
+                    };
                     let done = match batch {
                         Some(batch) => self.deliver(batch, on_disk),
                         None => true,
                     };
+                    acks.release(&shared.counters);
                     self.expires = None;
                     if let (true, Some(lane)) = (done, &shared.buffer) {
                         lane.buffer.ack_through(through);
@@ -180,6 +193,55 @@ impl SinkWorker {
                 self.running = false;
                 false
             }
+        }
+    }
+}
+
+/// The acknowledgements of batches about to be delivered, with the
+/// worker's dead-letter and loss counters before: what the delivery added
+/// to them is what each acknowledgement is told.
+#[derive(Default)]
+struct SettleMarks {
+    acks: Vec<(std::sync::Arc<crate::acknowledgement::AckState>, u32)>,
+    dead_lettered: u64,
+    lost: u64,
+}
+
+impl SettleMarks {
+    fn of(parts: &[crate::batch::Batch], counters: &SinkCounters) -> Self {
+        let acks: Vec<_> = parts
+            .iter()
+            .filter_map(|part| part.ack().map(|ack| (ack.clone(), part.len())))
+            .collect();
+        if acks.is_empty() {
+            return Self::default();
+        }
+        Self {
+            acks,
+            dead_lettered: counters.dead_lettered.load(Ordering::Acquire),
+            lost: counters.lost.load(Ordering::Acquire),
+        }
+    }
+
+    /// Lets every acknowledgement go, sharing out in batch order what the
+    /// delivery dead-lettered and lost.
+    fn release(self, counters: &SinkCounters) {
+        if self.acks.is_empty() {
+            return;
+        }
+        let mut dead_lettered = counters.dead_lettered.load(Ordering::Acquire) - self.dead_lettered;
+        let mut lost = counters.lost.load(Ordering::Acquire) - self.lost;
+        for (ack, records) in self.acks {
+            let records = u64::from(records);
+            let this_lost = lost.min(records);
+            lost -= this_lost;
+            let this_dead = dead_lettered.min(records - this_lost);
+            dead_lettered -= this_dead;
+            ack.release(crate::acknowledgement::AckReport {
+                dead_lettered: this_dead,
+                lost: this_lost,
+                ..Default::default()
+            });
         }
     }
 }
