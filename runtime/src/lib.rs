@@ -36,6 +36,7 @@ pub mod secret;
 pub mod sink;
 pub mod sink_name;
 pub mod sinks;
+pub mod sources;
 mod tracing_layer;
 mod untrusted_text;
 pub mod wasm;

@@ -48,6 +48,7 @@ mod reload_modules;
 mod routing_conditions;
 mod routing_destinations;
 mod routing_route;
+mod source_http_server;
 mod wasm_conformance;
 mod wasm_contract_versions;
 mod wasm_faults;

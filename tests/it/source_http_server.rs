@@ -1,0 +1,288 @@
+//! The `http_server` source with a real client (reqwest) on loopback:
+//! bodies in every accepted shape, an answer only once the records are
+//! safe, pointed refusals, credentials, and hostile clients that must not
+//! take the host down.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use sinkbox::secret::Secret;
+use sinkbox::sources::http_server::{AckMode, HttpServerAuth, HttpServerOptions, HttpServerSource};
+use sinkbox::{Pipeline, SinkSpec};
+
+use crate::support::{Gate, Recorder, RecordingSink};
+
+fn pipeline(dir: &std::path::Path, sink: RecordingSink) -> Pipeline {
+    crate::support::pipeline_of(dir, 10_000, vec![SinkSpec::new("out", sink)]).unwrap()
+}
+
+fn options() -> HttpServerOptions {
+    HttpServerOptions::new("127.0.0.1:0".parse().unwrap())
+}
+
+fn post(
+    source: &HttpServerSource,
+    headers: &[(&str, &str)],
+    body: impl Into<reqwest::blocking::Body>,
+) -> (u16, serde_json::Value) {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut request = client
+        .post(format!("http://{}/", source.local_addr()))
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().unwrap();
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+#[test]
+fn ndjson_an_array_one_object_gzip_and_zstd_all_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let p = pipeline(dir.path(), RecordingSink::new(&recorder));
+    let source = HttpServerSource::start("in", p.clone(), options()).unwrap();
+    let ndjson = "{\"i\":0}\n{\"i\":1}\n";
+    assert_eq!(
+        post(&source, &[("content-type", "application/x-ndjson")], ndjson).0,
+        200
+    );
+    let (status, body) = post(
+        &source,
+        &[("content-type", "application/json")],
+        r#"[{"i":2},{"i":3}]"#,
+    );
+    assert_eq!((status, body["records"].as_u64()), (200, Some(2)));
+    assert_eq!(
+        post(
+            &source,
+            &[("content-type", "application/json")],
+            "{\n\"i\": 4\n}"
+        )
+        .0,
+        200
+    );
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(b"{\"i\":5}\n").unwrap();
+    let gzip = gzip.finish().unwrap();
+    assert_eq!(post(&source, &[("content-encoding", "gzip")], gzip).0, 200);
+    let zstd = zstd::encode_all(&b"{\"i\":6}\n"[..], 3).unwrap();
+    assert_eq!(post(&source, &[("content-encoding", "zstd")], zstd).0, 200);
+    let stats = source.stats();
+    assert_eq!((stats.requests, stats.accepted, stats.records), (5, 5, 7));
+    source.stop();
+    p.shutdown();
+    let numbers: Vec<u64> = recorder
+        .records
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(r).unwrap()["i"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(numbers, (0..7).collect::<Vec<_>>(), "each once, in order");
+}
+
+#[test]
+fn the_answer_waits_for_delivery_unless_told_received() {
+    let dir = tempfile::tempdir().unwrap();
+    let (recorder, gate) = (Recorder::default(), Gate::closed());
+    let p = pipeline(dir.path(), RecordingSink::gated(&recorder, &gate));
+    let source = HttpServerSource::start("in", p.clone(), options()).unwrap();
+    let client = std::thread::spawn({
+        let address = source.local_addr();
+        move || {
+            let started = Instant::now();
+            let status = reqwest::blocking::Client::new()
+                .post(format!("http://{address}/"))
+                .body("{\"i\":1}\n")
+                .send()
+                .unwrap()
+                .status();
+            (status.as_u16(), started.elapsed())
+        }
+    });
+    crate::support::wait_until("the sink to be handed the record", || gate.entered() == 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!client.is_finished(), "no answer before the sink delivered");
+    gate.open();
+    let (status, waited) = client.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(waited >= Duration::from_millis(300));
+    source.stop();
+
+    // With `ack = "received"`, the answer comes once the records are queued.
+    let (recorder, gate) = (Recorder::default(), Gate::closed());
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), RecordingSink::gated(&recorder, &gate));
+    let mut received = options();
+    received.ack = AckMode::Received;
+    let source = HttpServerSource::start("in", p.clone(), received).unwrap();
+    assert_eq!(post(&source, &[], "{\"i\":1}\n").0, 200);
+    assert!(recorder.records.lock().unwrap().is_empty());
+    gate.open();
+    source.stop();
+    p.shutdown();
+}
+
+#[test]
+fn bad_input_is_refused_with_a_pointed_reason_and_nothing_of_it_emitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let p = pipeline(dir.path(), RecordingSink::new(&recorder));
+    let mut small = options();
+    small.max_body_bytes = 1024;
+    small.max_records = 3;
+    let source = HttpServerSource::start("in", p.clone(), small).unwrap();
+    let (status, body) = post(&source, &[], "{\"i\":1}\n{\"i\":\n{\"i\":3}\n");
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().starts_with("record 2: "),
+        "{body}"
+    );
+    assert_eq!(post(&source, &[], "1\n2\n3\n4\n").0, 400);
+    assert_eq!(post(&source, &[], vec![b' '; 4096]).0, 413);
+    assert_eq!(post(&source, &[("content-encoding", "br")], "x").0, 415);
+    let mut big = options();
+    big.max_body_bytes = 1 << 20;
+    let roomy = HttpServerSource::start("in2", p.clone(), big).unwrap();
+    // 8 MiB of spaces in 8 KB: refused once decoding passes the limit.
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    bomb.write_all(&vec![b' '; 8 << 20]).unwrap();
+    let bomb = bomb.finish().unwrap();
+    assert!(bomb.len() < 16 << 10, "{}", bomb.len());
+    assert_eq!(post(&roomy, &[("content-encoding", "gzip")], bomb).0, 413);
+    let escape = format!("{{\"a\":\"\u{1b}[2J{}", "x".repeat(5000));
+    let (status, body) = post(&roomy, &[], escape);
+    assert_eq!(status, 400);
+    let error = body["error"].as_str().unwrap();
+    assert!(error.len() < 600 && !error.contains('\u{1b}'), "{error}");
+    roomy.stop();
+    source.stop();
+    p.shutdown();
+    assert!(recorder.records.lock().unwrap().is_empty());
+}
+
+#[test]
+fn credentials_are_checked_and_a_refusal_says_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let p = pipeline(dir.path(), RecordingSink::new(&recorder));
+    let mut bearer = options();
+    bearer.auth = Some(HttpServerAuth::Bearer(Secret::new("t0k3n")));
+    let source = HttpServerSource::start("in", p.clone(), bearer).unwrap();
+    assert_eq!(
+        post(&source, &[("authorization", "Bearer t0k3n")], "{}").0,
+        200
+    );
+    for wrong in [&[("authorization", "Bearer nope")][..], &[]] {
+        let (status, body) = post(&source, wrong, "{}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("unauthorized"))
+        );
+    }
+    source.stop();
+    let mut basic = options();
+    basic.auth = Some(HttpServerAuth::Basic {
+        user: "edge".into(),
+        password: Secret::new("pa55"),
+    });
+    let source = HttpServerSource::start("in", p.clone(), basic).unwrap();
+    let client = reqwest::blocking::Client::new();
+    let url = format!("http://{}/", source.local_addr());
+    let ok = client
+        .post(&url)
+        .basic_auth("edge", Some("pa55"))
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let bad = client
+        .post(&url)
+        .basic_auth("edge", Some("no"))
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 401);
+    assert_eq!(source.stats().unauthorized, 1);
+    source.stop();
+    p.shutdown();
+    assert_eq!(recorder.records.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn slow_idle_and_oversized_clients_do_not_hold_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let p = pipeline(dir.path(), RecordingSink::new(&recorder));
+    let mut tight = options();
+    tight.header_timeout = Duration::from_millis(300);
+    tight.body_timeout = Duration::from_millis(300);
+    tight.max_connections = 64;
+    let source = HttpServerSource::start("in", p.clone(), tight).unwrap();
+    let address = source.local_addr();
+    // A slowloris: headers a byte at a time, never finished.
+    let mut slow = std::net::TcpStream::connect(address).unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    // A body promised and never sent.
+    let mut stalled = std::net::TcpStream::connect(address).unwrap();
+    stalled
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
+    // Idle connections, more than the limit.
+    let idle: Vec<_> = (0..100)
+        .map(|_| std::net::TcpStream::connect(address).unwrap())
+        .collect();
+    // A 1 MiB header.
+    let mut huge = std::net::TcpStream::connect(address).unwrap();
+    let header = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let _ = huge.write_all(header.as_bytes());
+    let mut answer = Vec::new();
+    huge.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = huge.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty()
+            || answer.starts_with("HTTP/1.1 431")
+            || answer.starts_with("HTTP/1.1 400"),
+        "{answer}"
+    );
+    // The slow ones are cut off, the idle ones time out, and a real
+    // client still gets through.
+    std::thread::sleep(Duration::from_millis(700));
+    drop(idle);
+    let started = Instant::now();
+    assert_eq!(post(&source, &[], "{\"i\":1}\n").0, 200);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut rest = Vec::new();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stalled.read_to_end(&mut rest);
+    assert!(
+        String::from_utf8_lossy(&rest).contains(" 408 "),
+        "{:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    drop(slow);
+    source.stop();
+    p.shutdown();
+    assert_eq!(recorder.records.lock().unwrap().len(), 1);
+}
