@@ -105,21 +105,33 @@ fn array_elements(body: &[u8], max_records: usize) -> Result<Vec<&[u8]>, BodyErr
     if elements.len() > max_records {
         return Err(BodyError::TooManyRecords(max_records));
     }
-    // The elements borrow from `body`: find each one's bytes there.
+    // The elements borrow from `body`: find each one's bytes there, and
+    // check each as a record (nesting too deep for the pipeline included).
     let base = body.as_ptr() as usize;
-    Ok(elements
+    elements
         .iter()
-        .map(|raw| {
+        .enumerate()
+        .map(|(i, raw)| {
             let text = raw.get().as_bytes();
             let start = text.as_ptr() as usize - base;
-            &body[start..start + text.len()]
+            let record = &body[start..start + text.len()];
+            check(record, i + 1)?;
+            Ok(record)
         })
-        .collect())
+        .collect()
 }
 
-/// Checks that `record` is exactly one JSON value in UTF-8.
+/// Deepest nesting a record may have: what `serde_json` parses by default,
+/// so every sink can read every record it is given.
+const MAX_DEPTH: usize = 128;
+
+/// Checks that `record` is exactly one JSON value in UTF-8, nested at
+/// most [`MAX_DEPTH`] deep.
 fn check(record: &[u8], line: usize) -> Result<(), BodyError> {
     let bad = |reason: String| BodyError::BadRecord { line, reason };
+    if depth(record) > MAX_DEPTH {
+        return Err(bad(format!("nested deeper than {MAX_DEPTH} levels")));
+    }
     let mut values =
         serde_json::Deserializer::from_slice(record).into_iter::<serde::de::IgnoredAny>();
     match values.next() {
@@ -136,6 +148,32 @@ fn check(record: &[u8], line: usize) -> Result<(), BodyError> {
     std::str::from_utf8(record)
         .map_err(|e| bad(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     Ok(())
+}
+
+/// How deep objects and arrays nest in `json` (strings skipped).
+fn depth(json: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Text from a client, bounded and escaped before it is answered or logged.
