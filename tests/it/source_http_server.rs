@@ -286,3 +286,109 @@ fn slow_idle_and_oversized_clients_do_not_hold_the_source() {
     p.shutdown();
     assert_eq!(recorder.records.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn a_source_table_is_read_with_pointed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("edge.token"), "t0k3n").unwrap();
+    let good = "[secrets]\nedge = { file = \"edge.token\" }\n\
+        [sources.edge]\ntype = \"http_server\"\naddress = \"127.0.0.1:0\"\npath = \"/ingest\"\nack = \"received\"\n\
+        auth = { strategy = \"bearer\", token = \"${secret:edge}\" }\nmax_body_bytes = \"1MiB\"\nbody_timeout = \"5s\"\n\
+        [sinks.out]\ntype = \"stdout\"\n";
+    let config = sinkbox::Config::from_toml(good, "t.toml", dir.path()).unwrap();
+    let sinkbox::config::SourceKind::HttpServer(options) = &config.sources[0].kind;
+    assert_eq!(config.sources[0].name, "edge");
+    assert_eq!(
+        (options.path.as_str(), options.ack),
+        ("/ingest", AckMode::Received)
+    );
+    assert_eq!(options.max_body_bytes, 1 << 20);
+    assert!(
+        matches!(&options.auth, Some(HttpServerAuth::Bearer(token)) if token.expose() == "t0k3n")
+    );
+    assert!(
+        !format!("{config:?}").contains("t0k3n"),
+        "secrets are never printed"
+    );
+    for (toml, line, says) in [
+        (
+            "[sources.a]\ntype = \"kafka\"\n",
+            2,
+            "unknown source type `kafka`",
+        ),
+        (
+            "[sources.a]\ntype = \"http_server\"\n",
+            1,
+            "needs `address`",
+        ),
+        (
+            "[sources.a]\ntype = \"http_server\"\naddress = \"nowhere\"\n",
+            3,
+            "is not an address",
+        ),
+        (
+            "[sources.a]\ntype = \"http_server\"\naddress = \"127.0.0.1:1\"\nack = \"maybe\"\n",
+            4,
+            "`maybe` is not `delivered`",
+        ),
+        (
+            "[sources.a]\ntype = \"http_server\"\naddress = \"127.0.0.1:1\"\nadress = \"x\"\n",
+            4,
+            "unknown option `adress`",
+        ),
+        (
+            "[sources.a]\ntype = \"http_server\"\naddress = \"127.0.0.1:1\"\nauth = { strategy = \"bearer\", token = \"${secret:nope}\" }\n",
+            4,
+            "nope",
+        ),
+    ] {
+        let err = sinkbox::Config::from_toml(toml, "t.toml", dir.path()).unwrap_err();
+        assert_eq!(err.line, Some(line), "{toml}: {err}");
+        assert!(err.to_string().contains(says), "{toml}: {err}");
+    }
+}
+
+#[test]
+fn sinkbox_run_serves_its_sources_until_a_signal_and_drains_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ndjson");
+    let config = crate::support::config_file(
+        dir.path(),
+        &format!(
+            "[runtime]\ndata_dir = \"data\"\n\
+             [sources.edge]\ntype = \"http_server\"\naddress = \"127.0.0.1:0\"\npath = \"/ingest\"\n\
+             [sinks.out]\ntype = \"file\"\npath = \"{}\"\n",
+            out.display()
+        ),
+    );
+    let mut child = crate::support::spawn_sinkbox_run(&["--config".as_ref(), config.as_os_str()]);
+    let (stderr, reader) = crate::support::collect_stderr(&mut child);
+    let mut url = String::new();
+    crate::support::wait_until("the source to listen", || {
+        let text = stderr.lock().unwrap();
+        match text.split("(http_server) listening on ").nth(1) {
+            Some(rest) => {
+                url = rest.lines().next().unwrap().to_owned();
+                true
+            }
+            None => false,
+        }
+    });
+    assert!(url.ends_with("/ingest"), "{url}");
+    let response = reqwest::blocking::Client::new()
+        .post(&url)
+        .body("{\"i\":1}\n{\"i\":2}\n")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    // Acknowledged means delivered: the file has them before any signal.
+    assert_eq!(crate::support::read_lines(&out).len(), 2);
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let text = stderr.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(0), "{text}");
+    assert!(text.contains("serving 1 source(s)"), "{text}");
+}

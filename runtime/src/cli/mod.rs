@@ -72,9 +72,11 @@ enum Command {
     Run {
         #[command(flatten)]
         sources: ConfigArgs,
-        /// NDJSON input, one event per line; `-` (the default) is stdin.
-        #[arg(long, short, default_value = "-")]
-        input: String,
+        /// NDJSON input, one event per line; `-` is stdin, the default
+        /// unless the configuration has sources (then `run` serves them
+        /// until a signal, and reads stdin only when given `--input -`).
+        #[arg(long, short)]
+        input: Option<String>,
         /// How input lines are read: `json` (skip lines that are not JSON),
         /// `text` (every line becomes {"message": ..., "timestamp": ...}), or
         /// `auto` (JSON lines as they are, other lines as text).
@@ -206,7 +208,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_record_bytes,
         } => run::run(
             &sources,
-            &input,
+            input.as_deref(),
             run::RunOptions {
                 format: input_format,
                 watch,

@@ -58,7 +58,11 @@ pub struct RunOptions<'a> {
     pub max_record_bytes: u64,
 }
 
-pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    sources: &ConfigArgs,
+    input: Option<&str>,
+    options: RunOptions<'_>,
+) -> anyhow::Result<ExitCode> {
     let RunOptions {
         format,
         watch,
@@ -68,7 +72,7 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         max_record_bytes,
     } = options;
     let counted = std::sync::Arc::new(InputCounters::default());
-    if follow && input == "-" {
+    if follow && input.is_none_or(|input| input == "-") {
         eprintln!("error: --follow needs --input FILE (stdin already waits for more)");
         return Ok(ExitCode::from(2));
     }
@@ -131,6 +135,21 @@ pub fn run(sources: &ConfigArgs, input: &str, options: RunOptions<'_>) -> anyhow
         None
     };
 
+    // The configuration's sources serve until a signal ends the run.
+    let _sources = start_sources(&config, &pipeline)?;
+    let input = match input {
+        Some(input) => input,
+        None if !config.sources.is_empty() => {
+            eprintln!(
+                "serving {} source(s); stop with Ctrl-C or SIGTERM (queues are drained first)",
+                config.sources.len()
+            );
+            loop {
+                std::thread::park();
+            }
+        }
+        None => "-",
+    };
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin().lock())
     } else if follow {
@@ -328,6 +347,35 @@ fn spawn_signal_handler(
             }
         })?;
     Ok(())
+}
+
+/// Starts every source of `config`, feeding `pipeline`; they stop when
+/// the returned handles are dropped (or the process ends).
+fn start_sources(
+    config: &sinkbox::Config,
+    pipeline: &Pipeline,
+) -> anyhow::Result<Vec<sinkbox::sources::http_server::HttpServerSource>> {
+    let mut running = Vec::new();
+    for source in &config.sources {
+        match &source.kind {
+            sinkbox::config::SourceKind::HttpServer(options) => {
+                let server = sinkbox::sources::http_server::HttpServerSource::start(
+                    &source.name,
+                    pipeline.clone(),
+                    options.clone(),
+                )
+                .map_err(anyhow::Error::msg)?;
+                eprintln!(
+                    "source `{}` (http_server) listening on http://{}{}",
+                    source.name,
+                    server.local_addr(),
+                    options.path
+                );
+                running.push(server);
+            }
+        }
+    }
+    Ok(running)
 }
 
 /// Reloads the configuration (SIGHUP); a bad one is refused and logged.

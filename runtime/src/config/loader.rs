@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::model::{Config, RuntimeConfig};
+use super::model::{Config, RuntimeConfig, SourceConfig, SourceKind};
 use super::raw_sink::{RawSink, RawValue};
 use super::secrets::SecretStore;
 use super::sink_graph;
@@ -131,7 +131,7 @@ impl<'r> ConfigLoader<'r> {
     /// Reads every source and checks the result as a whole.
     pub fn load(self) -> Result<Config, ConfigError> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let (mut runtime, mut sinks, secrets) = match (&self.file, &self.text) {
+        let (mut runtime, mut sinks, secrets, sources) = match (&self.file, &self.text) {
             (_, Some((text, origin, base))) => parse_file(text, origin, base, None)?,
             (Some(path), None) => {
                 let origin = path.display().to_string();
@@ -160,6 +160,7 @@ impl<'r> ConfigLoader<'r> {
                 },
                 Vec::new(),
                 SecretStore::default(),
+                Vec::new(),
             ),
         };
         // The environment: new sinks first, so overrides can name them.
@@ -224,6 +225,7 @@ impl<'r> ConfigLoader<'r> {
             runtime,
             sinks,
             secrets,
+            sources,
         })
     }
 
@@ -383,23 +385,27 @@ fn apply_cli_set(sinks: &mut [RawSink], assignment: &str, cwd: &Path) -> Result<
     Ok(())
 }
 
-/// Parses the TOML file into the runtime settings and its raw sinks.
+/// What a config file holds, before overrides.
+type ParsedFile = (RuntimeConfig, Vec<RawSink>, SecretStore, Vec<SourceConfig>);
+
+/// Parses the TOML file into the runtime settings, its raw sinks, its
+/// secrets and its sources.
 fn parse_file(
     text: &str,
     origin: &str,
     base_dir: &Path,
     file: Option<&Path>,
-) -> Result<(RuntimeConfig, Vec<RawSink>, SecretStore), ConfigError> {
+) -> Result<ParsedFile, ConfigError> {
     let map = SourceMap::new(text);
     let spot = |path: &str| SourceSpot::new(origin, map.line(path), base_dir);
     let error = |path: &str, message: &str| spot(path).error(path, message);
     let mut table: toml::Table =
         toml::from_str(text).map_err(|e| error("", e.to_string().trim_end()))?;
     for key in table.keys() {
-        if key != "runtime" && key != "sinks" && key != "secrets" {
+        if !["runtime", "sinks", "secrets", "sources"].contains(&key.as_str()) {
             return Err(error(
                 key,
-                "unknown top-level table; expected `runtime`, `secrets` or `sinks`",
+                "unknown top-level table; expected `runtime`, `secrets`, `sources` or `sinks`",
             ));
         }
     }
@@ -412,6 +418,48 @@ fn parse_file(
             ));
         }
         None => SecretStore::default(),
+    };
+    let sources = match table.remove("sources") {
+        Some(toml::Value::Table(sources)) => {
+            let expand = |text: &str| secrets.expand(text).map(|(value, _)| value);
+            let mut out = Vec::new();
+            for (name, value) in sources {
+                let at = format!("sources.{name}");
+                if let Err(why) = crate::sink_name::check_sink_name(&name) {
+                    return Err(error(&at, &why));
+                }
+                let toml::Value::Table(options) = value else {
+                    return Err(error(&at, "expected a table with `type = \"http_server\"`"));
+                };
+                match options.get("type").and_then(toml::Value::as_str) {
+                    Some("http_server") => {}
+                    Some(other) => {
+                        return Err(error(
+                            &format!("{at}.type"),
+                            &format!("unknown source type `{other}`; known types: `http_server`"),
+                        ));
+                    }
+                    None => {
+                        return Err(error(&at, "a source needs `type = \"http_server\"`"));
+                    }
+                }
+                let options = crate::sources::http_server::config::options_from_table(
+                    &name, &options, &spot, &expand,
+                )?;
+                out.push(SourceConfig {
+                    name,
+                    kind: SourceKind::HttpServer(options),
+                });
+            }
+            out
+        }
+        Some(_) => {
+            return Err(error(
+                "sources",
+                "expected a table of named sources, such as `[sources.edge]`",
+            ));
+        }
+        None => Vec::new(),
     };
     let runtime: RawRuntime = match table.remove("runtime") {
         Some(value) => serde_path_to_error::deserialize(value).map_err(|err| {
@@ -483,7 +531,7 @@ fn parse_file(
         }
         sinks.push(sink);
     }
-    Ok((runtime, sinks, secrets))
+    Ok((runtime, sinks, secrets, sources))
 }
 
 impl Config {

@@ -47,6 +47,6 @@ pub(crate) use build::BuiltFrom;
 pub use build::{build_pipeline, build_pipeline_with, pipeline_from_file};
 pub use build_context::BuildContext;
 pub use loader::ConfigLoader;
-pub use model::{Config, RuntimeConfig, SinkConfig};
+pub use model::{Config, RuntimeConfig, SinkConfig, SourceConfig, SourceKind};
 pub use route_preview::{RoutePreview, route_preview};
 pub use secrets::{SecretSource, SecretStore};

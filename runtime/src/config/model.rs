@@ -15,6 +15,24 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     /// The `[secrets]` table: named values sinks may use, never printed.
     pub secrets: SecretStore,
+    /// The `[sources.<name>]` tables, in file order.
+    pub sources: Vec<SourceConfig>,
+}
+
+/// One `[sources.<name>]` table.
+#[derive(Clone, Debug)]
+pub struct SourceConfig {
+    /// Its name.
+    pub name: String,
+    /// Its type and options.
+    pub kind: SourceKind,
+}
+
+/// A source's type, with its options.
+#[derive(Clone, Debug)]
+pub enum SourceKind {
+    /// `type = "http_server"`.
+    HttpServer(crate::sources::http_server::HttpServerOptions),
 }
 
 /// The `[runtime]` table.

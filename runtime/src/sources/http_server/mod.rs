@@ -3,6 +3,7 @@
 //! only once the pipeline's sinks have settled them (end-to-end
 //! acknowledgements), or, with `ack = "received"`, once they are queued.
 
+pub mod config;
 mod options;
 mod request_body;
 mod server;
