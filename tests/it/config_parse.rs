@@ -228,7 +228,7 @@ fn structural_mistakes_are_explained() {
     assert!(error("").contains("no sinks are configured"));
     assert_eq!(
         error("[sink.a]\ntype = \"stdout\"\n"),
-        "test.toml:1: sink: unknown top-level table; expected `runtime`, `secrets` or `sinks`"
+        "test.toml:1: sink: unknown top-level table; expected `runtime`, `secrets`, `sources` or `sinks`"
     );
     assert!(
         error("[runtime]\ndatadir = \"x\"\n[sinks.a]\ntype = \"stdout\"\n")
