@@ -635,23 +635,12 @@ fn the_javascript_webhook_sink_posts_batches_and_maps_statuses_to_outcomes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hook.token"), "t0k3n").unwrap();
     let url = format!("{}/hook", server.base_url());
-    let registry = sinkbox::registry::SinkRegistry::builtin();
-    let config = sinkbox::config::ConfigLoader::new(&registry)
-        .toml(
-            &format!(
-                "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = 5\ntimeout = \"1h\"\n\
-                 [secrets]\nhook = {{ file = \"hook.token\" }}\n\
-                 [sinks.hook]\ntype = \"wasm\"\ncomponent = \"{}\"\n\
-                 http_allow = [\"{url}\"]\nhttp_headers = {{ \"X-Hook-Token\" = \"${{secret:hook}}\" }}\n\
-                 config = {{ url = \"{url}\" }}\nmax_retries = 3\ninitial_backoff = \"10ms\"\n",
-                crate::support::guest("webhook-sink-js").display()
-            ),
-            "t.toml",
-            dir.path(),
-        )
-        .load()
-        .unwrap();
-    let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+    let pipeline = webhook_pipeline(
+        dir.path(),
+        &url,
+        "[secrets]\nhook = { file = \"hook.token\" }\n",
+        "http_headers = { \"X-Hook-Token\" = \"${secret:hook}\" }\n",
+    );
     let started = std::time::Instant::now();
     for i in 0..15 {
         pipeline.emit(&json!({"i": i, "poison": i == 12})).unwrap();
@@ -726,22 +715,7 @@ fn the_javascript_webhook_sink_says_a_timeout_after_sending_is_indeterminate() {
     };
     let dir = tempfile::tempdir().unwrap();
     let url = format!("{}/hook", server.base_url());
-    let registry = sinkbox::registry::SinkRegistry::builtin();
-    let config = sinkbox::config::ConfigLoader::new(&registry)
-        .toml(
-            &format!(
-                "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = 5\ntimeout = \"1h\"\n\
-                 [sinks.hook]\ntype = \"wasm\"\ncomponent = \"{}\"\n\
-                 http_allow = [\"{url}\"]\nhttp_timeout = \"300ms\"\n\
-                 config = {{ url = \"{url}\" }}\nmax_retries = 3\ninitial_backoff = \"10ms\"\n",
-                crate::support::guest("webhook-sink-js").display()
-            ),
-            "t.toml",
-            dir.path(),
-        )
-        .load()
-        .unwrap();
-    let pipeline = sinkbox::config::build_pipeline(&config).unwrap();
+    let pipeline = webhook_pipeline(dir.path(), &url, "", "http_timeout = \"300ms\"\n");
     for i in 0..5 {
         pipeline.emit(&json!({"i": i})).unwrap();
     }
@@ -754,4 +728,25 @@ fn the_javascript_webhook_sink_says_a_timeout_after_sending_is_indeterminate() {
     let stored = stored.lock().unwrap();
     assert_eq!(stored.len(), 2, "stored, then sent again");
     assert_eq!(stored[0], stored[1]);
+}
+
+/// A pipeline with the JavaScript `webhook-sink-js` as sink `hook`,
+/// posting to `url` (granted), batches of 5, quick retries; `tables` goes
+/// before the sink (a `[secrets]` table), `sink_lines` into it.
+fn webhook_pipeline(
+    dir: &std::path::Path,
+    url: &str,
+    tables: &str,
+    sink_lines: &str,
+) -> sinkbox::Pipeline {
+    crate::support::toml_pipeline(
+        dir,
+        &format!(
+            "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = 5\ntimeout = \"1h\"\n{tables}\
+             [sinks.hook]\ntype = \"wasm\"\ncomponent = \"{}\"\n\
+             http_allow = [\"{url}\"]\nconfig = {{ url = \"{url}\" }}\n\
+             max_retries = 3\ninitial_backoff = \"10ms\"\n{sink_lines}",
+            crate::support::guest("webhook-sink-js").display()
+        ),
+    )
 }

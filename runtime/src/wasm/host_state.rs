@@ -43,37 +43,30 @@ impl WasiHttpView for HostState {
     }
 }
 
-impl v0_2::types::Host for HostState {}
+/// The `host` interface of one contract version: the same `log` for
+/// every version (their `level` enums are distinct types with one shape).
+macro_rules! host_interface {
+    ($version:ident) => {
+        impl $version::types::Host for HostState {}
 
-impl v0_2::host::Host for HostState {
-    fn log(&mut self, level: v0_2::types::Level, message: String) {
-        use v0_2::types::Level;
-        let level = match level {
-            Level::Trace => GuestLevel::Trace,
-            Level::Debug => GuestLevel::Debug,
-            Level::Info => GuestLevel::Info,
-            Level::Warn => GuestLevel::Warn,
-            Level::Error => GuestLevel::Error,
-        };
-        self.diagnostics.log(level, GuestStream::Log, &message);
-    }
+        impl $version::host::Host for HostState {
+            fn log(&mut self, level: $version::types::Level, message: String) {
+                use $version::types::Level;
+                let level = match level {
+                    Level::Trace => GuestLevel::Trace,
+                    Level::Debug => GuestLevel::Debug,
+                    Level::Info => GuestLevel::Info,
+                    Level::Warn => GuestLevel::Warn,
+                    Level::Error => GuestLevel::Error,
+                };
+                self.diagnostics.log(level, GuestStream::Log, &message);
+            }
+        }
+    };
 }
 
-impl v0_1::types::Host for HostState {}
-
-impl v0_1::host::Host for HostState {
-    fn log(&mut self, level: v0_1::types::Level, message: String) {
-        use v0_1::types::Level;
-        let level = match level {
-            Level::Trace => GuestLevel::Trace,
-            Level::Debug => GuestLevel::Debug,
-            Level::Info => GuestLevel::Info,
-            Level::Warn => GuestLevel::Warn,
-            Level::Error => GuestLevel::Error,
-        };
-        self.diagnostics.log(level, GuestStream::Log, &message);
-    }
-}
+host_interface!(v0_2);
+host_interface!(v0_1);
 
 /// Memory, table and instance caps of one guest instance. Unlike wasmtime's
 /// `StoreLimits` it remembers that the memory cap was hit, so the host can
