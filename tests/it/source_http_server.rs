@@ -392,3 +392,59 @@ fn sinkbox_run_serves_its_sources_until_a_signal_and_drains_them() {
     assert_eq!(status.code(), Some(0), "{text}");
     assert!(text.contains("serving 1 source(s)"), "{text}");
 }
+
+#[test]
+fn a_full_pipeline_answers_503_at_once_and_takes_nothing_of_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (recorder, gate) = (Recorder::default(), Gate::closed());
+    let p = crate::support::pipeline_of(
+        dir.path(),
+        10_000,
+        vec![SinkSpec::new("slow", RecordingSink::gated(&recorder, &gate)).queue_capacity(1)],
+    )
+    .unwrap();
+    let mut received = options();
+    received.ack = AckMode::Received;
+    let source = HttpServerSource::start("in", p.clone(), received).unwrap();
+    // The worker holds the first batch in the gate; the second fills the
+    // queue.
+    assert_eq!(post(&source, &[], "{\"i\":1}\n").0, 200);
+    crate::support::wait_until("the sink to hold the first batch", || gate.entered() == 1);
+    assert_eq!(post(&source, &[], "{\"i\":2}\n").0, 200);
+    let started = Instant::now();
+    let client = reqwest::blocking::Client::new();
+    let response = client
+        .post(format!("http://{}/", source.local_addr()))
+        .body("{\"i\":3}\n")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().unwrap()).unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("queue of sink `slow` is full"),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered at once"
+    );
+    gate.open();
+    source.stop();
+    p.shutdown();
+    let kept: Vec<String> = recorder.records.lock().unwrap().clone();
+    assert_eq!(
+        kept,
+        ["{\"i\":1}", "{\"i\":2}"],
+        "the refused request left nothing behind"
+    );
+}

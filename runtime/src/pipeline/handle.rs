@@ -139,6 +139,30 @@ impl Pipeline {
         I: IntoIterator<Item = R>,
         R: AsRef<[u8]>,
     {
+        self.emit_with_acknowledgement(records, true)
+    }
+
+    /// As [`Pipeline::emit_acknowledged`], but never waits for room: when a
+    /// sink's `block` queue is full, nothing is emitted and the answer is
+    /// [`EmitError::Full`], so a source can tell its client to come back
+    /// (an HTTP 503 with `Retry-After`) instead of holding it.
+    pub fn try_emit_acknowledged<I, R>(&self, records: I) -> Result<Acknowledgement, EmitError>
+    where
+        I: IntoIterator<Item = R>,
+        R: AsRef<[u8]>,
+    {
+        self.emit_with_acknowledgement(records, false)
+    }
+
+    fn emit_with_acknowledgement<I, R>(
+        &self,
+        records: I,
+        may_wait: bool,
+    ) -> Result<Acknowledgement, EmitError>
+    where
+        I: IntoIterator<Item = R>,
+        R: AsRef<[u8]>,
+    {
         let mut buf = Vec::new();
         let mut ends = Vec::new();
         for record in records {
@@ -152,6 +176,13 @@ impl Pipeline {
             let mut turn = self.inner.dispatch.lock();
             if self.inner.closed.load(Ordering::Acquire) {
                 return Err(EmitError::Closed);
+            }
+            // Checked under the dispatch turn: only the worker can change
+            // a queue from full to not full meanwhile, never the reverse.
+            if !may_wait
+                && let Some(full) = self.inner.lanes.load().iter().find(|l| l.would_block())
+            {
+                return Err(EmitError::Full(full.name().to_owned()));
             }
             let first = *turn;
             *turn += u64::from(count);

@@ -265,6 +265,11 @@ impl SinkLane {
         self.shared.queue.is_full()
     }
 
+    /// Whether a batch pushed now would wait for room.
+    pub fn would_block(&self) -> bool {
+        self.shared.queue.would_block()
+    }
+
     /// Whether the worker has ended (the lane was stopped).
     pub fn is_stopped(&self) -> bool {
         let spooled = self

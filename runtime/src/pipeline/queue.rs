@@ -203,6 +203,12 @@ impl SinkQueue {
         state.batches >= state.capacity
     }
 
+    /// Whether a batch pushed now would wait for room (full, under `block`).
+    pub fn would_block(&self) -> bool {
+        let state = self.state.lock().unwrap();
+        state.batches >= state.capacity && state.policy == OverflowPolicy::Block
+    }
+
     /// Waits up to `timeout` for the next item.
     pub fn pop(&self, timeout: Duration) -> Option<QueueItem> {
         let state = self.state.lock().unwrap();

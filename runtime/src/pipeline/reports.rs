@@ -34,6 +34,10 @@ pub enum EmitError {
     /// Bytes given to [`Pipeline::emit_json`] are not one JSON value.
     #[error("not a single JSON value: {0}")]
     InvalidJson(serde_json::Error),
+    /// [`Pipeline::try_emit_acknowledged`]: a sink's `block` queue is
+    /// full, so the records would have to wait; nothing was emitted.
+    #[error("the queue of sink `{0}` is full; try again shortly")]
+    Full(String),
 }
 
 /// The result of [`Pipeline::flush`].
