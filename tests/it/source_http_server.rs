@@ -361,17 +361,27 @@ fn sinkbox_run_serves_its_sources_until_a_signal_and_drains_them() {
             out.display()
         ),
     );
-    let mut child = crate::support::spawn_sinkbox_run(&["--config".as_ref(), config.as_os_str()]);
+    let mut child = crate::support::spawn_sinkbox_run(&[
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--metrics-addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ]);
     let (stderr, reader) = crate::support::collect_stderr(&mut child);
-    let mut url = String::new();
-    crate::support::wait_until("the source to listen", || {
+    let (mut url, mut metrics) = (String::new(), String::new());
+    crate::support::wait_until("the source and /metrics to listen", || {
         let text = stderr.lock().unwrap();
-        match text.split("(http_server) listening on ").nth(1) {
-            Some(rest) => {
-                url = rest.lines().next().unwrap().to_owned();
+        let after = |mark: &str| {
+            text.split(mark)
+                .nth(1)
+                .map(|rest| rest.lines().next().unwrap().to_owned())
+        };
+        match (after("(http_server) listening on "), after("metrics at ")) {
+            (Some(source), Some(endpoint)) => {
+                (url, metrics) = (source, endpoint);
                 true
             }
-            None => false,
+            _ => false,
         }
     });
     assert!(url.ends_with("/ingest"), "{url}");
@@ -383,6 +393,14 @@ fn sinkbox_run_serves_its_sources_until_a_signal_and_drains_them() {
     assert_eq!(response.status().as_u16(), 200);
     // Acknowledged means delivered: the file has them before any signal.
     assert_eq!(crate::support::read_lines(&out).len(), 2);
+    let scraped = reqwest::blocking::get(&metrics).unwrap().text().unwrap();
+    for line in [
+        "sinkbox_source_requests_total{source=\"edge\"} 1",
+        "sinkbox_source_records_total{source=\"edge\"} 2",
+        "sinkbox_source_responses_total{source=\"edge\",answer=\"accepted\"} 1",
+    ] {
+        assert!(scraped.contains(line), "{line} in:\n{scraped}");
+    }
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }

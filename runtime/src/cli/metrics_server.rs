@@ -14,6 +14,9 @@ pub struct MetricsServer {
     thread: Option<JoinHandle<()>>,
 }
 
+/// The sources' counters as Prometheus text (empty without sources).
+pub type SourceMetrics = Box<dyn Fn() -> String + Send + 'static>;
+
 impl MetricsServer {
     /// Serves `pipeline`'s metrics, and `input`'s counters when given, on
     /// `addr` (such as `127.0.0.1:9598`; port 0 picks one), and says where
@@ -22,6 +25,7 @@ impl MetricsServer {
         addr: &str,
         pipeline: Pipeline,
         input: Option<Arc<InputCounters>>,
+        sources: SourceMetrics,
     ) -> anyhow::Result<Self> {
         let server = Arc::new(
             tiny_http::Server::http(addr)
@@ -43,6 +47,7 @@ impl MetricsServer {
                             if let Some(input) = &input {
                                 text.push_str(&input.prometheus_text());
                             }
+                            text.push_str(&sources());
                             tiny_http::Response::from_string(text).with_header(
                                 tiny_http::Header::from_bytes(
                                     &b"Content-Type"[..],

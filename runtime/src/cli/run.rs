@@ -108,11 +108,14 @@ pub fn run(
         shutdown_timeout,
         (counted.clone(), format),
     )?;
+    // The configuration's sources serve until a signal ends the run.
+    let running_sources = start_sources(&config, &pipeline)?;
     let _metrics = match metrics_addr {
         Some(addr) => Some(super::metrics_server::MetricsServer::start(
             addr,
             pipeline.clone(),
             Some(counted.clone()),
+            source_metrics(&running_sources),
         )?),
         None => None,
     };
@@ -135,8 +138,6 @@ pub fn run(
         None
     };
 
-    // The configuration's sources serve until a signal ends the run.
-    let _sources = start_sources(&config, &pipeline)?;
     let input = match input {
         Some(input) => input,
         None if !config.sources.is_empty() => {
@@ -376,6 +377,26 @@ fn start_sources(
         }
     }
     Ok(running)
+}
+
+/// What `/metrics` adds for `sources`: each one's counters, read live.
+fn source_metrics(
+    sources: &[sinkbox::sources::http_server::HttpServerSource],
+) -> super::metrics_server::SourceMetrics {
+    let readers: Vec<(String, Box<dyn Fn() -> _ + Send + Sync>)> = sources
+        .iter()
+        .map(|source| {
+            let read: Box<dyn Fn() -> _ + Send + Sync> = Box::new(source.stats_reader());
+            (source.name().to_owned(), read)
+        })
+        .collect();
+    Box::new(move || {
+        let stats: Vec<_> = readers
+            .iter()
+            .map(|(name, read)| (name.clone(), read()))
+            .collect();
+        sinkbox::sources::http_server::metrics::prometheus_text(&stats)
+    })
 }
 
 /// Reloads the configuration (SIGHUP); a bad one is refused and logged.

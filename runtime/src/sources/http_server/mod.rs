@@ -4,6 +4,7 @@
 //! acknowledgements), or, with `ack = "received"`, once they are queued.
 
 pub mod config;
+pub mod metrics;
 mod options;
 mod request_body;
 mod server;

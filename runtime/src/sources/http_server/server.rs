@@ -123,9 +123,27 @@ impl HttpServerSource {
         self.address
     }
 
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
     /// Its counters.
     pub fn stats(&self) -> HttpServerStats {
-        let c = &self.shared.counters;
+        self.shared.stats()
+    }
+
+    /// Reads its counters from another thread (a metrics endpoint), for as
+    /// long as the reader lives.
+    pub fn stats_reader(&self) -> impl Fn() -> HttpServerStats + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || shared.stats()
+    }
+}
+
+impl Shared {
+    fn stats(&self) -> HttpServerStats {
+        let c = &self.counters;
         let n = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         HttpServerStats {
             requests: n(&c.requests),
@@ -137,7 +155,9 @@ impl HttpServerSource {
             unavailable: n(&c.unavailable),
         }
     }
+}
 
+impl HttpServerSource {
     /// Stops listening, lets requests in flight finish (up to 5 s), and
     /// returns once the server is gone.
     pub fn stop(mut self) {
