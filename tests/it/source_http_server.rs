@@ -409,6 +409,11 @@ fn sinkbox_run_serves_its_sources_until_a_signal_and_drains_them() {
     let text = stderr.lock().unwrap().clone();
     assert_eq!(status.code(), Some(0), "{text}");
     assert!(text.contains("serving 1 source(s)"), "{text}");
+    assert!(
+        text.contains("source edge: 1 request(s), 2 record(s) taken; answered 1 accepted"),
+        "{text}"
+    );
+    assert!(!text.contains("event(s) from"), "no stdin was read: {text}");
 }
 
 #[test]

@@ -100,6 +100,9 @@ pub fn run(
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
+    // The configuration's sources serve until a signal ends the run.
+    let running_sources = start_sources(&config, &pipeline)?;
+    let serving_only = input.is_none() && !running_sources.is_empty();
     spawn_signal_handler(
         pipeline.clone(),
         started,
@@ -107,9 +110,8 @@ pub fn run(
         progress.clone(),
         shutdown_timeout,
         (counted.clone(), format),
+        (source_summary(&running_sources), serving_only),
     )?;
-    // The configuration's sources serve until a signal ends the run.
-    let running_sources = start_sources(&config, &pipeline)?;
     let _metrics = match metrics_addr {
         Some(addr) => Some(super::metrics_server::MetricsServer::start(
             addr,
@@ -303,7 +305,10 @@ fn spawn_signal_handler(
     progress: Option<indicatif::ProgressBar>,
     timeout: Duration,
     input: (std::sync::Arc<InputCounters>, InputFormat),
+    served: (SourceSummary, bool),
 ) -> anyhow::Result<()> {
+    let (source_summary, serving_only) = served;
+    let source_summary = std::sync::Arc::new(source_summary);
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
@@ -329,6 +334,7 @@ fn spawn_signal_handler(
                 let pipeline = pipeline.clone();
                 let progress = progress.clone();
                 let input = input.clone();
+                let source_summary = source_summary.clone();
                 std::thread::spawn(move || {
                     // Also brings forward the deadline of a drain already
                     // under way at the input's end; whoever claims the end
@@ -341,7 +347,10 @@ fn spawn_signal_handler(
                         bar.finish_and_clear();
                     }
                     let mut end = RunEnd::new(&report, started.elapsed(), timeout);
-                    end.text.push_str(&input_summary(&input.0, input.1));
+                    end.text.push_str(&source_summary());
+                    if !serving_only {
+                        end.text.push_str(&input_summary(&input.0, input.1));
+                    }
                     end.print();
                     std::process::exit(i32::from(end.status));
                 });
@@ -379,17 +388,47 @@ fn start_sources(
     Ok(running)
 }
 
-/// What `/metrics` adds for `sources`: each one's counters, read live.
-fn source_metrics(
-    sources: &[sinkbox::sources::http_server::HttpServerSource],
-) -> super::metrics_server::SourceMetrics {
-    let readers: Vec<(String, Box<dyn Fn() -> _ + Send + Sync>)> = sources
+/// Each source's name with a reader of its counters.
+type StatsReaders = Vec<(
+    String,
+    Box<dyn Fn() -> sinkbox::sources::http_server::HttpServerStats + Send + Sync>,
+)>;
+
+fn stats_readers(sources: &[sinkbox::sources::http_server::HttpServerSource]) -> StatsReaders {
+    sources
         .iter()
         .map(|source| {
             let read: Box<dyn Fn() -> _ + Send + Sync> = Box::new(source.stats_reader());
             (source.name().to_owned(), read)
         })
-        .collect();
+        .collect()
+}
+
+/// The run summary's lines for the sources (none without sources).
+type SourceSummary = Box<dyn Fn() -> String + Send + Sync>;
+
+/// One line per source for the run summary, its counters read live.
+fn source_summary(sources: &[sinkbox::sources::http_server::HttpServerSource]) -> SourceSummary {
+    let readers = stats_readers(sources);
+    Box::new(move || {
+        readers
+            .iter()
+            .map(|(name, read)| {
+                let s = read();
+                format!(
+                    "source {name}: {} request(s), {} record(s) taken; answered {} accepted, {} bad, {} unauthorized, {} unavailable\n",
+                    s.requests, s.records, s.accepted, s.bad_requests, s.unauthorized, s.unavailable
+                )
+            })
+            .collect()
+    })
+}
+
+/// What `/metrics` adds for `sources`: each one's counters, read live.
+fn source_metrics(
+    sources: &[sinkbox::sources::http_server::HttpServerSource],
+) -> super::metrics_server::SourceMetrics {
+    let readers = stats_readers(sources);
     Box::new(move || {
         let stats: Vec<_> = readers
             .iter()

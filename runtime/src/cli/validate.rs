@@ -27,7 +27,29 @@ pub fn validate(sources: &ConfigArgs) -> anyhow::Result<ExitCode> {
         .config
         .as_ref()
         .map_or_else(|| "configuration".to_owned(), |p| p.display().to_string());
-    println!("{origin}: ok, {} sink(s)", config.sinks.len());
+    if config.sources.is_empty() {
+        println!("{origin}: ok, {} sink(s)", config.sinks.len());
+    } else {
+        println!(
+            "{origin}: ok, {} source(s), {} sink(s)",
+            config.sources.len(),
+            config.sinks.len()
+        );
+        for source in &config.sources {
+            match &source.kind {
+                sinkbox::config::SourceKind::HttpServer(options) => println!(
+                    "  {} (http_server source, http://{}{}, ack {})",
+                    source.name,
+                    options.address,
+                    options.path,
+                    match options.ack {
+                        sinkbox::sources::http_server::AckMode::Delivered => "delivered",
+                        sinkbox::sources::http_server::AckMode::Received => "received",
+                    }
+                ),
+            }
+        }
+    }
     for root in config.roots() {
         print_tree(&config, &root.name, 1);
     }

@@ -109,7 +109,7 @@ impl HttpServerSource {
             .name(format!("source-{name}"))
             .spawn(move || runtime.block_on(serve(listener, serving, stopped)))
             .map_err(|e| format!("source `{name}`: cannot start its thread: {e}"))?;
-        tracing::info!(source = name, "http_server listening on {address}");
+        tracing::debug!(source = name, "http_server listening on {address}");
         Ok(Self {
             address,
             shared,
