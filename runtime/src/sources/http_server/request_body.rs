@@ -216,6 +216,52 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends, decoding answers records or a reason,
+        /// never panics, and never returns more than the limits allow.
+        #[test]
+        fn any_bytes_decode_to_bounded_records_or_a_reason(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            encoding in proptest::sample::select(vec![None, Some("gzip"), Some("zstd"), Some("identity"), Some("br")]),
+            json in proptest::prelude::any::<bool>(),
+        ) {
+            let content_type = json.then_some("application/json");
+            match decompress(encoding, &body, 4096) {
+                Ok(decoded) => {
+                    proptest::prop_assert!(decoded.len() <= 4096);
+                    if let Ok(found) = records(content_type, &decoded, 8) {
+                        proptest::prop_assert!(found.len() <= 8);
+                        for record in found {
+                            proptest::prop_assert!(std::str::from_utf8(record).is_ok());
+                            proptest::prop_assert!(depth(record) <= MAX_DEPTH);
+                        }
+                    }
+                }
+                Err(err) => proptest::prop_assert!(err.to_string().len() < 1024),
+            }
+        }
+
+        /// Records built of nested arrays and objects, valid or cut short,
+        /// are taken or refused whole, the first bad one named.
+        #[test]
+        fn json_shaped_bodies_are_taken_or_refused_whole(
+            lines in proptest::collection::vec("[\\[\\]{}\":,a-c0-9 ]{0,40}", 1..6),
+        ) {
+            let body = lines.join("\n");
+            match records(None, body.as_bytes(), 100) {
+                Ok(found) => {
+                    for record in found {
+                        proptest::prop_assert!(serde_json::from_slice::<serde::de::IgnoredAny>(record).is_ok());
+                    }
+                }
+                Err(BodyError::BadRecord { line, .. }) => {
+                    proptest::prop_assert!(line >= 1 && line <= lines.len());
+                }
+                Err(other) => proptest::prop_assert!(false, "{other}"),
+            }
+        }
+    }
+
     #[test]
     fn a_gzip_bomb_stops_at_the_limit() {
         use std::io::Write;
