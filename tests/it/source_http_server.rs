@@ -81,17 +81,7 @@ fn ndjson_an_array_one_object_gzip_and_zstd_all_arrive() {
     assert_eq!((stats.requests, stats.accepted, stats.records), (5, 5, 7));
     source.stop();
     p.shutdown();
-    let numbers: Vec<u64> = recorder
-        .records
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            serde_json::from_str::<serde_json::Value>(r).unwrap()["i"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let numbers = crate::support::numbers(&recorder.records.lock().unwrap());
     assert_eq!(numbers, (0..7).collect::<Vec<_>>(), "each once, in order");
 }
 

@@ -320,7 +320,8 @@ async fn answer(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
         let records = records(content_type.as_deref(), &decoded, max_records)?;
         let count = records.len();
         let ack = pipeline
-            .try_emit_acknowledged(records)
+            // `records` checked every record already.
+            .try_emit_checked_acknowledged(records)
             .map_err(|e| Emit::Refused(e.to_string()))?;
         Ok::<_, Emit>((count, ack))
     });
