@@ -6,7 +6,9 @@
 //! record read for its `level` label and `ts` timestamp). The `loki` sink
 //! is also set against its own plain loop: one that builds the same
 //! snappy protobuf push from labels and times extracted beforehand (what
-//! the sink costs beyond the protocol itself). Rounds are interleaved and
+//! the sink costs beyond the protocol itself), and the `otlp` sink
+//! (protobuf) against a plain loop that builds the same export request
+//! from time, severity, body and attributes extracted beforehand. Rounds are interleaved and
 //! the median of 3 reported, so every side sees the same machine noise.
 //! Results go to `target/bench/http_sinks.json`.
 
@@ -17,8 +19,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use sinkbox::sinks::{
-    BatchFormat, Compression, HttpOptions, HttpSink, HttpSinkOptions, LineSizeAction, LokiEncoding,
-    LokiSink, LokiSinkOptions, OutOfOrderAction,
+    BatchFormat, Compression, HttpOptions, HttpSink, HttpSinkOptions, LineSizeAction, LogMapping,
+    LokiEncoding, LokiSink, LokiSinkOptions, OtlpEncoding, OtlpSink, OtlpSinkOptions,
+    OutOfOrderAction,
 };
 use sinkbox::{Batch, Sink, WriteOutcome};
 use support::{cpu_time, loopback_receiver, median};
@@ -56,6 +59,120 @@ mod logproto {
         #[prost(int32, tag = "2")]
         pub nanos: i32,
     }
+}
+
+/// The OTLP logs messages a log exporter sends, written here from the
+/// published `opentelemetry-proto` (the sink's own types are private).
+mod otlp_proto {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ExportLogsServiceRequest {
+        #[prost(message, repeated, tag = "1")]
+        pub resource_logs: Vec<ResourceLogs>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ResourceLogs {
+        #[prost(message, optional, tag = "1")]
+        pub resource: Option<Resource>,
+        #[prost(message, repeated, tag = "2")]
+        pub scope_logs: Vec<ScopeLogs>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Resource {
+        #[prost(message, repeated, tag = "1")]
+        pub attributes: Vec<KeyValue>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ScopeLogs {
+        #[prost(message, repeated, tag = "2")]
+        pub log_records: Vec<LogRecord>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct LogRecord {
+        #[prost(fixed64, tag = "1")]
+        pub time_unix_nano: u64,
+        #[prost(fixed64, tag = "11")]
+        pub observed_time_unix_nano: u64,
+        #[prost(int32, tag = "2")]
+        pub severity_number: i32,
+        #[prost(string, tag = "3")]
+        pub severity_text: String,
+        #[prost(message, optional, tag = "5")]
+        pub body: Option<AnyValue>,
+        #[prost(message, repeated, tag = "6")]
+        pub attributes: Vec<KeyValue>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AnyValue {
+        #[prost(string, optional, tag = "1")]
+        pub string_value: Option<String>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct KeyValue {
+        #[prost(string, tag = "1")]
+        pub key: String,
+        #[prost(message, optional, tag = "2")]
+        pub value: Option<AnyValue>,
+    }
+}
+
+/// One record's OTLP slots, extracted beforehand for the plain loop.
+struct OtlpFields {
+    time: u64,
+    severity: &'static str,
+    body: &'static str,
+    attributes: Vec<(&'static str, String)>,
+}
+
+/// The plain OTLP loop: builds the export request from `fields`, encodes
+/// it and posts it.
+fn plain_otlp_export(
+    client: &reqwest::blocking::Client,
+    url: &reqwest::Url,
+    fields: &[OtlpFields],
+) {
+    use otlp_proto::*;
+    use prost::Message;
+    let text = |s: &str| {
+        Some(AnyValue {
+            string_value: Some(s.to_owned()),
+        })
+    };
+    let log_records = fields
+        .iter()
+        .map(|record| LogRecord {
+            time_unix_nano: record.time,
+            observed_time_unix_nano: record.time,
+            severity_number: 9,
+            severity_text: record.severity.to_owned(),
+            body: text(record.body),
+            attributes: record
+                .attributes
+                .iter()
+                .map(|(key, value)| KeyValue {
+                    key: (*key).to_owned(),
+                    value: text(value),
+                })
+                .collect(),
+        })
+        .collect();
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: text("bench"),
+                }],
+            }),
+            scope_logs: vec![ScopeLogs { log_records }],
+        }],
+    };
+    let response = client
+        .post(url.clone())
+        .header("Content-Type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .unwrap();
+    assert!(response.status().is_success());
 }
 
 /// The plain Loki loop: `labels` and `times` were extracted from the
@@ -163,6 +280,23 @@ fn main() {
         sink.start().unwrap();
         sink
     };
+    let mut otlp_sink = {
+        let mut http = HttpOptions::new(url.clone());
+        http.healthcheck = false;
+        http.max_events = BATCH as u32;
+        let mut sink = OtlpSink::new(OtlpSinkOptions {
+            http,
+            encoding: OtlpEncoding::Protobuf,
+            resource: vec![("service.name".into(), "bench".into())],
+            mapping: LogMapping {
+                timestamp_field: "ts".into(),
+                body_field: "msg".into(),
+                ..LogMapping::default()
+            },
+        });
+        sink.start().unwrap();
+        sink
+    };
     let mut plain_sink = sink(Compression::None);
     let mut gzip_sink = sink(Compression::Gzip);
     let mut loki_protobuf = loki(LokiEncoding::Protobuf);
@@ -174,7 +308,24 @@ fn main() {
     // already extracted (all records here are `info` at one time).
     let labels = vec![r#"{job="bench", level="info"}"#; BATCH];
     let times = vec![1_795_860_000_000_000_000u64; BATCH];
+    // What the plain OTLP loop is handed: every record's slots (the ids
+    // vary per batch in the records; the same length here).
+    let otlp_fields: Vec<OtlpFields> = (0..BATCH)
+        .map(|i| OtlpFields {
+            time: 1_795_860_000_000_000_000,
+            severity: "info",
+            body: "request served",
+            attributes: vec![("route", "/api/items".into()), ("id", format!("{i:08}"))],
+        })
+        .collect();
+    let (mut otlp, mut otlp_plain) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
+        otlp_plain.push(measure(|_batch| {
+            plain_otlp_export(&client, &url, &otlp_fields)
+        }));
+        otlp.push(measure(|batch| {
+            assert_eq!(otlp_sink.write(batch), WriteOutcome::Accepted)
+        }));
         loki_plain.push(measure(|batch| {
             plain_loki_push(&client, &url, batch, &labels, &times)
         }));
@@ -233,6 +384,19 @@ fn main() {
             rate / loki_plain.0
         );
     }
+    let (otlp, otlp_plain) = (median(otlp), median(otlp_plain));
+    println!(
+        "\nthe otlp sink against a plain loop exporting the same log records from slots extracted beforehand"
+    );
+    for (name, (rate, cpu)) in [
+        ("plain otlp export loop", otlp_plain),
+        ("otlp sink, protobuf", otlp),
+    ] {
+        println!(
+            "{name:<28} {rate:>12.0} {cpu:>14.3} {:>10.2}",
+            rate / otlp_plain.0
+        );
+    }
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out).unwrap();
     let json = serde_json::json!({
@@ -244,6 +408,9 @@ fn main() {
         "loki_sink_json": {"records_per_s": loki_js.0, "cpu_us_per_record": loki_js.1, "ratio": loki_js.0 / reference.0},
         "loki_plain_push": {"records_per_s": loki_plain.0, "cpu_us_per_record": loki_plain.1},
         "loki_sink_over_plain_push": loki_pb.0 / loki_plain.0,
+        "otlp_plain_export": {"records_per_s": otlp_plain.0, "cpu_us_per_record": otlp_plain.1},
+        "otlp_sink_protobuf": {"records_per_s": otlp.0, "cpu_us_per_record": otlp.1},
+        "otlp_sink_over_plain_export": otlp.0 / otlp_plain.0,
     });
     std::fs::write(
         out.join("http_sinks.json"),

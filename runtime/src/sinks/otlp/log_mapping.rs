@@ -1,10 +1,13 @@
 //! How a record becomes an OTLP `LogRecord`: which fields fill the time,
 //! severity, body and trace context, and the rest as attributes.
 
-use serde_json::Value;
+use std::fmt;
 
-use super::proto::{AnyValue, ArrayValue, KeyValue, KeyValueList, LogRecord, any_value};
-use crate::sinks::util::record_time::unix_nanos;
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::any_value_json::{AnyValueSeed, FieldName, UniqueKeyValues, key_values};
+use super::proto::{AnyValue, KeyValue, KeyValueList, LogRecord, any_value};
+use crate::sinks::util::record_time::{nanos_from_number, nanos_from_text};
 
 /// The fields a record's OTLP slots come from.
 #[derive(Clone, Debug)]
@@ -35,48 +38,223 @@ impl Default for LogMapping {
 }
 
 impl LogMapping {
-    /// The log record for one record, observed at `observed` (ns).
-    pub(crate) fn log_record(&self, record: Value, observed: u64) -> LogRecord {
+    /// The log record for one raw JSON record, observed at `observed`
+    /// (ns), read in one pass straight into OTLP values (no
+    /// `serde_json::Value` in between; the mapped fields' names are not
+    /// even copied). Bytes that are not JSON give an empty body.
+    pub(crate) fn log_record(&self, raw: &[u8], observed: u64) -> LogRecord {
+        let empty = || LogRecord {
+            observed_time_unix_nano: observed,
+            body: Some(AnyValue { value: None }),
+            ..LogRecord::default()
+        };
+        let is_object = raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        let mut reader = serde_json::Deserializer::from_slice(raw);
+        if !is_object {
+            return match AnyValueSeed.deserialize(&mut reader) {
+                Ok(body) if reader.end().is_ok() => LogRecord {
+                    observed_time_unix_nano: observed,
+                    body: Some(body),
+                    ..LogRecord::default()
+                },
+                _ => empty(),
+            };
+        }
+        let seed = RecordSeed {
+            mapping: self,
+            observed,
+        };
+        match reader.deserialize_map(seed) {
+            Ok(Some(log)) if reader.end().is_ok() => log,
+            // A mapped field named twice: which value counts is settled
+            // over the whole object.
+            Ok(None) => self.log_record_of_repeated_fields(raw, observed),
+            _ => empty(),
+        }
+    }
+
+    /// The slots in the order they claim a field, each with what it takes.
+    fn slots(&self) -> [(&str, Slot); 5] {
+        [
+            (&self.timestamp_field, Slot::Time),
+            (&self.severity_field, Slot::Severity),
+            (&self.trace_id_field, Slot::TraceId),
+            (&self.span_id_field, Slot::SpanId),
+            (&self.body_field, Slot::Body),
+        ]
+    }
+
+    /// The same mapping for a record that names a mapped field more than
+    /// once: the object is read whole first (a repeated key keeps its
+    /// first place and last value, as a parsed object would), then each
+    /// slot takes its field.
+    fn log_record_of_repeated_fields(&self, raw: &[u8], observed: u64) -> LogRecord {
         let mut log = LogRecord {
             observed_time_unix_nano: observed,
             ..LogRecord::default()
         };
-        let Value::Object(mut fields) = record else {
-            log.body = Some(any_value(record));
-            return log;
+        let mut fields = match serde_json::from_slice::<KeyValues>(raw) {
+            Ok(KeyValues(fields)) => fields,
+            Err(_) => {
+                log.body = Some(AnyValue { value: None });
+                return log;
+            }
         };
-        if let Some(at) = fields.get(&self.timestamp_field).and_then(unix_nanos) {
-            fields.shift_remove(&self.timestamp_field);
-            log.time_unix_nano = at;
-        }
-        match fields.get(&self.severity_field) {
-            Some(Value::String(text)) => {
-                log.severity_number = severity_number(text);
-                log.severity_text = text.clone();
-                fields.shift_remove(&self.severity_field);
+        for (name, slot) in self.slots() {
+            if let Some(at) = fields.iter().position(|kv| kv.key == name) {
+                let value = fields[at].value.take().unwrap_or_default();
+                match slot.fill(&mut log, value) {
+                    None => {
+                        fields.remove(at);
+                    }
+                    Some(refused) => fields[at].value = Some(refused),
+                }
             }
-            Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=24).contains(&n)) => {
-                log.severity_number = n.as_u64().unwrap_or(0) as i32;
-                fields.shift_remove(&self.severity_field);
-            }
-            _ => {}
         }
-        if let Some(id) = hex_id(fields.get(&self.trace_id_field), 16) {
-            log.trace_id = id;
-            fields.shift_remove(&self.trace_id_field);
-        }
-        if let Some(id) = hex_id(fields.get(&self.span_id_field), 8) {
-            log.span_id = id;
-            fields.shift_remove(&self.span_id_field);
-        }
-        match fields.shift_remove(&self.body_field) {
-            Some(body) => {
-                log.body = Some(any_value(body));
-                log.attributes = key_values(fields);
-            }
-            None => log.body = Some(any_value(Value::Object(fields))),
+        if log.body.is_none() {
+            log.body = Some(kvlist(std::mem::take(&mut fields)));
+        } else {
+            log.attributes = fields;
         }
         log
+    }
+}
+
+/// An OTLP slot a record field can fill.
+#[derive(Clone, Copy)]
+enum Slot {
+    Time,
+    Severity,
+    TraceId,
+    SpanId,
+    Body,
+}
+
+impl Slot {
+    /// Fills this slot of `log` from `value`; the value back when it does
+    /// not fit (it then stays an attribute).
+    fn fill(self, log: &mut LogRecord, value: AnyValue) -> Option<AnyValue> {
+        match self {
+            Slot::Time => match timestamp_nanos(&value) {
+                Some(at) => log.time_unix_nano = at,
+                None => return Some(value),
+            },
+            Slot::Severity => match severity(value) {
+                Ok((number, text)) => (log.severity_number, log.severity_text) = (number, text),
+                Err(value) => return Some(value),
+            },
+            Slot::TraceId => match hex_id(&value, 16) {
+                Some(id) => log.trace_id = id,
+                None => return Some(value),
+            },
+            Slot::SpanId => match hex_id(&value, 8) {
+                Some(id) => log.span_id = id,
+                None => return Some(value),
+            },
+            Slot::Body => log.body = Some(value),
+        }
+        None
+    }
+}
+
+fn kvlist(values: Vec<KeyValue>) -> AnyValue {
+    AnyValue {
+        value: Some(any_value::Value::KvlistValue(KeyValueList { values })),
+    }
+}
+
+/// A JSON object read as unique key-values.
+struct KeyValues(Vec<KeyValue>);
+
+impl<'de> Deserialize<'de> for KeyValues {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = KeyValues;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KeyValues, A::Error> {
+                key_values(map).map(KeyValues)
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+/// Reads a record object into a log record as it goes: a mapped field
+/// fills its slot on sight and only the other fields become attributes.
+/// `None` when a mapped field's name comes twice.
+struct RecordSeed<'a> {
+    mapping: &'a LogMapping,
+    observed: u64,
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = Option<LogRecord>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<LogRecord>, A::Error> {
+        let mut log = LogRecord {
+            observed_time_unix_nano: self.observed,
+            ..LogRecord::default()
+        };
+        let slots = self.mapping.slots();
+        let mut rest = UniqueKeyValues::with_capacity(8);
+        let mut seen = [false; 5];
+        while let Some(key) = map.next_key_seed(FieldName)? {
+            let mut value = Some(map.next_value_seed(AnyValueSeed)?);
+            for (at, (name, slot)) in slots.iter().enumerate() {
+                if *name != key.as_ref() {
+                    continue;
+                }
+                if std::mem::replace(&mut seen[at], true) {
+                    // The rest is read (and let go) so the reader ends
+                    // where the object does.
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    return Ok(None);
+                }
+                // A refused value may fit the next slot of that name, and
+                // is an attribute if none takes it.
+                value = value.and_then(|value| slot.fill(&mut log, value));
+            }
+            if let Some(value) = value {
+                rest.insert(key.into_owned(), value);
+            }
+        }
+        let rest = rest.into_vec();
+        if log.body.is_none() {
+            log.body = Some(kvlist(rest));
+        } else {
+            log.attributes = rest;
+        }
+        Ok(Some(log))
+    }
+}
+
+/// A time as `record_time::unix_nanos` reads one: RFC 3339 text or a
+/// number of seconds to nanoseconds since the epoch.
+fn timestamp_nanos(value: &AnyValue) -> Option<u64> {
+    match value.value.as_ref()? {
+        any_value::Value::StringValue(text) => nanos_from_text(text),
+        any_value::Value::IntValue(n) => nanos_from_number(*n as f64, u64::try_from(*n).ok()),
+        any_value::Value::DoubleValue(n) => nanos_from_number(*n, None),
+        _ => None,
+    }
+}
+
+/// A level name (with its number) or a severity number 1–24; the value
+/// back for anything else.
+fn severity(value: AnyValue) -> Result<(i32, String), AnyValue> {
+    match value.value {
+        Some(any_value::Value::StringValue(text)) => Ok((severity_number(&text), text)),
+        Some(any_value::Value::IntValue(n)) if (1..=24).contains(&n) => {
+            Ok((n as i32, String::new()))
+        }
+        other => Err(AnyValue { value: other }),
     }
 }
 
@@ -97,48 +275,219 @@ pub(crate) fn severity_number(level: &str) -> i32 {
     }
 }
 
-/// Exactly `bytes` bytes from hex text, or `None` (the field is then left
-/// as an attribute).
-fn hex_id(value: Option<&Value>, bytes: usize) -> Option<Vec<u8>> {
-    let text = value?.as_str()?;
+/// Exactly `bytes` bytes from hex text, not all zero, or `None` (the
+/// field is then left as an attribute).
+fn hex_id(value: &AnyValue, bytes: usize) -> Option<Vec<u8>> {
+    let Some(any_value::Value::StringValue(text)) = &value.value else {
+        return None;
+    };
     let id = hex::decode(text).ok()?;
     (id.len() == bytes && id.iter().any(|b| *b != 0)).then_some(id)
-}
-
-pub(crate) fn any_value(value: Value) -> AnyValue {
-    use any_value::Value as V;
-    let value = match value {
-        Value::Null => None,
-        Value::Bool(b) => Some(V::BoolValue(b)),
-        Value::Number(n) => Some(match n.as_i64() {
-            Some(i) => V::IntValue(i),
-            None => V::DoubleValue(n.as_f64().unwrap_or(f64::NAN)),
-        }),
-        Value::String(s) => Some(V::StringValue(s)),
-        Value::Array(items) => Some(V::ArrayValue(ArrayValue {
-            values: items.into_iter().map(any_value).collect(),
-        })),
-        Value::Object(fields) => Some(V::KvlistValue(KeyValueList {
-            values: key_values(fields),
-        })),
-    };
-    AnyValue { value }
-}
-
-fn key_values(fields: serde_json::Map<String, Value>) -> Vec<KeyValue> {
-    fields
-        .into_iter()
-        .map(|(key, value)| KeyValue {
-            key,
-            value: Some(any_value(value)),
-        })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::sinks::util::record_time::unix_nanos;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn log_record(mapping: &LogMapping, record: Value, observed: u64) -> LogRecord {
+        mapping.log_record(&serde_json::to_vec(&record).unwrap(), observed)
+    }
+
+    /// The mapping as it was written over a parsed record: the oracle the
+    /// one-pass reader is held to.
+    fn parsed_log_record(mapping: &LogMapping, record: Value, observed: u64) -> LogRecord {
+        let mut log = LogRecord {
+            observed_time_unix_nano: observed,
+            ..LogRecord::default()
+        };
+        let Value::Object(mut fields) = record else {
+            log.body = Some(parsed_any_value(record));
+            return log;
+        };
+        if let Some(at) = fields.get(&mapping.timestamp_field).and_then(unix_nanos) {
+            fields.shift_remove(&mapping.timestamp_field);
+            log.time_unix_nano = at;
+        }
+        match fields.get(&mapping.severity_field) {
+            Some(Value::String(text)) => {
+                log.severity_number = severity_number(text);
+                log.severity_text = text.clone();
+                fields.shift_remove(&mapping.severity_field);
+            }
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=24).contains(&n)) => {
+                log.severity_number = n.as_u64().unwrap() as i32;
+                fields.shift_remove(&mapping.severity_field);
+            }
+            _ => {}
+        }
+        let id = |value: Option<&Value>, bytes| {
+            let id = hex::decode(value?.as_str()?).ok()?;
+            (id.len() == bytes && id.iter().any(|b| *b != 0)).then_some(id)
+        };
+        if let Some(id) = id(fields.get(&mapping.trace_id_field), 16) {
+            log.trace_id = id;
+            fields.shift_remove(&mapping.trace_id_field);
+        }
+        if let Some(id) = id(fields.get(&mapping.span_id_field), 8) {
+            log.span_id = id;
+            fields.shift_remove(&mapping.span_id_field);
+        }
+        match fields.shift_remove(&mapping.body_field) {
+            Some(body) => {
+                log.body = Some(parsed_any_value(body));
+                log.attributes = parsed_key_values(fields);
+            }
+            None => log.body = Some(parsed_any_value(Value::Object(fields))),
+        }
+        log
+    }
+
+    fn parsed_any_value(value: Value) -> AnyValue {
+        use any_value::Value as V;
+        let value = match value {
+            Value::Null => None,
+            Value::Bool(b) => Some(V::BoolValue(b)),
+            Value::Number(n) => Some(match n.as_i64() {
+                Some(i) => V::IntValue(i),
+                None => V::DoubleValue(n.as_f64().unwrap()),
+            }),
+            Value::String(s) => Some(V::StringValue(s)),
+            Value::Array(items) => Some(V::ArrayValue(super::super::proto::ArrayValue {
+                values: items.into_iter().map(parsed_any_value).collect(),
+            })),
+            Value::Object(fields) => Some(V::KvlistValue(KeyValueList {
+                values: parsed_key_values(fields),
+            })),
+        };
+        AnyValue { value }
+    }
+
+    fn parsed_key_values(fields: serde_json::Map<String, Value>) -> Vec<KeyValue> {
+        fields
+            .into_iter()
+            .map(|(key, value)| KeyValue {
+                key,
+                value: Some(parsed_any_value(value)),
+            })
+            .collect()
+    }
+
+    /// Values the mapped fields might hold: good and bad times, levels and
+    /// ids, and nested values.
+    fn field_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            // Past i64 a number is a double in OTLP, so such a time (after
+            // the year 2262) is read to a double's precision.
+            (i64::MAX as u64 + 1..).prop_map(|n| Value::from(n as f64)),
+            (-1e20f64..1e20).prop_map(Value::from),
+            Just(json!("2025-12-01T10:00:00.123Z")),
+            Just(json!("2025-13-01T10:00:00Z")),
+            Just(json!("warn")),
+            Just(json!(9)),
+            Just(json!(30)),
+            Just(json!("5b8efff798038103d269b633813fc60c")),
+            Just(json!("eee19b7ec3c1b174")),
+            Just(json!("00000000000000000000000000000000")),
+            "[a-z\\\"é\u{1F600}]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::vec(("[a-c]{1,2}", inner), 0..4)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("timestamp".to_owned()),
+            Just("level".to_owned()),
+            Just("message".to_owned()),
+            Just("trace_id".to_owned()),
+            Just("span_id".to_owned()),
+            "[a-z]{1,3}",
+        ]
+    }
+
+    /// Record text, keys possibly repeated (as JSON allows), or now and
+    /// then a value that is not an object.
+    fn record_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            9 => prop::collection::vec((key(), field_value()), 0..8).prop_map(|pairs| {
+                let fields: Vec<String> = pairs
+                    .iter()
+                    .map(|(key, value)| format!("{}:{value}", Value::from(key.as_str())))
+                    .collect();
+                format!("{{{}}}", fields.join(","))
+            }),
+            1 => field_value().prop_map(|value| value.to_string()),
+        ]
+    }
+
+    /// Mappings whose slots may share a field name.
+    fn mapping() -> impl Strategy<Value = LogMapping> {
+        let name = || prop_oneof![3 => key(), 1 => Just("level".to_owned())];
+        prop_oneof![
+            3 => Just(LogMapping::default()),
+            1 => (name(), name(), name(), name(), name()).prop_map(|(t, s, b, tr, sp)| LogMapping {
+                timestamp_field: t,
+                severity_field: s,
+                body_field: b,
+                trace_id_field: tr,
+                span_id_field: sp,
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_one_pass_reader_maps_as_a_parsed_record_would(
+            raw in record_text(),
+            mapping in mapping(),
+        ) {
+            // Both read the same text (a float's text need not parse back
+            // to the very same double).
+            let parsed: Value = serde_json::from_str(&raw).unwrap();
+            prop_assert_eq!(
+                mapping.log_record(raw.as_bytes(), 5),
+                parsed_log_record(&mapping, parsed, 5)
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_keeps_its_place_and_last_value() {
+        let mapping = LogMapping::default();
+        let raw = br#"{"a":1,"message":"m","b":2,"a":3}"#;
+        let log = mapping.log_record(raw, 0);
+        let parsed: Value = serde_json::from_slice(raw).unwrap();
+        assert_eq!(log, parsed_log_record(&mapping, parsed, 0));
+        // Past the scan limit the index answers the same.
+        let many: String = (0..40).map(|i| format!(r#""k{i}":{i},"#)).collect();
+        let raw = format!(r#"{{{many}"k3":"again","message":"m"}}"#);
+        let log = mapping.log_record(raw.as_bytes(), 0);
+        assert_eq!(log.attributes.len(), 40);
+        assert_eq!(
+            log.attributes[3].value.as_ref().unwrap().value,
+            Some(any_value::Value::StringValue("again".into()))
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_json_give_an_empty_body() {
+        let log = LogMapping::default().log_record(b"{\"a\":", 3);
+        assert_eq!(log.body, Some(AnyValue { value: None }));
+        assert_eq!(log.observed_time_unix_nano, 3);
+        let log = LogMapping::default().log_record(b"{} trailing", 3);
+        assert_eq!(log.body, Some(AnyValue { value: None }));
+    }
 
     #[test]
     fn fields_fill_their_slots_and_the_rest_are_attributes() {
@@ -147,7 +496,7 @@ mod tests {
             "trace_id": "5b8efff798038103d269b633813fc60c", "span_id": "eee19b7ec3c1b174",
             "free": 12, "host": {"name": "a"}
         });
-        let log = LogMapping::default().log_record(record, 7);
+        let log = log_record(&LogMapping::default(), record, 7);
         assert_eq!(log.time_unix_nano, 1_764_583_200_000_000_000);
         assert_eq!(log.observed_time_unix_nano, 7);
         assert_eq!(
@@ -166,7 +515,11 @@ mod tests {
 
     #[test]
     fn a_record_without_a_message_is_the_body_and_bad_ids_stay() {
-        let log = LogMapping::default().log_record(json!({"trace_id": "xyz", "n": 1}), 0);
+        let log = log_record(
+            &LogMapping::default(),
+            json!({"trace_id": "xyz", "n": 1}),
+            0,
+        );
         assert!(log.trace_id.is_empty());
         assert!(log.attributes.is_empty());
         let Some(any_value::Value::KvlistValue(list)) = log.body.unwrap().value else {

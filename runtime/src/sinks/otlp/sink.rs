@@ -8,8 +8,8 @@ use prost::Message;
 use super::log_mapping::LogMapping;
 use super::otlp_json::{partial_success_json, request_json};
 use super::proto::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse, InstrumentationScope, KeyValue, Resource,
-    ResourceLogs, ScopeLogs, Status,
+    AnyValue, ExportLogsServiceRequest, ExportLogsServiceResponse, InstrumentationScope, KeyValue,
+    Resource, ResourceLogs, ScopeLogs, Status, any_value,
 };
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
@@ -77,10 +77,7 @@ impl OtlpSink {
         let observed = now_unix_nanos();
         let log_records = chunk
             .records()
-            .map(|raw| {
-                let record = serde_json::from_slice(raw).unwrap_or(serde_json::Value::Null);
-                self.options.mapping.log_record(record, observed)
-            })
+            .map(|raw| self.options.mapping.log_record(raw, observed))
             .collect();
         let request = ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
@@ -91,7 +88,9 @@ impl OtlpSink {
                         .iter()
                         .map(|(key, value)| KeyValue {
                             key: key.clone(),
-                            value: Some(super::log_mapping::any_value(value.clone().into())),
+                            value: Some(AnyValue {
+                                value: Some(any_value::Value::StringValue(value.clone())),
+                            }),
                         })
                         .collect(),
                 }),

@@ -1,6 +1,7 @@
 //! A record's own time, read from one of its fields, for protocols that
 //! carry a timestamp per entry (Loki, OTLP).
 
+#[cfg(test)]
 use serde_json::Value;
 
 /// Nanoseconds since the Unix epoch from a field value: an RFC 3339
@@ -8,7 +9,9 @@ use serde_json::Value;
 /// milliseconds, microseconds or nanoseconds since the epoch, told apart
 /// by magnitude (below 10¹¹ seconds, below 10¹⁴ milliseconds, below 10¹⁷
 /// microseconds, else nanoseconds). `None` for anything else, and for times
-/// before 1970.
+/// before 1970. The sinks read times from raw fields (`Field::unix_nanos`)
+/// or OTLP values; this form over a parsed value is the tests' reference.
+#[cfg(test)]
 pub(crate) fn unix_nanos(value: &Value) -> Option<u64> {
     match value {
         Value::String(text) => nanos_from_text(text),
