@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use sinkbox::secret::Secret;
-use sinkbox::sources::http_server::{AckMode, HttpServerAuth, HttpServerOptions, HttpServerSource};
+use sinkbox::sources::http_server::{AckMode, HttpServerAuth, HttpServerOptions, RunningSource};
 use sinkbox::{Pipeline, SinkSpec};
 
 use crate::support::{Gate, Recorder, RecordingSink};
@@ -21,7 +21,7 @@ fn options() -> HttpServerOptions {
 }
 
 fn post(
-    source: &HttpServerSource,
+    source: &RunningSource,
     headers: &[(&str, &str)],
     body: impl Into<reqwest::blocking::Body>,
 ) -> (u16, serde_json::Value) {
@@ -50,7 +50,7 @@ fn ndjson_an_array_one_object_gzip_and_zstd_all_arrive() {
     let dir = tempfile::tempdir().unwrap();
     let recorder = Recorder::default();
     let p = pipeline(dir.path(), RecordingSink::new(&recorder));
-    let source = HttpServerSource::start("in", p.clone(), options()).unwrap();
+    let source = sinkbox::sources::http_server::start("in", p.clone(), options()).unwrap();
     let ndjson = "{\"i\":0}\n{\"i\":1}\n";
     assert_eq!(
         post(&source, &[("content-type", "application/x-ndjson")], ndjson).0,
@@ -90,7 +90,7 @@ fn the_answer_waits_for_delivery_unless_told_received() {
     let dir = tempfile::tempdir().unwrap();
     let (recorder, gate) = (Recorder::default(), Gate::closed());
     let p = pipeline(dir.path(), RecordingSink::gated(&recorder, &gate));
-    let source = HttpServerSource::start("in", p.clone(), options()).unwrap();
+    let source = sinkbox::sources::http_server::start("in", p.clone(), options()).unwrap();
     let client = std::thread::spawn({
         let address = source.local_addr();
         move || {
@@ -119,7 +119,7 @@ fn the_answer_waits_for_delivery_unless_told_received() {
     let p = pipeline(dir.path(), RecordingSink::gated(&recorder, &gate));
     let mut received = options();
     received.ack = AckMode::Received;
-    let source = HttpServerSource::start("in", p.clone(), received).unwrap();
+    let source = sinkbox::sources::http_server::start("in", p.clone(), received).unwrap();
     assert_eq!(post(&source, &[], "{\"i\":1}\n").0, 200);
     assert!(recorder.records.lock().unwrap().is_empty());
     gate.open();
@@ -135,7 +135,7 @@ fn bad_input_is_refused_with_a_pointed_reason_and_nothing_of_it_emitted() {
     let mut small = options();
     small.max_body_bytes = 1024;
     small.max_records = 3;
-    let source = HttpServerSource::start("in", p.clone(), small).unwrap();
+    let source = sinkbox::sources::http_server::start("in", p.clone(), small).unwrap();
     let (status, body) = post(&source, &[], "{\"i\":1}\n{\"i\":\n{\"i\":3}\n");
     assert_eq!(status, 400);
     assert!(
@@ -147,7 +147,7 @@ fn bad_input_is_refused_with_a_pointed_reason_and_nothing_of_it_emitted() {
     assert_eq!(post(&source, &[("content-encoding", "br")], "x").0, 415);
     let mut big = options();
     big.max_body_bytes = 1 << 20;
-    let roomy = HttpServerSource::start("in2", p.clone(), big).unwrap();
+    let roomy = sinkbox::sources::http_server::start("in2", p.clone(), big).unwrap();
     // 8 MiB of spaces in 8 KB: refused once decoding passes the limit.
     let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     bomb.write_all(&vec![b' '; 8 << 20]).unwrap();
@@ -172,7 +172,7 @@ fn credentials_are_checked_and_a_refusal_says_nothing_more() {
     let p = pipeline(dir.path(), RecordingSink::new(&recorder));
     let mut bearer = options();
     bearer.auth = Some(HttpServerAuth::Bearer(Secret::new("t0k3n")));
-    let source = HttpServerSource::start("in", p.clone(), bearer).unwrap();
+    let source = sinkbox::sources::http_server::start("in", p.clone(), bearer).unwrap();
     assert_eq!(
         post(&source, &[("authorization", "Bearer t0k3n")], "{}").0,
         200
@@ -190,7 +190,7 @@ fn credentials_are_checked_and_a_refusal_says_nothing_more() {
         user: "edge".into(),
         password: Secret::new("pa55"),
     });
-    let source = HttpServerSource::start("in", p.clone(), basic).unwrap();
+    let source = sinkbox::sources::http_server::start("in", p.clone(), basic).unwrap();
     let client = reqwest::blocking::Client::new();
     let url = format!("http://{}/", source.local_addr());
     let ok = client
@@ -222,7 +222,7 @@ fn slow_idle_and_oversized_clients_do_not_hold_the_source() {
     tight.header_timeout = Duration::from_millis(300);
     tight.body_timeout = Duration::from_millis(300);
     tight.max_connections = 64;
-    let source = HttpServerSource::start("in", p.clone(), tight).unwrap();
+    let source = sinkbox::sources::http_server::start("in", p.clone(), tight).unwrap();
     let address = source.local_addr();
     // A slowloris: headers a byte at a time, never finished.
     let mut slow = std::net::TcpStream::connect(address).unwrap();
@@ -286,7 +286,7 @@ fn a_source_table_is_read_with_pointed_errors() {
         auth = { strategy = \"bearer\", token = \"${secret:edge}\" }\nmax_body_bytes = \"1MiB\"\nbody_timeout = \"5s\"\n\
         [sinks.out]\ntype = \"stdout\"\n";
     let config = sinkbox::Config::from_toml(good, "t.toml", dir.path()).unwrap();
-    let sinkbox::config::SourceKind::HttpServer(options) = &config.sources[0].kind;
+    let options = config.sources[0].kind.server();
     assert_eq!(config.sources[0].name, "edge");
     assert_eq!(
         (options.path.as_str(), options.ack),
@@ -418,7 +418,7 @@ fn a_full_pipeline_answers_503_at_once_and_takes_nothing_of_the_request() {
     .unwrap();
     let mut received = options();
     received.ack = AckMode::Received;
-    let source = HttpServerSource::start("in", p.clone(), received).unwrap();
+    let source = sinkbox::sources::http_server::start("in", p.clone(), received).unwrap();
     // The worker holds the first batch in the gate; the second fills the
     // queue.
     assert_eq!(post(&source, &[], "{\"i\":1}\n").0, 200);

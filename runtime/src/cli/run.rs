@@ -9,6 +9,7 @@ use anyhow::Context;
 use sinkbox::Pipeline;
 
 use sinkbox::registry::SinkRegistry;
+use sinkbox::sources::RunningSource;
 
 use super::ConfigArgs;
 use super::input_lines::{InputCounters, Line, LineReader};
@@ -364,26 +365,21 @@ fn spawn_signal_handler(
 fn start_sources(
     config: &sinkbox::Config,
     pipeline: &Pipeline,
-) -> anyhow::Result<Vec<sinkbox::sources::http_server::HttpServerSource>> {
+) -> anyhow::Result<Vec<RunningSource>> {
     let mut running = Vec::new();
     for source in &config.sources {
-        match &source.kind {
-            sinkbox::config::SourceKind::HttpServer(options) => {
-                let server = sinkbox::sources::http_server::HttpServerSource::start(
-                    &source.name,
-                    pipeline.clone(),
-                    options.clone(),
-                )
-                .map_err(anyhow::Error::msg)?;
-                eprintln!(
-                    "source `{}` (http_server) listening on http://{}{}",
-                    source.name,
-                    server.local_addr(),
-                    options.path
-                );
-                running.push(server);
-            }
-        }
+        let server = source
+            .kind
+            .start(&source.name, pipeline.clone())
+            .map_err(anyhow::Error::msg)?;
+        eprintln!(
+            "source `{}` ({}) listening on http://{}{}",
+            source.name,
+            source.kind.type_name(),
+            server.local_addr(),
+            server.path()
+        );
+        running.push(server);
     }
     Ok(running)
 }
@@ -391,10 +387,10 @@ fn start_sources(
 /// Each source's name with a reader of its counters.
 type StatsReaders = Vec<(
     String,
-    Box<dyn Fn() -> sinkbox::sources::http_server::HttpServerStats + Send + Sync>,
+    Box<dyn Fn() -> sinkbox::sources::SourceStats + Send + Sync>,
 )>;
 
-fn stats_readers(sources: &[sinkbox::sources::http_server::HttpServerSource]) -> StatsReaders {
+fn stats_readers(sources: &[RunningSource]) -> StatsReaders {
     sources
         .iter()
         .map(|source| {
@@ -408,7 +404,7 @@ fn stats_readers(sources: &[sinkbox::sources::http_server::HttpServerSource]) ->
 type SourceSummary = Box<dyn Fn() -> String + Send + Sync>;
 
 /// One line per source for the run summary, its counters read live.
-fn source_summary(sources: &[sinkbox::sources::http_server::HttpServerSource]) -> SourceSummary {
+fn source_summary(sources: &[RunningSource]) -> SourceSummary {
     let readers = stats_readers(sources);
     Box::new(move || {
         readers
@@ -426,7 +422,7 @@ fn source_summary(sources: &[sinkbox::sources::http_server::HttpServerSource]) -
 
 /// What `/metrics` adds for `sources`: each one's counters, read live.
 fn source_metrics(
-    sources: &[sinkbox::sources::http_server::HttpServerSource],
+    sources: &[RunningSource],
 ) -> super::metrics_server::SourceMetrics {
     let readers = stats_readers(sources);
     Box::new(move || {
@@ -434,7 +430,7 @@ fn source_metrics(
             .iter()
             .map(|(name, read)| (name.clone(), read()))
             .collect();
-        sinkbox::sources::http_server::metrics::prometheus_text(&stats)
+        sinkbox::sources::util::metrics::prometheus_text(&stats)
     })
 }
 

@@ -36,18 +36,18 @@ pub fn validate(sources: &ConfigArgs) -> anyhow::Result<ExitCode> {
             config.sinks.len()
         );
         for source in &config.sources {
-            match &source.kind {
-                sinkbox::config::SourceKind::HttpServer(options) => println!(
-                    "  {} (http_server source, http://{}{}, ack {})",
-                    source.name,
-                    options.address,
-                    options.path,
-                    match options.ack {
-                        sinkbox::sources::http_server::AckMode::Delivered => "delivered",
-                        sinkbox::sources::http_server::AckMode::Received => "received",
-                    }
-                ),
-            }
+            let options = source.kind.server();
+            println!(
+                "  {} ({} source, http://{}{}, ack {})",
+                source.name,
+                source.kind.type_name(),
+                options.address,
+                options.path,
+                match options.ack {
+                    sinkbox::sources::AckMode::Delivered => "delivered",
+                    sinkbox::sources::AckMode::Received => "received",
+                }
+            );
         }
     }
     for root in config.roots() {

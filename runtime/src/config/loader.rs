@@ -429,27 +429,53 @@ fn parse_file(
                     return Err(error(&at, &why));
                 }
                 let toml::Value::Table(options) = value else {
-                    return Err(error(&at, "expected a table with `type = \"http_server\"`"));
+                    return Err(error(
+                        &at,
+                        "expected a table with a `type`, such as `type = \"http_server\"`",
+                    ));
                 };
-                match options.get("type").and_then(toml::Value::as_str) {
-                    Some("http_server") => {}
+                let table = crate::sources::util::server_config::SourceTable {
+                    name: &name,
+                    type_name: "",
+                    table: &options,
+                    spot: &spot,
+                    expand: &expand,
+                };
+                let kind = match options.get("type").and_then(toml::Value::as_str) {
+                    Some("http_server") => {
+                        SourceKind::HttpServer(crate::sources::http_server::config::options_from_table(
+                            &crate::sources::util::server_config::SourceTable {
+                                type_name: "http_server",
+                                ..table
+                            },
+                        )?)
+                    }
+                    Some("otlp") => SourceKind::Otlp(crate::sources::otlp::config::options_from_table(
+                        &crate::sources::util::server_config::SourceTable {
+                            type_name: "otlp",
+                            ..table
+                        },
+                    )?),
                     Some(other) => {
                         return Err(error(
                             &format!("{at}.type"),
-                            &format!("unknown source type `{other}`; known types: `http_server`"),
+                            &format!(
+                                "unknown source type `{other}`; known types: {}",
+                                SourceKind::TYPES.join(", ")
+                            ),
                         ));
                     }
                     None => {
-                        return Err(error(&at, "a source needs `type = \"http_server\"`"));
+                        return Err(error(
+                            &at,
+                            &format!(
+                                "a source needs a `type`: one of {}",
+                                SourceKind::TYPES.join(", ")
+                            ),
+                        ));
                     }
-                }
-                let options = crate::sources::http_server::config::options_from_table(
-                    &name, &options, &spot, &expand,
-                )?;
-                out.push(SourceConfig {
-                    name,
-                    kind: SourceKind::HttpServer(options),
-                });
+                };
+                out.push(SourceConfig { name, kind });
             }
             out
         }

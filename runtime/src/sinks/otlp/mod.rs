@@ -6,7 +6,7 @@ mod any_value_json;
 pub(crate) mod config;
 mod log_mapping;
 mod otlp_json;
-mod proto;
+pub(crate) mod proto;
 pub(crate) mod sink;
 
 pub use log_mapping::LogMapping;

@@ -42,6 +42,8 @@ pub(crate) struct InstrumentationScope {
     pub name: String,
     #[prost(string, tag = "2")]
     pub version: String,
+    #[prost(message, repeated, tag = "3")]
+    pub attributes: Vec<KeyValue>,
 }
 
 /// `LogRecord`.
@@ -63,6 +65,8 @@ pub(crate) struct LogRecord {
     pub trace_id: Vec<u8>,
     #[prost(bytes = "vec", tag = "10")]
     pub span_id: Vec<u8>,
+    #[prost(fixed32, tag = "8")]
+    pub flags: u32,
 }
 
 /// `AnyValue`.

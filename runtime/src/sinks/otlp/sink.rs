@@ -98,6 +98,7 @@ impl OtlpSink {
                     scope: Some(InstrumentationScope {
                         name: "sinkbox".into(),
                         version: env!("CARGO_PKG_VERSION").into(),
+                        attributes: Vec::new(),
                     }),
                     log_records,
                 }],

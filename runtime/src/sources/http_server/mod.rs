@@ -3,11 +3,21 @@
 //! only once the pipeline's sinks have settled them (end-to-end
 //! acknowledgements), or, with `ack = "received"`, once they are queued.
 
-pub mod config;
-pub mod metrics;
-mod options;
-mod request_body;
-mod server;
+pub(crate) mod config;
+mod json_records;
+mod protocol;
 
-pub use options::{AckMode, HttpServerAuth, HttpServerOptions};
-pub use server::{HttpServerSource, HttpServerStats};
+use crate::pipeline::Pipeline;
+pub use crate::sources::util::running_source::RunningSource;
+pub use crate::sources::util::server_options::{AckMode, HttpServerAuth, HttpServerOptions};
+
+/// Starts an `http_server` source named `name` feeding `pipeline`: it
+/// listens on `options.address` (bound before this returns, so a port in
+/// use is an error here) until stopped or dropped.
+pub fn start(
+    name: &str,
+    pipeline: Pipeline,
+    options: HttpServerOptions,
+) -> Result<RunningSource, String> {
+    RunningSource::start(name, pipeline, options, Box::new(protocol::JsonRecords))
+}

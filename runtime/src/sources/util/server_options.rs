@@ -1,5 +1,5 @@
-//! The `http_server` source's options, with Vector's names where it has
-//! them (`address`, `path`, `auth`).
+//! How an HTTP source listens and what it takes, with Vector's names
+//! where it has them (`address`, `path`, `auth`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -38,7 +38,8 @@ pub enum HttpServerAuth {
 pub struct HttpServerOptions {
     /// Where to listen (`127.0.0.1:0` picks a free port).
     pub address: SocketAddr,
-    /// The one path that takes records; any other answers 404.
+    /// The one path that takes records (`/` for `http_server`, `/v1/logs`
+    /// for `otlp`); any other answers 404.
     pub path: String,
     /// When a request is answered 200.
     pub ack: AckMode,

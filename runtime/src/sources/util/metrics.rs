@@ -1,17 +1,17 @@
-//! The `http_server` sources' counters in the Prometheus text format, for
-//! `/metrics` beside the sinks'.
+//! The sources' counters in the Prometheus text format, for `/metrics`
+//! beside the sinks'.
 
-use super::server::HttpServerStats;
+use super::stats::SourceStats;
 
 /// Every family, one sample per source (names are config names: letters,
 /// digits, `_` and `-`, safe as label values).
-pub fn prometheus_text(sources: &[(String, HttpServerStats)]) -> String {
+pub fn prometheus_text(sources: &[(String, SourceStats)]) -> String {
     if sources.is_empty() {
         return String::new();
     }
     let mut out = String::new();
     let family =
-        |out: &mut String, name: &str, help: &str, value: &dyn Fn(&HttpServerStats) -> u64| {
+        |out: &mut String, name: &str, help: &str, value: &dyn Fn(&SourceStats) -> u64| {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
             for (source, stats) in sources {
                 out.push_str(&format!("{name}{{source=\"{source}\"}} {}\n", value(stats)));
@@ -50,6 +50,17 @@ pub fn prometheus_text(sources: &[(String, HttpServerStats)]) -> String {
                 "{name}{{source=\"{source}\",answer=\"{answer}\"}} {count}\n"
             ));
         }
+    }
+    let name = "sinkbox_source_ack_latency_seconds";
+    out.push_str(&format!(
+        "# HELP {name} Time from a request's records being queued to all of them settled (delivered, dead-lettered, dropped by policy or on disk), for requests answered 200 after waiting.\n# TYPE {name} summary\n"
+    ));
+    for (source, stats) in sources {
+        out.push_str(&format!(
+            "{name}_sum{{source=\"{source}\"}} {}\n{name}_count{{source=\"{source}\"}} {}\n",
+            stats.ack_wait_us as f64 / 1e6,
+            stats.acknowledged
+        ));
     }
     out
 }

@@ -1,0 +1,14 @@
+//! What the HTTP sources share: their options and the parsing of them,
+//! the server that listens and limits connections, one request's way from
+//! arrival to answer, credentials, bounded decompression and counters. A
+//! source adds its wire protocol (`RequestProtocol`).
+
+pub(crate) mod auth;
+pub(crate) mod body;
+pub mod metrics;
+pub(crate) mod request_flow;
+pub(crate) mod request_protocol;
+pub(crate) mod running_source;
+pub(crate) mod server_config;
+pub(crate) mod server_options;
+pub(crate) mod stats;

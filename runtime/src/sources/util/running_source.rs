@@ -1,0 +1,211 @@
+//! A running HTTP source: a hyper HTTP/1 server on a runtime and thread of
+//! its own, at most `max_connections` connections at once, each request
+//! handled by `request_flow` with the source's protocol.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+use super::request_flow::answer;
+use super::request_protocol::RequestProtocol;
+use super::server_options::HttpServerOptions;
+use super::stats::{Counters, SourceStats};
+use crate::pipeline::Pipeline;
+
+/// Largest request head (request line and headers) a client may send.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// How long a stopping source waits for requests in flight.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    pub(crate) pipeline: Pipeline,
+    pub(crate) options: HttpServerOptions,
+    pub(crate) protocol: Box<dyn RequestProtocol>,
+    pub(crate) counters: Counters,
+}
+
+
+/// A running source that listens for HTTP requests (`http_server`,
+/// `otlp`). Stops when [`Self::stop`] is called or it is dropped.
+pub struct RunningSource {
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningSource {
+    /// Listens on `options.address` (bound before this returns, so a port
+    /// in use is an error here) and feeds `pipeline` what `protocol`
+    /// reads from each request.
+    pub(crate) fn start(
+        name: &str,
+        pipeline: Pipeline,
+        options: HttpServerOptions,
+        protocol: Box<dyn RequestProtocol>,
+    ) -> Result<Self, String> {
+        let listener = std::net::TcpListener::bind(options.address)
+            .map_err(|e| format!("source `{name}`: cannot listen on {}: {e}", options.address))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("source `{name}`: {e}"))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| format!("source `{name}`: {e}"))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(format!("source-{name}"))
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| format!("source `{name}`: cannot start its runtime: {e}"))?;
+        let shared = Arc::new(Shared {
+            name: name.to_owned(),
+            pipeline,
+            options,
+            protocol,
+            counters: Counters::default(),
+        });
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let serving = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("source-{name}"))
+            .spawn(move || runtime.block_on(serve(listener, serving, stopped)))
+            .map_err(|e| format!("source `{name}`: cannot start its thread: {e}"))?;
+        tracing::debug!(source = name, "listening on {address}");
+        Ok(Self {
+            address,
+            shared,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Where it listens (the port chosen, when it was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The records path it serves.
+    pub fn path(&self) -> &str {
+        &self.shared.options.path
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> SourceStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Reads its counters from another thread (a metrics endpoint), for as
+    /// long as the reader lives.
+    pub fn stats_reader(&self) -> impl Fn() -> SourceStats + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || shared.counters.snapshot()
+    }
+}
+
+impl RunningSource {
+    /// Stops listening, lets requests in flight finish (up to 5 s), and
+    /// returns once the server is gone.
+    pub fn stop(mut self) {
+        self.shut();
+    }
+
+    fn shut(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RunningSource {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+/// Accepts connections until told to stop, at most `max_connections` at
+/// once (more wait in the listen backlog).
+async fn serve(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(source = %shared.name, "cannot serve: {e}");
+            return;
+        }
+    };
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        shared.options.max_connections.max(1),
+    ));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = stop.changed() => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(source = %shared.name, "accept failed: {e}");
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let shared = shared.clone();
+        let header_timeout = shared.options.header_timeout;
+        let mut stopping = stop.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(move |request| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(answer(shared, request).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                // Stopping: an idle keep-alive connection closes now, one
+                // with a request in flight once it is answered.
+                _ = stopping.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+        // Reap finished connections as we go.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(STOP_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.abort_all();
+}
