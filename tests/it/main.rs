@@ -49,6 +49,7 @@ mod routing_conditions;
 mod routing_destinations;
 mod routing_route;
 mod source_http_server;
+mod source_otlp;
 mod wasm_conformance;
 mod wasm_contract_versions;
 mod wasm_faults;

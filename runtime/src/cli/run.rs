@@ -421,9 +421,7 @@ fn source_summary(sources: &[RunningSource]) -> SourceSummary {
 }
 
 /// What `/metrics` adds for `sources`: each one's counters, read live.
-fn source_metrics(
-    sources: &[RunningSource],
-) -> super::metrics_server::SourceMetrics {
+fn source_metrics(sources: &[RunningSource]) -> super::metrics_server::SourceMetrics {
     let readers = stats_readers(sources);
     Box::new(move || {
         let stats: Vec<_> = readers

@@ -442,20 +442,22 @@ fn parse_file(
                     expand: &expand,
                 };
                 let kind = match options.get("type").and_then(toml::Value::as_str) {
-                    Some("http_server") => {
-                        SourceKind::HttpServer(crate::sources::http_server::config::options_from_table(
+                    Some("http_server") => SourceKind::HttpServer(
+                        crate::sources::http_server::config::options_from_table(
                             &crate::sources::util::server_config::SourceTable {
                                 type_name: "http_server",
                                 ..table
                             },
+                        )?,
+                    ),
+                    Some("otlp") => {
+                        SourceKind::Otlp(crate::sources::otlp::config::options_from_table(
+                            &crate::sources::util::server_config::SourceTable {
+                                type_name: "otlp",
+                                ..table
+                            },
                         )?)
                     }
-                    Some("otlp") => SourceKind::Otlp(crate::sources::otlp::config::options_from_table(
-                        &crate::sources::util::server_config::SourceTable {
-                            type_name: "otlp",
-                            ..table
-                        },
-                    )?),
                     Some(other) => {
                         return Err(error(
                             &format!("{at}.type"),

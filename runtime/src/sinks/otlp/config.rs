@@ -33,6 +33,8 @@ pub(crate) fn sink_type() -> SinkType {
                     body_field: field("body_field")?,
                     trace_id_field: field("trace_id_field")?,
                     span_id_field: field("span_id_field")?,
+                    resource_field: field("resource_field")?,
+                    scope_field: field("scope_field")?,
                 },
             })))
         },
@@ -46,7 +48,7 @@ const OTLP_OPTIONS: &[OptionSpec] = &[
         .default("protobuf")
         .help("protobuf: application/x-protobuf; json: OTLP/JSON"),
     OptionSpec::new("resource", OptionKind::Table)
-        .help("resource attributes of every record, such as { \"service.name\" = \"checkout\" }"),
+        .help("resource attributes of every record, such as { \"service.name\" = \"checkout\" }; a record's own resource (resource_field) wins for the keys it sets"),
     OptionSpec::new("timestamp_field", OptionKind::String)
         .default("timestamp")
         .help("the field for time_unix_nano (RFC 3339, or Unix s/ms/µs/ns); observed_time_unix_nano is the time of sending"),
@@ -62,4 +64,10 @@ const OTLP_OPTIONS: &[OptionSpec] = &[
     OptionSpec::new("span_id_field", OptionKind::String)
         .default("span_id")
         .help("the field for span_id (16 hex digits; anything else stays an attribute)"),
+    OptionSpec::new("resource_field", OptionKind::String)
+        .default("resource")
+        .help("the field holding the record's resource attributes as an object (as the otlp source writes them); records are grouped by resource"),
+    OptionSpec::new("scope_field", OptionKind::String)
+        .default("scope")
+        .help("the field holding the instrumentation scope as { name, version, attributes } (as the otlp source writes it); without it the scope is sinkbox"),
 ];

@@ -6,7 +6,28 @@ use std::fmt;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::any_value_json::{AnyValueSeed, FieldName, UniqueKeyValues, key_values};
-use super::proto::{AnyValue, KeyValue, KeyValueList, LogRecord, any_value};
+use super::proto::{AnyValue, InstrumentationScope, KeyValue, KeyValueList, LogRecord, any_value};
+
+/// A record mapped: its log record, and the resource and scope it names
+/// (empty and `None` when it names none).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct MappedLog {
+    pub(crate) log: LogRecord,
+    pub(crate) resource: Vec<KeyValue>,
+    pub(crate) scope: Option<InstrumentationScope>,
+}
+
+impl MappedLog {
+    fn new(observed: u64) -> Self {
+        MappedLog {
+            log: LogRecord {
+                observed_time_unix_nano: observed,
+                ..LogRecord::default()
+            },
+            ..MappedLog::default()
+        }
+    }
+}
 use crate::sinks::util::record_time::{nanos_from_number, nanos_from_text};
 
 /// The fields a record's OTLP slots come from.
@@ -23,6 +44,12 @@ pub struct LogMapping {
     pub trace_id_field: String,
     /// Field holding the span id, 16 hex digits.
     pub span_id_field: String,
+    /// Field holding the resource's attributes as an object (what the
+    /// `otlp` source writes); records are grouped by it.
+    pub resource_field: String,
+    /// Field holding the instrumentation scope as `{name, version,
+    /// attributes}` (what the `otlp` source writes).
+    pub scope_field: String,
 }
 
 impl Default for LogMapping {
@@ -33,6 +60,8 @@ impl Default for LogMapping {
             body_field: "message".into(),
             trace_id_field: "trace_id".into(),
             span_id_field: "span_id".into(),
+            resource_field: "resource".into(),
+            scope_field: "scope".into(),
         }
     }
 }
@@ -42,22 +71,18 @@ impl LogMapping {
     /// (ns), read in one pass straight into OTLP values (no
     /// `serde_json::Value` in between; the mapped fields' names are not
     /// even copied). Bytes that are not JSON give an empty body.
-    pub(crate) fn log_record(&self, raw: &[u8], observed: u64) -> LogRecord {
-        let empty = || LogRecord {
-            observed_time_unix_nano: observed,
-            body: Some(AnyValue { value: None }),
-            ..LogRecord::default()
+    pub(crate) fn log_record(&self, raw: &[u8], observed: u64) -> MappedLog {
+        let with_body = |body| {
+            let mut mapped = MappedLog::new(observed);
+            mapped.log.body = Some(body);
+            mapped
         };
         let is_object = raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         let mut reader = serde_json::Deserializer::from_slice(raw);
         if !is_object {
             return match AnyValueSeed.deserialize(&mut reader) {
-                Ok(body) if reader.end().is_ok() => LogRecord {
-                    observed_time_unix_nano: observed,
-                    body: Some(body),
-                    ..LogRecord::default()
-                },
-                _ => empty(),
+                Ok(body) if reader.end().is_ok() => with_body(body),
+                _ => with_body(AnyValue { value: None }),
             };
         }
         let seed = RecordSeed {
@@ -65,21 +90,23 @@ impl LogMapping {
             observed,
         };
         match reader.deserialize_map(seed) {
-            Ok(Some(log)) if reader.end().is_ok() => log,
+            Ok(Some(mapped)) if reader.end().is_ok() => mapped,
             // A mapped field named twice: which value counts is settled
             // over the whole object.
             Ok(None) => self.log_record_of_repeated_fields(raw, observed),
-            _ => empty(),
+            _ => with_body(AnyValue { value: None }),
         }
     }
 
     /// The slots in the order they claim a field, each with what it takes.
-    fn slots(&self) -> [(&str, Slot); 5] {
+    fn slots(&self) -> [(&str, Slot); SLOTS] {
         [
             (&self.timestamp_field, Slot::Time),
             (&self.severity_field, Slot::Severity),
             (&self.trace_id_field, Slot::TraceId),
             (&self.span_id_field, Slot::SpanId),
+            (&self.resource_field, Slot::Resource),
+            (&self.scope_field, Slot::Scope),
             (&self.body_field, Slot::Body),
         ]
     }
@@ -88,22 +115,19 @@ impl LogMapping {
     /// once: the object is read whole first (a repeated key keeps its
     /// first place and last value, as a parsed object would), then each
     /// slot takes its field.
-    fn log_record_of_repeated_fields(&self, raw: &[u8], observed: u64) -> LogRecord {
-        let mut log = LogRecord {
-            observed_time_unix_nano: observed,
-            ..LogRecord::default()
-        };
+    fn log_record_of_repeated_fields(&self, raw: &[u8], observed: u64) -> MappedLog {
+        let mut mapped = MappedLog::new(observed);
         let mut fields = match serde_json::from_slice::<KeyValues>(raw) {
             Ok(KeyValues(fields)) => fields,
             Err(_) => {
-                log.body = Some(AnyValue { value: None });
-                return log;
+                mapped.log.body = Some(AnyValue { value: None });
+                return mapped;
             }
         };
         for (name, slot) in self.slots() {
             if let Some(at) = fields.iter().position(|kv| kv.key == name) {
                 let value = fields[at].value.take().unwrap_or_default();
-                match slot.fill(&mut log, value) {
+                match slot.fill(&mut mapped, value) {
                     None => {
                         fields.remove(at);
                     }
@@ -111,14 +135,17 @@ impl LogMapping {
                 }
             }
         }
-        if log.body.is_none() {
-            log.body = Some(kvlist(std::mem::take(&mut fields)));
+        if mapped.log.body.is_none() {
+            mapped.log.body = Some(kvlist(std::mem::take(&mut fields)));
         } else {
-            log.attributes = fields;
+            mapped.log.attributes = fields;
         }
-        log
+        mapped
     }
 }
+
+/// How many slots a record's fields can fill.
+const SLOTS: usize = 7;
 
 /// An OTLP slot a record field can fill.
 #[derive(Clone, Copy)]
@@ -127,13 +154,16 @@ enum Slot {
     Severity,
     TraceId,
     SpanId,
+    Resource,
+    Scope,
     Body,
 }
 
 impl Slot {
-    /// Fills this slot of `log` from `value`; the value back when it does
-    /// not fit (it then stays an attribute).
-    fn fill(self, log: &mut LogRecord, value: AnyValue) -> Option<AnyValue> {
+    /// Fills this slot of `mapped` from `value`; the value back when it
+    /// does not fit (it then stays an attribute).
+    fn fill(self, mapped: &mut MappedLog, value: AnyValue) -> Option<AnyValue> {
+        let log = &mut mapped.log;
         match self {
             Slot::Time => match timestamp_nanos(&value) {
                 Some(at) => log.time_unix_nano = at,
@@ -151,9 +181,48 @@ impl Slot {
                 Some(id) => log.span_id = id,
                 None => return Some(value),
             },
+            Slot::Resource => match value.value {
+                Some(any_value::Value::KvlistValue(list)) => mapped.resource = list.values,
+                other => return Some(AnyValue { value: other }),
+            },
+            Slot::Scope => match scope(value) {
+                Ok(scope) => mapped.scope = Some(scope),
+                Err(value) => return Some(value),
+            },
             Slot::Body => log.body = Some(value),
         }
         None
+    }
+}
+
+/// `{name, version, attributes}` (each optional, nothing else) as a scope;
+/// the value back for any other shape.
+fn scope(value: AnyValue) -> Result<InstrumentationScope, AnyValue> {
+    use any_value::Value as V;
+    let fits = |list: &KeyValueList| {
+        list.values.iter().all(|kv| {
+            let inner = kv.value.as_ref().and_then(|v| v.value.as_ref());
+            match kv.key.as_str() {
+                "name" | "version" => matches!(inner, Some(V::StringValue(_))),
+                "attributes" => matches!(inner, Some(V::KvlistValue(_))),
+                _ => false,
+            }
+        })
+    };
+    match value.value {
+        Some(V::KvlistValue(list)) if fits(&list) => {
+            let mut scope = InstrumentationScope::default();
+            for kv in list.values {
+                match (kv.key.as_str(), kv.value.and_then(|v| v.value)) {
+                    ("name", Some(V::StringValue(name))) => scope.name = name,
+                    ("version", Some(V::StringValue(version))) => scope.version = version,
+                    ("attributes", Some(V::KvlistValue(list))) => scope.attributes = list.values,
+                    _ => {}
+                }
+            }
+            Ok(scope)
+        }
+        other => Err(AnyValue { value: other }),
     }
 }
 
@@ -191,20 +260,17 @@ struct RecordSeed<'a> {
 }
 
 impl<'de> Visitor<'de> for RecordSeed<'_> {
-    type Value = Option<LogRecord>;
+    type Value = Option<MappedLog>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<LogRecord>, A::Error> {
-        let mut log = LogRecord {
-            observed_time_unix_nano: self.observed,
-            ..LogRecord::default()
-        };
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<MappedLog>, A::Error> {
+        let mut mapped = MappedLog::new(self.observed);
         let slots = self.mapping.slots();
         let mut rest = UniqueKeyValues::with_capacity(8);
-        let mut seen = [false; 5];
+        let mut seen = [false; SLOTS];
         while let Some(key) = map.next_key_seed(FieldName)? {
             let mut value = Some(map.next_value_seed(AnyValueSeed)?);
             for (at, (name, slot)) in slots.iter().enumerate() {
@@ -219,19 +285,19 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
                 }
                 // A refused value may fit the next slot of that name, and
                 // is an attribute if none takes it.
-                value = value.and_then(|value| slot.fill(&mut log, value));
+                value = value.and_then(|value| slot.fill(&mut mapped, value));
             }
             if let Some(value) = value {
                 rest.insert(key.into_owned(), value);
             }
         }
         let rest = rest.into_vec();
-        if log.body.is_none() {
-            log.body = Some(kvlist(rest));
+        if mapped.log.body.is_none() {
+            mapped.log.body = Some(kvlist(rest));
         } else {
-            log.attributes = rest;
+            mapped.log.attributes = rest;
         }
-        Ok(Some(log))
+        Ok(Some(mapped))
     }
 }
 
@@ -293,19 +359,19 @@ mod tests {
     use serde_json::{Value, json};
 
     fn log_record(mapping: &LogMapping, record: Value, observed: u64) -> LogRecord {
-        mapping.log_record(&serde_json::to_vec(&record).unwrap(), observed)
+        mapping
+            .log_record(&serde_json::to_vec(&record).unwrap(), observed)
+            .log
     }
 
     /// The mapping as it was written over a parsed record: the oracle the
     /// one-pass reader is held to.
-    fn parsed_log_record(mapping: &LogMapping, record: Value, observed: u64) -> LogRecord {
-        let mut log = LogRecord {
-            observed_time_unix_nano: observed,
-            ..LogRecord::default()
-        };
+    fn parsed_log_record(mapping: &LogMapping, record: Value, observed: u64) -> MappedLog {
+        let mut mapped = MappedLog::new(observed);
+        let log = &mut mapped.log;
         let Value::Object(mut fields) = record else {
             log.body = Some(parsed_any_value(record));
-            return log;
+            return mapped;
         };
         if let Some(at) = fields.get(&mapping.timestamp_field).and_then(unix_nanos) {
             fields.shift_remove(&mapping.timestamp_field);
@@ -335,6 +401,35 @@ mod tests {
             log.span_id = id;
             fields.shift_remove(&mapping.span_id_field);
         }
+        if let Some(Value::Object(resource)) = fields.get(&mapping.resource_field) {
+            mapped.resource = parsed_key_values(resource.clone());
+            fields.shift_remove(&mapping.resource_field);
+        }
+        if let Some(Value::Object(scope)) = fields.get(&mapping.scope_field)
+            && scope.iter().all(|(key, value)| match key.as_str() {
+                "name" | "version" => value.is_string(),
+                "attributes" => value.is_object(),
+                _ => false,
+            })
+        {
+            let text = |key: &str| {
+                scope
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            mapped.scope = Some(InstrumentationScope {
+                name: text("name"),
+                version: text("version"),
+                attributes: match scope.get("attributes") {
+                    Some(Value::Object(attributes)) => parsed_key_values(attributes.clone()),
+                    _ => Vec::new(),
+                },
+            });
+            fields.shift_remove(&mapping.scope_field);
+        }
+        let log = &mut mapped.log;
         match fields.shift_remove(&mapping.body_field) {
             Some(body) => {
                 log.body = Some(parsed_any_value(body));
@@ -342,7 +437,7 @@ mod tests {
             }
             None => log.body = Some(parsed_any_value(Value::Object(fields))),
         }
-        log
+        mapped
     }
 
     fn parsed_any_value(value: Value) -> AnyValue {
@@ -394,6 +489,9 @@ mod tests {
             Just(json!("5b8efff798038103d269b633813fc60c")),
             Just(json!("eee19b7ec3c1b174")),
             Just(json!("00000000000000000000000000000000")),
+            Just(json!({"service.name": "a", "n": 1})),
+            Just(json!({"name": "lib", "version": "1", "attributes": {"k": true}})),
+            Just(json!({"name": "lib", "other": 1})),
             "[a-z\\\"é\u{1F600}]{0,8}".prop_map(Value::from),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {
@@ -412,6 +510,8 @@ mod tests {
             Just("message".to_owned()),
             Just("trace_id".to_owned()),
             Just("span_id".to_owned()),
+            Just("resource".to_owned()),
+            Just("scope".to_owned()),
             "[a-z]{1,3}",
         ]
     }
@@ -436,13 +536,17 @@ mod tests {
         let name = || prop_oneof![3 => key(), 1 => Just("level".to_owned())];
         prop_oneof![
             3 => Just(LogMapping::default()),
-            1 => (name(), name(), name(), name(), name()).prop_map(|(t, s, b, tr, sp)| LogMapping {
-                timestamp_field: t,
-                severity_field: s,
-                body_field: b,
-                trace_id_field: tr,
-                span_id_field: sp,
-            }),
+            1 => (name(), name(), name(), name(), name(), name(), name()).prop_map(
+                |(t, s, b, tr, sp, r, sc)| LogMapping {
+                    timestamp_field: t,
+                    severity_field: s,
+                    body_field: b,
+                    trace_id_field: tr,
+                    span_id_field: sp,
+                    resource_field: r,
+                    scope_field: sc,
+                }
+            ),
         ]
     }
 
@@ -472,7 +576,7 @@ mod tests {
         // Past the scan limit the index answers the same.
         let many: String = (0..40).map(|i| format!(r#""k{i}":{i},"#)).collect();
         let raw = format!(r#"{{{many}"k3":"again","message":"m"}}"#);
-        let log = mapping.log_record(raw.as_bytes(), 0);
+        let log = mapping.log_record(raw.as_bytes(), 0).log;
         assert_eq!(log.attributes.len(), 40);
         assert_eq!(
             log.attributes[3].value.as_ref().unwrap().value,
@@ -482,10 +586,10 @@ mod tests {
 
     #[test]
     fn bytes_that_are_not_json_give_an_empty_body() {
-        let log = LogMapping::default().log_record(b"{\"a\":", 3);
+        let log = LogMapping::default().log_record(b"{\"a\":", 3).log;
         assert_eq!(log.body, Some(AnyValue { value: None }));
         assert_eq!(log.observed_time_unix_nano, 3);
-        let log = LogMapping::default().log_record(b"{} trailing", 3);
+        let log = LogMapping::default().log_record(b"{} trailing", 3).log;
         assert_eq!(log.body, Some(AnyValue { value: None }));
     }
 

@@ -9,7 +9,7 @@ use super::log_mapping::LogMapping;
 use super::otlp_json::{partial_success_json, request_json};
 use super::proto::{
     AnyValue, ExportLogsServiceRequest, ExportLogsServiceResponse, InstrumentationScope, KeyValue,
-    Resource, ResourceLogs, ScopeLogs, Status, any_value,
+    LogRecord, Resource, ResourceLogs, ScopeLogs, Status, any_value,
 };
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
@@ -75,34 +75,37 @@ impl OtlpSink {
 
     fn request(&self, chunk: &Batch) -> EncodedRequest {
         let observed = now_unix_nanos();
-        let log_records = chunk
-            .records()
-            .map(|raw| self.options.mapping.log_record(raw, observed))
-            .collect();
+        // Records are grouped by the resource and scope they name (most
+        // batches name one, or none); each group keeps its records' order.
+        let mut groups: Vec<(Vec<KeyValue>, Option<InstrumentationScope>, Vec<LogRecord>)> =
+            Vec::new();
+        for raw in chunk.records() {
+            let mapped = self.options.mapping.log_record(raw, observed);
+            let group = groups.iter().position(|(resource, scope, _)| {
+                *resource == mapped.resource && *scope == mapped.scope
+            });
+            match group {
+                Some(at) => groups[at].2.push(mapped.log),
+                None => groups.push((mapped.resource, mapped.scope, vec![mapped.log])),
+            }
+        }
         let request = ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                resource: Some(Resource {
-                    attributes: self
-                        .options
-                        .resource
-                        .iter()
-                        .map(|(key, value)| KeyValue {
-                            key: key.clone(),
-                            value: Some(AnyValue {
-                                value: Some(any_value::Value::StringValue(value.clone())),
-                            }),
-                        })
-                        .collect(),
-                }),
-                scope_logs: vec![ScopeLogs {
-                    scope: Some(InstrumentationScope {
-                        name: "sinkbox".into(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        attributes: Vec::new(),
+            resource_logs: groups
+                .into_iter()
+                .map(|(resource, scope, log_records)| ResourceLogs {
+                    resource: Some(Resource {
+                        attributes: self.resource_attributes(resource),
                     }),
-                    log_records,
-                }],
-            }],
+                    scope_logs: vec![ScopeLogs {
+                        scope: Some(scope.unwrap_or_else(|| InstrumentationScope {
+                            name: "sinkbox".into(),
+                            version: env!("CARGO_PKG_VERSION").into(),
+                            attributes: Vec::new(),
+                        })),
+                        log_records,
+                    }],
+                })
+                .collect(),
         };
         let (body, content_type) = match self.options.encoding {
             OtlpEncoding::Protobuf => (request.encode_to_vec(), "application/x-protobuf"),
@@ -113,6 +116,24 @@ impl OtlpSink {
             content_type,
             records: chunk.len(),
         }
+    }
+}
+
+impl OtlpSink {
+    /// A record's own resource attributes, then the configured ones it
+    /// does not set (the record's origin knows itself best).
+    fn resource_attributes(&self, mut own: Vec<KeyValue>) -> Vec<KeyValue> {
+        for (key, value) in &self.options.resource {
+            if !own.iter().any(|kv| kv.key == *key) {
+                own.push(KeyValue {
+                    key: key.clone(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(value.clone())),
+                    }),
+                });
+            }
+        }
+        own
     }
 }
 

@@ -14,6 +14,8 @@ pub(crate) const MAPPING_OPTIONS: &[&str] = &[
     "body_field",
     "trace_id_field",
     "span_id_field",
+    "resource_field",
+    "scope_field",
 ];
 
 /// The options of an `otlp` source from its table.
@@ -27,6 +29,8 @@ pub(crate) fn options_from_table(source: &SourceTable) -> Result<OtlpSourceOptio
         ("body_field", &mut mapping.body_field),
         ("trace_id_field", &mut mapping.trace_id_field),
         ("span_id_field", &mut mapping.span_id_field),
+        ("resource_field", &mut mapping.resource_field),
+        ("scope_field", &mut mapping.scope_field),
     ] {
         if let Some(name) = source.text(option)? {
             if name.is_empty() {

@@ -7,10 +7,6 @@ use serde_json::{Map, Value};
 use crate::sinks::LogMapping;
 use crate::sinks::otlp::proto::{AnyValue, InstrumentationScope, KeyValue, LogRecord, any_value};
 
-/// The field holding the resource's attributes.
-pub(crate) const RESOURCE_FIELD: &str = "resource";
-/// The field holding the instrumentation scope.
-pub(crate) const SCOPE_FIELD: &str = "scope";
 /// Where an attribute goes whose key a mapped field already uses.
 pub(crate) const CLASHING_ATTRIBUTES_FIELD: &str = "attributes";
 
@@ -41,15 +37,21 @@ pub(crate) fn record(
         record.insert(mapping.body_field.clone(), json(body));
     }
     if !log.trace_id.is_empty() {
-        record.insert(mapping.trace_id_field.clone(), hex::encode(&log.trace_id).into());
+        record.insert(
+            mapping.trace_id_field.clone(),
+            hex::encode(&log.trace_id).into(),
+        );
     }
     if !log.span_id.is_empty() {
-        record.insert(mapping.span_id_field.clone(), hex::encode(&log.span_id).into());
+        record.insert(
+            mapping.span_id_field.clone(),
+            hex::encode(&log.span_id).into(),
+        );
     }
     let reserved = |key: &str| {
         record.contains_key(key)
-            || key == RESOURCE_FIELD
-            || key == SCOPE_FIELD
+            || key == mapping.resource_field
+            || key == mapping.scope_field
             || key == CLASHING_ATTRIBUTES_FIELD
     };
     let mut clashing = Map::new();
@@ -67,10 +69,10 @@ pub(crate) fn record(
         record.insert(CLASHING_ATTRIBUTES_FIELD.into(), Value::Object(clashing));
     }
     if let Some(resource) = resource {
-        record.insert(RESOURCE_FIELD.into(), resource.clone());
+        record.insert(mapping.resource_field.clone(), resource.clone());
     }
     if let Some(scope) = scope {
-        record.insert(SCOPE_FIELD.into(), scope.clone());
+        record.insert(mapping.scope_field.clone(), scope.clone());
     }
     record
 }
@@ -115,7 +117,9 @@ fn json(value: AnyValue) -> Value {
         Some(V::StringValue(s)) => s.into(),
         Some(V::BoolValue(b)) => b.into(),
         Some(V::IntValue(i)) => i.into(),
-        Some(V::DoubleValue(d)) => serde_json::Number::from_f64(d).map_or(Value::Null, Value::Number),
+        Some(V::DoubleValue(d)) => {
+            serde_json::Number::from_f64(d).map_or(Value::Null, Value::Number)
+        }
         Some(V::BytesValue(b)) => data_encoding::BASE64.encode(&b).into(),
         Some(V::ArrayValue(list)) => Value::Array(list.values.into_iter().map(json).collect()),
         Some(V::KvlistValue(list)) => object(list.values),

@@ -270,9 +270,19 @@ mod tests {
     #[test]
     fn wrong_shapes_say_what_is_wrong() {
         for (body, expected) in [
-            (&br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"soon"}]}]}]}"#[..], "integer"),
-            (br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"xyz"}]}]}]}"#, "hex"),
-            (br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"-1"}]}]}]}"#, "range"),
+            (
+                &br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"soon"}]}]}]}"#
+                    [..],
+                "integer",
+            ),
+            (
+                br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"xyz"}]}]}]}"#,
+                "hex",
+            ),
+            (
+                br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"-1"}]}]}]}"#,
+                "range",
+            ),
             (br#"[1,2]"#, "invalid type"),
         ] {
             let err = request_from_json(body).unwrap_err();

@@ -20,7 +20,10 @@ pub(crate) enum BodyError {
     BadRecord { line: usize, reason: String },
     /// A `Content-Type` the source does not read; the text names what it
     /// reads.
-    UnknownContentType { given: String, expected: &'static str },
+    UnknownContentType {
+        given: String,
+        expected: &'static str,
+    },
     /// The body is not the message the protocol defines.
     Malformed(String),
 }
@@ -39,7 +42,10 @@ impl std::fmt::Display for BodyError {
             }
             BodyError::BadRecord { line, reason } => write!(f, "record {line}: {reason}"),
             BodyError::UnknownContentType { given, expected } => {
-                write!(f, "Content-Type `{given}` is not supported; send {expected}")
+                write!(
+                    f,
+                    "Content-Type `{given}` is not supported; send {expected}"
+                )
             }
             BodyError::Malformed(why) => write!(f, "the body is not a valid request: {why}"),
         }

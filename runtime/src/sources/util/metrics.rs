@@ -10,13 +10,12 @@ pub fn prometheus_text(sources: &[(String, SourceStats)]) -> String {
         return String::new();
     }
     let mut out = String::new();
-    let family =
-        |out: &mut String, name: &str, help: &str, value: &dyn Fn(&SourceStats) -> u64| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
-            for (source, stats) in sources {
-                out.push_str(&format!("{name}{{source=\"{source}\"}} {}\n", value(stats)));
-            }
-        };
+    let family = |out: &mut String, name: &str, help: &str, value: &dyn Fn(&SourceStats) -> u64| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+        for (source, stats) in sources {
+            out.push_str(&format!("{name}{{source=\"{source}\"}} {}\n", value(stats)));
+        }
+    };
     family(
         &mut out,
         "sinkbox_source_requests_total",

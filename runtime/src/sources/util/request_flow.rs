@@ -172,10 +172,11 @@ impl From<BodyError> for Emit {
 /// 503 with `Retry-After`: the client should send the request again.
 fn unavailable(shared: &Shared, content_type: &Option<String>, why: &str) -> Response<Full<Bytes>> {
     Counters::bump(&shared.counters.unavailable, 1);
-    let mut response =
-        shared
-            .protocol
-            .refused(content_type.as_deref(), StatusCode::SERVICE_UNAVAILABLE, why);
+    let mut response = shared.protocol.refused(
+        content_type.as_deref(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        why,
+    );
     response.headers_mut().insert(
         hyper::header::RETRY_AFTER,
         hyper::header::HeaderValue::from_static("1"),

@@ -30,7 +30,6 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
 }
 
-
 /// A running source that listens for HTTP requests (`http_server`,
 /// `otlp`). Stops when [`Self::stop`] is called or it is dropped.
 pub struct RunningSource {

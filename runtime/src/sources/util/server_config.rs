@@ -49,7 +49,10 @@ impl SourceTable<'_> {
     /// `own`, naming what the type takes.
     pub(crate) fn check_keys(&self, own: &[&str]) -> Result<(), ConfigError> {
         for key in self.table.keys() {
-            if key != "type" && !SERVER_OPTIONS.contains(&key.as_str()) && !own.contains(&key.as_str()) {
+            if key != "type"
+                && !SERVER_OPTIONS.contains(&key.as_str())
+                && !own.contains(&key.as_str())
+            {
                 let known: Vec<&str> = SERVER_OPTIONS.iter().chain(own).copied().collect();
                 return Err(self.error(
                     key,
