@@ -392,3 +392,71 @@ fn records_a_sink_dead_letters_come_back_as_partial_success() {
     source.stop();
     p.shutdown();
 }
+
+/// The OpenTelemetry Python SDK (installed by `cargo xtask test` into
+/// `target/tools/otel`) as the client: `logging` through its
+/// `LoggingHandler`, batched, gzip protobuf over OTLP/HTTP.
+#[test]
+fn the_opentelemetry_python_sdk_sends_10000_records_into_a_file_sink() {
+    let root = crate::support::workspace_root();
+    let python = root.join("target/tools/otel/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing; `cargo xtask test` installs the OpenTelemetry SDK there",
+        python.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = crate::support::toml_pipeline(
+        dir.path(),
+        "[runtime]\ndata_dir = \"data\"\n[sinks.out]\ntype = \"file\"\npath = \"out.ndjson\"\n",
+    );
+    let source = sinkbox::sources::otlp::start("otel", p.clone(), options()).unwrap();
+    let sent = std::process::Command::new(&python)
+        .arg(root.join("tests/clients/otel_log_sender.py"))
+        .arg(format!("http://{}/v1/logs", source.local_addr()))
+        .arg("10000")
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "the SDK's exports failed: {}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    // Every export was answered 200 only once its records were in the
+    // file: nothing is left to wait for.
+    let stats = source.stats();
+    assert_eq!(stats.records, 10_000);
+    assert_eq!(stats.accepted, stats.requests);
+    assert_eq!(stats.acknowledged, stats.requests);
+    let spans: Vec<Value> = String::from_utf8(sent.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let written = std::fs::read_to_string(dir.path().join("out.ndjson")).unwrap();
+    let records: Vec<Value> = written
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records.len(), 10_000);
+    let mut seen = vec![false; 10_000];
+    for record in &records {
+        let i = record["order.id"].as_u64().unwrap() as usize;
+        assert!(!std::mem::replace(&mut seen[i], true), "order {i} twice");
+        assert_eq!(record["message"], format!("order {i} placed"));
+        assert_eq!(record["amount"], json!(i as f64 / 4.0));
+        assert_eq!(record["level"], if i % 2 == 1 { "WARN" } else { "INFO" });
+        let span = &spans[i / 100];
+        assert_eq!(record["trace_id"], span["trace_id"], "order {i}");
+        assert_eq!(record["span_id"], span["span_id"], "order {i}");
+        assert_eq!(record["resource"]["service.name"], "shop");
+        assert_eq!(record["resource"]["deployment.environment"], "test");
+        assert_eq!(record["resource"]["telemetry.sdk.language"], "python");
+        assert_eq!(record["scope"]["name"], "shop.orders");
+        let time = record["timestamp"].as_str().unwrap();
+        assert!(time.starts_with("20") && time.ends_with('Z'), "{time}");
+        assert_eq!(record["code.function.name"], "main");
+    }
+    source.stop();
+    p.shutdown();
+}
