@@ -1,6 +1,7 @@
 //! Property-based fuzzing of what strangers feed the host: the TOML loader,
-//! sink URIs, the NDJSON input reader, the lifting of guest text, and
-//! component bytes given to `inspect`. Every input must give an answer (a
+//! sink URIs, the NDJSON input reader, the lifting of guest text, component
+//! bytes given to `inspect`, and request bodies sent to the `http_server`
+//! and `otlp` sources. Every input must give an answer (a
 //! value or an error), never a panic.
 //!
 //! `cargo xtask test` runs a bounded number of cases per target (default
@@ -216,5 +217,124 @@ proptest! {
         static ENGINE: std::sync::OnceLock<sinkbox::wasm::WasmEngine> = std::sync::OnceLock::new();
         let engine = ENGINE.get_or_init(|| sinkbox::wasm::WasmEngine::new(None).unwrap());
         let _ = sinkbox::wasm::inspect_component(engine, &path);
+    }
+}
+
+/// The two HTTP sources, started once for every case, with small limits,
+/// feeding a sink that checks each record is JSON.
+fn fuzzed_sources() -> &'static (sinkbox::sources::RunningSource, sinkbox::sources::RunningSource) {
+    static SOURCES: std::sync::OnceLock<(
+        sinkbox::sources::RunningSource,
+        sinkbox::sources::RunningSource,
+    )> = std::sync::OnceLock::new();
+    SOURCES.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let pipeline = sinkbox::Pipeline::builder()
+            .data_dir(dir)
+            .sink("framing", FramingSink)
+            .build()
+            .unwrap();
+        let mut json = sinkbox::sources::HttpServerOptions::new("127.0.0.1:0".parse().unwrap());
+        json.max_body_bytes = 64 << 10;
+        json.max_records = 100;
+        let mut otlp = sinkbox::sources::otlp::OtlpSourceOptions::new("127.0.0.1:0".parse().unwrap());
+        otlp.server.max_body_bytes = 64 << 10;
+        otlp.server.max_records = 100;
+        (
+            sinkbox::sources::http_server::start("json", pipeline.clone(), json).unwrap(),
+            sinkbox::sources::otlp::start("otlp", pipeline, otlp).unwrap(),
+        )
+    })
+}
+
+/// A valid OTLP logs request, to be mutated.
+fn otlp_request() -> Vec<u8> {
+    use crate::otlp_receiver::proto;
+    use prost::Message;
+    let text = |s: &str| {
+        Some(proto::AnyValue {
+            value: Some(proto::Value::S(s.into())),
+        })
+    };
+    proto::ExportLogsServiceRequest {
+        resource_logs: vec![proto::ResourceLogs {
+            resource: Some(proto::Resource {
+                attributes: vec![proto::KeyValue {
+                    key: "service.name".into(),
+                    value: text("fuzz"),
+                }],
+                ..Default::default()
+            }),
+            scope_logs: vec![proto::ScopeLogs {
+                log_records: vec![
+                    proto::LogRecord {
+                        time_unix_nano: 1_764_583_200_000_000_000,
+                        severity_text: "INFO".into(),
+                        body: text("hello"),
+                        trace_id: vec![7; 16],
+                        ..Default::default()
+                    };
+                    3
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Whatever a client sends, a source answers 200 or a 4xx with a
+    /// bounded body, and stays up (a decoder's panic would be a 503).
+    #[test]
+    fn sources_answer_any_body_with_a_bounded_answer(
+        otlp in any::<bool>(),
+        content_type in prop::sample::select(vec![
+            "application/x-protobuf", "application/json", "application/x-ndjson", "text/plain",
+        ]),
+        encoding in prop::sample::select(vec![None, Some("gzip"), Some("zstd"), Some("br")]),
+        body in prop_oneof![
+            any::<Vec<u8>>(),
+            "[\\[\\]{}\":,0-9a-zA-Z \\n]{0,200}".prop_map(String::into_bytes),
+            prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8).prop_map(|flips| {
+                let mut bytes = otlp_request();
+                for (at, value) in flips {
+                    let i = at.index(bytes.len());
+                    bytes[i] = value;
+                }
+                bytes
+            }),
+        ],
+        compress in any::<bool>(),
+    ) {
+        use std::io::Write;
+        let (json_source, otlp_source) = fuzzed_sources();
+        let (source, path) = if otlp { (otlp_source, "/v1/logs") } else { (json_source, "/") };
+        let body = match (encoding, compress) {
+            (Some("gzip"), true) => {
+                let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                gzip.write_all(&body).unwrap();
+                gzip.finish().unwrap()
+            }
+            (Some("zstd"), true) => zstd::encode_all(&body[..], 1).unwrap(),
+            _ => body,
+        };
+        static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
+        let client = CLIENT.get_or_init(reqwest::blocking::Client::new);
+        let mut request = client
+            .post(format!("http://{}{path}", source.local_addr()))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(encoding) = encoding {
+            request = request.header("content-encoding", encoding);
+        }
+        let response = request.send().unwrap();
+        let status = response.status().as_u16();
+        let answer = response.bytes().unwrap();
+        prop_assert!([200, 400, 413, 415].contains(&status), "status {}", status);
+        prop_assert!(answer.len() <= 2048, "an answer of {} bytes", answer.len());
     }
 }
