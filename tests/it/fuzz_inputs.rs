@@ -222,7 +222,10 @@ proptest! {
 
 /// The two HTTP sources, started once for every case, with small limits,
 /// feeding a sink that checks each record is JSON.
-fn fuzzed_sources() -> &'static (sinkbox::sources::RunningSource, sinkbox::sources::RunningSource) {
+fn fuzzed_sources() -> &'static (
+    sinkbox::sources::RunningSource,
+    sinkbox::sources::RunningSource,
+) {
     static SOURCES: std::sync::OnceLock<(
         sinkbox::sources::RunningSource,
         sinkbox::sources::RunningSource,
@@ -237,7 +240,8 @@ fn fuzzed_sources() -> &'static (sinkbox::sources::RunningSource, sinkbox::sourc
         let mut json = sinkbox::sources::HttpServerOptions::new("127.0.0.1:0".parse().unwrap());
         json.max_body_bytes = 64 << 10;
         json.max_records = 100;
-        let mut otlp = sinkbox::sources::otlp::OtlpSourceOptions::new("127.0.0.1:0".parse().unwrap());
+        let mut otlp =
+            sinkbox::sources::otlp::OtlpSourceOptions::new("127.0.0.1:0".parse().unwrap());
         otlp.server.max_body_bytes = 64 << 10;
         otlp.server.max_records = 100;
         (

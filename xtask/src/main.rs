@@ -149,7 +149,7 @@ fn lint() -> Result<()> {
 }
 
 /// The benches `cargo xtask bench` runs; each writes `target/bench/<name>.json`.
-const BENCHES: [&str; 10] = [
+const BENCHES: [&str; 11] = [
     "sink_throughput",
     "native_writers",
     "producers",
@@ -160,6 +160,7 @@ const BENCHES: [&str; 10] = [
     "routing",
     "db_sinks",
     "disk_buffer",
+    "sources",
 ];
 
 fn bench(root: &Path) -> Result<()> {

@@ -2,7 +2,7 @@
 //! (`/v1/logs`, protobuf or JSON), to an OpenTelemetry Collector or any
 //! OTLP receiver, over the shared delivery layer (`sinks/util/http`).
 
-mod any_value_json;
+pub(crate) mod any_value_json;
 pub(crate) mod config;
 mod log_mapping;
 mod otlp_json;

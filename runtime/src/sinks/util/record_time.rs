@@ -112,6 +112,65 @@ fn days_in_month(year: u64, month: u64) -> u64 {
     }
 }
 
+/// Writes nanoseconds since the epoch as RFC 3339 in UTC
+/// (`2025-12-01T10:00:00.5Z`), with as many fraction digits as it needs
+/// and none for a whole second (what `time`'s RFC 3339 format writes,
+/// without its allocations).
+pub(crate) fn write_rfc3339(nanos: u64, out: &mut Vec<u8>) {
+    let seconds = nanos / 1_000_000_000;
+    let fraction = nanos % 1_000_000_000;
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let of_day = seconds % 86_400;
+    let two = |out: &mut Vec<u8>, n: u64| {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8])
+    };
+    let year = year as u64;
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push(b'-');
+    two(out, month);
+    out.push(b'-');
+    two(out, day);
+    out.push(b'T');
+    two(out, of_day / 3600);
+    out.push(b':');
+    two(out, of_day / 60 % 60);
+    out.push(b':');
+    two(out, of_day % 60);
+    if fraction != 0 {
+        out.push(b'.');
+        let mut digits = [0u8; 9];
+        let mut rest = fraction;
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let used = 9 - digits.iter().rev().take_while(|d| **d == b'0').count();
+        out.extend_from_slice(&digits[..used]);
+    }
+    out.push(b'Z');
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u64, u64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u64;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u64;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
@@ -160,6 +219,22 @@ pub(crate) fn now_unix_nanos() -> u64 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    proptest::proptest! {
+        /// The direct writer writes what the `time` crate writes, and the
+        /// reader reads it back.
+        #[test]
+        fn written_times_are_rfc3339_and_read_back(nanos in proptest::prelude::any::<u64>()) {
+            let mut written = Vec::new();
+            write_rfc3339(nanos, &mut written);
+            let expected = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap();
+            proptest::prop_assert_eq!(std::str::from_utf8(&written).unwrap(), expected.as_str());
+            proptest::prop_assert_eq!(nanos_from_text(&expected), Some(nanos));
+        }
+    }
 
     /// The full parser's answer, for comparison.
     fn slow(text: &str) -> Option<u64> {

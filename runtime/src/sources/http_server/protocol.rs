@@ -1,8 +1,6 @@
 //! The `http_server` source's wire protocol: JSON records in, JSON
 //! answers out (`{"records": N, ...}` or `{"error": "..."}`).
 
-use std::borrow::Cow;
-
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
@@ -10,7 +8,7 @@ use hyper::{Response, StatusCode};
 use super::json_records::records;
 use crate::acknowledgement::AckReport;
 use crate::sources::util::body::BodyError;
-use crate::sources::util::request_protocol::{RequestProtocol, response};
+use crate::sources::util::request_protocol::{Records, RequestProtocol, response};
 
 /// NDJSON, a JSON array or one JSON value per request.
 pub(crate) struct JsonRecords;
@@ -21,11 +19,8 @@ impl RequestProtocol for JsonRecords {
         content_type: Option<&str>,
         body: &'a [u8],
         max_records: usize,
-    ) -> Result<Vec<Cow<'a, [u8]>>, BodyError> {
-        Ok(records(content_type, body, max_records)?
-            .into_iter()
-            .map(Cow::Borrowed)
-            .collect())
+    ) -> Result<Records<'a>, BodyError> {
+        records(content_type, body, max_records).map(Records::Sent)
     }
 
     fn accepted(

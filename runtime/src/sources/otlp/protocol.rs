@@ -4,14 +4,12 @@
 //! `partial_success` when some records were not delivered) or a
 //! `google.rpc.Status` for a refusal.
 
-use std::borrow::Cow;
-
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use prost::Message;
 
-use super::record_from_log::{record, resource_value, scope_value};
+use super::record_from_log::{resource_json, scope_json, write_record};
 use super::request_json::request_from_json;
 use crate::acknowledgement::AckReport;
 use crate::sinks::LogMapping;
@@ -19,7 +17,7 @@ use crate::sinks::otlp::proto::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse, Status,
 };
 use crate::sources::util::body::{BodyError, client_text};
-use crate::sources::util::request_protocol::{RequestProtocol, response};
+use crate::sources::util::request_protocol::{Records, RequestProtocol, response};
 
 /// The two encodings OTLP/HTTP allows.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,7 +49,7 @@ impl RequestProtocol for OtlpLogs {
         content_type: Option<&str>,
         body: &'a [u8],
         max_records: usize,
-    ) -> Result<Vec<Cow<'a, [u8]>>, BodyError> {
+    ) -> Result<Records<'a>, BodyError> {
         let request = match encoding(content_type) {
             Some(Encoding::Protobuf) => ExportLogsServiceRequest::decode(body).map_err(|e| {
                 BodyError::Malformed(format!(
@@ -81,25 +79,32 @@ impl RequestProtocol for OtlpLogs {
         if count > max_records {
             return Err(BodyError::TooManyRecords(max_records));
         }
-        let mut records = Vec::with_capacity(count);
+        // Each record is written into one buffer, its resource and scope
+        // written once for all the records they carry.
+        let mut bytes = Vec::with_capacity(body.len().saturating_mul(2));
+        let mut ends = Vec::with_capacity(count);
         for resource_logs in request.resource_logs {
-            let resource = resource_value(
+            let resource = resource_json(
                 resource_logs
                     .resource
                     .map(|r| r.attributes)
                     .unwrap_or_default(),
             );
             for scope_logs in resource_logs.scope_logs {
-                let scope = scope_value(scope_logs.scope);
+                let scope = scope_json(scope_logs.scope);
                 for log in scope_logs.log_records {
-                    let fields = record(&self.mapping, &resource, &scope, log);
-                    let bytes = serde_json::to_vec(&fields)
-                        .map_err(|e| BodyError::Malformed(e.to_string()))?;
-                    records.push(Cow::Owned(bytes));
+                    write_record(
+                        &self.mapping,
+                        resource.as_deref(),
+                        scope.as_deref(),
+                        log,
+                        &mut bytes,
+                    );
+                    ends.push(bytes.len());
                 }
             }
         }
-        Ok(records)
+        Ok(Records::Written { bytes, ends })
     }
 
     fn accepted(

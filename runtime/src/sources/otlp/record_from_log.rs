@@ -2,143 +2,257 @@
 //! the inverse of the `otlp` sink's mapping, so otlp → sinkbox → otlp
 //! gives back what was sent.
 
-use serde_json::{Map, Value};
-
 use crate::sinks::LogMapping;
+use crate::sinks::otlp::any_value_json::UniqueKeyValues;
 use crate::sinks::otlp::proto::{AnyValue, InstrumentationScope, KeyValue, LogRecord, any_value};
+use crate::sinks::util::record_time::write_rfc3339;
 
 /// Where an attribute goes whose key a mapped field already uses.
 pub(crate) const CLASHING_ATTRIBUTES_FIELD: &str = "attributes";
 
-/// The record for `log`, reported under `resource` and `scope`: the
-/// mapped fields first (time, severity, body, trace and span ids), then
-/// the attributes, then `resource` and `scope` when they say anything.
-pub(crate) fn record(
+/// Writes the record for `log` to `out`, reported under `resource` and
+/// `scope` (their JSON, written once per group by [`resource_json`] and
+/// [`scope_json`]): the mapped fields first (time, severity, body, trace
+/// and span ids), then the attributes, then `resource` and `scope`. Keys
+/// are unique (a repeated attribute keeps its first place and last
+/// value). Nesting stays far below 128 levels: the decoders' own limits
+/// (prost's 100 messages, serde_json's 128 levels) bound a value's depth
+/// at a third of that.
+pub(crate) fn write_record(
     mapping: &LogMapping,
-    resource: &Option<Value>,
-    scope: &Option<Value>,
+    resource: Option<&[u8]>,
+    scope: Option<&[u8]>,
     log: LogRecord,
-) -> Map<String, Value> {
-    let mut record = Map::new();
+    out: &mut Vec<u8>,
+) {
+    let mut fields = FieldWriter::new(out);
     let time = if log.time_unix_nano != 0 {
         log.time_unix_nano
     } else {
         log.observed_time_unix_nano
     };
-    if time != 0 {
-        record.insert(mapping.timestamp_field.clone(), rfc3339(time).into());
+    if time != 0 && fields.key(&mapping.timestamp_field) {
+        fields.out.push(b'"');
+        write_rfc3339(time, fields.out);
+        fields.out.push(b'"');
     }
     if !log.severity_text.is_empty() {
-        record.insert(mapping.severity_field.clone(), log.severity_text.into());
-    } else if log.severity_number != 0 {
-        record.insert(mapping.severity_field.clone(), log.severity_number.into());
+        if fields.key(&mapping.severity_field) {
+            write_json(fields.out, log.severity_text.as_str());
+        }
+    } else if log.severity_number != 0 && fields.key(&mapping.severity_field) {
+        write_json(fields.out, &log.severity_number);
     }
-    if let Some(body) = log.body {
-        record.insert(mapping.body_field.clone(), json(body));
+    if let Some(body) = log.body
+        && fields.key(&mapping.body_field)
+    {
+        write_value(body, fields.out);
     }
-    if !log.trace_id.is_empty() {
-        record.insert(
-            mapping.trace_id_field.clone(),
-            hex::encode(&log.trace_id).into(),
-        );
+    if !log.trace_id.is_empty() && fields.key(&mapping.trace_id_field) {
+        write_json(fields.out, hex::encode(&log.trace_id).as_str());
     }
-    if !log.span_id.is_empty() {
-        record.insert(
-            mapping.span_id_field.clone(),
-            hex::encode(&log.span_id).into(),
-        );
+    if !log.span_id.is_empty() && fields.key(&mapping.span_id_field) {
+        write_json(fields.out, hex::encode(&log.span_id).as_str());
     }
+    let mapped = fields.written;
     let reserved = |key: &str| {
-        record.contains_key(key)
+        mapped.contains(&key)
             || key == mapping.resource_field
             || key == mapping.scope_field
             || key == CLASHING_ATTRIBUTES_FIELD
     };
-    let mut clashing = Map::new();
-    let mut attributes = Vec::with_capacity(log.attributes.len());
-    for KeyValue { key, value } in log.attributes {
-        let value = value.map(json).unwrap_or(Value::Null);
+    let mut clashing = Vec::new();
+    for KeyValue { key, value } in unique(log.attributes) {
         if reserved(&key) {
-            clashing.insert(key, value);
-        } else {
-            attributes.push((key, value));
+            clashing.push(KeyValue { key, value });
+            continue;
         }
+        fields.other_key(&key);
+        write_value(value.unwrap_or_default(), fields.out);
     }
-    record.extend(attributes);
     if !clashing.is_empty() {
-        record.insert(CLASHING_ATTRIBUTES_FIELD.into(), Value::Object(clashing));
+        fields.other_key(CLASHING_ATTRIBUTES_FIELD);
+        write_object(clashing, fields.out);
     }
     if let Some(resource) = resource {
-        record.insert(mapping.resource_field.clone(), resource.clone());
+        fields.other_key(&mapping.resource_field);
+        fields.out.extend_from_slice(resource);
     }
     if let Some(scope) = scope {
-        record.insert(mapping.scope_field.clone(), scope.clone());
+        fields.other_key(&mapping.scope_field);
+        fields.out.extend_from_slice(scope);
     }
-    record
+    fields.out.push(b'}');
 }
 
-/// The resource's attributes as an object; `None` when there are none.
-pub(crate) fn resource_value(attributes: Vec<KeyValue>) -> Option<Value> {
-    (!attributes.is_empty()).then(|| object(attributes))
+/// Writes an object's keys, remembering the mapped ones written.
+struct FieldWriter<'o, 'k> {
+    out: &'o mut Vec<u8>,
+    written: [&'k str; 5],
+    count: usize,
+}
+
+impl<'o, 'k> FieldWriter<'o, 'k> {
+    fn new(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self {
+            out,
+            written: [""; 5],
+            count: 0,
+        }
+    }
+
+    /// Writes `"key":` (after a comma when needed); `false`, writing
+    /// nothing, when a mapped field of that name was written already (two
+    /// mapped fields configured with one name: the first keeps it).
+    fn key(&mut self, key: &'k str) -> bool {
+        if self.written[..self.count].contains(&key) {
+            return false;
+        }
+        self.other_key(key);
+        if self.count < self.written.len() {
+            self.written[self.count] = key;
+            self.count += 1;
+        }
+        true
+    }
+
+    /// Writes `"key":` for a field that is not mapped (its uniqueness is
+    /// the caller's).
+    fn other_key(&mut self, key: &str) {
+        if self.out.last() != Some(&b'{') {
+            self.out.push(b',');
+        }
+        write_json(self.out, key);
+        self.out.push(b':');
+    }
+}
+
+/// The resource's attributes as a JSON object; `None` when there are none.
+pub(crate) fn resource_json(attributes: Vec<KeyValue>) -> Option<Vec<u8>> {
+    if attributes.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    write_object(attributes, &mut out);
+    Some(out)
 }
 
 /// The scope as `{name, version, attributes}` with only what it has;
 /// `None` for an empty scope.
-pub(crate) fn scope_value(scope: Option<InstrumentationScope>) -> Option<Value> {
+pub(crate) fn scope_json(scope: Option<InstrumentationScope>) -> Option<Vec<u8>> {
     let scope = scope?;
-    let mut out = Map::new();
-    if !scope.name.is_empty() {
-        out.insert("name".into(), scope.name.into());
+    if scope.name.is_empty() && scope.version.is_empty() && scope.attributes.is_empty() {
+        return None;
     }
-    if !scope.version.is_empty() {
-        out.insert("version".into(), scope.version.into());
+    let mut out = vec![b'{'];
+    let mut comma = false;
+    for (key, text) in [("name", &scope.name), ("version", &scope.version)] {
+        if !text.is_empty() {
+            if std::mem::replace(&mut comma, true) {
+                out.push(b',');
+            }
+            write_json(&mut out, key);
+            out.push(b':');
+            write_json(&mut out, text.as_str());
+        }
     }
     if !scope.attributes.is_empty() {
-        out.insert("attributes".into(), object(scope.attributes));
+        if comma {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"attributes\":");
+        write_object(scope.attributes, &mut out);
     }
-    (!out.is_empty()).then_some(Value::Object(out))
+    out.push(b'}');
+    Some(out)
 }
 
-fn object(values: Vec<KeyValue>) -> Value {
-    Value::Object(
-        values
-            .into_iter()
-            .map(|kv| (kv.key, kv.value.map(json).unwrap_or(Value::Null)))
-            .collect(),
-    )
+/// Key-values with each key once: its first place, its last value.
+fn unique(values: Vec<KeyValue>) -> Vec<KeyValue> {
+    if values.len() < 2 {
+        return values;
+    }
+    let mut unique = UniqueKeyValues::with_capacity(values.len());
+    for kv in values {
+        unique.insert(kv.key, kv.value.unwrap_or_default());
+    }
+    unique.into_vec()
+}
+
+fn write_object(values: Vec<KeyValue>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, KeyValue { key, value }) in unique(values).into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json(out, key.as_str());
+        out.push(b':');
+        write_value(value.unwrap_or_default(), out);
+    }
+    out.push(b'}');
 }
 
 /// An OTLP value as JSON: bytes as base64 (as OTLP/JSON writes them), a
 /// double that is not finite as `null`.
-fn json(value: AnyValue) -> Value {
+fn write_value(value: AnyValue, out: &mut Vec<u8>) {
     use any_value::Value as V;
     match value.value {
-        None => Value::Null,
-        Some(V::StringValue(s)) => s.into(),
-        Some(V::BoolValue(b)) => b.into(),
-        Some(V::IntValue(i)) => i.into(),
-        Some(V::DoubleValue(d)) => {
-            serde_json::Number::from_f64(d).map_or(Value::Null, Value::Number)
+        None => out.extend_from_slice(b"null"),
+        Some(V::StringValue(s)) => write_json(out, s.as_str()),
+        Some(V::BoolValue(b)) => write_json(out, &b),
+        Some(V::IntValue(i)) => write_json(out, &i),
+        Some(V::DoubleValue(d)) if d.is_finite() => write_json(out, &d),
+        Some(V::DoubleValue(_)) => out.extend_from_slice(b"null"),
+        Some(V::BytesValue(b)) => write_json(out, data_encoding::BASE64.encode(&b).as_str()),
+        Some(V::ArrayValue(list)) => {
+            out.push(b'[');
+            for (i, item) in list.values.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out);
+            }
+            out.push(b']');
         }
-        Some(V::BytesValue(b)) => data_encoding::BASE64.encode(&b).into(),
-        Some(V::ArrayValue(list)) => Value::Array(list.values.into_iter().map(json).collect()),
-        Some(V::KvlistValue(list)) => object(list.values),
+        Some(V::KvlistValue(list)) => write_object(list.values, out),
     }
 }
 
-/// Nanoseconds since the epoch as RFC 3339 in UTC, with as many fraction
-/// digits as it needs.
-fn rfc3339(nanos: u64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+/// A scalar or string as JSON (strings escaped as JSON requires).
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing a string or number into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sinks::otlp::proto::KeyValueList;
+    use serde_json::Value;
+
+    fn record(
+        mapping: &LogMapping,
+        resource: &Option<Vec<u8>>,
+        scope: &Option<Vec<u8>>,
+        log: LogRecord,
+    ) -> String {
+        let mut out = Vec::new();
+        write_record(
+            mapping,
+            resource.as_deref(),
+            scope.as_deref(),
+            log,
+            &mut out,
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    fn json(value: AnyValue) -> Value {
+        let mut out = Vec::new();
+        write_value(value, &mut out);
+        serde_json::from_slice(&out).unwrap()
+    }
 
     fn text(s: &str) -> Option<AnyValue> {
         Some(AnyValue {
@@ -169,17 +283,17 @@ mod tests {
             span_id: vec![2; 8],
             ..LogRecord::default()
         };
-        let resource = resource_value(vec![KeyValue {
+        let resource = resource_json(vec![KeyValue {
             key: "service.name".into(),
             value: text("checkout"),
         }]);
-        let scope = scope_value(Some(InstrumentationScope {
+        let scope = scope_json(Some(InstrumentationScope {
             name: "app".into(),
             ..Default::default()
         }));
-        let record = Value::Object(record(&LogMapping::default(), &resource, &scope, log));
+        let written = record(&LogMapping::default(), &resource, &scope, log);
         assert_eq!(
-            record,
+            serde_json::from_str::<Value>(&written).unwrap(),
             serde_json::json!({
                 "timestamp": "2025-12-01T10:00:00.123456789Z",
                 "level": "WARN",
@@ -193,7 +307,7 @@ mod tests {
             })
         );
         assert_eq!(
-            serde_json::to_string(&record).unwrap(),
+            written,
             r#"{"timestamp":"2025-12-01T10:00:00.123456789Z","level":"WARN","message":"disk low","trace_id":"01010101010101010101010101010101","span_id":"0202020202020202","free":12,"attributes":{"message":"clash"},"resource":{"service.name":"checkout"},"scope":{"name":"app"}}"#
         );
     }
@@ -220,6 +334,22 @@ mod tests {
             ..LogRecord::default()
         };
         let record = record(&LogMapping::default(), &None, &None, severity_only);
-        assert_eq!(Value::Object(record), serde_json::json!({"level": 17}));
+        assert_eq!(record, r#"{"level":17}"#);
+        // A repeated attribute keeps its first place and last value.
+        let repeated = LogRecord {
+            attributes: ["a", "b", "a"]
+                .iter()
+                .enumerate()
+                .map(|(i, key)| KeyValue {
+                    key: (*key).into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::IntValue(i as i64)),
+                    }),
+                })
+                .collect(),
+            ..LogRecord::default()
+        };
+        let record = super::tests::record(&LogMapping::default(), &None, &None, repeated);
+        assert_eq!(record, r#"{"a":2,"b":1}"#);
     }
 }

@@ -92,7 +92,7 @@ pub(crate) async fn answer(
         let count = records.len();
         let ack = pipeline
             // The protocol checked every record already.
-            .try_emit_checked_acknowledged(records)
+            .try_emit_checked_acknowledged(records.iter())
             .map_err(|e| Emit::Refused(e.to_string()))?;
         Ok::<_, Emit>((count, ack, Instant::now()))
     });

@@ -2,8 +2,6 @@
 //! an answer is written. Everything else (listening, limits, credentials,
 //! decompression, acknowledgements) is the shared server's.
 
-use std::borrow::Cow;
-
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
@@ -21,7 +19,7 @@ pub(crate) trait RequestProtocol: Send + Sync + 'static {
         content_type: Option<&str>,
         body: &'a [u8],
         max_records: usize,
-    ) -> Result<Vec<Cow<'a, [u8]>>, BodyError>;
+    ) -> Result<Records<'a>, BodyError>;
 
     /// The 200 answer to a request of `content_type` whose `records`
     /// records were taken, with what the sinks reported (`None` when the
@@ -40,6 +38,46 @@ pub(crate) trait RequestProtocol: Send + Sync + 'static {
         status: StatusCode,
         message: &str,
     ) -> Response<Full<Bytes>>;
+}
+
+/// The records of one request.
+pub(crate) enum Records<'a> {
+    /// Slices of the request body, as sent.
+    Sent(Vec<&'a [u8]>),
+    /// Written by the protocol one after another into `bytes`, record `i`
+    /// ending at `ends[i]` (one buffer for all, not one per record).
+    Written { bytes: Vec<u8>, ends: Vec<usize> },
+}
+
+impl Records<'_> {
+    /// How many.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Records::Sent(records) => records.len(),
+            Records::Written { ends, .. } => ends.len(),
+        }
+    }
+
+    /// Each record's bytes, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let (sent, written) = match self {
+            Records::Sent(records) => (Some(records.iter().copied()), None),
+            Records::Written { bytes, ends } => {
+                let starts = std::iter::once(0).chain(ends.iter().copied());
+                (
+                    None,
+                    Some(
+                        starts
+                            .zip(ends.iter().copied())
+                            .map(|(start, end)| &bytes[start..end]),
+                    ),
+                )
+            }
+        };
+        sent.into_iter()
+            .flatten()
+            .chain(written.into_iter().flatten())
+    }
 }
 
 /// A response with `status`, `content_type` and `body`.

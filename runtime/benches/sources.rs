@@ -1,0 +1,381 @@
+//! The HTTP sources against their references, each side run by the
+//! release `sinkbox` binary into a `file` sink, rounds interleaved and the
+//! median of 3 reported:
+//! - `http_server` (`ack = "delivered"`): 4 client connections posting
+//!   NDJSON bodies of 1,000 records of ~100 bytes, against the same
+//!   records through `sinkbox run --input FILE` (process start included,
+//!   a few milliseconds); with the p50 and p99 time from a request sent to
+//!   its 200 (the records then in the file);
+//! - `otlp` (protobuf, `ack = "delivered"`): the same 4 clients posting
+//!   `ExportLogsServiceRequest`s of 1,000 log records, against a plain
+//!   loop decoding the same bodies with `prost` (written here from the
+//!   published `opentelemetry-proto`), which is all a receiver must do
+//!   before it has the records.
+//!
+//! Results go to `target/bench/sources.json`.
+
+// Shared by the benches; this one uses only `median`.
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prost::Message;
+
+const RECORDS_PER_BODY: usize = 1000;
+const BODIES: usize = 300;
+const CLIENTS: usize = 4;
+const ROUNDS: usize = 3;
+const TOTAL: usize = RECORDS_PER_BODY * BODIES;
+
+/// The OTLP logs messages an exporter sends (a subset of
+/// `opentelemetry-proto`; the crate's own are private).
+mod otlp {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ExportLogsServiceRequest {
+        #[prost(message, repeated, tag = "1")]
+        pub resource_logs: Vec<ResourceLogs>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ResourceLogs {
+        #[prost(message, optional, tag = "1")]
+        pub resource: Option<Resource>,
+        #[prost(message, repeated, tag = "2")]
+        pub scope_logs: Vec<ScopeLogs>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Resource {
+        #[prost(message, repeated, tag = "1")]
+        pub attributes: Vec<KeyValue>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ScopeLogs {
+        #[prost(message, repeated, tag = "2")]
+        pub log_records: Vec<LogRecord>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct LogRecord {
+        #[prost(fixed64, tag = "1")]
+        pub time_unix_nano: u64,
+        #[prost(int32, tag = "2")]
+        pub severity_number: i32,
+        #[prost(string, tag = "3")]
+        pub severity_text: String,
+        #[prost(message, optional, tag = "5")]
+        pub body: Option<AnyValue>,
+        #[prost(message, repeated, tag = "6")]
+        pub attributes: Vec<KeyValue>,
+        #[prost(bytes = "vec", tag = "9")]
+        pub trace_id: Vec<u8>,
+        #[prost(bytes = "vec", tag = "10")]
+        pub span_id: Vec<u8>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AnyValue {
+        #[prost(string, optional, tag = "1")]
+        pub string_value: Option<String>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct KeyValue {
+        #[prost(string, tag = "1")]
+        pub key: String,
+        #[prost(message, optional, tag = "2")]
+        pub value: Option<AnyValue>,
+    }
+}
+
+fn record(i: usize) -> String {
+    format!(
+        r#"{{"ts":"2026-11-22T10:00:00Z","level":"info","msg":"request served","route":"/api/items","id":"{i:08}"}}"#
+    )
+}
+
+fn ndjson_bodies() -> Vec<bytes::Bytes> {
+    (0..BODIES)
+        .map(|b| {
+            let mut body = String::with_capacity(RECORDS_PER_BODY * 110);
+            for i in 0..RECORDS_PER_BODY {
+                body.push_str(&record(b * RECORDS_PER_BODY + i));
+                body.push('\n');
+            }
+            body.into()
+        })
+        .collect()
+}
+
+fn otlp_bodies() -> Vec<bytes::Bytes> {
+    let text = |s: String| {
+        Some(otlp::AnyValue {
+            string_value: Some(s),
+        })
+    };
+    (0..BODIES)
+        .map(|b| {
+            let log_records = (0..RECORDS_PER_BODY)
+                .map(|i| otlp::LogRecord {
+                    time_unix_nano: 1_795_860_000_000_000_000,
+                    severity_number: 9,
+                    severity_text: "info".into(),
+                    body: text("request served".into()),
+                    attributes: vec![
+                        otlp::KeyValue {
+                            key: "route".into(),
+                            value: text("/api/items".into()),
+                        },
+                        otlp::KeyValue {
+                            key: "id".into(),
+                            value: text(format!("{:08}", b * RECORDS_PER_BODY + i)),
+                        },
+                    ],
+                    trace_id: vec![0x5b; 16],
+                    span_id: vec![0xee; 8],
+                })
+                .collect();
+            otlp::ExportLogsServiceRequest {
+                resource_logs: vec![otlp::ResourceLogs {
+                    resource: Some(otlp::Resource {
+                        attributes: vec![otlp::KeyValue {
+                            key: "service.name".into(),
+                            value: text("bench".into()),
+                        }],
+                    }),
+                    scope_logs: vec![otlp::ScopeLogs { log_records }],
+                }],
+            }
+            .encode_to_vec()
+            .into()
+        })
+        .collect()
+}
+
+fn sinkbox() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sinkbox"))
+}
+
+/// A configuration with one `file` sink writing `out.ndjson` in `dir`,
+/// and `source` (a `[sources.in]` table body, or nothing).
+fn config(dir: &Path, source: Option<&str>) -> PathBuf {
+    let mut text = format!(
+        "[runtime]\ndata_dir = \"{0}/data\"\n[sinks.out]\ntype = \"file\"\npath = \"{0}/out.ndjson\"\n",
+        dir.display()
+    );
+    if let Some(source) = source {
+        text.push_str(&format!(
+            "[sources.in]\naddress = \"127.0.0.1:0\"\n{source}\n"
+        ));
+    }
+    let path = dir.join("sinkbox.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `sinkbox run` serving the configuration's source: the process and the
+/// URL it listens on.
+fn serve(config: &Path) -> (Child, String) {
+    let mut child = sinkbox()
+        .args(["run", "--config"])
+        .arg(config)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("sinkbox said where it listens")
+            .unwrap();
+        if let Some((_, url)) = line.split_once("listening on ") {
+            break url.trim().to_owned();
+        }
+    };
+    // Keep reading (and dropping) its log so it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+/// Stops a served `sinkbox run` the way an operator does (SIGTERM) and
+/// waits for it to drain.
+fn stop(mut child: Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+}
+
+fn lines_in(path: &Path) -> usize {
+    BufReader::new(std::fs::File::open(path).unwrap())
+        .lines()
+        .count()
+}
+
+/// Posts every body from `CLIENTS` connections at once: records/s and
+/// each request's time to its 200.
+fn post_all(
+    url: &str,
+    content_type: &'static str,
+    bodies: &[bytes::Bytes],
+) -> (f64, Vec<Duration>) {
+    let bodies = Arc::new(bodies.to_vec());
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (url, bodies) = (url.to_owned(), bodies.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(120))
+                    .build()
+                    .unwrap();
+                let mut waits = Vec::new();
+                for body in bodies.iter().skip(c).step_by(CLIENTS) {
+                    let sent = Instant::now();
+                    let response = client
+                        .post(&url)
+                        .header("content-type", content_type)
+                        .body(body.clone())
+                        .send()
+                        .unwrap();
+                    assert!(response.status().is_success(), "{}", response.status());
+                    response.bytes().unwrap();
+                    waits.push(sent.elapsed());
+                }
+                waits
+            })
+        })
+        .collect();
+    let mut waits: Vec<Duration> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    let rate = TOTAL as f64 / started.elapsed().as_secs_f64();
+    waits.sort();
+    (rate, waits)
+}
+
+/// One round through a served source: records/s and the answer times.
+fn through_source(
+    source: &str,
+    content_type: &'static str,
+    bodies: &[bytes::Bytes],
+) -> (f64, Vec<Duration>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, url) = serve(&config(dir.path(), Some(source)));
+    let measured = post_all(&url, content_type, bodies);
+    stop(child);
+    assert_eq!(lines_in(&dir.path().join("out.ndjson")), TOTAL);
+    measured
+}
+
+/// One round of `sinkbox run --input FILE`: records/s, process start to
+/// exit.
+fn through_input(input: &Path) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), None);
+    let started = Instant::now();
+    let status = sinkbox()
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--input")
+        .arg(input)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let rate = TOTAL as f64 / started.elapsed().as_secs_f64();
+    assert!(status.success());
+    assert_eq!(lines_in(&dir.path().join("out.ndjson")), TOTAL);
+    rate
+}
+
+/// One round of the plain loop: decode every OTLP body.
+fn plain_decode(bodies: &[bytes::Bytes]) -> f64 {
+    let started = Instant::now();
+    let mut records = 0;
+    for body in bodies {
+        let request = otlp::ExportLogsServiceRequest::decode(&body[..]).unwrap();
+        records += request.resource_logs[0].scope_logs[0].log_records.len();
+    }
+    assert_eq!(records, TOTAL);
+    TOTAL as f64 / started.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[at].as_secs_f64() * 1e3
+}
+
+fn main() {
+    let ndjson = ndjson_bodies();
+    let protobuf = otlp_bodies();
+    let input_dir = tempfile::tempdir().unwrap();
+    let input = input_dir.path().join("records.ndjson");
+    std::fs::write(&input, ndjson.concat()).unwrap();
+    let (mut http, mut input_rates, mut otlp_rates, mut decode) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut waits = Vec::new();
+    for _ in 0..ROUNDS {
+        input_rates.push((through_input(&input), 0.0));
+        let (rate, round_waits) =
+            through_source("type = \"http_server\"", "application/x-ndjson", &ndjson);
+        http.push((rate, 0.0));
+        waits.extend(round_waits);
+        otlp_rates.push((
+            through_source("type = \"otlp\"", "application/x-protobuf", &protobuf).0,
+            0.0,
+        ));
+        decode.push((plain_decode(&protobuf), 0.0));
+    }
+    waits.sort();
+    let (input_rate, http_rate) = (support::median(input_rates).0, support::median(http).0);
+    let (otlp_rate, decode_rate) = (support::median(otlp_rates).0, support::median(decode).0);
+    let (p50, p99) = (percentile(&waits, 0.5), percentile(&waits, 0.99));
+    println!(
+        "\nsources into a file sink, {TOTAL} records, bodies of {RECORDS_PER_BODY}, {CLIENTS} clients (median of {ROUNDS})"
+    );
+    println!("{:<40} {:>12} {:>8}", "", "records/s", "ratio");
+    println!(
+        "{:<40} {input_rate:>12.0} {:>8.2}",
+        "sinkbox run --input FILE", 1.0
+    );
+    println!(
+        "{:<40} {http_rate:>12.0} {:>8.2}",
+        "http_server, ack = delivered",
+        http_rate / input_rate
+    );
+    println!(
+        "{:<40} {decode_rate:>12.0} {:>8.2}",
+        "plain OTLP protobuf decode loop", 1.0
+    );
+    println!(
+        "{:<40} {otlp_rate:>12.0} {:>8.2}",
+        "otlp source, protobuf, ack = delivered",
+        otlp_rate / decode_rate
+    );
+    println!(
+        "http_server request to 200 (ack = delivered, {RECORDS_PER_BODY} records): p50 {p50:.2} ms, p99 {p99:.2} ms"
+    );
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    let json = serde_json::json!({
+        "records": TOTAL,
+        "records_per_body": RECORDS_PER_BODY,
+        "clients": CLIENTS,
+        "run_input": {"records_per_s": input_rate},
+        "http_server": {"records_per_s": http_rate, "p50_ms": p50, "p99_ms": p99},
+        "http_server_over_run_input": http_rate / input_rate,
+        "plain_otlp_decode": {"records_per_s": decode_rate},
+        "otlp_source": {"records_per_s": otlp_rate},
+        "otlp_source_over_plain_decode": otlp_rate / decode_rate,
+    });
+    std::fs::write(
+        out.join("sources.json"),
+        serde_json::to_string_pretty(&json).unwrap(),
+    )
+    .unwrap();
+}
