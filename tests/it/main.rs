@@ -48,6 +48,7 @@ mod reload_modules;
 mod routing_conditions;
 mod routing_destinations;
 mod routing_route;
+mod source_catalog;
 mod source_http_server;
 mod source_otlp;
 mod wasm_conformance;

@@ -319,7 +319,7 @@ fn a_source_table_is_read_with_pointed_errors() {
         (
             "[sources.a]\ntype = \"http_server\"\naddress = \"127.0.0.1:1\"\nack = \"maybe\"\n",
             4,
-            "`maybe` is not `delivered`",
+            "`maybe` is not one of `delivered`, `received`",
         ),
         (
             "[sources.a]\ntype = \"http_server\"\naddress = \"127.0.0.1:1\"\nadress = \"x\"\n",

@@ -1,4 +1,5 @@
-//! `sinkbox sinks`: the catalog of sink types.
+//! `sinkbox sinks` and `sinkbox sources`: the catalogs of sink and source
+//! types.
 
 use std::process::ExitCode;
 
@@ -16,5 +17,38 @@ pub fn print(markdown: bool) -> anyhow::Result<ExitCode> {
         println!("{}", type_markdown(sink_type));
     }
     println!("### Every sink\n\n{}", options_markdown(COMMON_OPTIONS));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_sources(markdown: bool) -> anyhow::Result<ExitCode> {
+    for source_type in sinkbox::sources::source_types() {
+        let schemes: Vec<String> = source_type
+            .schemes()
+            .iter()
+            .map(|s| format!("{s}://"))
+            .collect();
+        if markdown {
+            println!(
+                "### `{}`\n\n{} (`--source {}`)\n",
+                source_type.name(),
+                source_type.help(),
+                schemes.join(", ")
+            );
+            println!("{}", options_markdown(source_type.option_specs()));
+        } else {
+            print!(
+                "{}",
+                sinkbox::registry::options_text(
+                    &format!(
+                        "{}  (--source {})\n  {}",
+                        source_type.name(),
+                        schemes.join(", "),
+                        source_type.help()
+                    ),
+                    source_type.option_specs()
+                )
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,6 +42,12 @@ pub struct ConfigArgs {
     /// or `tcp://127.0.0.1:9000`; repeatable.
     #[arg(long = "sink", value_name = "URI", global = true)]
     sinks: Vec<String>,
+    /// Adds a source given as a URI: `http://0.0.0.0:8080/ingest` (an
+    /// `http_server`) or `otlp://0.0.0.0:4318`, options as query
+    /// parameters (`?ack=received`), its name as the fragment (`#edge`);
+    /// repeatable. `sinkbox sources` lists the types and options.
+    #[arg(long = "source", value_name = "URI", global = true)]
+    sources: Vec<String>,
     /// Overrides one option of a named sink: `<sink>.<option>=<value>`,
     /// such as `applog.max_bytes=10MB`; repeatable.
     #[arg(long = "set", value_name = "SINK.OPTION=VALUE", global = true)]
@@ -58,6 +64,9 @@ impl ConfigArgs {
         }
         for uri in &self.sinks {
             loader = loader.cli_sink(uri);
+        }
+        for uri in &self.sources {
+            loader = loader.cli_source(uri);
         }
         for set in &self.sets {
             loader = loader.cli_set(set);
@@ -163,6 +172,13 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// List every source type with its `--source` scheme and its options,
+    /// defaults and help.
+    Sources {
+        /// Print Markdown tables (as in docs/sources.md).
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Run the conformance suite against a sink component: start, writes of
     /// empty, normal and unusual batches, flush twice, health, stop twice.
     Check(check::CheckArgs),
@@ -227,6 +243,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => route::route(&sources, &input, input_format, max_record_bytes),
         Command::Inspect { component } => inspect::inspect(&component),
         Command::Sinks { markdown } => catalog::print(markdown),
+        Command::Sources { markdown } => catalog::print_sources(markdown),
         Command::Cache {
             action,
             dir,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::model::{Config, RuntimeConfig, SourceConfig, SourceKind};
+use super::model::{Config, RuntimeConfig, SourceConfig};
 use super::raw_sink::{RawSink, RawValue};
 use super::secrets::SecretStore;
 use super::sink_graph;
@@ -43,6 +43,7 @@ pub struct ConfigLoader<'r> {
     text: Option<(String, String, PathBuf)>,
     env: Vec<(String, String)>,
     cli_sinks: Vec<String>,
+    cli_sources: Vec<String>,
     cli_sets: Vec<String>,
 }
 
@@ -82,6 +83,7 @@ impl<'r> ConfigLoader<'r> {
             text: None,
             env: Vec::new(),
             cli_sinks: Vec::new(),
+            cli_sources: Vec::new(),
             cli_sets: Vec::new(),
         }
     }
@@ -121,6 +123,13 @@ impl<'r> ConfigLoader<'r> {
         self
     }
 
+    /// Adds a source given as a URI on the command line (`--source
+    /// http://0.0.0.0:8080/ingest?ack=received#edge`).
+    pub fn cli_source(mut self, uri: impl Into<String>) -> Self {
+        self.cli_sources.push(uri.into());
+        self
+    }
+
     /// Adds a command-line override, `<sink>.<option>=<value>` (or
     /// `<sink>.<option>.<key>=<value>` for a table option).
     pub fn cli_set(mut self, assignment: impl Into<String>) -> Self {
@@ -131,7 +140,7 @@ impl<'r> ConfigLoader<'r> {
     /// Reads every source and checks the result as a whole.
     pub fn load(self) -> Result<Config, ConfigError> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let (mut runtime, mut sinks, secrets, sources) = match (&self.file, &self.text) {
+        let (mut runtime, mut sinks, secrets, mut sources) = match (&self.file, &self.text) {
             (_, Some((text, origin, base))) => parse_file(text, origin, base, None)?,
             (Some(path), None) => {
                 let origin = path.display().to_string();
@@ -186,6 +195,22 @@ impl<'r> ConfigLoader<'r> {
         for uri in &self.cli_sinks {
             let spot = SourceSpot::new(format!("--sink {}", redact(uri)), None, &cwd);
             self.add_uri_sink(&mut sinks, uri, spot)?;
+        }
+        for uri in &self.cli_sources {
+            let origin = format!("--source {}", redact(uri));
+            let spot = SourceSpot::new(origin.clone(), None, &cwd);
+            let (name, kind) = crate::sources::source_from_uri(uri, spot)?;
+            if sources.iter().any(|s| s.name == name) {
+                return Err(ConfigError {
+                    origin,
+                    line: None,
+                    path: format!("sources.{name}"),
+                    message: format!(
+                        "a source named `{name}` is configured already; name this one with a fragment, such as `#{name}2`"
+                    ),
+                });
+            }
+            sources.push(SourceConfig { name, kind });
         }
         for assignment in &self.cli_sets {
             match assignment
@@ -434,49 +459,7 @@ fn parse_file(
                         "expected a table with a `type`, such as `type = \"http_server\"`",
                     ));
                 };
-                let table = crate::sources::util::server_config::SourceTable {
-                    name: &name,
-                    type_name: "",
-                    table: &options,
-                    spot: &spot,
-                    expand: &expand,
-                };
-                let kind = match options.get("type").and_then(toml::Value::as_str) {
-                    Some("http_server") => SourceKind::HttpServer(
-                        crate::sources::http_server::config::options_from_table(
-                            &crate::sources::util::server_config::SourceTable {
-                                type_name: "http_server",
-                                ..table
-                            },
-                        )?,
-                    ),
-                    Some("otlp") => {
-                        SourceKind::Otlp(crate::sources::otlp::config::options_from_table(
-                            &crate::sources::util::server_config::SourceTable {
-                                type_name: "otlp",
-                                ..table
-                            },
-                        )?)
-                    }
-                    Some(other) => {
-                        return Err(error(
-                            &format!("{at}.type"),
-                            &format!(
-                                "unknown source type `{other}`; known types: {}",
-                                SourceKind::TYPES.join(", ")
-                            ),
-                        ));
-                    }
-                    None => {
-                        return Err(error(
-                            &at,
-                            &format!(
-                                "a source needs a `type`: one of {}",
-                                SourceKind::TYPES.join(", ")
-                            ),
-                        ));
-                    }
-                };
+                let kind = crate::sources::source_from_table(&name, &options, &spot, &expand)?;
                 out.push(SourceConfig { name, kind });
             }
             out

@@ -28,51 +28,7 @@ pub struct SourceConfig {
     pub kind: SourceKind,
 }
 
-/// A source's type, with its options.
-#[derive(Clone, Debug)]
-pub enum SourceKind {
-    /// `type = "http_server"`.
-    HttpServer(crate::sources::HttpServerOptions),
-    /// `type = "otlp"`.
-    Otlp(crate::sources::otlp::OtlpSourceOptions),
-}
-
-impl SourceKind {
-    /// Every source type, as `type` names it.
-    pub const TYPES: &[&str] = &["http_server", "otlp"];
-
-    /// Its `type`.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            SourceKind::HttpServer(_) => "http_server",
-            SourceKind::Otlp(_) => "otlp",
-        }
-    }
-
-    /// How it listens.
-    pub fn server(&self) -> &crate::sources::HttpServerOptions {
-        match self {
-            SourceKind::HttpServer(options) => options,
-            SourceKind::Otlp(options) => &options.server,
-        }
-    }
-
-    /// Starts it as source `name` feeding `pipeline`.
-    pub fn start(
-        &self,
-        name: &str,
-        pipeline: crate::pipeline::Pipeline,
-    ) -> Result<crate::sources::RunningSource, String> {
-        match self {
-            SourceKind::HttpServer(options) => {
-                crate::sources::http_server::start(name, pipeline, options.clone())
-            }
-            SourceKind::Otlp(options) => {
-                crate::sources::otlp::start(name, pipeline, options.clone())
-            }
-        }
-    }
-}
+pub use crate::sources::SourceKind;
 
 /// The `[runtime]` table.
 #[derive(Clone, Debug)]

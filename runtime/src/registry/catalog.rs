@@ -49,6 +49,24 @@ pub fn type_markdown(sink_type: &SinkType) -> String {
     options_markdown(sink_type.option_specs())
 }
 
+/// A titled list of `options` as plain text, one line each: name, type,
+/// default, help (how `sinkbox sources` prints a source type).
+pub fn options_text(title: &str, options: &[OptionSpec]) -> String {
+    let width = options.iter().map(|s| s.name.len()).max().unwrap_or(8);
+    let mut out = format!("{title}\n");
+    for spec in options {
+        out.push_str(&format!(
+            "    {:width$}  {:8}  {:12}  {}\n",
+            spec.name,
+            spec.kind.label(),
+            default_cell(spec).replace('`', ""),
+            spec.help,
+        ));
+    }
+    out.push('\n');
+    out
+}
+
 /// The catalog as plain text: each type, its URI schemes, its options.
 pub fn catalog_text(registry: &SinkRegistry) -> String {
     let mut out = String::new();

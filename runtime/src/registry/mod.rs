@@ -40,7 +40,7 @@ pub(crate) mod sink_registry;
 pub(crate) mod sink_type;
 pub(crate) mod suggest;
 
-pub use catalog::{catalog_text, options_markdown, type_markdown};
+pub use catalog::{catalog_text, options_markdown, options_text, type_markdown};
 pub use option_spec::{OptionKind, OptionSpec, OptionValue};
 pub use sink_context::SinkContext;
 pub use sink_options::SinkOptions;

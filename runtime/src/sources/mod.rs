@@ -1,11 +1,17 @@
 //! Sources: where records come into a pipeline from outside the process
-//! that runs it. Each source is a folder: its options apart from its
-//! running code; what the HTTP sources share is in `util/`.
+//! that runs it. Each source is a folder: its type (options and their
+//! reading) in `config.rs` apart from its running code; what the HTTP
+//! sources share is in `util/`.
 
 pub mod http_server;
 pub mod otlp;
+mod source_catalog;
+mod source_kind;
 pub mod util;
 
+pub use source_catalog::{source_from_table, source_from_uri, source_types};
+pub use source_kind::SourceKind;
 pub use util::running_source::RunningSource;
 pub use util::server_options::{AckMode, HttpServerAuth, HttpServerOptions};
+pub use util::source_type::SourceType;
 pub use util::stats::SourceStats;

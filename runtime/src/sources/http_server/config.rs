@@ -1,12 +1,17 @@
-//! `[sources.<name>]` with `type = "http_server"`: the server options
-//! every HTTP source takes, and nothing of its own.
+//! The `http_server` source type: the server options every HTTP source
+//! takes, and nothing of its own.
 
-use crate::registry::config_error::ConfigError;
-use crate::sources::util::server_config::{SourceTable, server_options};
-use crate::sources::util::server_options::HttpServerOptions;
+use crate::sources::SourceKind;
+use crate::sources::util::server_config::{server_option_specs, server_options};
+use crate::sources::util::source_type::SourceType;
 
-/// The options of an `http_server` source from its table.
-pub(crate) fn options_from_table(source: &SourceTable) -> Result<HttpServerOptions, ConfigError> {
-    source.check_keys(&[])?;
-    server_options(source, "/")
+/// The `http_server` source type for the catalog and the loader.
+pub(crate) fn source_type() -> SourceType {
+    SourceType {
+        name: "http_server",
+        help: "takes records POSTed as NDJSON, a JSON array or one JSON value (gzip, zstd); answers 200 once they are safe",
+        schemes: &["http"],
+        options: server_option_specs("/"),
+        build: |options| Ok(SourceKind::HttpServer(server_options(options)?)),
+    }
 }

@@ -1,7 +1,7 @@
 //! What the HTTP sources share: their options and the parsing of them,
 //! the server that listens and limits connections, one request's way from
 //! arrival to answer, credentials, bounded decompression and counters. A
-//! source adds its wire protocol (`RequestProtocol`).
+//! source adds its wire protocol (`RequestProtocol`) and its type.
 
 pub(crate) mod auth;
 pub(crate) mod body;
@@ -11,4 +11,6 @@ pub(crate) mod request_protocol;
 pub(crate) mod running_source;
 pub(crate) mod server_config;
 pub(crate) mod server_options;
+pub(crate) mod source_options;
+pub(crate) mod source_type;
 pub(crate) mod stats;

@@ -1,204 +1,130 @@
-//! The options every HTTP source's table takes (`address`, `path`,
-//! `ack`, `auth`, the limits), read into [`HttpServerOptions`], every
-//! mistake a pointed error at its line. A source's own options are read
-//! by its `config.rs` from the same table.
-
-use std::time::Duration;
+//! The options every HTTP source takes (`address`, `path`, `ack`, `auth`,
+//! the limits), declared once for the catalog, the docs and the parser,
+//! and read into [`HttpServerOptions`], every mistake a pointed error.
 
 use super::server_options::{AckMode, HttpServerAuth, HttpServerOptions};
-use crate::registry::config_error::{ConfigError, SourceSpot};
+use super::source_options::SourceOptions;
+use crate::registry::config_error::ConfigError;
+use crate::registry::option_spec::{OptionKind, OptionSpec};
 use crate::secret::Secret;
 
-/// The options every HTTP source takes.
-pub(crate) const SERVER_OPTIONS: &[&str] = &[
-    "address",
-    "path",
-    "ack",
-    "auth",
-    "max_body_bytes",
-    "max_records",
-    "max_connections",
-    "header_timeout",
-    "body_timeout",
-    "ack_timeout",
-];
-
-/// How a source's table is read: its name, where its options sit in the
-/// file, and how `${secret:NAME}` is filled.
-pub(crate) struct SourceTable<'a> {
-    /// The source's name (`sources.<name>`).
-    pub name: &'a str,
-    /// Its `type`, for messages.
-    pub type_name: &'static str,
-    /// The table.
-    pub table: &'a toml::Table,
-    /// Places an option (`sources.<name>.<option>`) in the file.
-    pub spot: &'a dyn Fn(&str) -> SourceSpot,
-    /// Fills `${secret:NAME}` from `[secrets]`.
-    pub expand: &'a dyn Fn(&str) -> Result<String, String>,
+/// The server options, `path` defaulting to `default_path`.
+pub(crate) fn server_option_specs(default_path: &'static str) -> Vec<OptionSpec> {
+    vec![
+        OptionSpec::new("address", OptionKind::Text("an address and port, such as \"0.0.0.0:8080\""))
+            .required()
+            .help("where to listen, such as \"0.0.0.0:8080\"; port 0 picks a free one"),
+        OptionSpec::new("path", OptionKind::String)
+            .default(default_path)
+            .help("the one path that takes records; any other answers 404"),
+        OptionSpec::new("ack", OptionKind::Choice(&["delivered", "received"]))
+            .default("delivered")
+            .help("answer 200 once every sink settled the records (delivered, dead-lettered, dropped by policy or synced to its disk buffer), or once they are queued"),
+        OptionSpec::new("auth", OptionKind::Table)
+            .help("{ strategy = \"bearer\", token } or { strategy = \"basic\", user, password }; values may be ${secret:NAME}; compared in constant time"),
+        OptionSpec::new("max_body_bytes", OptionKind::Size)
+            .default("10MiB")
+            .help("most bytes of a request body, as sent and once decompressed"),
+        OptionSpec::new("max_records", OptionKind::Integer)
+            .default("100000")
+            .help("most records in one request"),
+        OptionSpec::new("max_connections", OptionKind::Integer)
+            .default("1024")
+            .help("connections served at once; more wait in the listen backlog"),
+        OptionSpec::new("header_timeout", OptionKind::Duration)
+            .default("10s")
+            .help("time a client has to send its request head"),
+        OptionSpec::new("body_timeout", OptionKind::Duration)
+            .default("30s")
+            .help("time a client has to send its body"),
+        OptionSpec::new("ack_timeout", OptionKind::Duration)
+            .default("60s")
+            .help("time for the records to be taken and settled before the answer is 503"),
+    ]
 }
 
-impl SourceTable<'_> {
-    /// A pointed error about `option`.
-    pub(crate) fn error(&self, option: &str, message: String) -> ConfigError {
-        let at = format!("sources.{}.{option}", self.name);
-        (self.spot)(&at).error(at, message)
-    }
-
-    /// Refuses any key that is neither `type`, a server option nor one of
-    /// `own`, naming what the type takes.
-    pub(crate) fn check_keys(&self, own: &[&str]) -> Result<(), ConfigError> {
-        for key in self.table.keys() {
-            if key != "type"
-                && !SERVER_OPTIONS.contains(&key.as_str())
-                && !own.contains(&key.as_str())
-            {
-                let known: Vec<&str> = SERVER_OPTIONS.iter().chain(own).copied().collect();
-                return Err(self.error(
-                    key,
-                    format!(
-                        "unknown option `{key}` for a {} source; it takes {}",
-                        self.type_name,
-                        known.join(", ")
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// A string option, `None` when absent.
-    pub(crate) fn text(&self, option: &str) -> Result<Option<String>, ConfigError> {
-        match self.table.get(option) {
-            None => Ok(None),
-            Some(toml::Value::String(text)) => Ok(Some(text.clone())),
-            Some(other) => Err(self.error(
-                option,
-                format!("expected a string, found {}", other.type_str()),
-            )),
-        }
-    }
-}
-
-/// The server options of a source's table; `default_path` is the records
-/// path when `path` is not given.
-pub(crate) fn server_options(
-    source: &SourceTable,
-    default_path: &str,
-) -> Result<HttpServerOptions, ConfigError> {
-    let (table, expand) = (source.table, source.expand);
-    let error = |option: &str, message: String| source.error(option, message);
-    let type_name = source.type_name;
-    let text = |option: &str| source.text(option);
-    let Some(address) = text("address")? else {
-        return Err(error(
-            "address",
-            format!("a {type_name} source needs `address`, such as \"0.0.0.0:8080\""),
-        ));
-    };
+/// The server options of a parsed source.
+pub(crate) fn server_options(options: &SourceOptions) -> Result<HttpServerOptions, ConfigError> {
+    let address = options.string("address").unwrap_or_default();
     let address = address.parse().map_err(|_| {
-        error(
+        options.invalid(
             "address",
             format!("`{address}` is not an address and port, such as \"0.0.0.0:8080\""),
         )
     })?;
-    let mut options = HttpServerOptions::new(address);
-    options.path = default_path.to_owned();
-    if let Some(path) = text("path")? {
-        if !path.starts_with('/') {
-            return Err(error("path", format!("`{path}` must start with `/`")));
-        }
-        options.path = path;
+    let mut server = HttpServerOptions::new(address);
+    let path = options.string("path").unwrap_or_else(|| "/".into());
+    if !path.starts_with('/') {
+        return Err(options.invalid("path", format!("`{path}` must start with `/`")));
     }
-    if let Some(ack) = text("ack")? {
-        options.ack = match ack.as_str() {
-            "delivered" => AckMode::Delivered,
-            "received" => AckMode::Received,
-            other => {
-                return Err(error(
-                    "ack",
-                    format!(
-                        "`{other}` is not `delivered` (answer once the records are safe) or `received` (once queued)"
-                    ),
-                ));
+    server.path = path;
+    server.ack = match options.string("ack").as_deref() {
+        Some("received") => AckMode::Received,
+        _ => AckMode::Delivered,
+    };
+    if let Some(pairs) = options.table("auth") {
+        server.auth = Some(auth(options, &pairs)?);
+    }
+    let at_least_one = |option: &str, n: Option<u64>| -> Result<Option<u64>, ConfigError> {
+        match n {
+            Some(0) => Err(options.invalid(option, "must be above 0")),
+            other => Ok(other),
+        }
+    };
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    if let Some(n) = at_least_one("max_records", options.integer("max_records"))? {
+        server.max_records = count(n);
+    }
+    if let Some(n) = at_least_one("max_connections", options.integer("max_connections"))? {
+        server.max_connections = count(n);
+    }
+    if let Some(n) = at_least_one("max_body_bytes", options.size("max_body_bytes"))? {
+        server.max_body_bytes = count(n);
+    }
+    for (option, slot) in [
+        ("header_timeout", &mut server.header_timeout),
+        ("body_timeout", &mut server.body_timeout),
+        ("ack_timeout", &mut server.ack_timeout),
+    ] {
+        match options.duration(option) {
+            Some(d) if d.is_zero() => {
+                return Err(
+                    options.invalid(option, "must be a duration above zero, such as \"10s\"")
+                );
             }
-        };
-    }
-    if let Some(value) = table.get("auth") {
-        options.auth = Some(auth(value, &error, expand)?);
-    }
-    let count = |option: &str| -> Result<Option<usize>, ConfigError> {
-        match table.get(option) {
-            None => Ok(None),
-            Some(toml::Value::Integer(n)) if *n > 0 => Ok(Some(*n as usize)),
-            Some(_) => Err(error(option, "expected a whole number above 0".into())),
+            Some(d) => *slot = d,
+            None => {}
         }
-    };
-    if let Some(n) = count("max_records")? {
-        options.max_records = n;
     }
-    if let Some(n) = count("max_connections")? {
-        options.max_connections = n;
-    }
-    if let Some(size) = text("max_body_bytes")? {
-        let bytes = size.parse::<bytesize::ByteSize>().map_err(|_| {
-            error(
-                "max_body_bytes",
-                format!("`{size}` is not a size, such as \"10MiB\""),
-            )
-        })?;
-        options.max_body_bytes = usize::try_from(bytes.as_u64()).unwrap_or(usize::MAX).max(1);
-    }
-    let duration = |option: &str| -> Result<Option<Duration>, ConfigError> {
-        let Some(text) = text(option)? else {
-            return Ok(None);
-        };
-        match humantime::parse_duration(&text) {
-            Ok(d) if !d.is_zero() => Ok(Some(d)),
-            _ => Err(error(
-                option,
-                format!("`{text}` is not a duration above zero, such as \"10s\""),
-            )),
-        }
-    };
-    if let Some(d) = duration("header_timeout")? {
-        options.header_timeout = d;
-    }
-    if let Some(d) = duration("body_timeout")? {
-        options.body_timeout = d;
-    }
-    if let Some(d) = duration("ack_timeout")? {
-        options.ack_timeout = d;
-    }
-    Ok(options)
+    Ok(server)
 }
 
 /// `auth = { strategy = "bearer", token = "${secret:edge}" }` or
 /// `{ strategy = "basic", user = "edge", password = "${secret:edge_pw}" }`
-/// (Vector's names).
+/// (Vector's names), secrets already filled in.
 fn auth(
-    value: &toml::Value,
-    error: &dyn Fn(&str, String) -> ConfigError,
-    expand: &dyn Fn(&str) -> Result<String, String>,
+    options: &SourceOptions,
+    pairs: &[(String, String)],
 ) -> Result<HttpServerAuth, ConfigError> {
     let usage = "expected `{ strategy = \"bearer\", token = \"${secret:NAME}\" }` or `{ strategy = \"basic\", user = \"…\", password = \"${secret:NAME}\" }`";
-    let toml::Value::Table(table) = value else {
-        return Err(error("auth", usage.into()));
+    let field = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| options.invalid("auth", format!("`{key}` is missing; {usage}")))
     };
-    let field = |key: &str| -> Result<String, ConfigError> {
-        match table.get(key) {
-            Some(toml::Value::String(text)) => {
-                expand(text).map_err(|why| error(&format!("auth.{key}"), why))
-            }
-            _ => Err(error("auth", format!("`{key}` is missing; {usage}"))),
+    for (key, _) in pairs {
+        if !["strategy", "token", "user", "password"].contains(&key.as_str()) {
+            return Err(options.invalid("auth", format!("unknown key `{key}`; {usage}")));
         }
-    };
-    match table.get("strategy").and_then(toml::Value::as_str) {
-        Some("bearer") => Ok(HttpServerAuth::Bearer(Secret::new(field("token")?))),
-        Some("basic") => Ok(HttpServerAuth::Basic {
+    }
+    match field("strategy")?.as_str() {
+        "bearer" => Ok(HttpServerAuth::Bearer(Secret::new(field("token")?))),
+        "basic" => Ok(HttpServerAuth::Basic {
             user: field("user")?,
             password: Secret::new(field("password")?),
         }),
-        _ => Err(error("auth.strategy", usage.into())),
+        other => Err(options.invalid("auth", format!("`{other}` is not a strategy; {usage}"))),
     }
 }
