@@ -461,3 +461,103 @@ fn a_full_pipeline_answers_503_at_once_and_takes_nothing_of_the_request() {
         "the refused request left nothing behind"
     );
 }
+
+/// A self-signed certificate for `localhost`, written as `name.crt` and
+/// `name.key` in `dir`; its PEM.
+fn certificate(dir: &std::path::Path, name: &str) -> String {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let pem = certified.cert.pem();
+    std::fs::write(dir.join(format!("{name}.crt")), &pem).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.key")),
+        certified.signing_key.serialize_pem(),
+    )
+    .unwrap();
+    pem
+}
+
+/// A client that trusts only `pem`, reaching `localhost` at `address`.
+fn trusting(pem: &str, address: std::net::SocketAddr) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .resolve("localhost", address)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn tls_serves_https_and_a_renewed_certificate_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = certificate(dir.path(), "server");
+    let config = "[sources.edge]\ntype = \"http_server\"\naddress = \"127.0.0.1:0\"\n\
+         tls = { crt_file = \"server.crt\", key_file = \"server.key\" }\n[sinks.out]\ntype = \"stdout\"\n";
+    let loaded = sinkbox::Config::from_toml(config, "t.toml", dir.path()).unwrap();
+    let options = loaded.sources[0].kind.server().clone();
+    assert_eq!(
+        options.tls.as_ref().unwrap().crt_file,
+        dir.path().join("server.crt"),
+        "relative to the configuration's directory"
+    );
+    let recorder = Recorder::default();
+    let p = pipeline(dir.path(), RecordingSink::new(&recorder));
+    let source = sinkbox::sources::http_server::start("edge", p.clone(), options).unwrap();
+    let address = source.local_addr();
+    let url = format!("https://localhost:{}/", address.port());
+    let send = |client: &reqwest::blocking::Client, i: u32| {
+        client
+            .post(&url)
+            .body(format!("{{\"i\":{i}}}\n"))
+            .send()
+            .map(|r| r.status().as_u16())
+    };
+    assert_eq!(send(&trusting(&first, address), 0).unwrap(), 200);
+    // Plain HTTP to the TLS port gets no answer, and the source stays up.
+    assert!(
+        reqwest::blocking::Client::new()
+            .post(format!("http://{address}/"))
+            .body("{\"i\":99}\n")
+            .send()
+            .is_err_and(|e| !e.is_status())
+    );
+    // The certificate is renewed on disk: new connections get the new one.
+    std::thread::sleep(Duration::from_millis(1100));
+    let renewed = certificate(dir.path(), "server");
+    crate::support::wait_until("the renewed certificate to be served", || {
+        send(&trusting(&renewed, address), 1).is_ok()
+    });
+    assert!(
+        send(&trusting(&first, address), 2).is_err(),
+        "the old certificate is no longer served"
+    );
+    // A broken renewal keeps the certificate before it.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(dir.path().join("server.key"), "not a key").unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(send(&trusting(&renewed, address), 3).unwrap(), 200);
+    source.stop();
+    p.shutdown();
+    let numbers = crate::support::numbers(&recorder.records.lock().unwrap());
+    assert_eq!(numbers, [0, 1, 3]);
+
+    // A certificate that does not load stops the source from starting.
+    std::fs::write(dir.path().join("broken.crt"), "-----BEGIN NOTHING-----").unwrap();
+    let mut broken = options_with_tls(dir.path());
+    broken.tls.as_mut().unwrap().crt_file = dir.path().join("broken.crt");
+    let p = pipeline(dir.path(), RecordingSink::new(&Recorder::default()));
+    let err = sinkbox::sources::http_server::start("edge", p.clone(), broken)
+        .err()
+        .unwrap();
+    assert!(err.contains("holds no readable PEM certificate"), "{err}");
+    p.shutdown();
+}
+
+fn options_with_tls(dir: &std::path::Path) -> HttpServerOptions {
+    let mut tls = options();
+    tls.tls = Some(sinkbox::sources::util::tls::TlsFiles {
+        crt_file: dir.join("server.crt"),
+        key_file: dir.join("server.key"),
+    });
+    tls
+}

@@ -14,3 +14,4 @@ pub(crate) mod server_options;
 pub(crate) mod source_options;
 pub(crate) mod source_type;
 pub(crate) mod stats;
+pub mod tls;

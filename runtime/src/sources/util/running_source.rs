@@ -14,6 +14,7 @@ use super::request_flow::answer;
 use super::request_protocol::RequestProtocol;
 use super::server_options::HttpServerOptions;
 use super::stats::{Counters, SourceStats};
+use super::tls::TlsReloader;
 use crate::pipeline::Pipeline;
 
 /// Largest request head (request line and headers) a client may send.
@@ -64,6 +65,12 @@ impl RunningSource {
             .enable_time()
             .build()
             .map_err(|e| format!("source `{name}`: cannot start its runtime: {e}"))?;
+        let tls = match &options.tls {
+            Some(files) => Some(
+                TlsReloader::new(files.clone()).map_err(|why| format!("source `{name}`: {why}"))?,
+            ),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             name: name.to_owned(),
             pipeline,
@@ -75,7 +82,7 @@ impl RunningSource {
         let serving = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("source-{name}"))
-            .spawn(move || runtime.block_on(serve(listener, serving, stopped)))
+            .spawn(move || runtime.block_on(serve(listener, serving, tls, stopped)))
             .map_err(|e| format!("source `{name}`: cannot start its thread: {e}"))?;
         tracing::debug!(source = name, "listening on {address}");
         Ok(Self {
@@ -142,6 +149,7 @@ impl Drop for RunningSource {
 async fn serve(
     listener: std::net::TcpListener,
     shared: Arc<Shared>,
+    tls: Option<TlsReloader>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -174,28 +182,22 @@ async fn serve(
             _ = stop.changed() => break,
         };
         let shared = shared.clone();
-        let header_timeout = shared.options.header_timeout;
-        let mut stopping = stop.clone();
+        let stopping = stop.clone();
+        let tls = tls
+            .as_ref()
+            .map(|tls| tokio_rustls::TlsAcceptor::from(tls.current()));
         connections.spawn(async move {
             let _permit = permit;
-            let service = hyper::service::service_fn(move |request| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(answer(shared, request).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                // Stopping: an idle keep-alive connection closes now, one
-                // with a request in flight once it is answered.
-                _ = stopping.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
+            let Some(tls) = tls else {
+                return serve_connection(stream, shared, stopping).await;
+            };
+            // The handshake is part of the head: a client gets as long for
+            // both as for the head alone.
+            let header_timeout = shared.options.header_timeout;
+            match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                Ok(Ok(stream)) => serve_connection(stream, shared, stopping).await,
+                Ok(Err(e)) => tracing::debug!(source = %shared.name, "TLS handshake failed: {e}"),
+                Err(_) => tracing::debug!(source = %shared.name, "TLS handshake timed out"),
             }
         });
         // Reap finished connections as we go.
@@ -207,4 +209,35 @@ async fn serve(
     })
     .await;
     connections.abort_all();
+}
+
+/// Serves one connection's requests until the client closes it, or, once
+/// the source is stopping, until the request in flight is answered.
+async fn serve_connection<S>(
+    stream: S,
+    shared: Arc<Shared>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let header_timeout = shared.options.header_timeout;
+    let service = hyper::service::service_fn(move |request| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(answer(shared, request).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        // Stopping: an idle keep-alive connection closes now, one with a
+        // request in flight once it is answered.
+        _ = stopping.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }

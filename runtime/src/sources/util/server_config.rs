@@ -4,6 +4,7 @@
 
 use super::server_options::{AckMode, HttpServerAuth, HttpServerOptions};
 use super::source_options::SourceOptions;
+use super::tls::TlsFiles;
 use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
 use crate::secret::Secret;
@@ -22,6 +23,8 @@ pub(crate) fn server_option_specs(default_path: &'static str) -> Vec<OptionSpec>
             .help("answer 200 once every sink settled the records (delivered, dead-lettered, dropped by policy or synced to its disk buffer), or once they are queued"),
         OptionSpec::new("auth", OptionKind::Table)
             .help("{ strategy = \"bearer\", token } or { strategy = \"basic\", user, password }; values may be ${secret:NAME}; compared in constant time"),
+        OptionSpec::new("tls", OptionKind::Table)
+            .help("serve HTTPS: { crt_file = \"server.crt\", key_file = \"server.key\" } (PEM; relative to the config file), read again when either file changes"),
         OptionSpec::new("max_body_bytes", OptionKind::Size)
             .default("10MiB")
             .help("most bytes of a request body, as sent and once decompressed"),
@@ -65,6 +68,9 @@ pub(crate) fn server_options(options: &SourceOptions) -> Result<HttpServerOption
     if let Some(pairs) = options.table("auth") {
         server.auth = Some(auth(options, &pairs)?);
     }
+    if let Some(pairs) = options.table("tls") {
+        server.tls = Some(tls(options, &pairs)?);
+    }
     let at_least_one = |option: &str, n: Option<u64>| -> Result<Option<u64>, ConfigError> {
         match n {
             Some(0) => Err(options.invalid(option, "must be above 0")),
@@ -97,6 +103,30 @@ pub(crate) fn server_options(options: &SourceOptions) -> Result<HttpServerOption
         }
     }
     Ok(server)
+}
+
+/// `tls = { crt_file = "…", key_file = "…" }`, paths relative to the
+/// file the option was written in; both files must exist.
+fn tls(options: &SourceOptions, pairs: &[(String, String)]) -> Result<TlsFiles, ConfigError> {
+    let usage = "expected `{ crt_file = \"server.crt\", key_file = \"server.key\" }`";
+    let mut files = (None, None);
+    for (key, value) in pairs {
+        let path = options.base_dir("tls").join(value);
+        match key.as_str() {
+            "crt_file" => files.0 = Some(path),
+            "key_file" => files.1 = Some(path),
+            other => return Err(options.invalid("tls", format!("unknown key `{other}`; {usage}"))),
+        }
+    }
+    let (Some(crt_file), Some(key_file)) = files else {
+        return Err(options.invalid("tls", format!("both files are needed; {usage}")));
+    };
+    for path in [&crt_file, &key_file] {
+        if !path.is_file() {
+            return Err(options.invalid("tls", format!("{} is not a file", path.display())));
+        }
+    }
+    Ok(TlsFiles { crt_file, key_file })
 }
 
 /// `auth = { strategy = "bearer", token = "${secret:edge}" }` or

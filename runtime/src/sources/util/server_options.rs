@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::tls::TlsFiles;
 use crate::secret::Secret;
 
 /// When a request is answered 200.
@@ -59,6 +60,9 @@ pub struct HttpServerOptions {
     /// How long a request waits for its records to be settled before it
     /// is answered 503 (the records stay in the pipeline).
     pub ack_timeout: Duration,
+    /// Serve HTTPS with this certificate and key (read again when they
+    /// change); `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl HttpServerOptions {
@@ -78,6 +82,7 @@ impl HttpServerOptions {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             ack_timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }

@@ -106,6 +106,17 @@ impl SourceOptions {
         spot.error(self.at(option), message)
     }
 
+    /// The directory relative paths in `option` resolve against: the
+    /// configuration file's (the working directory for `--source`).
+    pub(crate) fn base_dir(&self, option: &str) -> std::path::PathBuf {
+        self.values
+            .get(option)
+            .map(|(_, spot)| spot)
+            .unwrap_or(&self.spot)
+            .base_dir
+            .clone()
+    }
+
     /// Checks that every required option was given.
     pub(crate) fn check_required(&self) -> Result<(), ConfigError> {
         for spec in self.specs.iter().filter(|s| s.required) {
