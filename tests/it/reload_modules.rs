@@ -211,6 +211,7 @@ fn the_watcher_skips_a_half_written_file_and_picks_up_the_next_good_one() {
         SinkRegistry::builtin(),
         WatchOptions {
             debounce: Duration::from_millis(800),
+            ..WatchOptions::default()
         },
     )
     .unwrap();

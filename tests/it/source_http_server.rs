@@ -561,3 +561,110 @@ fn options_with_tls(dir: &std::path::Path) -> HttpServerOptions {
     });
     tls
 }
+
+#[test]
+fn sources_follow_a_configuration_reload() {
+    use crate::recording_server::free_port;
+    let dir = tempfile::tempdir().unwrap();
+    let (edge_port, otel_port) = (free_port(), free_port());
+    let out = dir.path().join("out.ndjson");
+    let config = |sources: &str| {
+        crate::support::config_file(
+            dir.path(),
+            &format!(
+                "[runtime]\ndata_dir = \"data\"\n{sources}[sinks.out]\ntype = \"file\"\npath = \"{}\"\n",
+                out.display()
+            ),
+        )
+    };
+    let edge = |path: &str| {
+        format!(
+            "[sources.edge]\ntype = \"http_server\"\naddress = \"127.0.0.1:{edge_port}\"\npath = \"{path}\"\n"
+        )
+    };
+    let path = config(&edge("/a"));
+    let mut child = crate::support::spawn_sinkbox_run(&[
+        "--config".as_ref(),
+        path.as_os_str(),
+        "--watch".as_ref(),
+    ]);
+    let (stderr, reader) = crate::support::collect_stderr(&mut child);
+    crate::support::wait_until("the source to listen", || {
+        stderr.lock().unwrap().contains("listening on")
+    });
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let accepted = std::cell::Cell::new(0);
+    let post = |url: String| {
+        let status = client
+            .post(url)
+            .body("{\"i\":1}\n")
+            .send()
+            .map(|r| r.status().as_u16());
+        if let Ok(200) = status {
+            accepted.set(accepted.get() + 1);
+        }
+        status
+    };
+    assert_eq!(
+        post(format!("http://127.0.0.1:{edge_port}/a")).unwrap(),
+        200
+    );
+
+    // The path changes and an otlp source is added: edge restarts on its
+    // port with the new path, otel starts.
+    let otel = format!("[sources.otel]\ntype = \"otlp\"\naddress = \"127.0.0.1:{otel_port}\"\n");
+    config(&format!("{}{otel}", edge("/b")));
+    crate::support::wait_until("edge to serve its new path", || {
+        post(format!("http://127.0.0.1:{edge_port}/b")).ok() == Some(200)
+    });
+    assert_eq!(
+        post(format!("http://127.0.0.1:{edge_port}/a")).unwrap(),
+        404
+    );
+    let otlp = client
+        .post(format!("http://127.0.0.1:{otel_port}/v1/logs"))
+        .header("content-type", "application/json")
+        .body(
+            r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#,
+        )
+        .send()
+        .unwrap();
+    assert_eq!(otlp.status().as_u16(), 200);
+
+    // edge is removed: its port closes; a bad configuration changes nothing.
+    config(&otel);
+    // Polled hard on purpose: each accepted post writes the output file
+    // beside the configuration, and the watcher must still see the change.
+    crate::support::wait_until("edge to stop", || {
+        post(format!("http://127.0.0.1:{edge_port}/b")).is_err()
+    });
+    config("[sources.otel]\ntype = \"otlp\"\n");
+    crate::support::wait_until("the bad configuration to be refused", || {
+        stderr
+            .lock()
+            .unwrap()
+            .contains("configuration reload refused")
+    });
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let text = stderr.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("source `edge` restarted with its new options"),
+        "{text}"
+    );
+    assert!(text.contains("source `otel` added"), "{text}");
+    assert!(text.contains("source `edge` removed"), "{text}");
+    assert!(
+        text.contains("source otel: 1 request(s), 1 record(s) taken"),
+        "{text}"
+    );
+    // Every post answered 200 and the OTLP record are in the file.
+    assert_eq!(crate::support::read_lines(&out).len(), accepted.get() + 1);
+}

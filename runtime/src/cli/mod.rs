@@ -12,6 +12,7 @@ mod route;
 mod run;
 mod run_end;
 mod run_summary;
+mod served_sources;
 mod validate;
 mod when_fields;
 

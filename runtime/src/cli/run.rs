@@ -3,17 +3,18 @@
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Read};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sinkbox::Pipeline;
 
 use sinkbox::registry::SinkRegistry;
-use sinkbox::sources::RunningSource;
 
 use super::ConfigArgs;
 use super::input_lines::{InputCounters, Line, LineReader};
 use super::run_end::{self, RunEnd};
+use super::served_sources::ServedSources;
 
 /// Malformed lines reported one by one; past this only the count is kept.
 const MAX_REPORTED_MALFORMED: u64 = 20;
@@ -102,23 +103,23 @@ pub fn run(
         bar
     });
     // The configuration's sources serve until a signal ends the run.
-    let running_sources = start_sources(&config, &pipeline)?;
-    let serving_only = input.is_none() && !running_sources.is_empty();
+    let served = Arc::new(ServedSources::start(&config, &pipeline)?);
+    let serving_only = input.is_none() && served.len() > 0;
     spawn_signal_handler(
         pipeline.clone(),
         started,
-        sources.clone(),
+        (sources.clone(), served.clone()),
         progress.clone(),
         shutdown_timeout,
         (counted.clone(), format),
-        (source_summary(&running_sources), serving_only),
+        (source_summary(&served), serving_only),
     )?;
     let _metrics = match metrics_addr {
         Some(addr) => Some(super::metrics_server::MetricsServer::start(
             addr,
             pipeline.clone(),
             Some(counted.clone()),
-            source_metrics(&running_sources),
+            source_metrics(&served),
         )?),
         None => None,
     };
@@ -133,7 +134,13 @@ pub fn run(
                 pipeline.clone(),
                 config_file,
                 SinkRegistry::builtin(),
-                Default::default(),
+                sinkbox::reload::WatchOptions {
+                    on_config_reloaded: Some({
+                        let served = served.clone();
+                        Arc::new(move |config| served.apply(config))
+                    }),
+                    ..Default::default()
+                },
             )
             .context("cannot watch the sink and config files")?,
         )
@@ -302,13 +309,13 @@ fn end_at_input_end(
 fn spawn_signal_handler(
     pipeline: Pipeline,
     started: Instant,
-    sources: ConfigArgs,
+    (sources, served): (ConfigArgs, Arc<ServedSources>),
     progress: Option<indicatif::ProgressBar>,
     timeout: Duration,
     input: (std::sync::Arc<InputCounters>, InputFormat),
-    served: (SourceSummary, bool),
+    summary: (SourceSummary, bool),
 ) -> anyhow::Result<()> {
-    let (source_summary, serving_only) = served;
+    let (source_summary, serving_only) = summary;
     let source_summary = std::sync::Arc::new(source_summary);
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
@@ -319,7 +326,7 @@ fn spawn_signal_handler(
             for signal in signals.forever() {
                 if signal == SIGHUP {
                     if !draining {
-                        reload_config(&pipeline, &sources);
+                        reload_config(&pipeline, &sources, &served);
                     }
                     continue;
                 }
@@ -360,57 +367,17 @@ fn spawn_signal_handler(
     Ok(())
 }
 
-/// Starts every source of `config`, feeding `pipeline`; they stop when
-/// the returned handles are dropped (or the process ends).
-fn start_sources(
-    config: &sinkbox::Config,
-    pipeline: &Pipeline,
-) -> anyhow::Result<Vec<RunningSource>> {
-    let mut running = Vec::new();
-    for source in &config.sources {
-        let server = source
-            .kind
-            .start(&source.name, pipeline.clone())
-            .map_err(anyhow::Error::msg)?;
-        eprintln!(
-            "source `{}` ({}) listening on http://{}{}",
-            source.name,
-            source.kind.type_name(),
-            server.local_addr(),
-            server.path()
-        );
-        running.push(server);
-    }
-    Ok(running)
-}
-
-/// Each source's name with a reader of its counters.
-type StatsReaders = Vec<(
-    String,
-    Box<dyn Fn() -> sinkbox::sources::SourceStats + Send + Sync>,
-)>;
-
-fn stats_readers(sources: &[RunningSource]) -> StatsReaders {
-    sources
-        .iter()
-        .map(|source| {
-            let read: Box<dyn Fn() -> _ + Send + Sync> = Box::new(source.stats_reader());
-            (source.name().to_owned(), read)
-        })
-        .collect()
-}
-
 /// The run summary's lines for the sources (none without sources).
 type SourceSummary = Box<dyn Fn() -> String + Send + Sync>;
 
 /// One line per source for the run summary, its counters read live.
-fn source_summary(sources: &[RunningSource]) -> SourceSummary {
-    let readers = stats_readers(sources);
+fn source_summary(sources: &Arc<ServedSources>) -> SourceSummary {
+    let sources = sources.clone();
     Box::new(move || {
-        readers
+        sources
+            .stats()
             .iter()
-            .map(|(name, read)| {
-                let s = read();
+            .map(|(name, s)| {
                 format!(
                     "source {name}: {} request(s), {} record(s) taken; answered {} accepted, {} bad, {} unauthorized, {} unavailable\n",
                     s.requests, s.records, s.accepted, s.bad_requests, s.unauthorized, s.unavailable
@@ -421,22 +388,19 @@ fn source_summary(sources: &[RunningSource]) -> SourceSummary {
 }
 
 /// What `/metrics` adds for `sources`: each one's counters, read live.
-fn source_metrics(sources: &[RunningSource]) -> super::metrics_server::SourceMetrics {
-    let readers = stats_readers(sources);
-    Box::new(move || {
-        let stats: Vec<_> = readers
-            .iter()
-            .map(|(name, read)| (name.clone(), read()))
-            .collect();
-        sinkbox::sources::util::metrics::prometheus_text(&stats)
-    })
+fn source_metrics(sources: &Arc<ServedSources>) -> super::metrics_server::SourceMetrics {
+    let sources = sources.clone();
+    Box::new(move || sinkbox::sources::util::metrics::prometheus_text(&sources.stats()))
 }
 
-/// Reloads the configuration (SIGHUP); a bad one is refused and logged.
-fn reload_config(pipeline: &Pipeline, sources: &ConfigArgs) {
-    let result = sources
-        .load()
-        .and_then(|config| pipeline.reload_config(config, &SinkRegistry::builtin()));
+/// Reloads the configuration (SIGHUP), the served sources with it; a bad
+/// one is refused and logged.
+fn reload_config(pipeline: &Pipeline, sources: &ConfigArgs, served: &ServedSources) {
+    let result = sources.load().and_then(|config| {
+        let report = pipeline.reload_config(config.clone(), &SinkRegistry::builtin())?;
+        served.apply(&config);
+        Ok(report)
+    });
     match result {
         Ok(report) => tracing::info!("SIGHUP: configuration reloaded: {report}"),
         Err(err) => {

@@ -20,7 +20,7 @@ pub struct Config {
 }
 
 /// One `[sources.<name>]` table.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceConfig {
     /// Its name.
     pub name: String,

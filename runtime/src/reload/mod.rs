@@ -15,7 +15,7 @@ mod module_watcher;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use module_watcher::{ConfigSource, ReloadWatcher, WatchOptions};
+pub use module_watcher::{ConfigReloaded, ConfigSource, ReloadWatcher, WatchOptions};
 
 pub use crate::wasm::SinkReloader;
 

@@ -17,17 +17,33 @@ use crate::config::{Config, ConfigError};
 use crate::registry::sink_registry::SinkRegistry;
 
 /// How the watcher behaves.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WatchOptions {
     /// A file must be quiet this long after its last change before it is
     /// read (editors and `cp` write in several steps). Default 300 ms.
     pub debounce: Duration,
+    /// Called with each configuration the pipeline accepted on a reload,
+    /// for what the pipeline does not own (`sinkbox run`'s sources).
+    pub on_config_reloaded: Option<ConfigReloaded>,
+}
+
+/// See [`WatchOptions::on_config_reloaded`].
+pub type ConfigReloaded = Arc<dyn Fn(&Config) + Send + Sync>;
+
+impl std::fmt::Debug for WatchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchOptions")
+            .field("debounce", &self.debounce)
+            .field("on_config_reloaded", &self.on_config_reloaded.is_some())
+            .finish()
+    }
 }
 
 impl Default for WatchOptions {
     fn default() -> Self {
         Self {
             debounce: Duration::from_millis(300),
+            on_config_reloaded: None,
         }
     }
 }
@@ -75,6 +91,7 @@ impl ReloadWatcher {
             config_digest,
             registry,
             watched_dirs: Vec::new(),
+            on_config_reloaded: options.on_config_reloaded.clone(),
         };
         state.rewatch(&mut watcher);
         tracing::info!(
@@ -86,6 +103,9 @@ impl ReloadWatcher {
             .spawn(move || {
                 let mut pending: HashMap<PathBuf, Instant> = HashMap::new();
                 while !flag.load(Ordering::Acquire) {
+                    // Due changes are handled whether or not an event just
+                    // came: a busy directory (a sink's output or disk buffer
+                    // beside the config) must not hold a reload back.
                     if let Ok(paths) = rx.recv_timeout(Duration::from_millis(50)) {
                         let interesting = state.interesting();
                         for path in paths {
@@ -93,7 +113,6 @@ impl ReloadWatcher {
                                 pending.insert(path, Instant::now());
                             }
                         }
-                        continue;
                     }
                     let due: Vec<PathBuf> = pending
                         .iter()
@@ -158,6 +177,7 @@ struct WatchState {
     config_digest: Option<[u8; 32]>,
     registry: SinkRegistry,
     watched_dirs: Vec<PathBuf>,
+    on_config_reloaded: Option<ConfigReloaded>,
 }
 
 impl WatchState {
@@ -215,9 +235,12 @@ impl WatchState {
             }
             self.config_digest = digest;
             match load() {
-                Ok(config) => match self.pipeline.reload_config(config, &self.registry) {
+                Ok(config) => match self.pipeline.reload_config(config.clone(), &self.registry) {
                     Ok(report) => {
-                        tracing::info!("configuration reloaded from {}: {report}", path.display())
+                        tracing::info!("configuration reloaded from {}: {report}", path.display());
+                        if let Some(reloaded) = &self.on_config_reloaded {
+                            reloaded(&config);
+                        }
                     }
                     Err(err) => tracing::error!(
                         "configuration reload refused, the running one stays: {err}"

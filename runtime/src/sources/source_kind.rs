@@ -6,7 +6,7 @@ use crate::sources::util::running_source::RunningSource;
 use crate::sources::util::server_options::HttpServerOptions;
 
 /// A source's type, with its options.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceKind {
     /// `type = "http_server"`.
     HttpServer(HttpServerOptions),

@@ -31,7 +31,7 @@ impl MappedLog {
 use crate::sinks::util::record_time::{nanos_from_number, nanos_from_text};
 
 /// The fields a record's OTLP slots come from.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogMapping {
     /// Field for `time_unix_nano`.
     pub timestamp_field: String,

@@ -18,7 +18,7 @@ use crate::sources::util::server_options::HttpServerOptions;
 pub const LOGS_PATH: &str = "/v1/logs";
 
 /// How an `otlp` source listens and maps log records.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtlpSourceOptions {
     /// Where it listens, its limits, credentials and acknowledgement mode
     /// (the records path defaults to `/v1/logs`).

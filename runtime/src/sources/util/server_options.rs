@@ -21,7 +21,7 @@ pub enum AckMode {
 }
 
 /// Credentials a client must send.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HttpServerAuth {
     /// `Authorization: Bearer <token>`.
     Bearer(Secret),
@@ -35,7 +35,7 @@ pub enum HttpServerAuth {
 }
 
 /// How the source listens and what it takes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpServerOptions {
     /// Where to listen (`127.0.0.1:0` picks a free port).
     pub address: SocketAddr,

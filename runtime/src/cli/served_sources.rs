@@ -1,0 +1,126 @@
+//! The sources `sinkbox run` serves, kept in line with the configuration:
+//! started with the run, and on a reload (SIGHUP, `--watch`) a removed
+//! source stops, a new one starts, and a changed one restarts with its new
+//! options (or, if those cannot start, goes back to its old ones).
+
+use std::sync::Mutex;
+
+use sinkbox::Pipeline;
+use sinkbox::config::SourceConfig;
+use sinkbox::sources::{RunningSource, SourceStats};
+
+/// The running sources of one `sinkbox run`.
+pub struct ServedSources {
+    pipeline: Pipeline,
+    running: Mutex<Vec<(SourceConfig, RunningSource)>>,
+}
+
+impl ServedSources {
+    /// Starts every source of `config` feeding `pipeline`; one that cannot
+    /// start (a port in use, a certificate that does not load) is an error.
+    pub fn start(config: &sinkbox::Config, pipeline: &Pipeline) -> anyhow::Result<Self> {
+        let mut running = Vec::new();
+        for source in &config.sources {
+            let server = start(source, pipeline).map_err(anyhow::Error::msg)?;
+            eprintln!("{}", listening(source, &server));
+            running.push((source.clone(), server));
+        }
+        Ok(Self {
+            pipeline: pipeline.clone(),
+            running: Mutex::new(running),
+        })
+    }
+
+    /// How many are serving.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Each source's name and counters, now.
+    pub fn stats(&self) -> Vec<(String, SourceStats)> {
+        self.lock()
+            .iter()
+            .map(|(config, source)| (config.name.clone(), source.stats()))
+            .collect()
+    }
+
+    /// Brings the running sources in line with `config` (already accepted
+    /// by the pipeline); each change is logged.
+    pub fn apply(&self, config: &sinkbox::Config) {
+        let mut running = self.lock();
+        let before = std::mem::take(&mut *running);
+        let mut kept = Vec::new();
+        for (old, source) in before {
+            match config.sources.iter().find(|s| s.name == old.name) {
+                Some(new) if *new == old => kept.push((old, source)),
+                Some(new) => {
+                    // The new options may need the old one's port: stop first.
+                    source.stop();
+                    match start(new, &self.pipeline) {
+                        Ok(server) => {
+                            tracing::info!(
+                                "source `{}` restarted with its new options: {}",
+                                new.name,
+                                listening(new, &server)
+                            );
+                            kept.push((new.clone(), server));
+                        }
+                        Err(why) => {
+                            tracing::error!(
+                                "source `{}` cannot start with its new options, the old ones stay: {why}",
+                                new.name
+                            );
+                            match start(&old, &self.pipeline) {
+                                Ok(server) => kept.push((old, server)),
+                                Err(why) => tracing::error!(
+                                    "source `{}` cannot start again: {why}",
+                                    old.name
+                                ),
+                            }
+                        }
+                    }
+                }
+                None => {
+                    source.stop();
+                    tracing::info!("source `{}` removed; stopped", old.name);
+                }
+            }
+        }
+        for new in &config.sources {
+            if kept.iter().any(|(config, _)| config.name == new.name) {
+                continue;
+            }
+            match start(new, &self.pipeline) {
+                Ok(server) => {
+                    tracing::info!("source `{}` added: {}", new.name, listening(new, &server));
+                    kept.push((new.clone(), server));
+                }
+                Err(why) => tracing::error!("source `{}` cannot start: {why}", new.name),
+            }
+        }
+        *running = kept;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(SourceConfig, RunningSource)>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn start(source: &SourceConfig, pipeline: &Pipeline) -> Result<RunningSource, String> {
+    source.kind.start(&source.name, pipeline.clone())
+}
+
+fn listening(source: &SourceConfig, server: &RunningSource) -> String {
+    let scheme = if source.kind.server().tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!(
+        "source `{}` ({}) listening on {scheme}://{}{}",
+        source.name,
+        source.kind.type_name(),
+        server.local_addr(),
+        server.path()
+    )
+}
