@@ -403,6 +403,7 @@ fn sinkbox_run_serves_its_sources_until_a_signal_and_drains_them() {
         text.contains("source edge: 1 request(s), 2 record(s) taken; answered 1 accepted"),
         "{text}"
     );
+    assert!(text.contains("ms after arriving, on average"), "{text}");
     assert!(!text.contains("event(s) from"), "no stdin was read: {text}");
 }
 
@@ -667,4 +668,138 @@ fn sources_follow_a_configuration_reload() {
     );
     // Every post answered 200 and the OTLP record are in the file.
     assert_eq!(crate::support::read_lines(&out).len(), accepted.get() + 1);
+}
+
+#[test]
+fn a_thousand_idle_connections_neither_hold_the_source_nor_stay_open() {
+    // 1,000 client sockets and as many accepted ones: room for them.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        if limit.rlim_cur < 4096 && limit.rlim_max > limit.rlim_cur {
+            limit.rlim_cur = limit.rlim_max.min(4096);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let p = pipeline(dir.path(), RecordingSink::new(&recorder));
+    let mut quick = options();
+    quick.header_timeout = Duration::from_millis(500);
+    let source = sinkbox::sources::http_server::start("in", p.clone(), quick).unwrap();
+    let address = source.local_addr();
+    let mut idle: Vec<std::net::TcpStream> = (0..1000)
+        .map(|_| std::net::TcpStream::connect(address).unwrap())
+        .collect();
+    // A real client gets through beside them.
+    assert_eq!(post(&source, &[], "{\"i\":1}\n").0, 200);
+    // Each idle one is closed once its time to send a head is up.
+    for stream in &mut idle {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        let read = stream.read(&mut byte);
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "an idle connection was answered: {read:?}"
+        );
+    }
+    assert_eq!(post(&source, &[], "{\"i\":2}\n").0, 200);
+    source.stop();
+    p.shutdown();
+    assert_eq!(recorder.records.lock().unwrap().len(), 2);
+}
+
+/// Records each batch after a pause: a destination slower than its
+/// clients.
+struct SlowSink(Recorder);
+
+impl sinkbox::Sink for SlowSink {
+    fn start(&mut self) -> Result<(), sinkbox::SinkError> {
+        Ok(())
+    }
+
+    fn write(&mut self, batch: &sinkbox::Batch) -> sinkbox::WriteOutcome {
+        std::thread::sleep(Duration::from_millis(5));
+        let mut records = self.0.records.lock().unwrap();
+        records.extend(
+            batch
+                .records()
+                .map(|r| String::from_utf8(r.to_vec()).unwrap()),
+        );
+        sinkbox::WriteOutcome::Accepted
+    }
+}
+
+#[test]
+fn clients_retrying_on_503_against_a_full_pipeline_lose_nothing_and_hear_200_only_when_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let p = crate::support::pipeline_of(
+        dir.path(),
+        10_000,
+        vec![SinkSpec::new("slow", SlowSink(recorder.clone())).queue_capacity(1)],
+    )
+    .unwrap();
+    let source = sinkbox::sources::http_server::start("in", p.clone(), options()).unwrap();
+    let url = format!("http://{}/", source.local_addr());
+    let (clients, requests, per_request) = (4usize, 25usize, 10usize);
+    let refusals: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let (url, recorder) = (url.clone(), recorder.clone());
+                scope.spawn(move || {
+                    let client = reqwest::blocking::Client::new();
+                    let mut refused = 0;
+                    for r in 0..requests {
+                        let first = (c * requests + r) * per_request;
+                        let body: String = (first..first + per_request)
+                            .map(|i| format!("{{\"i\":{i}}}\n"))
+                            .collect();
+                        loop {
+                            let status = client
+                                .post(&url)
+                                .body(body.clone())
+                                .send()
+                                .unwrap()
+                                .status();
+                            if status.as_u16() == 200 {
+                                break;
+                            }
+                            assert_eq!(status.as_u16(), 503);
+                            refused += 1;
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        // A 200 means delivered: the records are there now.
+                        let delivered = crate::support::numbers(&recorder.records.lock().unwrap());
+                        for i in first..first + per_request {
+                            assert!(
+                                delivered.contains(&i),
+                                "record {i} answered 200 before delivery"
+                            );
+                        }
+                    }
+                    refused
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert!(
+        refusals > 0,
+        "the pipeline was never full; the test proved nothing"
+    );
+    source.stop();
+    p.shutdown();
+    let mut delivered = crate::support::numbers(&recorder.records.lock().unwrap());
+    delivered.sort_unstable();
+    assert_eq!(
+        delivered,
+        (0..clients * requests * per_request).collect::<Vec<_>>(),
+        "every record once: a refused request took nothing"
+    );
 }

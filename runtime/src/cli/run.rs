@@ -378,8 +378,12 @@ fn source_summary(sources: &Arc<ServedSources>) -> SourceSummary {
             .stats()
             .iter()
             .map(|(name, s)| {
+                let waited = match s.ack_wait_us.checked_div(s.acknowledged) {
+                    Some(mean) => format!("; records settled {:.1} ms after arriving, on average", mean as f64 / 1000.0),
+                    None => String::new(),
+                };
                 format!(
-                    "source {name}: {} request(s), {} record(s) taken; answered {} accepted, {} bad, {} unauthorized, {} unavailable\n",
+                    "source {name}: {} request(s), {} record(s) taken; answered {} accepted, {} bad, {} unauthorized, {} unavailable{waited}\n",
                     s.requests, s.records, s.accepted, s.bad_requests, s.unauthorized, s.unavailable
                 )
             })

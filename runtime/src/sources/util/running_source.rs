@@ -50,11 +50,8 @@ impl RunningSource {
         options: HttpServerOptions,
         protocol: Box<dyn RequestProtocol>,
     ) -> Result<Self, String> {
-        let listener = std::net::TcpListener::bind(options.address)
+        let listener = listen(options.address, options.max_connections)
             .map_err(|e| format!("source `{name}`: cannot listen on {}: {e}", options.address))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| format!("source `{name}`: {e}"))?;
         let address = listener
             .local_addr()
             .map_err(|e| format!("source `{name}`: {e}"))?;
@@ -142,6 +139,20 @@ impl Drop for RunningSource {
     fn drop(&mut self) {
         self.shut();
     }
+}
+
+/// A listening socket whose backlog holds as many connections as the
+/// source serves at once (the standard library's 128 makes a burst of
+/// clients wait seconds for SYN retries), with `SO_REUSEADDR` so a source
+/// restarted by a reload gets its port back at once.
+fn listen(address: SocketAddr, max_connections: usize) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(i32::try_from(max_connections.clamp(128, 65_535)).unwrap_or(1024))?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
 /// Accepts connections until told to stop, at most `max_connections` at
