@@ -5,9 +5,14 @@
 //! after the pipeline's end-to-end acknowledgement.
 
 pub(crate) mod config;
+mod log_transcoder;
 mod protocol;
+// The mapping over decoded messages: the reference the transcoder is held
+// to by a property test.
+#[cfg(test)]
 mod record_from_log;
 mod request_json;
+mod wire;
 
 use crate::pipeline::Pipeline;
 use crate::sinks::LogMapping;

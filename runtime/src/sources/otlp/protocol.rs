@@ -9,13 +9,11 @@ use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use prost::Message;
 
-use super::record_from_log::{resource_json, scope_json, write_record};
+use super::log_transcoder::{Problem, Written, write_records};
 use super::request_json::request_from_json;
 use crate::acknowledgement::AckReport;
 use crate::sinks::LogMapping;
-use crate::sinks::otlp::proto::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse, Status,
-};
+use crate::sinks::otlp::proto::{ExportLogsPartialSuccess, ExportLogsServiceResponse, Status};
 use crate::sources::util::body::{BodyError, client_text};
 use crate::sources::util::request_protocol::{Records, RequestProtocol, response};
 
@@ -50,19 +48,21 @@ impl RequestProtocol for OtlpLogs {
         body: &'a [u8],
         max_records: usize,
     ) -> Result<Records<'a>, BodyError> {
-        let request = match encoding(content_type) {
-            Some(Encoding::Protobuf) => ExportLogsServiceRequest::decode(body).map_err(|e| {
-                BodyError::Malformed(format!(
-                    "not an ExportLogsServiceRequest: {}",
-                    client_text(&e.to_string())
-                ))
-            })?,
-            Some(Encoding::Json) => request_from_json(body).map_err(|e| {
-                BodyError::Malformed(format!(
-                    "not an OTLP/JSON ExportLogsServiceRequest: {}",
-                    client_text(&e)
-                ))
-            })?,
+        // OTLP/JSON is read into the messages and written back as
+        // protobuf, so both encodings are mapped by the one transcoder.
+        let json_as_protobuf;
+        let protobuf = match encoding(content_type) {
+            Some(Encoding::Protobuf) => body,
+            Some(Encoding::Json) => {
+                let request = request_from_json(body).map_err(|e| {
+                    BodyError::Malformed(format!(
+                        "not an OTLP/JSON ExportLogsServiceRequest: {}",
+                        client_text(&e)
+                    ))
+                })?;
+                json_as_protobuf = request.encode_to_vec();
+                &json_as_protobuf
+            }
             None => {
                 return Err(BodyError::UnknownContentType {
                     given: client_text(content_type.unwrap_or("(none)")),
@@ -70,41 +70,20 @@ impl RequestProtocol for OtlpLogs {
                 });
             }
         };
-        let count: usize = request
-            .resource_logs
-            .iter()
-            .flat_map(|r| &r.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum();
-        if count > max_records {
-            return Err(BodyError::TooManyRecords(max_records));
-        }
-        // Each record is written into one buffer, its resource and scope
-        // written once for all the records they carry.
-        let mut bytes = Vec::with_capacity(body.len().saturating_mul(2));
-        let mut ends = Vec::with_capacity(count);
-        for resource_logs in request.resource_logs {
-            let resource = resource_json(
-                resource_logs
-                    .resource
-                    .map(|r| r.attributes)
-                    .unwrap_or_default(),
-            );
-            for scope_logs in resource_logs.scope_logs {
-                let scope = scope_json(scope_logs.scope);
-                for log in scope_logs.log_records {
-                    write_record(
-                        &self.mapping,
-                        resource.as_deref(),
-                        scope.as_deref(),
-                        log,
-                        &mut bytes,
-                    );
-                    ends.push(bytes.len());
+        match write_records(&self.mapping, protobuf, max_records) {
+            Ok(Written { bytes, ends }) => {
+                if bytes.is_empty() {
+                    Ok(Records::Sent(Vec::new()))
+                } else {
+                    Ok(Records::Written { bytes, ends })
                 }
             }
+            Err(Problem::TooMany) => Err(BodyError::TooManyRecords(max_records)),
+            Err(Problem::Malformed(why)) => Err(BodyError::Malformed(format!(
+                "not an ExportLogsServiceRequest: {}",
+                client_text(&why)
+            ))),
         }
-        Ok(Records::Written { bytes, ends })
     }
 
     fn accepted(

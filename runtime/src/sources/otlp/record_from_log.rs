@@ -54,7 +54,8 @@ pub(crate) fn write_record(
     if !log.span_id.is_empty() && fields.key(&mapping.span_id_field) {
         write_json(fields.out, hex::encode(&log.span_id).as_str());
     }
-    let mapped = fields.written;
+    let (mapped, count) = (fields.written, fields.count);
+    let mapped = &mapped[..count];
     let reserved = |key: &str| {
         mapped.contains(&key)
             || key == mapping.resource_field
