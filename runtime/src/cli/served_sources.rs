@@ -111,16 +111,10 @@ fn start(source: &SourceConfig, pipeline: &Pipeline) -> Result<RunningSource, St
 }
 
 fn listening(source: &SourceConfig, server: &RunningSource) -> String {
-    let scheme = if source.kind.server().tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
     format!(
-        "source `{}` ({}) listening on {scheme}://{}{}",
+        "source `{}` ({}) {}",
         source.name,
         source.kind.type_name(),
-        server.local_addr(),
-        server.path()
+        server.describe()
     )
 }

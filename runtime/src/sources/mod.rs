@@ -5,13 +5,14 @@
 
 pub mod http_server;
 pub mod otlp;
+mod running_source;
 mod source_catalog;
 mod source_kind;
 pub mod util;
 
+pub use running_source::RunningSource;
 pub use source_catalog::{source_from_table, source_from_uri, source_types};
 pub use source_kind::SourceKind;
-pub use util::running_source::RunningSource;
 pub use util::server_options::{AckMode, HttpServerAuth, HttpServerOptions};
 pub use util::source_type::SourceType;
 pub use util::stats::SourceStats;

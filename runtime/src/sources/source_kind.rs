@@ -1,8 +1,8 @@
 //! A configured source: its type with its options, ready to start.
 
 use crate::pipeline::Pipeline;
+use crate::sources::RunningSource;
 use crate::sources::otlp::OtlpSourceOptions;
-use crate::sources::util::running_source::RunningSource;
 use crate::sources::util::server_options::HttpServerOptions;
 
 /// A source's type, with its options.

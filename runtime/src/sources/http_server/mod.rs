@@ -8,7 +8,7 @@ mod json_records;
 mod protocol;
 
 use crate::pipeline::Pipeline;
-pub use crate::sources::util::running_source::RunningSource;
+pub use crate::sources::RunningSource;
 pub use crate::sources::util::server_options::{AckMode, HttpServerAuth, HttpServerOptions};
 
 /// Starts an `http_server` source named `name` feeding `pipeline`: it
@@ -19,5 +19,10 @@ pub fn start(
     pipeline: Pipeline,
     options: HttpServerOptions,
 ) -> Result<RunningSource, String> {
-    RunningSource::start(name, pipeline, options, Box::new(protocol::JsonRecords))
+    crate::sources::util::http_listener::start_http_source(
+        name,
+        pipeline,
+        options,
+        Box::new(protocol::JsonRecords),
+    )
 }

@@ -16,7 +16,7 @@ mod wire;
 
 use crate::pipeline::Pipeline;
 use crate::sinks::LogMapping;
-use crate::sources::util::running_source::RunningSource;
+use crate::sources::RunningSource;
 use crate::sources::util::server_options::HttpServerOptions;
 
 /// The OTLP/HTTP logs path.
@@ -58,5 +58,10 @@ pub fn start(
     let protocol = protocol::OtlpLogs {
         mapping: options.mapping,
     };
-    RunningSource::start(name, pipeline, options.server, Box::new(protocol))
+    crate::sources::util::http_listener::start_http_source(
+        name,
+        pipeline,
+        options.server,
+        Box::new(protocol),
+    )
 }

@@ -5,10 +5,11 @@
 
 pub(crate) mod auth;
 pub(crate) mod body;
+pub(crate) mod http_listener;
 pub mod metrics;
+pub(crate) mod record_check;
 pub(crate) mod request_flow;
 pub(crate) mod request_protocol;
-pub(crate) mod running_source;
 pub(crate) mod server_config;
 pub(crate) mod server_options;
 pub(crate) mod source_options;

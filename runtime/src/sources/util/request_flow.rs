@@ -13,7 +13,7 @@ use hyper::{Request, Response, StatusCode};
 
 use super::auth::authorized;
 use super::body::{BodyError, decompress};
-use super::running_source::Shared;
+use super::http_listener::Shared;
 use super::server_options::AckMode;
 use super::stats::Counters;
 

@@ -1,11 +1,11 @@
-//! A running HTTP source: a hyper HTTP/1 server on a runtime and thread of
-//! its own, at most `max_connections` connections at once, each request
-//! handled by `request_flow` with the source's protocol.
+//! An HTTP source's server: hyper HTTP/1 (over TLS when configured) on a
+//! runtime and thread of its own, at most `max_connections` connections at
+//! once, each request handled by `request_flow` with the source's
+//! protocol.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -13,9 +13,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use super::request_flow::answer;
 use super::request_protocol::RequestProtocol;
 use super::server_options::HttpServerOptions;
-use super::stats::{Counters, SourceStats};
+use super::stats::Counters;
 use super::tls::TlsReloader;
 use crate::pipeline::Pipeline;
+use crate::sources::running_source::{RunningSource, Serving};
 
 /// Largest request head (request line and headers) a client may send.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -28,117 +29,62 @@ pub(crate) struct Shared {
     pub(crate) pipeline: Pipeline,
     pub(crate) options: HttpServerOptions,
     pub(crate) protocol: Box<dyn RequestProtocol>,
-    pub(crate) counters: Counters,
+    pub(crate) counters: Arc<Counters>,
 }
 
-/// A running source that listens for HTTP requests (`http_server`,
-/// `otlp`). Stops when [`Self::stop`] is called or it is dropped.
-pub struct RunningSource {
-    address: SocketAddr,
-    shared: Arc<Shared>,
-    stop: Option<tokio::sync::watch::Sender<bool>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl RunningSource {
-    /// Listens on `options.address` (bound before this returns, so a port
-    /// in use is an error here) and feeds `pipeline` what `protocol`
-    /// reads from each request.
-    pub(crate) fn start(
-        name: &str,
-        pipeline: Pipeline,
-        options: HttpServerOptions,
-        protocol: Box<dyn RequestProtocol>,
-    ) -> Result<Self, String> {
-        let listener = listen(options.address, options.max_connections)
-            .map_err(|e| format!("source `{name}`: cannot listen on {}: {e}", options.address))?;
-        let address = listener
-            .local_addr()
-            .map_err(|e| format!("source `{name}`: {e}"))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name(format!("source-{name}"))
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(|e| format!("source `{name}`: cannot start its runtime: {e}"))?;
-        let tls = match &options.tls {
-            Some(files) => Some(
-                TlsReloader::new(files.clone()).map_err(|why| format!("source `{name}`: {why}"))?,
-            ),
-            None => None,
-        };
-        let shared = Arc::new(Shared {
-            name: name.to_owned(),
-            pipeline,
-            options,
-            protocol,
-            counters: Counters::default(),
-        });
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let serving = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("source-{name}"))
-            .spawn(move || runtime.block_on(serve(listener, serving, tls, stopped)))
-            .map_err(|e| format!("source `{name}`: cannot start its thread: {e}"))?;
-        tracing::debug!(source = name, "listening on {address}");
-        Ok(Self {
-            address,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-
-    /// Where it listens (the port chosen, when it was 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.address
-    }
-
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.shared.name
-    }
-
-    /// The records path it serves.
-    pub fn path(&self) -> &str {
-        &self.shared.options.path
-    }
-
-    /// Its counters.
-    pub fn stats(&self) -> SourceStats {
-        self.shared.counters.snapshot()
-    }
-
-    /// Reads its counters from another thread (a metrics endpoint), for as
-    /// long as the reader lives.
-    pub fn stats_reader(&self) -> impl Fn() -> SourceStats + Send + Sync + 'static {
-        let shared = self.shared.clone();
-        move || shared.counters.snapshot()
-    }
-}
-
-impl RunningSource {
-    /// Stops listening, lets requests in flight finish (up to 5 s), and
-    /// returns once the server is gone.
-    pub fn stop(mut self) {
-        self.shut();
-    }
-
-    fn shut(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(true);
+/// Listens on `options.address` (bound before this returns, so a port in
+/// use is an error here) and feeds `pipeline` what `protocol` reads from
+/// each request.
+pub(crate) fn start_http_source(
+    name: &str,
+    pipeline: Pipeline,
+    options: HttpServerOptions,
+    protocol: Box<dyn RequestProtocol>,
+) -> Result<RunningSource, String> {
+    let listener = listen(options.address, options.max_connections)
+        .map_err(|e| format!("source `{name}`: cannot listen on {}: {e}", options.address))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("source `{name}`: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(format!("source-{name}"))
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("source `{name}`: cannot start its runtime: {e}"))?;
+    let tls = match &options.tls {
+        Some(files) => {
+            Some(TlsReloader::new(files.clone()).map_err(|why| format!("source `{name}`: {why}"))?)
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for RunningSource {
-    fn drop(&mut self) {
-        self.shut();
-    }
+        None => None,
+    };
+    let shared = Arc::new(Shared {
+        name: name.to_owned(),
+        pipeline,
+        options,
+        protocol,
+        counters: Arc::new(Counters::default()),
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("source-{name}"))
+        .spawn(move || runtime.block_on(serve(listener, serving, tls, stopped)))
+        .map_err(|e| format!("source `{name}`: cannot start its thread: {e}"))?;
+    tracing::debug!(source = name, "listening on {address}");
+    let listening = Serving::Listening {
+        address,
+        path: shared.options.path.clone(),
+        tls: shared.options.tls.is_some(),
+    };
+    Ok(RunningSource::new(
+        name,
+        listening,
+        shared.counters.clone(),
+        stop,
+        thread,
+    ))
 }
 
 /// A listening socket whose backlog holds as many connections as the
