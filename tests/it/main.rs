@@ -51,6 +51,7 @@ mod routing_route;
 mod source_catalog;
 mod source_http_server;
 mod source_kill_restart;
+mod source_nats;
 mod source_otlp;
 mod wasm_conformance;
 mod wasm_contract_versions;

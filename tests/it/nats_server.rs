@@ -135,6 +135,89 @@ impl NatsServer {
     }
 }
 
+/// What the server says of a durable consumer.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ConsumerState {
+    /// Delivered and not yet acknowledged.
+    pub ack_pending: usize,
+    /// Not yet delivered.
+    pub pending: u64,
+    /// Messages delivered again after an ack wait passed or a nak.
+    pub redelivered: usize,
+    /// The highest stream sequence acknowledged with everything below it.
+    pub ack_floor: u64,
+}
+
+impl NatsServer {
+    fn block_on<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work)
+    }
+
+    /// Creates stream `name` capturing `subjects` (file storage).
+    pub fn create_stream(&self, name: &str, subjects: &[&str]) {
+        self.block_on(async {
+            let client = async_nats::connect(self.url()).await.unwrap();
+            async_nats::jetstream::new(client)
+                .create_stream(async_nats::jetstream::stream::Config {
+                    name: name.into(),
+                    subjects: subjects.iter().map(|s| s.to_string()).collect(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        })
+    }
+
+    /// Publishes every payload to `subject` and waits for the stream's
+    /// acknowledgements.
+    pub fn publish(&self, subject: &str, payloads: impl IntoIterator<Item = String>) {
+        let payloads: Vec<String> = payloads.into_iter().collect();
+        self.block_on(async {
+            let client = async_nats::connect(self.url()).await.unwrap();
+            let jetstream = async_nats::jetstream::new(client);
+            let mut acks = Vec::new();
+            for payload in payloads {
+                acks.push(
+                    jetstream
+                        .publish(subject.to_owned(), payload.into())
+                        .await
+                        .unwrap(),
+                );
+                if acks.len() == 1000 {
+                    for ack in acks.drain(..) {
+                        ack.await.unwrap();
+                    }
+                }
+            }
+            for ack in acks {
+                ack.await.unwrap();
+            }
+        })
+    }
+
+    /// The server's view of durable consumer `consumer` on `stream`.
+    pub fn consumer_state(&self, stream: &str, consumer: &str) -> ConsumerState {
+        self.block_on(async {
+            let client = async_nats::connect(self.url()).await.unwrap();
+            let jetstream = async_nats::jetstream::new(client);
+            let stream = jetstream.get_stream(stream).await.unwrap();
+            let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+                stream.get_consumer(consumer).await.unwrap();
+            let info = consumer.info().await.unwrap();
+            ConsumerState {
+                ack_pending: info.num_ack_pending,
+                pending: info.num_pending,
+                redelivered: info.num_redelivered,
+                ack_floor: info.ack_floor.stream_sequence,
+            }
+        })
+    }
+}
+
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();

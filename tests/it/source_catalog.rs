@@ -88,7 +88,7 @@ fn sources_are_given_as_uris_on_the_command_line() {
     };
     assert_eq!(otlp.server.path, "/v1/logs");
     assert_eq!(otlp.mapping.body_field, "msg");
-    assert_eq!(config.sources[2].kind.server().path, "/");
+    assert_eq!(config.sources[2].kind.server().unwrap().path, "/");
 
     for (uris, says) in [
         (&["kafka://host:9092"][..], "unknown scheme `kafka`"),

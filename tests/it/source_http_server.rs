@@ -286,7 +286,7 @@ fn a_source_table_is_read_with_pointed_errors() {
         auth = { strategy = \"bearer\", token = \"${secret:edge}\" }\nmax_body_bytes = \"1MiB\"\nbody_timeout = \"5s\"\n\
         [sinks.out]\ntype = \"stdout\"\n";
     let config = sinkbox::Config::from_toml(good, "t.toml", dir.path()).unwrap();
-    let options = config.sources[0].kind.server();
+    let options = config.sources[0].kind.server().unwrap();
     assert_eq!(config.sources[0].name, "edge");
     assert_eq!(
         (options.path.as_str(), options.ack),
@@ -495,7 +495,7 @@ fn tls_serves_https_and_a_renewed_certificate_without_a_restart() {
     let config = "[sources.edge]\ntype = \"http_server\"\naddress = \"127.0.0.1:0\"\n\
          tls = { crt_file = \"server.crt\", key_file = \"server.key\" }\n[sinks.out]\ntype = \"stdout\"\n";
     let loaded = sinkbox::Config::from_toml(config, "t.toml", dir.path()).unwrap();
-    let options = loaded.sources[0].kind.server().clone();
+    let options = loaded.sources[0].kind.server().unwrap().clone();
     assert_eq!(
         options.tls.as_ref().unwrap().crt_file,
         dir.path().join("server.crt"),

@@ -36,17 +36,11 @@ pub fn validate(sources: &ConfigArgs) -> anyhow::Result<ExitCode> {
             config.sinks.len()
         );
         for source in &config.sources {
-            let options = source.kind.server();
             println!(
-                "  {} ({} source, http://{}{}, ack {})",
+                "  {} ({} source, {})",
                 source.name,
                 source.kind.type_name(),
-                options.address,
-                options.path,
-                match options.ack {
-                    sinkbox::sources::AckMode::Delivered => "delivered",
-                    sinkbox::sources::AckMode::Received => "received",
-                }
+                source.kind.describe()
             );
         }
     }

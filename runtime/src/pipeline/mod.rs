@@ -33,7 +33,6 @@ mod worker;
 pub use batcher::BatchOptions;
 pub use builder::{DEFAULT_DATA_DIR, DEFAULT_FLUSH_INTERVAL, PipelineBuilder};
 pub use counters::{OutcomeErrors, SinkStats};
-#[cfg(test)]
 pub(crate) use dead_letter::DeadLetterStore;
 pub use dead_letter::{
     DEFAULT_DEAD_LETTER_MAX_BYTES, DeadLetter, DeadLetterBatch, read_dead_letter_batches,

@@ -4,6 +4,7 @@
 //! sources share is in `util/`.
 
 pub mod http_server;
+pub mod nats;
 pub mod otlp;
 mod running_source;
 mod source_catalog;

@@ -4,13 +4,14 @@
 use crate::registry::config_error::{ConfigError, SourceSpot};
 use crate::sources::SourceKind;
 use crate::sources::util::source_options::SourceOptions;
-use crate::sources::util::source_type::SourceType;
+use crate::sources::util::source_type::{SourceType, UriUse};
 
 /// Every source type, in catalog order.
 pub fn source_types() -> Vec<SourceType> {
     vec![
         crate::sources::http_server::config::source_type(),
         crate::sources::otlp::config::source_type(),
+        crate::sources::nats::config::source_type(),
     ]
 }
 
@@ -62,8 +63,8 @@ pub fn source_from_table(
 }
 
 /// A source from a `--source` URI: the scheme names the type (`http`:
-/// `http_server`; `otlp`), host and port are `address`, a path other than
-/// `/` is `path`, query parameters are options, and the fragment is its
+/// `http_server`; `otlp`; `nats`), host and port are `address` (for
+/// `nats`, the server's `url`), a path other than `/` is `path`, query parameters are options, and the fragment is its
 /// name (else the type's). `number` tells apart unnamed sources of one
 /// type given twice.
 pub fn source_from_uri(uri: &str, spot: SourceSpot) -> Result<(String, SourceKind), ConfigError> {
@@ -110,9 +111,16 @@ pub fn source_from_uri(uri: &str, spot: SourceSpot) -> Result<(String, SourceKin
         ));
     };
     let mut options = SourceOptions::new(&name, source_type.option_specs(), spot.clone());
-    options.set_text("address", &format!("{host}:{port}"), spot.clone())?;
-    if !parsed.path().is_empty() && parsed.path() != "/" {
-        options.set_text("path", parsed.path(), spot.clone())?;
+    match source_type.uri {
+        UriUse::Listen => {
+            options.set_text("address", &format!("{host}:{port}"), spot.clone())?;
+            if !parsed.path().is_empty() && parsed.path() != "/" {
+                options.set_text("path", parsed.path(), spot.clone())?;
+            }
+        }
+        UriUse::ServerUrl => {
+            options.set_text("url", &format!("{}://{host}:{port}", parsed.scheme()), spot.clone())?;
+        }
     }
     for (option, value) in parsed.query_pairs() {
         options.set_text(&option, &value, spot.clone())?;

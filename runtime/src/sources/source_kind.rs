@@ -2,6 +2,7 @@
 
 use crate::pipeline::Pipeline;
 use crate::sources::RunningSource;
+use crate::sources::nats::NatsSourceOptions;
 use crate::sources::otlp::OtlpSourceOptions;
 use crate::sources::util::server_options::HttpServerOptions;
 
@@ -12,6 +13,8 @@ pub enum SourceKind {
     HttpServer(HttpServerOptions),
     /// `type = "otlp"`.
     Otlp(OtlpSourceOptions),
+    /// `type = "nats"`.
+    Nats(NatsSourceOptions),
 }
 
 impl SourceKind {
@@ -20,14 +23,39 @@ impl SourceKind {
         match self {
             SourceKind::HttpServer(_) => "http_server",
             SourceKind::Otlp(_) => "otlp",
+            SourceKind::Nats(_) => "nats",
         }
     }
 
-    /// How it listens.
-    pub fn server(&self) -> &HttpServerOptions {
+    /// How it listens, for an HTTP source.
+    pub fn server(&self) -> Option<&HttpServerOptions> {
         match self {
-            SourceKind::HttpServer(options) => options,
-            SourceKind::Otlp(options) => &options.server,
+            SourceKind::HttpServer(options) => Some(options),
+            SourceKind::Otlp(options) => Some(&options.server),
+            SourceKind::Nats(_) => None,
+        }
+    }
+
+    /// Where it takes records from, as `sinkbox validate` prints it:
+    /// `http://0.0.0.0:8080/ingest, ack delivered` or `nats://… stream
+    /// LOGS, consumer agg`.
+    pub fn describe(&self) -> String {
+        match (self, self.server()) {
+            (SourceKind::Nats(nats), _) => format!(
+                "{}, stream {}, consumer {}",
+                nats.server.url, nats.stream, nats.consumer
+            ),
+            (_, Some(server)) => format!(
+                "{}://{}{}, ack {}",
+                if server.tls.is_some() { "https" } else { "http" },
+                server.address,
+                server.path,
+                match server.ack {
+                    crate::sources::AckMode::Delivered => "delivered",
+                    crate::sources::AckMode::Received => "received",
+                }
+            ),
+            (_, None) => String::new(),
         }
     }
 
@@ -39,6 +67,9 @@ impl SourceKind {
             }
             SourceKind::Otlp(options) => {
                 crate::sources::otlp::start(name, pipeline, options.clone())
+            }
+            SourceKind::Nats(options) => {
+                crate::sources::nats::start(name, pipeline, options.clone())
             }
         }
     }

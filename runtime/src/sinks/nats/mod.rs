@@ -3,4 +3,4 @@
 pub(crate) mod config;
 pub(crate) mod sink;
 
-pub use sink::{NatsAuth, NatsSink, NatsSinkOptions, NatsStream};
+pub use sink::{NatsAuth, NatsServerOptions, NatsSink, NatsSinkOptions, NatsStream};

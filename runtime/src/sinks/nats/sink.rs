@@ -17,7 +17,7 @@ use crate::sinks::util::http::response_class::bounded_text;
 use crate::sinks::util::record_fields::{FieldReader, FoundFields};
 
 /// Who the sink says it is to the server.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NatsAuth {
     /// No credentials.
     None,
@@ -34,6 +34,55 @@ pub enum NatsAuth {
     NKey(Secret),
     /// A `.creds` file (JWT and seed), as `nsc` writes it.
     CredentialsFile(std::path::PathBuf),
+}
+
+/// How to reach a NATS server: what the `nats` sink and source share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NatsServerOptions {
+    /// Server URLs, `nats://host:4222` (or `tls://`), comma-separated.
+    pub url: String,
+    /// Credentials.
+    pub auth: NatsAuth,
+    /// Refuse a connection without TLS.
+    pub tls_required: bool,
+    /// A PEM root certificate to trust.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Deadline of opening the connection.
+    pub connect_timeout: Duration,
+}
+
+/// A client connected to `server` as `sinkbox`; with `retry_at_start`,
+/// returned at once and connecting in the background while the server is
+/// down.
+pub(crate) async fn connect(
+    server: &NatsServerOptions,
+    retry_at_start: bool,
+) -> Result<async_nats::Client, String> {
+    let mut connect = async_nats::ConnectOptions::new()
+        .name("sinkbox")
+        .connection_timeout(server.connect_timeout)
+        .require_tls(server.tls_required);
+    if retry_at_start {
+        connect = connect.retry_on_initial_connect();
+    }
+    if let Some(ca) = &server.ca_file {
+        connect = connect.add_root_certificates(ca.clone());
+    }
+    connect = match &server.auth {
+        NatsAuth::None => connect,
+        NatsAuth::Token(token) => connect.token(token.expose().to_owned()),
+        NatsAuth::UserPassword { user, password } => {
+            connect.user_and_password(user.clone(), password.expose().to_owned())
+        }
+        NatsAuth::NKey(seed) => connect.nkey(seed.expose().to_owned()),
+        NatsAuth::CredentialsFile(path) => connect.credentials_file(path).await.map_err(|e| {
+            format!("cannot read credentials_file `{}`: {e}", path.display())
+        })?,
+    };
+    connect
+        .connect(server.url.as_str())
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", server.url))
 }
 
 /// The JetStream stream the sink makes sure exists.
@@ -148,32 +197,15 @@ impl Sink for NatsSink {
         let options = &self.options;
         let client = runtime
             .run(options.connect_timeout * 2, "connecting", async {
-                let mut connect = async_nats::ConnectOptions::new()
-                    .name("sinkbox")
-                    .connection_timeout(options.connect_timeout)
-                    .require_tls(options.tls_required)
-                    // Start even when the server is down; writes retry.
-                    .retry_on_initial_connect();
-                if let Some(ca) = &options.ca_file {
-                    connect = connect.add_root_certificates(ca.clone());
-                }
-                connect = match &options.auth {
-                    NatsAuth::None => connect,
-                    NatsAuth::Token(token) => connect.token(token.expose().to_owned()),
-                    NatsAuth::UserPassword { user, password } => {
-                        connect.user_and_password(user.clone(), password.expose().to_owned())
-                    }
-                    NatsAuth::NKey(seed) => connect.nkey(seed.expose().to_owned()),
-                    NatsAuth::CredentialsFile(path) => {
-                        connect.credentials_file(path).await.map_err(|e| {
-                            format!("cannot read credentials_file `{}`: {e}", path.display())
-                        })?
-                    }
+                let server = NatsServerOptions {
+                    url: options.url.clone(),
+                    auth: options.auth.clone(),
+                    tls_required: options.tls_required,
+                    ca_file: options.ca_file.clone(),
+                    connect_timeout: options.connect_timeout,
                 };
-                let client = connect
-                    .connect(options.url.as_str())
-                    .await
-                    .map_err(|e| format!("cannot connect to {}: {e}", options.url))?;
+                // Start even when the server is down; writes retry.
+                let client = connect(&server, true).await?;
                 // Built on the runtime: the context spawns its own task.
                 let jetstream = async_nats::jetstream::ContextBuilder::new()
                     .timeout(options.ack_timeout)

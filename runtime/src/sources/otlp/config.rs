@@ -7,7 +7,7 @@ use crate::registry::option_spec::{OptionKind, OptionSpec};
 use crate::sinks::LogMapping;
 use crate::sources::SourceKind;
 use crate::sources::util::server_config::{server_option_specs, server_options};
-use crate::sources::util::source_type::SourceType;
+use crate::sources::util::source_type::{SourceType, UriUse};
 
 /// The mapping options: which record field each `LogRecord` part goes to.
 const MAPPING_OPTIONS: [(&str, &str, &str); 7] = [
@@ -56,6 +56,7 @@ pub(crate) fn source_type() -> SourceType {
         name: "otlp",
         help: "takes OpenTelemetry logs over OTLP/HTTP (POST /v1/logs, protobuf or JSON, gzip); answers as the OTLP specification says, once the records are safe",
         schemes: &["otlp"],
+        uri: UriUse::Listen,
         options,
         build: |options| {
             let server = server_options(options)?;

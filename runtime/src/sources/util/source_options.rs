@@ -33,7 +33,7 @@ impl SourceOptions {
     }
 
     /// Sets `option` from a TOML value written at `spot`; `expand` fills
-    /// `${secret:NAME}` in table values (credentials).
+    /// `${secret:NAME}` in strings and table values (credentials).
     pub(crate) fn set_toml(
         &mut self,
         option: &str,
@@ -47,6 +47,10 @@ impl SourceOptions {
             .parse_toml(value, &spot.base_dir)
             .map_err(|why| spot.error(self.at(option), why))?;
         let parsed = match parsed {
+            // Any string may name a secret (`${secret:NAME}`).
+            OptionValue::Str(text) => OptionValue::Str(
+                expand(&text).map_err(|why| spot.error(self.at(option), why))?,
+            ),
             OptionValue::Table(pairs) => OptionValue::Table(
                 pairs
                     .into_iter()
@@ -170,6 +174,30 @@ impl SourceOptions {
     pub fn duration(&self, option: &str) -> Option<Duration> {
         match self.value(option)? {
             OptionValue::Duration(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// A boolean option.
+    pub fn bool(&self, option: &str) -> Option<bool> {
+        match self.value(option)? {
+            OptionValue::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// A list option.
+    pub fn list(&self, option: &str) -> Option<Vec<String>> {
+        match self.value(option)? {
+            OptionValue::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// A path option, resolved against the file it was written in.
+    pub fn path(&self, option: &str) -> Option<std::path::PathBuf> {
+        match self.value(option)? {
+            OptionValue::Path(path) => Some(path),
             _ => None,
         }
     }

@@ -7,11 +7,21 @@ use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::OptionSpec;
 use crate::sources::SourceKind;
 
-/// One kind of source (`http_server`, `otlp`).
+/// What a `--source` URI's host and port are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UriUse {
+    /// Where an HTTP source listens (`address`); the path is `path`.
+    Listen,
+    /// The server a consuming source connects to (`url`).
+    ServerUrl,
+}
+
+/// One kind of source (`http_server`, `otlp`, `nats`).
 pub struct SourceType {
     pub(crate) name: &'static str,
     pub(crate) help: &'static str,
     pub(crate) schemes: &'static [&'static str],
+    pub(crate) uri: UriUse,
     pub(crate) options: Vec<OptionSpec>,
     pub(crate) build: fn(&SourceOptions) -> Result<SourceKind, ConfigError>,
 }

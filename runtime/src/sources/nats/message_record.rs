@@ -1,0 +1,79 @@
+//! A JetStream message's payload as a record, with, when asked, where it
+//! came from added as a field: what a destination needs to tell a
+//! redelivered message from a new one (the stream sequence is unique per
+//! stream).
+
+use crate::sources::util::body::BodyError;
+use crate::sources::util::record_check::check;
+
+/// Where a message came from.
+pub(crate) struct Origin<'a> {
+    pub(crate) stream: &'a str,
+    pub(crate) subject: &'a str,
+    pub(crate) stream_sequence: u64,
+    pub(crate) delivered: i64,
+}
+
+/// The record of `payload`, checked (one JSON value in UTF-8, nested at
+/// most 128 deep); with `metadata_field`, an object record gains
+/// `{stream, subject, stream_sequence, delivered}` under it (a record
+/// that is not an object is taken as it is).
+pub(crate) fn record(
+    payload: &[u8],
+    metadata_field: Option<&str>,
+    origin: &Origin,
+) -> Result<Vec<u8>, BodyError> {
+    let trimmed = payload.trim_ascii();
+    check(trimmed, 1)?;
+    let Some(field) = metadata_field else {
+        return Ok(trimmed.to_vec());
+    };
+    if !(trimmed.starts_with(b"{") && trimmed.ends_with(b"}")) {
+        return Ok(trimmed.to_vec());
+    }
+    let metadata = serde_json::json!({
+        "stream": origin.stream,
+        "subject": origin.subject,
+        "stream_sequence": origin.stream_sequence,
+        "delivered": origin.delivered,
+    });
+    let mut out = Vec::with_capacity(trimmed.len() + field.len() + 96);
+    out.extend_from_slice(&trimmed[..trimmed.len() - 1]);
+    let empty = trimmed[1..trimmed.len() - 1].trim_ascii().is_empty();
+    if !empty {
+        out.push(b',');
+    }
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, field);
+    out.push(b':');
+    let _ = serde_json::to_writer(&mut out, &metadata);
+    out.push(b'}');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGIN: Origin = Origin {
+        stream: "LOGS",
+        subject: "logs.web",
+        stream_sequence: 42,
+        delivered: 2,
+    };
+
+    #[test]
+    fn the_origin_is_added_to_object_records_only_when_asked() {
+        assert_eq!(record(b" {\"a\":1} ", None, &ORIGIN).unwrap(), b"{\"a\":1}");
+        let with = record(b"{\"a\":1}", Some("nats"), &ORIGIN).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&with).unwrap(),
+            serde_json::json!({"a": 1, "nats": {"stream": "LOGS", "subject": "logs.web", "stream_sequence": 42, "delivered": 2}})
+        );
+        let empty = record(b"{ }", Some("nats"), &ORIGIN).unwrap();
+        assert!(serde_json::from_slice::<serde_json::Value>(&empty).unwrap()["nats"].is_object());
+        assert_eq!(record(b"[1]", Some("nats"), &ORIGIN).unwrap(), b"[1]");
+        assert!(record(b"{\"a\":", Some("nats"), &ORIGIN).is_err());
+        assert!(record(b"\xff", None, &ORIGIN).is_err());
+    }
+}
