@@ -52,6 +52,7 @@ mod source_catalog;
 mod source_http_server;
 mod source_kill_restart;
 mod source_nats;
+mod source_nats_fleet;
 mod source_otlp;
 mod wasm_conformance;
 mod wasm_contract_versions;

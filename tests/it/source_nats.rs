@@ -46,15 +46,25 @@ fn messages_are_acknowledged_once_delivered_and_kept_in_progress_meanwhile() {
     let (recorder, gate) = (Recorder::default(), Gate::closed());
     let p = pipeline(dir.path(), RecordingSink::gated(&recorder, &gate));
     let source = sinkbox::sources::nats::start("in", p.clone(), options(&server, "agg")).unwrap();
-    assert!(source.describe().contains("stream LOGS as consumer agg"), "{}", source.describe());
+    assert!(
+        source.describe().contains("stream LOGS as consumer agg"),
+        "{}",
+        source.describe()
+    );
     crate::support::wait_until("the sink to hold a batch", || gate.entered() == 1);
     // Held three times longer than ack_wait: the messages stay in
     // progress, nothing is acknowledged and nothing comes again.
     std::thread::sleep(Duration::from_secs(3));
     let held = server.consumer_state("LOGS", "agg");
     assert!(held.ack_pending > 0, "{held:?}");
-    assert_eq!(held.ack_floor, 0, "nothing acknowledged before delivery: {held:?}");
-    assert_eq!(held.redelivered, 0, "kept in progress, not redelivered: {held:?}");
+    assert_eq!(
+        held.ack_floor, 0,
+        "nothing acknowledged before delivery: {held:?}"
+    );
+    assert_eq!(
+        held.redelivered, 0,
+        "kept in progress, not redelivered: {held:?}"
+    );
     gate.open();
     crate::support::wait_until("every message to be acknowledged", || {
         let state = server.consumer_state("LOGS", "agg");
@@ -62,13 +72,21 @@ fn messages_are_acknowledged_once_delivered_and_kept_in_progress_meanwhile() {
     });
     let stats = source.stats();
     assert_eq!(
-        (stats.requests, stats.records, stats.accepted, stats.bad_requests),
+        (
+            stats.requests,
+            stats.records,
+            stats.accepted,
+            stats.bad_requests
+        ),
         (1002, 1000, 1000, 2)
     );
     source.stop();
     p.shutdown();
     let records = recorder.records.lock().unwrap().clone();
-    assert_eq!(crate::support::numbers(&records), (0..1000).collect::<Vec<_>>());
+    assert_eq!(
+        crate::support::numbers(&records),
+        (0..1000).collect::<Vec<_>>()
+    );
     let first: serde_json::Value = serde_json::from_str(&records[0]).unwrap();
     assert_eq!(
         first["nats"],
@@ -76,7 +94,10 @@ fn messages_are_acknowledged_once_delivered_and_kept_in_progress_meanwhile() {
     );
     // The two that were not records are in the source's dead letters.
     let listed = sinkbox::dead_letters::list(&dir.path().join("data")).unwrap();
-    let kept = listed.iter().find(|d| d.sink == "source.in").expect("source.in dead letters");
+    let kept = listed
+        .iter()
+        .find(|d| d.sink == "source.in")
+        .expect("source.in dead letters");
     assert_eq!(kept.records, 2, "{listed:?}");
 }
 
@@ -105,7 +126,12 @@ fn two_consumers_with_one_name_share_the_messages() {
         crate::support::numbers(&first.records.lock().unwrap()),
         crate::support::numbers(&second.records.lock().unwrap()),
     );
-    assert!(!a.is_empty() && !b.is_empty(), "each took a share: {} and {}", a.len(), b.len());
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "each took a share: {} and {}",
+        a.len(),
+        b.len()
+    );
     let mut all: Vec<usize> = a.into_iter().chain(b).collect();
     all.sort_unstable();
     assert_eq!(all, (0..5000).collect::<Vec<_>>(), "every message once");
@@ -119,17 +145,23 @@ fn a_consumer_that_does_not_exist_or_a_server_that_is_down_is_a_clear_error() {
     let p = pipeline(dir.path(), RecordingSink::new(&Recorder::default()));
     let mut missing = options(&server, "nobody");
     missing.create_consumer = false;
-    let err = sinkbox::sources::nats::start("in", p.clone(), missing).err().unwrap();
+    let err = sinkbox::sources::nats::start("in", p.clone(), missing)
+        .err()
+        .unwrap();
     assert!(err.contains("cannot find the consumer `nobody`"), "{err}");
     assert!(err.contains("create_consumer = true"), "{err}");
     let mut no_stream = options(&server, "agg");
     no_stream.stream = "NOPE".into();
-    let err = sinkbox::sources::nats::start("in", p.clone(), no_stream).err().unwrap();
+    let err = sinkbox::sources::nats::start("in", p.clone(), no_stream)
+        .err()
+        .unwrap();
     assert!(err.contains("cannot find the stream `NOPE`"), "{err}");
     let mut down = options(&server, "agg");
     down.server.url = format!("nats://127.0.0.1:{}", crate::recording_server::free_port());
     down.server.connect_timeout = Duration::from_millis(500);
-    let err = sinkbox::sources::nats::start("in", p.clone(), down).err().unwrap();
+    let err = sinkbox::sources::nats::start("in", p.clone(), down)
+        .err()
+        .unwrap();
     assert!(err.contains("source `in`"), "{err}");
     p.shutdown();
 }

@@ -373,22 +373,7 @@ type SourceSummary = Box<dyn Fn() -> String + Send + Sync>;
 /// One line per source for the run summary, its counters read live.
 fn source_summary(sources: &Arc<ServedSources>) -> SourceSummary {
     let sources = sources.clone();
-    Box::new(move || {
-        sources
-            .stats()
-            .iter()
-            .map(|(name, s)| {
-                let waited = match s.ack_wait_us.checked_div(s.acknowledged) {
-                    Some(mean) => format!("; records settled {:.1} ms after arriving, on average", mean as f64 / 1000.0),
-                    None => String::new(),
-                };
-                format!(
-                    "source {name}: {} request(s), {} record(s) taken; answered {} accepted, {} bad, {} unauthorized, {} unavailable{waited}\n",
-                    s.requests, s.records, s.accepted, s.bad_requests, s.unauthorized, s.unavailable
-                )
-            })
-            .collect()
-    })
+    Box::new(move || sources.summary())
 }
 
 /// What `/metrics` adds for `sources`: each one's counters, read live.

@@ -44,6 +44,14 @@ impl ServedSources {
             .collect()
     }
 
+    /// One line per source for the run summary.
+    pub fn summary(&self) -> String {
+        self.lock()
+            .iter()
+            .map(|(config, source)| summary_line(config, &source.stats()))
+            .collect()
+    }
+
     /// Brings the running sources in line with `config` (already accepted
     /// by the pipeline); each change is logged.
     pub fn apply(&self, config: &sinkbox::Config) {
@@ -117,4 +125,25 @@ fn listening(source: &SourceConfig, server: &RunningSource) -> String {
         source.kind.type_name(),
         server.describe()
     )
+}
+
+fn summary_line(config: &SourceConfig, s: &SourceStats) -> String {
+    let name = &config.name;
+    let waited = match s.ack_wait_us.checked_div(s.acknowledged) {
+        Some(mean) => format!(
+            "; records settled {:.1} ms after arriving, on average",
+            mean as f64 / 1000.0
+        ),
+        None => String::new(),
+    };
+    match config.kind {
+        sinkbox::config::SourceKind::Nats(_) => format!(
+            "source {name}: {} message(s), {} record(s) taken; {} acknowledged, {} not records (terminated), {} given back{waited}\n",
+            s.requests, s.records, s.accepted, s.bad_requests, s.unavailable
+        ),
+        _ => format!(
+            "source {name}: {} request(s), {} record(s) taken; answered {} accepted, {} bad, {} unauthorized, {} unavailable{waited}\n",
+            s.requests, s.records, s.accepted, s.bad_requests, s.unauthorized, s.unavailable
+        ),
+    }
 }

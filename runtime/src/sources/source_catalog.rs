@@ -119,7 +119,11 @@ pub fn source_from_uri(uri: &str, spot: SourceSpot) -> Result<(String, SourceKin
             }
         }
         UriUse::ServerUrl => {
-            options.set_text("url", &format!("{}://{host}:{port}", parsed.scheme()), spot.clone())?;
+            options.set_text(
+                "url",
+                &format!("{}://{host}:{port}", parsed.scheme()),
+                spot.clone(),
+            )?;
         }
     }
     for (option, value) in parsed.query_pairs() {

@@ -47,7 +47,11 @@ impl SourceKind {
             ),
             (_, Some(server)) => format!(
                 "{}://{}{}, ack {}",
-                if server.tls.is_some() { "https" } else { "http" },
+                if server.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
                 server.address,
                 server.path,
                 match server.ack {

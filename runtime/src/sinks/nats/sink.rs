@@ -75,9 +75,10 @@ pub(crate) async fn connect(
             connect.user_and_password(user.clone(), password.expose().to_owned())
         }
         NatsAuth::NKey(seed) => connect.nkey(seed.expose().to_owned()),
-        NatsAuth::CredentialsFile(path) => connect.credentials_file(path).await.map_err(|e| {
-            format!("cannot read credentials_file `{}`: {e}", path.display())
-        })?,
+        NatsAuth::CredentialsFile(path) => connect
+            .credentials_file(path)
+            .await
+            .map_err(|e| format!("cannot read credentials_file `{}`: {e}", path.display()))?,
     };
     connect
         .connect(server.url.as_str())

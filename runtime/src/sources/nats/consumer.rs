@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::AckKind;
+use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::consumer::pull::Config as PullConfig;
 use async_nats::jetstream::consumer::{AckPolicy, Consumer};
-use async_nats::jetstream::Message;
 use futures_util::StreamExt;
 
 use super::NatsSourceOptions;
@@ -51,12 +51,9 @@ pub fn start(
         .map_err(|e| format!("source `{name}`: cannot start its runtime: {e}"))?;
     let consumer = runtime
         .block_on(async {
-            tokio::time::timeout(
-                options.server.connect_timeout * 2,
-                consumer_of(&options),
-            )
-            .await
-            .unwrap_or_else(|_| Err(format!("cannot reach {} in time", options.server.url)))
+            tokio::time::timeout(options.server.connect_timeout * 2, consumer_of(&options))
+                .await
+                .unwrap_or_else(|_| Err(format!("cannot reach {} in time", options.server.url)))
         })
         .map_err(|why| format!("source `{name}`: {why}"))?;
     let counters = Arc::new(Counters::default());
@@ -253,7 +250,11 @@ impl Consuming {
                 stream_sequence,
                 delivered,
             };
-            match record(&message.payload, self.options.metadata_field.as_deref(), &origin) {
+            match record(
+                &message.payload,
+                self.options.metadata_field.as_deref(),
+                &origin,
+            ) {
                 Ok(bytes) => {
                     records.push(bytes);
                     messages.push(message);
@@ -261,7 +262,12 @@ impl Consuming {
                 Err(why) => {
                     Counters::bump(&self.counters.bad_requests, 1);
                     let why = format!("not a record: {why}");
-                    self.invalid.keep(&message.payload, message.subject.as_str(), stream_sequence, &why);
+                    self.invalid.keep(
+                        &message.payload,
+                        message.subject.as_str(),
+                        stream_sequence,
+                        &why,
+                    );
                     let _ = message.ack_with(AckKind::Term).await;
                 }
             }
@@ -377,7 +383,8 @@ impl Consuming {
                     // Stopping, and not settled in time: every batch still
                     // waiting goes back to the server now, for another
                     // process to take.
-                    let rest = std::iter::once(messages).chain(waiting.drain(..).map(|f| f.messages));
+                    let rest =
+                        std::iter::once(messages).chain(waiting.drain(..).map(|f| f.messages));
                     for messages in rest {
                         Counters::bump(&self.counters.unavailable, messages.len() as u64);
                         give_back(&messages, None).await;

@@ -48,9 +48,9 @@ impl SourceOptions {
             .map_err(|why| spot.error(self.at(option), why))?;
         let parsed = match parsed {
             // Any string may name a secret (`${secret:NAME}`).
-            OptionValue::Str(text) => OptionValue::Str(
-                expand(&text).map_err(|why| spot.error(self.at(option), why))?,
-            ),
+            OptionValue::Str(text) => {
+                OptionValue::Str(expand(&text).map_err(|why| spot.error(self.at(option), why))?)
+            }
             OptionValue::Table(pairs) => OptionValue::Table(
                 pairs
                     .into_iter()

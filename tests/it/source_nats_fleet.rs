@@ -1,0 +1,109 @@
+//! Scale-out on JetStream, end to end with the real binary: three
+//! `sinkbox run` processes share one durable consumer and deliver to one
+//! HTTP receiver; one is killed with SIGKILL mid-run and started again.
+//! Every record arrives, duplicates stay within the documented bound (the
+//! killed process's batches in flight: 4 × `batch_size`), and each process
+//! delivered a share.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::nats_server::NatsServer;
+use crate::recording_server::{Answer, RecordingServer};
+
+const RECORDS: usize = 200_000;
+const BATCH_SIZE: usize = 500;
+
+#[test]
+fn three_processes_share_a_stream_and_a_killed_one_loses_nothing() {
+    let server = NatsServer::start(&[]);
+    server.create_stream("LOGS", &["logs.>"]);
+    server.publish("logs.app", (0..RECORDS).map(|i| format!("{{\"i\":{i}}}")));
+    // Who delivered what: each process sends its name in a header.
+    let delivered: Arc<Mutex<Vec<(String, usize)>>> = Arc::default();
+    let receiver = {
+        let delivered = delivered.clone();
+        RecordingServer::start("127.0.0.1:0", move |request| {
+            let process = request.header("x-process").unwrap_or("?").to_owned();
+            let mut delivered = delivered.lock().unwrap();
+            for line in String::from_utf8_lossy(&request.body).lines() {
+                let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                delivered.push((process.clone(), record["i"].as_u64().unwrap() as usize));
+            }
+            Answer::ok()
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = |process: &str| {
+        let data = dir.path().join(process);
+        std::fs::create_dir_all(&data).unwrap();
+        crate::support::config_file(
+            &data,
+            &format!(
+                "[runtime]\ndata_dir = \"data\"\n\
+                 [sources.agg]\ntype = \"nats\"\nurl = \"{}\"\nstream = \"LOGS\"\nconsumer = \"agg\"\n\
+                 create_consumer = true\nack_wait = \"5s\"\nbatch_size = {BATCH_SIZE}\n\
+                 [sinks.out]\ntype = \"http\"\nendpoint = \"{}/in\"\nbatch_format = \"ndjson\"\nhealthcheck = false\n\
+                 headers = {{ \"X-Process\" = \"{process}\" }}\n",
+                server.url(),
+                receiver.base_url()
+            ),
+        )
+    };
+    let start = |process: &str| {
+        let config = config(process);
+        let mut child =
+            crate::support::spawn_sinkbox_run(&["--config".as_ref(), config.as_os_str()]);
+        let (stderr, _reader) = crate::support::collect_stderr(&mut child);
+        crate::support::wait_until("the source to consume", || {
+            stderr.lock().unwrap().contains("consuming nats")
+        });
+        (child, stderr)
+    };
+    let mut processes: Vec<_> = ["p1", "p2", "p3"].iter().map(|p| (*p, start(p))).collect();
+    let unique = || {
+        let delivered = delivered.lock().unwrap();
+        let mut seen = vec![false; RECORDS];
+        delivered
+            .iter()
+            .filter(|(_, i)| !std::mem::replace(&mut seen[*i], true))
+            .count()
+    };
+    crate::support::wait_until("a quarter of the records to arrive", || {
+        unique() >= RECORDS / 4
+    });
+    // SIGKILL: no drain, no acknowledgement of what p2 had in flight.
+    let (_, (mut killed, _)) = processes.remove(1);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    processes.push(("p2", start("p2")));
+    crate::support::wait_until("every record to arrive", || unique() == RECORDS);
+    crate::support::wait_until("the stream to be acknowledged", || {
+        let state = server.consumer_state("LOGS", "agg");
+        state.ack_pending == 0 && state.pending == 0
+    });
+    for (name, (mut child, stderr)) in processes {
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{name}: {}", stderr.lock().unwrap());
+    }
+    let delivered = delivered.lock().unwrap();
+    let duplicates = delivered.len() - RECORDS;
+    assert!(
+        duplicates <= 4 * BATCH_SIZE,
+        "{duplicates} duplicates; the bound is the killed process's batches in flight"
+    );
+    let mut shares: HashMap<&str, usize> = HashMap::new();
+    for (process, _) in delivered.iter() {
+        *shares.entry(process.as_str()).or_default() += 1;
+    }
+    eprintln!("{duplicates} duplicates; shares {shares:?}");
+    for process in ["p1", "p2", "p3"] {
+        assert!(
+            shares.get(process).copied().unwrap_or(0) > 0,
+            "{process} delivered nothing: {shares:?}"
+        );
+    }
+}
