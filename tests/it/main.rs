@@ -50,6 +50,7 @@ mod routing_destinations;
 mod routing_route;
 mod source_catalog;
 mod source_http_server;
+mod source_http_tier;
 mod source_kill_restart;
 mod source_nats;
 mod source_nats_fleet;

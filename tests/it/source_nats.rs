@@ -12,6 +12,12 @@ use sinkbox::{Pipeline, SinkSpec};
 use crate::nats_server::NatsServer;
 use crate::support::{Gate, Recorder, RecordingSink};
 
+/// A `nats` source's options for `server`'s stream `LOGS` and durable
+/// `consumer` (created), as `--source` reads them.
+pub fn options_for(server: &NatsServer, consumer: &str) -> NatsSourceOptions {
+    options(server, consumer)
+}
+
 fn options(server: &NatsServer, consumer: &str) -> NatsSourceOptions {
     let registry = sinkbox::registry::SinkRegistry::builtin();
     let config = sinkbox::config::ConfigLoader::new(&registry)

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::nats_server::NatsServer;
 use crate::recording_server::{Answer, RecordingServer};
@@ -106,4 +107,76 @@ fn three_processes_share_a_stream_and_a_killed_one_loses_nothing() {
             "{process} delivered nothing: {shares:?}"
         );
     }
+}
+
+/// A destination down for 30 s behind three consumers whose sinks have
+/// disk buffers: what could not be delivered waits (in the buffers, and
+/// in the stream once they and `max_ack_pending` are full), nothing goes
+/// to dead letters, and everything arrives once it is back.
+#[test]
+fn a_destination_down_for_30_seconds_behind_three_consumers_loses_nothing() {
+    use crate::recording_server::free_port;
+    const COUNT: usize = 30_000;
+    let server = NatsServer::start(&[]);
+    server.create_stream("LOGS", &["logs.>"]);
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let consumers: Vec<_> = (0..3)
+        .map(|n| {
+            let p = crate::support::toml_pipeline(
+                &dir.path().join(format!("c{n}")),
+                &format!(
+                    "[runtime]\ndata_dir = \"data\"\n\
+                     [sinks.web]\ntype = \"http\"\nendpoint = \"http://127.0.0.1:{port}/in\"\nbatch_format = \"ndjson\"\n\
+                     healthcheck = false\nmax_retries = 100000\ninitial_backoff = \"50ms\"\nmax_backoff = \"500ms\"\n\
+                     breaker_cool_down = \"200ms\"\nbuffer = {{ type = \"disk\" }}\n"
+                ),
+            );
+            let mut options = crate::source_nats::options_for(&server, "agg");
+            options.batch_size = 200;
+            let source = sinkbox::sources::nats::start("in", p.clone(), options).unwrap();
+            (p, source)
+        })
+        .collect();
+    server.publish("logs.app", (0..COUNT).map(|i| format!("{{\"i\":{i}}}")));
+    std::thread::sleep(Duration::from_secs(30));
+    for (p, _) in &consumers {
+        let stats = &p.stats()[0];
+        assert_eq!(
+            stats.dead_lettered, 0,
+            "nothing dead-lettered during the outage: {stats:?}"
+        );
+    }
+    let delivered: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let _receiver = {
+        let delivered = delivered.clone();
+        RecordingServer::start(&format!("127.0.0.1:{port}"), move |request| {
+            let mut delivered = delivered.lock().unwrap();
+            for line in String::from_utf8_lossy(&request.body).lines() {
+                let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                delivered.push(record["i"].as_u64().unwrap() as usize);
+            }
+            Answer::ok()
+        })
+    };
+    crate::support::wait_until("everything to arrive once the destination is back", || {
+        let mut got = delivered.lock().unwrap().clone();
+        got.sort_unstable();
+        got.dedup();
+        got.len() == COUNT
+    });
+    crate::support::wait_until("the stream to be acknowledged", || {
+        let state = server.consumer_state("LOGS", "agg");
+        state.ack_pending == 0 && state.pending == 0
+    });
+    for (p, source) in consumers {
+        source.stop();
+        let stats = p.shutdown().remove(0);
+        assert_eq!(stats.dead_lettered, 0, "{stats:?}");
+    }
+    assert_eq!(
+        delivered.lock().unwrap().len(),
+        COUNT,
+        "none twice: nobody died"
+    );
 }
