@@ -12,6 +12,13 @@
 //!   published `opentelemetry-proto`), which is all a receiver must do
 //!   before it has the records.
 //!
+//! - `nats`: 100,000 messages in a JetStream stream, consumed by one
+//!   `sinkbox run` with a `nats` source into a `file` sink, each message
+//!   acknowledged once its record is in the file, against a plain
+//!   async-nats loop that fetches batches of 500, writes them to a file
+//!   and acknowledges them; and two `sinkbox run` processes sharing the
+//!   consumer against one (a `nats-server -js` on loopback, started here).
+//!
 //! Results go to `target/bench/sources.json`.
 
 // Shared by the benches; this one uses only `median`.
@@ -305,6 +312,216 @@ fn plain_decode(bodies: &[bytes::Bytes]) -> f64 {
     TOTAL as f64 / started.elapsed().as_secs_f64()
 }
 
+const NATS_MESSAGES: usize = 100_000;
+const NATS_BATCH: usize = 500;
+
+/// A throwaway `nats-server -js` on loopback; killed on drop.
+struct NatsServer {
+    child: Child,
+    port: u16,
+    _store: tempfile::TempDir,
+}
+
+impl NatsServer {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let store = tempfile::tempdir().unwrap();
+        let child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server (cargo xtask bench installs it)");
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            port,
+            _store: store,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A stream `name` holding the benchmark's messages.
+fn fill_stream(server: &NatsServer, name: &str) {
+    runtime().block_on(async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let jetstream = async_nats::jetstream::new(client);
+        jetstream
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: name.into(),
+                subjects: vec![format!("{name}.>")],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut acks = Vec::new();
+        for i in 0..NATS_MESSAGES {
+            acks.push(
+                jetstream
+                    .publish(format!("{name}.app"), record(i).into())
+                    .await
+                    .unwrap(),
+            );
+            if acks.len() == 1000 {
+                for ack in acks.drain(..) {
+                    ack.await.unwrap();
+                }
+            }
+        }
+        for ack in acks {
+            ack.await.unwrap();
+        }
+    })
+}
+
+/// How many of the stream's messages durable `consumer` has acknowledged.
+async fn acknowledged(
+    jetstream: &async_nats::jetstream::Context,
+    stream: &str,
+    consumer: &str,
+) -> u64 {
+    let Ok(stream) = jetstream.get_stream(stream).await else {
+        return 0;
+    };
+    let Ok(mut consumer) = stream
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(consumer)
+        .await
+    else {
+        return 0;
+    };
+    consumer
+        .info()
+        .await
+        .map(|info| info.ack_floor.stream_sequence)
+        .unwrap_or(0)
+}
+
+/// The plain loop: fetch a batch, write it to a file, acknowledge it.
+fn plain_nats_loop(server: &NatsServer, stream: &str) -> f64 {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(dir.path().join("out.ndjson")).unwrap());
+    runtime().block_on(async {
+        let started = Instant::now();
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let jetstream = async_nats::jetstream::new(client);
+        let consumer = jetstream
+            .get_stream(stream)
+            .await
+            .unwrap()
+            .get_or_create_consumer(
+                "plain",
+                async_nats::jetstream::consumer::pull::Config {
+                    durable_name: Some("plain".into()),
+                    ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let mut done = 0;
+        while done < NATS_MESSAGES {
+            let mut batch = consumer
+                .fetch()
+                .max_messages(NATS_BATCH)
+                .expires(Duration::from_secs(1))
+                .messages()
+                .await
+                .unwrap();
+            let mut messages = Vec::with_capacity(NATS_BATCH);
+            while let Some(Ok(message)) = batch.next().await {
+                file.write_all(&message.payload).unwrap();
+                file.write_all(b"\n").unwrap();
+                messages.push(message);
+            }
+            file.flush().unwrap();
+            for message in &messages {
+                message.ack().await.unwrap();
+            }
+            done += messages.len();
+        }
+        // The last acks reach the server.
+        while acknowledged(&jetstream, stream, "plain").await < NATS_MESSAGES as u64 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        NATS_MESSAGES as f64 / started.elapsed().as_secs_f64()
+    })
+}
+
+/// `processes` `sinkbox run`s sharing one consumer on `stream`, each into
+/// its own file: messages/s from the first start to the last
+/// acknowledgement.
+fn through_nats_source(server: &NatsServer, stream: &str, processes: usize) -> f64 {
+    let dirs: Vec<_> = (0..processes)
+        .map(|_| tempfile::tempdir().unwrap())
+        .collect();
+    let started = Instant::now();
+    let children: Vec<Child> = dirs
+        .iter()
+        .map(|dir| {
+            let config = config(dir.path(), None);
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            text.push_str(&format!(
+                "[sources.agg]\ntype = \"nats\"\nurl = \"{}\"\nstream = \"{stream}\"\nconsumer = \"agg\"\ncreate_consumer = true\nbatch_size = {NATS_BATCH}\n",
+                server.url()
+            ));
+            std::fs::write(&config, text).unwrap();
+            sinkbox()
+                .args(["run", "--config"])
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let rate = runtime().block_on(async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let jetstream = async_nats::jetstream::new(client);
+        while acknowledged(&jetstream, stream, "agg").await < NATS_MESSAGES as u64 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        NATS_MESSAGES as f64 / started.elapsed().as_secs_f64()
+    });
+    for child in children {
+        stop(child);
+    }
+    let lines: usize = dirs
+        .iter()
+        .map(|d| lines_in(&d.path().join("out.ndjson")))
+        .sum();
+    assert!(lines >= NATS_MESSAGES, "{lines} lines");
+    rate
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[at].as_secs_f64() * 1e3
@@ -331,6 +548,25 @@ fn main() {
         ));
         decode.push((plain_decode(&protobuf), 0.0));
     }
+    let nats = NatsServer::start();
+    let (mut plain_nats, mut one, mut two) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        for (side, rates) in [("P", &mut plain_nats), ("O", &mut one), ("T", &mut two)] {
+            let stream = format!("B{round}{side}");
+            fill_stream(&nats, &stream);
+            let rate = match side {
+                "P" => plain_nats_loop(&nats, &stream),
+                "O" => through_nats_source(&nats, &stream, 1),
+                _ => through_nats_source(&nats, &stream, 2),
+            };
+            rates.push((rate, 0.0));
+        }
+    }
+    let (plain_nats, one, two) = (
+        support::median(plain_nats).0,
+        support::median(one).0,
+        support::median(two).0,
+    );
     waits.sort();
     let (input_rate, http_rate) = (support::median(input_rates).0, support::median(http).0);
     let (otlp_rate, decode_rate) = (support::median(otlp_rates).0, support::median(decode).0);
@@ -360,6 +596,23 @@ fn main() {
     println!(
         "http_server request to 200 (ack = delivered, {RECORDS_PER_BODY} records): p50 {p50:.2} ms, p99 {p99:.2} ms"
     );
+    println!(
+        "\nnats: {NATS_MESSAGES} messages consumed into a file and acknowledged (median of {ROUNDS})"
+    );
+    println!(
+        "{:<40} {plain_nats:>12.0} {:>8.2}",
+        "plain async-nats fetch-write-ack loop", 1.0
+    );
+    println!(
+        "{:<40} {one:>12.0} {:>8.2}",
+        "one sinkbox, nats source",
+        one / plain_nats
+    );
+    println!(
+        "{:<40} {two:>12.0} {:>8.2}",
+        "two sinkboxes sharing the consumer",
+        two / one
+    );
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out).unwrap();
     let json = serde_json::json!({
@@ -372,6 +625,10 @@ fn main() {
         "plain_otlp_decode": {"records_per_s": decode_rate},
         "otlp_source": {"records_per_s": otlp_rate},
         "otlp_source_over_plain_decode": otlp_rate / decode_rate,
+        "plain_nats_loop": {"messages_per_s": plain_nats},
+        "nats_source": {"messages_per_s": one},
+        "nats_source_over_plain_loop": one / plain_nats,
+        "two_nats_sources": {"messages_per_s": two, "over_one": two / one},
     });
     std::fs::write(
         out.join("sources.json"),
