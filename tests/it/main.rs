@@ -26,6 +26,7 @@ mod http_sink;
 mod language_sinks;
 mod loki_receiver;
 mod loki_sink;
+mod metrics_grafana_dashboard;
 mod moto_server;
 mod native_cloudwatch;
 mod native_mmap;
