@@ -14,6 +14,7 @@ mod cli_input_checks;
 mod cli_input_format;
 mod cli_metrics;
 mod cli_run_end;
+mod cli_top;
 mod config_composites;
 mod config_parse;
 mod config_registry;

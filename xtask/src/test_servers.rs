@@ -38,6 +38,10 @@ pub(crate) fn ensure(root: &Path) -> Result<()> {
     if !has("runuser") {
         packages.push("util-linux");
     }
+    // `sinkbox top` is tested in a real terminal.
+    if !has("tmux") {
+        packages.push("tmux");
+    }
     if !packages.is_empty() {
         apt_install(&packages)?;
     }

@@ -13,6 +13,7 @@ mod run;
 mod run_end;
 mod run_summary;
 mod served_sources;
+mod top;
 mod validate;
 mod when_fields;
 
@@ -173,6 +174,21 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// A live view of running sinkboxes' metrics (`run --metrics-addr`):
+    /// per source and sink, rates in and out, failures by cause, queues,
+    /// buffers and health, refreshed each second. ADDR is host:port
+    /// (default 127.0.0.1:9598) or a metrics URL; several for a fleet.
+    Top {
+        /// The metrics endpoints to watch.
+        #[arg(value_name = "ADDR")]
+        addresses: Vec<String>,
+        /// Time between refreshes.
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        interval: std::time::Duration,
+        /// Print one view (rates over one interval) and exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// List every source type with its `--source` scheme and its options,
     /// defaults and help.
     Sources {
@@ -245,6 +261,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect { component } => inspect::inspect(&component),
         Command::Sinks { markdown } => catalog::print(markdown),
         Command::Sources { markdown } => catalog::print_sources(markdown),
+        Command::Top {
+            addresses,
+            interval,
+            once,
+        } => top::top(&addresses, interval, once),
         Command::Cache {
             action,
             dir,
