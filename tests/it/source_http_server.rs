@@ -803,3 +803,33 @@ fn clients_retrying_on_503_against_a_full_pipeline_lose_nothing_and_hear_200_onl
         "every record once: a refused request took nothing"
     );
 }
+
+#[test]
+fn metadata_field_tells_the_aggregator_where_records_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let p = pipeline(dir.path(), RecordingSink::new(&recorder));
+    let mut tagged = options();
+    tagged.metadata_field = Some("origin".into());
+    let source = sinkbox::sources::http_server::start("edge", p.clone(), tagged).unwrap();
+    assert_eq!(post(&source, &[], "{\"i\":0}\n[1,2]\n{}\n").0, 200);
+    source.stop();
+    p.shutdown();
+    let records: Vec<serde_json::Value> = recorder
+        .records
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    assert_eq!(records[0]["i"], 0);
+    assert_eq!(records[0]["origin"]["source"], "edge");
+    let peer = records[0]["origin"]["peer"].as_str().unwrap();
+    assert!(peer.starts_with("127.0.0.1:"), "{peer}");
+    assert_eq!(
+        records[1],
+        serde_json::json!([1, 2]),
+        "only objects gain the field"
+    );
+    assert_eq!(records[2]["origin"]["source"], "edge");
+}

@@ -5,6 +5,7 @@
 
 use crate::sources::util::body::BodyError;
 use crate::sources::util::record_check::check;
+use crate::sources::util::record_metadata::with_metadata;
 
 /// Where a message came from.
 pub(crate) struct Origin<'a> {
@@ -28,27 +29,13 @@ pub(crate) fn record(
     let Some(field) = metadata_field else {
         return Ok(trimmed.to_vec());
     };
-    if !(trimmed.starts_with(b"{") && trimmed.ends_with(b"}")) {
-        return Ok(trimmed.to_vec());
-    }
     let metadata = serde_json::json!({
         "stream": origin.stream,
         "subject": origin.subject,
         "stream_sequence": origin.stream_sequence,
         "delivered": origin.delivered,
     });
-    let mut out = Vec::with_capacity(trimmed.len() + field.len() + 96);
-    out.extend_from_slice(&trimmed[..trimmed.len() - 1]);
-    let empty = trimmed[1..trimmed.len() - 1].trim_ascii().is_empty();
-    if !empty {
-        out.push(b',');
-    }
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut out, field);
-    out.push(b':');
-    let _ = serde_json::to_writer(&mut out, &metadata);
-    out.push(b'}');
-    Ok(out)
+    Ok(with_metadata(trimmed, field, &metadata))
 }
 
 #[cfg(test)]

@@ -128,9 +128,9 @@ async fn serve(
             },
             _ = stop.changed() => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(source = %shared.name, "accept failed: {e}");
                     continue;
@@ -146,13 +146,13 @@ async fn serve(
         connections.spawn(async move {
             let _permit = permit;
             let Some(tls) = tls else {
-                return serve_connection(stream, shared, stopping).await;
+                return serve_connection(stream, peer, shared, stopping).await;
             };
             // The handshake is part of the head: a client gets as long for
             // both as for the head alone.
             let header_timeout = shared.options.header_timeout;
             match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
-                Ok(Ok(stream)) => serve_connection(stream, shared, stopping).await,
+                Ok(Ok(stream)) => serve_connection(stream, peer, shared, stopping).await,
                 Ok(Err(e)) => tracing::debug!(source = %shared.name, "TLS handshake failed: {e}"),
                 Err(_) => tracing::debug!(source = %shared.name, "TLS handshake timed out"),
             }
@@ -172,6 +172,7 @@ async fn serve(
 /// the source is stopping, until the request in flight is answered.
 async fn serve_connection<S>(
     stream: S,
+    peer: SocketAddr,
     shared: Arc<Shared>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) where
@@ -180,7 +181,7 @@ async fn serve_connection<S>(
     let header_timeout = shared.options.header_timeout;
     let service = hyper::service::service_fn(move |request| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(answer(shared, request).await) }
+        async move { Ok::<_, Infallible>(answer(shared, request, peer).await) }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

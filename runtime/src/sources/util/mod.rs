@@ -8,6 +8,7 @@ pub(crate) mod body;
 pub(crate) mod http_listener;
 pub mod metrics;
 pub(crate) mod record_check;
+pub(crate) mod record_metadata;
 pub(crate) mod request_flow;
 pub(crate) mod request_protocol;
 pub(crate) mod server_config;

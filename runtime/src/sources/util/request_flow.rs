@@ -14,6 +14,8 @@ use hyper::{Request, Response, StatusCode};
 use super::auth::authorized;
 use super::body::{BodyError, decompress};
 use super::http_listener::Shared;
+use super::record_metadata::with_metadata;
+use super::request_protocol::Records;
 use super::server_options::AckMode;
 use super::stats::Counters;
 
@@ -21,6 +23,7 @@ use super::stats::Counters;
 pub(crate) async fn answer(
     shared: Arc<Shared>,
     request: Request<Incoming>,
+    peer: std::net::SocketAddr,
 ) -> Response<Full<Bytes>> {
     let shared = &shared;
     let options = &shared.options;
@@ -86,9 +89,14 @@ pub(crate) async fn answer(
     // Decoding and the pipeline's hand-off block: off the async workers.
     let emitted = tokio::task::spawn_blocking(move || {
         let decoded = decompress(encoding.as_deref(), &body, limit)?;
-        let records = decoding
-            .protocol
-            .records(decoding_type.as_deref(), &decoded, max_records)?;
+        let mut records =
+            decoding
+                .protocol
+                .records(decoding_type.as_deref(), &decoded, max_records)?;
+        if let Some(field) = &decoding.options.metadata_field {
+            let origin = serde_json::json!({ "source": decoding.name, "peer": peer.to_string() });
+            records = with_origin(&records, field, &origin);
+        }
         let count = records.len();
         let ack = pipeline
             // The protocol checked every record already.
@@ -155,6 +163,17 @@ pub(crate) async fn answer(
     }
     Counters::bump(&counters.accepted, 1);
     protocol.accepted(content_type.as_deref(), count, report.as_ref())
+}
+
+/// `records`, each object gaining `field`: `origin`.
+fn with_origin(records: &Records, field: &str, origin: &serde_json::Value) -> Records<'static> {
+    let mut bytes = Vec::new();
+    let mut ends = Vec::with_capacity(records.len());
+    for record in records.iter() {
+        bytes.extend_from_slice(&with_metadata(record, field, origin));
+        ends.push(bytes.len());
+    }
+    Records::Written { bytes, ends }
 }
 
 /// Why records did not make it into the pipeline.

@@ -25,6 +25,8 @@ pub(crate) fn server_option_specs(default_path: &'static str) -> Vec<OptionSpec>
             .help("{ strategy = \"bearer\", token } or { strategy = \"basic\", user, password }; values may be ${secret:NAME}; compared in constant time"),
         OptionSpec::new("tls", OptionKind::Table)
             .help("serve HTTPS: { crt_file = \"server.crt\", key_file = \"server.key\" } (PEM; relative to the config file), read again when either file changes"),
+        OptionSpec::new("metadata_field", OptionKind::String)
+            .help("add { source, peer } (this source's name, the client's address) to each object record under this field, so an aggregator can tell where records came from"),
         OptionSpec::new("max_body_bytes", OptionKind::Size)
             .default("10MiB")
             .help("most bytes of a request body, as sent and once decompressed"),
@@ -68,6 +70,7 @@ pub(crate) fn server_options(options: &SourceOptions) -> Result<HttpServerOption
     if let Some(pairs) = options.table("auth") {
         server.auth = Some(auth(options, &pairs)?);
     }
+    server.metadata_field = options.string("metadata_field").filter(|f| !f.is_empty());
     if let Some(pairs) = options.table("tls") {
         server.tls = Some(tls(options, &pairs)?);
     }

@@ -63,6 +63,9 @@ pub struct HttpServerOptions {
     /// Serve HTTPS with this certificate and key (read again when they
     /// change); `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Add `{source, peer}` (this source's name, the client's address) to
+    /// each object record under this field.
+    pub metadata_field: Option<String>,
 }
 
 impl HttpServerOptions {
@@ -83,6 +86,7 @@ impl HttpServerOptions {
             body_timeout: Duration::from_secs(30),
             ack_timeout: Duration::from_secs(60),
             tls: None,
+            metadata_field: None,
         }
     }
 }
