@@ -21,7 +21,7 @@
 //!
 //! Results go to `target/bench/sources.json`.
 
-// Shared by the benches; this one uses only `median`.
+// Shared by the benches; this one uses `median` and the OTLP messages.
 #[allow(dead_code)]
 #[path = "support/mod.rs"]
 mod support;
@@ -40,61 +40,7 @@ const CLIENTS: usize = 4;
 const ROUNDS: usize = 3;
 const TOTAL: usize = RECORDS_PER_BODY * BODIES;
 
-/// The OTLP logs messages an exporter sends (a subset of
-/// `opentelemetry-proto`; the crate's own are private).
-mod otlp {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ExportLogsServiceRequest {
-        #[prost(message, repeated, tag = "1")]
-        pub resource_logs: Vec<ResourceLogs>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ResourceLogs {
-        #[prost(message, optional, tag = "1")]
-        pub resource: Option<Resource>,
-        #[prost(message, repeated, tag = "2")]
-        pub scope_logs: Vec<ScopeLogs>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Resource {
-        #[prost(message, repeated, tag = "1")]
-        pub attributes: Vec<KeyValue>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ScopeLogs {
-        #[prost(message, repeated, tag = "2")]
-        pub log_records: Vec<LogRecord>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct LogRecord {
-        #[prost(fixed64, tag = "1")]
-        pub time_unix_nano: u64,
-        #[prost(int32, tag = "2")]
-        pub severity_number: i32,
-        #[prost(string, tag = "3")]
-        pub severity_text: String,
-        #[prost(message, optional, tag = "5")]
-        pub body: Option<AnyValue>,
-        #[prost(message, repeated, tag = "6")]
-        pub attributes: Vec<KeyValue>,
-        #[prost(bytes = "vec", tag = "9")]
-        pub trace_id: Vec<u8>,
-        #[prost(bytes = "vec", tag = "10")]
-        pub span_id: Vec<u8>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct AnyValue {
-        #[prost(string, optional, tag = "1")]
-        pub string_value: Option<String>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct KeyValue {
-        #[prost(string, tag = "1")]
-        pub key: String,
-        #[prost(message, optional, tag = "2")]
-        pub value: Option<AnyValue>,
-    }
-}
+use support::otlp_proto as otlp;
 
 fn record(i: usize) -> String {
     format!(
@@ -141,6 +87,7 @@ fn otlp_bodies() -> Vec<bytes::Bytes> {
                     ],
                     trace_id: vec![0x5b; 16],
                     span_id: vec![0xee; 8],
+                    ..Default::default()
                 })
                 .collect();
             otlp::ExportLogsServiceRequest {

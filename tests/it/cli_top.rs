@@ -85,22 +85,11 @@ fn top_shows_live_rates_in_a_terminal_and_quits_on_ctrl_c() {
         "127.0.0.1:0".as_ref(),
     ]);
     let (stderr, _reader) = crate::support::collect_stderr(&mut child);
-    let (mut source, mut metrics) = (String::new(), String::new());
-    crate::support::wait_until("the source and /metrics to listen", || {
-        let text = stderr.lock().unwrap();
-        let after = |mark: &str| {
-            text.split(mark)
-                .nth(1)
-                .map(|rest| rest.lines().next().unwrap().to_owned())
-        };
-        match (after("listening on "), after("metrics at ")) {
-            (Some(s), Some(m)) => {
-                (source, metrics) = (s, m);
-                true
-            }
-            _ => false,
-        }
-    });
+    let [source, metrics] = <[String; 2]>::try_from(crate::support::wait_for_lines(
+        &stderr,
+        &["listening on ", "metrics at "],
+    ))
+    .unwrap();
     let address = metrics
         .trim_start_matches("http://")
         .trim_end_matches("/metrics")
@@ -149,8 +138,5 @@ fn top_shows_live_rates_in_a_terminal_and_quits_on_ctrl_c() {
         .status()
         .unwrap();
     crate::support::wait_until("top to quit on Ctrl-C", || !tmux.running());
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    child.wait().unwrap();
+    crate::support::terminate(&mut child);
 }

@@ -27,21 +27,9 @@ fn exported() -> BTreeMap<String, BTreeSet<String>> {
         "127.0.0.1:0".as_ref(),
     ]);
     let (stderr, _reader) = crate::support::collect_stderr(&mut child);
-    let mut url = String::new();
-    crate::support::wait_until("/metrics to listen", || {
-        match stderr.lock().unwrap().split("metrics at ").nth(1) {
-            Some(rest) => {
-                url = rest.lines().next().unwrap().to_owned();
-                true
-            }
-            None => false,
-        }
-    });
+    let url = crate::support::wait_for_lines(&stderr, &["metrics at "]).remove(0);
     let text = reqwest::blocking::get(&url).unwrap().text().unwrap();
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    child.wait().unwrap();
+    crate::support::terminate(&mut child);
     let mut samples: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in text
         .lines()

@@ -358,22 +358,11 @@ fn sinkbox_run_serves_its_sources_until_a_signal_and_drains_them() {
         "127.0.0.1:0".as_ref(),
     ]);
     let (stderr, reader) = crate::support::collect_stderr(&mut child);
-    let (mut url, mut metrics) = (String::new(), String::new());
-    crate::support::wait_until("the source and /metrics to listen", || {
-        let text = stderr.lock().unwrap();
-        let after = |mark: &str| {
-            text.split(mark)
-                .nth(1)
-                .map(|rest| rest.lines().next().unwrap().to_owned())
-        };
-        match (after("(http_server) listening on "), after("metrics at ")) {
-            (Some(source), Some(endpoint)) => {
-                (url, metrics) = (source, endpoint);
-                true
-            }
-            _ => false,
-        }
-    });
+    let [url, metrics] = <[String; 2]>::try_from(crate::support::wait_for_lines(
+        &stderr,
+        &["(http_server) listening on ", "metrics at "],
+    ))
+    .unwrap();
     assert!(url.ends_with("/ingest"), "{url}");
     let response = reqwest::blocking::Client::new()
         .post(&url)
@@ -391,10 +380,7 @@ fn sinkbox_run_serves_its_sources_until_a_signal_and_drains_them() {
     ] {
         assert!(scraped.contains(line), "{line} in:\n{scraped}");
     }
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let status = child.wait().unwrap();
+    let status = crate::support::terminate(&mut child);
     reader.join().unwrap();
     let text = stderr.lock().unwrap().clone();
     assert_eq!(status.code(), Some(0), "{text}");
@@ -649,10 +635,7 @@ fn sources_follow_a_configuration_reload() {
             .unwrap()
             .contains("configuration reload refused")
     });
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let status = child.wait().unwrap();
+    let status = crate::support::terminate(&mut child);
     reader.join().unwrap();
     let text = stderr.lock().unwrap().clone();
     assert_eq!(status.code(), Some(0), "{text}");

@@ -87,10 +87,7 @@ fn the_aggregator_killed_twice_loses_nothing_the_edge_sent() {
     }
     let status = edge.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{}", edge_log.lock().unwrap());
-    unsafe {
-        libc::kill(aggregator.id() as i32, libc::SIGTERM);
-    }
-    aggregator.wait().unwrap();
+    crate::support::terminate(&mut aggregator);
     let delivered = delivered.lock().unwrap();
     let mut unique = delivered.clone();
     unique.sort_unstable();

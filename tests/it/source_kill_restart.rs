@@ -94,10 +94,7 @@ fn acknowledged_records_survive_kill_9_on_the_disk_buffer() {
         got.dedup();
         got.len() == 1000
     });
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let status = child.wait().unwrap();
+    let status = crate::support::terminate(&mut child);
     assert_eq!(status.code(), Some(0), "{}", stderr.lock().unwrap());
     let got = delivered();
     let mut unique = got.clone();

@@ -84,10 +84,7 @@ fn three_processes_share_a_stream_and_a_killed_one_loses_nothing() {
         state.ack_pending == 0 && state.pending == 0
     });
     for (name, (mut child, stderr)) in processes {
-        unsafe {
-            libc::kill(child.id() as i32, libc::SIGTERM);
-        }
-        let status = child.wait().unwrap();
+        let status = crate::support::terminate(&mut child);
         assert_eq!(status.code(), Some(0), "{name}: {}", stderr.lock().unwrap());
     }
     let delivered = delivered.lock().unwrap();

@@ -1,5 +1,10 @@
 //! What the benches that send over loopback share: process CPU time, the
-//! median of rounds, and a receiver that reads every body and answers.
+//! median of rounds, a receiver that reads every body and answers, and the
+//! OTLP logs messages.
+
+// Each bench uses what it needs.
+#[allow(dead_code)]
+pub mod otlp_proto;
 
 use std::sync::Arc;
 use std::time::Duration;

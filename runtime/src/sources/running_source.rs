@@ -7,6 +7,18 @@ use std::thread::JoinHandle;
 
 use crate::sources::util::stats::{Counters, SourceStats};
 
+/// The runtime a source runs on: two workers of its own, named after it,
+/// so a busy source never takes a sink's threads.
+pub(crate) fn source_runtime(name: &str) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(format!("source-{name}"))
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("source `{name}`: cannot start its runtime: {e}"))
+}
+
 /// Where a source takes records from.
 #[derive(Clone, Debug)]
 pub(crate) enum Serving {

@@ -91,3 +91,32 @@ pub fn run_input(config: &Path, input: &Path) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// The rest of the line after each of `marks` in a child's collected
+/// stderr, once every mark has appeared (`sinkbox run` prints where its
+/// sources listen and where `/metrics` is).
+pub fn wait_for_lines(stderr: &std::sync::Mutex<String>, marks: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    crate::support::wait_until(&format!("{marks:?} in stderr"), || {
+        let text = stderr.lock().unwrap();
+        found = marks
+            .iter()
+            .filter_map(|mark| {
+                text.split(mark)
+                    .nth(1)
+                    .map(|rest| rest.lines().next().unwrap_or_default().to_owned())
+            })
+            .collect();
+        found.len() == marks.len()
+    });
+    found
+}
+
+/// Stops a child as an operator would (SIGTERM) and waits for it.
+pub fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    child.wait().unwrap()
+}

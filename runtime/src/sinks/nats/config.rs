@@ -1,6 +1,7 @@
 //! The `nats` sink type: its options and URI form.
 
-use super::sink::{NatsAuth, NatsSink, NatsSinkOptions, NatsStream};
+use super::connection::{NatsAuth, check_url};
+use super::sink::{NatsSink, NatsSinkOptions, NatsStream};
 use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
 use crate::registry::sink_context::{SinkContext, string_with_secrets};
@@ -37,18 +38,7 @@ fn sink_options(
         Ok(string_with_secrets(options, context, option)?.map(Secret::new))
     };
     let url = options.require_string("url")?;
-    for server in url.split(',') {
-        let server = server.trim();
-        if server.contains('@') {
-            return Err(options.invalid(
-                "url",
-                "put credentials in token, user/password, nkey_seed or credentials_file, not in the URL, so they are never printed",
-            ));
-        }
-        if server.is_empty() {
-            return Err(options.invalid("url", "is empty; write \"nats://127.0.0.1:4222\""));
-        }
-    }
+    check_url(&url).map_err(|why| options.invalid("url", why))?;
     let subject_text = options.require_string("subject")?;
     let subject =
         FieldTemplate::parse(&subject_text).map_err(|why| options.invalid("subject", why))?;
@@ -62,24 +52,14 @@ fn sink_options(
             format!("`{subject_text}` is not a NATS subject: dot-separated tokens without spaces or wildcards, such as \"logs.{{service}}.{{level}}\""),
         ));
     }
-    let auth = match (
+    let auth = NatsAuth::from_options(
         secret("token")?,
         options.string("user")?,
         secret("password")?,
         secret("nkey_seed")?,
         options.path("credentials_file")?,
-    ) {
-        (None, None, None, None, None) => NatsAuth::None,
-        (Some(token), None, None, None, None) => NatsAuth::Token(token),
-        (None, Some(user), Some(password), None, None) => NatsAuth::UserPassword { user, password },
-        (None, None, None, Some(seed), None) => NatsAuth::NKey(seed),
-        (None, None, None, None, Some(path)) => NatsAuth::CredentialsFile(path),
-        _ => {
-            return Err(options.invalid_sink(
-                "set one way to authenticate: token, user with password, nkey_seed, or credentials_file",
-            ));
-        }
-    };
+    )
+    .map_err(|why| options.invalid_sink(why))?;
     let stream = match options.string("stream")? {
         Some(name) => {
             if name.is_empty() || name.contains(['.', '*', '>', ' ', '/', '\\']) {

@@ -1,6 +1,8 @@
 //! `nats`: each record published to NATS JetStream, acknowledged, deduped.
 
 pub(crate) mod config;
+pub(crate) mod connection;
 pub(crate) mod sink;
 
-pub use sink::{NatsAuth, NatsServerOptions, NatsSink, NatsSinkOptions, NatsStream};
+pub use connection::{NatsAuth, NatsServerOptions};
+pub use sink::{NatsSink, NatsSinkOptions, NatsStream};

@@ -8,83 +8,13 @@ use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 
+use super::connection::{NatsAuth, NatsServerOptions, connect};
 use crate::batch::Batch;
-use crate::secret::Secret;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::blocking_runtime::BlockingRuntime;
 use crate::sinks::util::field_template::FieldTemplate;
 use crate::sinks::util::http::response_class::bounded_text;
 use crate::sinks::util::record_fields::{FieldReader, FoundFields};
-
-/// Who the sink says it is to the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NatsAuth {
-    /// No credentials.
-    None,
-    /// A token.
-    Token(Secret),
-    /// A user and password.
-    UserPassword {
-        /// The user.
-        user: String,
-        /// The password.
-        password: Secret,
-    },
-    /// An NKey seed (`SU…`).
-    NKey(Secret),
-    /// A `.creds` file (JWT and seed), as `nsc` writes it.
-    CredentialsFile(std::path::PathBuf),
-}
-
-/// How to reach a NATS server: what the `nats` sink and source share.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NatsServerOptions {
-    /// Server URLs, `nats://host:4222` (or `tls://`), comma-separated.
-    pub url: String,
-    /// Credentials.
-    pub auth: NatsAuth,
-    /// Refuse a connection without TLS.
-    pub tls_required: bool,
-    /// A PEM root certificate to trust.
-    pub ca_file: Option<std::path::PathBuf>,
-    /// Deadline of opening the connection.
-    pub connect_timeout: Duration,
-}
-
-/// A client connected to `server` as `sinkbox`; with `retry_at_start`,
-/// returned at once and connecting in the background while the server is
-/// down.
-pub(crate) async fn connect(
-    server: &NatsServerOptions,
-    retry_at_start: bool,
-) -> Result<async_nats::Client, String> {
-    let mut connect = async_nats::ConnectOptions::new()
-        .name("sinkbox")
-        .connection_timeout(server.connect_timeout)
-        .require_tls(server.tls_required);
-    if retry_at_start {
-        connect = connect.retry_on_initial_connect();
-    }
-    if let Some(ca) = &server.ca_file {
-        connect = connect.add_root_certificates(ca.clone());
-    }
-    connect = match &server.auth {
-        NatsAuth::None => connect,
-        NatsAuth::Token(token) => connect.token(token.expose().to_owned()),
-        NatsAuth::UserPassword { user, password } => {
-            connect.user_and_password(user.clone(), password.expose().to_owned())
-        }
-        NatsAuth::NKey(seed) => connect.nkey(seed.expose().to_owned()),
-        NatsAuth::CredentialsFile(path) => connect
-            .credentials_file(path)
-            .await
-            .map_err(|e| format!("cannot read credentials_file `{}`: {e}", path.display()))?,
-    };
-    connect
-        .connect(server.url.as_str())
-        .await
-        .map_err(|e| format!("cannot connect to {}: {e}", server.url))
-}
 
 /// The JetStream stream the sink makes sure exists.
 #[derive(Clone, Debug)]

@@ -27,15 +27,7 @@ pub(crate) fn sink_type() -> SinkType {
                     _ => OtlpEncoding::Protobuf,
                 },
                 resource: options.table("resource")?,
-                mapping: LogMapping {
-                    timestamp_field: field("timestamp_field")?,
-                    severity_field: field("severity_field")?,
-                    body_field: field("body_field")?,
-                    trace_id_field: field("trace_id_field")?,
-                    span_id_field: field("span_id_field")?,
-                    resource_field: field("resource_field")?,
-                    scope_field: field("scope_field")?,
-                },
+                mapping: LogMapping::read(field)?,
             })))
         },
     )

@@ -67,6 +67,20 @@ impl Default for LogMapping {
 }
 
 impl LogMapping {
+    /// The mapping whose field names `field(option)` gives, by the option
+    /// names the `otlp` sink and source share (`timestamp_field`, …).
+    pub(crate) fn read<E>(mut field: impl FnMut(&str) -> Result<String, E>) -> Result<Self, E> {
+        Ok(Self {
+            timestamp_field: field("timestamp_field")?,
+            severity_field: field("severity_field")?,
+            body_field: field("body_field")?,
+            trace_id_field: field("trace_id_field")?,
+            span_id_field: field("span_id_field")?,
+            resource_field: field("resource_field")?,
+            scope_field: field("scope_field")?,
+        })
+    }
+
     /// The log record for one raw JSON record, observed at `observed`
     /// (ns), read in one pass straight into OTLP values (no
     /// `serde_json::Value` in between; the mapped fields' names are not

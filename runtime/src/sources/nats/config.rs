@@ -6,6 +6,7 @@ use super::NatsSourceOptions;
 use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
 use crate::secret::Secret;
+use crate::sinks::nats::connection::check_url;
 use crate::sinks::nats::{NatsAuth, NatsServerOptions};
 use crate::sources::SourceKind;
 use crate::sources::util::source_options::SourceOptions;
@@ -78,36 +79,15 @@ fn options() -> Vec<OptionSpec> {
 
 fn nats_options(options: &SourceOptions) -> Result<NatsSourceOptions, ConfigError> {
     let url = options.string("url").unwrap_or_default();
-    for server in url.split(',') {
-        if server.contains('@') {
-            return Err(options.invalid(
-                "url",
-                "put credentials in token, user/password, nkey_seed or credentials_file, not in the URL, so they are never printed",
-            ));
-        }
-        if server.trim().is_empty() {
-            return Err(options.invalid("url", "is empty; write \"nats://127.0.0.1:4222\""));
-        }
-    }
-    let auth = match (
+    check_url(&url).map_err(|why| options.invalid("url", why))?;
+    let auth = NatsAuth::from_options(
         options.string("token").map(Secret::new),
         options.string("user"),
         options.string("password").map(Secret::new),
         options.string("nkey_seed").map(Secret::new),
         options.path("credentials_file"),
-    ) {
-        (None, None, None, None, None) => NatsAuth::None,
-        (Some(token), None, None, None, None) => NatsAuth::Token(token),
-        (None, Some(user), Some(password), None, None) => NatsAuth::UserPassword { user, password },
-        (None, None, None, Some(seed), None) => NatsAuth::NKey(seed),
-        (None, None, None, None, Some(path)) => NatsAuth::CredentialsFile(path),
-        _ => {
-            return Err(options.invalid(
-                "token",
-                "set one way to authenticate: token, user with password, nkey_seed, or credentials_file",
-            ));
-        }
-    };
+    )
+    .map_err(|why| options.invalid("token", why))?;
     let name = |option: &str| -> Result<String, ConfigError> {
         let name = options.string(option).unwrap_or_default();
         if name.is_empty() || name.contains(['.', '*', '>', ' ', '/', '\\']) {

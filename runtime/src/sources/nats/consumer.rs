@@ -24,6 +24,7 @@ use crate::acknowledgement::Acknowledgement;
 use crate::pipeline::{EmitError, Pipeline};
 use crate::sources::RunningSource;
 use crate::sources::running_source::Serving;
+use crate::sources::running_source::source_runtime;
 use crate::sources::util::stats::Counters;
 
 /// Batches emitted and waiting for their acknowledgement at once, beyond
@@ -42,13 +43,7 @@ pub fn start(
     pipeline: Pipeline,
     options: NatsSourceOptions,
 ) -> Result<RunningSource, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(format!("source-{name}"))
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(|e| format!("source `{name}`: cannot start its runtime: {e}"))?;
+    let runtime = source_runtime(name)?;
     let consumer = runtime
         .block_on(async {
             tokio::time::timeout(options.server.connect_timeout * 2, consumer_of(&options))
@@ -87,7 +82,7 @@ pub fn start(
 /// for explicit acknowledgements, or acknowledging after delivery would
 /// mean nothing.
 async fn consumer_of(options: &NatsSourceOptions) -> Result<PullConsumer, String> {
-    let client = crate::sinks::nats::sink::connect(&options.server, false).await?;
+    let client = crate::sinks::nats::connection::connect(&options.server, false).await?;
     let jetstream = async_nats::jetstream::new(client);
     let stream = jetstream
         .get_stream(&options.stream)

@@ -67,15 +67,7 @@ pub(crate) fn source_type() -> SourceType {
                         _ => Err(options.invalid(option, "a field name cannot be empty")),
                     }
                 };
-            let mapping = LogMapping {
-                timestamp_field: field("timestamp_field")?,
-                severity_field: field("severity_field")?,
-                body_field: field("body_field")?,
-                trace_id_field: field("trace_id_field")?,
-                span_id_field: field("span_id_field")?,
-                resource_field: field("resource_field")?,
-                scope_field: field("scope_field")?,
-            };
+            let mapping = LogMapping::read(field)?;
             let names = [
                 &mapping.timestamp_field,
                 &mapping.severity_field,

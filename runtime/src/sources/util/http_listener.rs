@@ -16,7 +16,7 @@ use super::server_options::HttpServerOptions;
 use super::stats::Counters;
 use super::tls::TlsReloader;
 use crate::pipeline::Pipeline;
-use crate::sources::running_source::{RunningSource, Serving};
+use crate::sources::running_source::{RunningSource, Serving, source_runtime};
 
 /// Largest request head (request line and headers) a client may send.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -46,13 +46,7 @@ pub(crate) fn start_http_source(
     let address = listener
         .local_addr()
         .map_err(|e| format!("source `{name}`: {e}"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(format!("source-{name}"))
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(|e| format!("source `{name}`: cannot start its runtime: {e}"))?;
+    let runtime = source_runtime(name)?;
     let tls = match &options.tls {
         Some(files) => {
             Some(TlsReloader::new(files.clone()).map_err(|why| format!("source `{name}`: {why}"))?)
