@@ -1,6 +1,6 @@
 //! The `nats` sink type: its options and URI form.
 
-use super::connection::{NatsAuth, check_url};
+use super::connection::{CONNECTION_OPTIONS, NatsAuth, check_url};
 use super::sink::{NatsSink, NatsSinkOptions, NatsStream};
 use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
@@ -23,6 +23,7 @@ pub(crate) fn sink_type() -> SinkType {
         },
     )
     .options(OPTIONS)
+    .options(CONNECTION_OPTIONS)
     .uri(UriForm {
         schemes: &["nats"],
         target: UriTarget::WholeUri("url"),
@@ -109,20 +110,6 @@ const OPTIONS: &[OptionSpec] = &[
     OptionSpec::new("dedupe", OptionKind::Bool)
         .default("true")
         .help("send Nats-Msg-Id (this run and the record's sequence) so the server drops a retried message it already stored, within the stream's duplicate window (2 minutes by default)"),
-    OptionSpec::new("token", OptionKind::String)
-        .help("an auth token, best as ${secret:NAME}; never printed"),
-    OptionSpec::new("user", OptionKind::String).help("a user name, with `password`"),
-    OptionSpec::new("password", OptionKind::String)
-        .help("the user's password, best as ${secret:NAME}; never printed"),
-    OptionSpec::new("nkey_seed", OptionKind::String)
-        .help("an NKey seed (SU…), best as ${secret:NAME}; never printed"),
-    OptionSpec::new("credentials_file", OptionKind::Path)
-        .help("a .creds file (JWT and NKey seed) as nsc writes it"),
-    OptionSpec::new("tls_required", OptionKind::Bool)
-        .default("false")
-        .help("refuse a connection without TLS"),
-    OptionSpec::new("ca_file", OptionKind::Path)
-        .help("a PEM root certificate to trust, for a private CA"),
     OptionSpec::new("ack_timeout", OptionKind::Duration)
         .default("5s")
         .help("how long to wait for the stream to acknowledge a publish; past it the record is retried"),

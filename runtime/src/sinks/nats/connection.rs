@@ -3,7 +3,26 @@
 
 use std::time::Duration;
 
+use crate::registry::option_spec::{OptionKind, OptionSpec};
 use crate::secret::Secret;
+
+/// The credential and TLS options of the `nats` sink and source.
+pub(crate) const CONNECTION_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::new("token", OptionKind::String)
+        .help("an auth token, best as ${secret:NAME}; never printed"),
+    OptionSpec::new("user", OptionKind::String).help("a user name, with `password`"),
+    OptionSpec::new("password", OptionKind::String)
+        .help("the user's password, best as ${secret:NAME}; never printed"),
+    OptionSpec::new("nkey_seed", OptionKind::String)
+        .help("an NKey seed (SU…), best as ${secret:NAME}; never printed"),
+    OptionSpec::new("credentials_file", OptionKind::Path)
+        .help("a .creds file (JWT and NKey seed) as nsc writes it"),
+    OptionSpec::new("tls_required", OptionKind::Bool)
+        .default("false")
+        .help("refuse a connection without TLS"),
+    OptionSpec::new("ca_file", OptionKind::Path)
+        .help("a PEM root certificate to trust, for a private CA"),
+];
 
 /// Who the sink says it is to the server.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use super::NatsSourceOptions;
 use crate::registry::config_error::ConfigError;
 use crate::registry::option_spec::{OptionKind, OptionSpec};
 use crate::secret::Secret;
-use crate::sinks::nats::connection::check_url;
+use crate::sinks::nats::connection::{CONNECTION_OPTIONS, check_url};
 use crate::sinks::nats::{NatsAuth, NatsServerOptions};
 use crate::sources::SourceKind;
 use crate::sources::util::source_options::SourceOptions;
@@ -25,7 +25,7 @@ pub(crate) fn source_type() -> SourceType {
 }
 
 fn options() -> Vec<OptionSpec> {
-    vec![
+    let mut options = vec![
         OptionSpec::new("url", OptionKind::String)
             .default("nats://127.0.0.1:4222")
             .help("the server, nats://host:4222 or tls://host:4222; several comma-separated"),
@@ -57,24 +57,12 @@ fn options() -> Vec<OptionSpec> {
             .help("when a sink lost records, how long before the server delivers their messages again"),
         OptionSpec::new("metadata_field", OptionKind::String)
             .help("add { stream, subject, stream_sequence, delivered } to each object record under this field (what a destination needs to drop a redelivered message)"),
-        OptionSpec::new("token", OptionKind::String)
-            .help("an auth token, best as ${secret:NAME}; never printed"),
-        OptionSpec::new("user", OptionKind::String).help("a user name, with `password`"),
-        OptionSpec::new("password", OptionKind::String)
-            .help("the user's password, best as ${secret:NAME}; never printed"),
-        OptionSpec::new("nkey_seed", OptionKind::String)
-            .help("an NKey seed (SU…), best as ${secret:NAME}; never printed"),
-        OptionSpec::new("credentials_file", OptionKind::Path)
-            .help("a .creds file (JWT and NKey seed) as nsc writes it"),
-        OptionSpec::new("tls_required", OptionKind::Bool)
-            .default("false")
-            .help("refuse a connection without TLS"),
-        OptionSpec::new("ca_file", OptionKind::Path)
-            .help("a PEM root certificate to trust, for a private CA"),
         OptionSpec::new("connect_timeout", OptionKind::Duration)
             .default("5s")
             .help("deadline of connecting and finding the consumer when the source starts"),
-    ]
+    ];
+    options.extend_from_slice(CONNECTION_OPTIONS);
+    options
 }
 
 fn nats_options(options: &SourceOptions) -> Result<NatsSourceOptions, ConfigError> {
