@@ -2,6 +2,7 @@
 
 mod bench_summary;
 mod language_sinks;
+mod python_package;
 mod test_servers;
 
 use std::io::Write;
@@ -133,12 +134,16 @@ fn test(root: &Path) -> Result<()> {
     test_servers::ensure(root)?;
     // The workspace's default members are the host crates; the guests were
     // built above for wasm32-wasip2 and are exercised by the runtime's tests.
-    run(cargo().arg("test"))
+    run(cargo().arg("test"))?;
+    python_package::test(root)
 }
 
 fn lint() -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    // The Python package is a workspace member outside the defaults (its
+    // tests are pytest's).
+    run(cargo().args(["clippy", "-p", "sinkbox-python", "--", "-D", "warnings"]))?;
     ensure_wasm_target()?;
     let mut cmd = cargo();
     cmd.args(["clippy", "--release", "--target", "wasm32-wasip2"]);

@@ -125,6 +125,18 @@ impl Pipeline {
         })
     }
 
+    /// As [`Pipeline::emit_json`], for a record whose level is known (as
+    /// for [`Pipeline::emit_at`]: a `when` that tests only `level` is
+    /// answered without reading the record): what a language binding uses,
+    /// having written the record itself.
+    pub fn emit_json_at(&self, level: tracing::Level, json: &[u8]) -> Result<(), EmitError> {
+        let json = checked_json(json)?;
+        self.append(crate::routing::level::tracing_rank(&level), |buf| {
+            append_one_line(buf, json);
+            Ok(())
+        })
+    }
+
     /// Emits `records` (each one JSON value, as for [`Pipeline::emit_json`])
     /// as a batch of their own carrying an acknowledgement, which resolves
     /// once every sink that takes them (after `when`, `route` and

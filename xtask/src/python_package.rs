@@ -1,0 +1,56 @@
+//! The Python package (`python/`): built with maturin into its own
+//! environment under `target/tools/pypkg` (in the workspace's target dir,
+//! dev profile, so it reuses the runtime already built for the tests), then
+//! its pytest suite run against what the sinks wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::language_sinks::{python_venv, tools};
+use crate::run;
+
+/// The maturin and pytest releases the package is built and tested with.
+const MATURIN: &str = "1.16.0";
+const PYTEST: &str = "9.2.0";
+
+/// The package's environment, with maturin and pytest installed.
+fn environment(root: &Path) -> Result<PathBuf> {
+    let venv = tools(root).join("pypkg");
+    let pip = python_venv(&venv)?;
+    let has = |package: &str, version: &str| {
+        Command::new(&pip)
+            .args(["show", package])
+            .output()
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {version}"))
+            })
+    };
+    if !(has("maturin", MATURIN) && has("pytest", PYTEST)) {
+        run(Command::new(&pip)
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("maturin=={MATURIN}"))
+            .arg(format!("pytest=={PYTEST}")))?;
+    }
+    Ok(venv)
+}
+
+/// Builds the package into its environment and runs its tests.
+pub(crate) fn test(root: &Path) -> Result<()> {
+    let venv = environment(root)?;
+    let bin = venv.join("bin");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![bin.clone()];
+    paths.extend(std::env::split_paths(&path));
+    let path = std::env::join_paths(paths)?;
+    run(Command::new(bin.join("maturin"))
+        .args(["develop", "--quiet", "--manifest-path"])
+        .arg(root.join("python").join("Cargo.toml"))
+        .env("VIRTUAL_ENV", &venv)
+        .env("PATH", &path))?;
+    run(Command::new(bin.join("python"))
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(root.join("python").join("tests"))
+        .env("PATH", &path))
+}
