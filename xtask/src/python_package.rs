@@ -1,7 +1,8 @@
 //! The Python package (`python/`): built with maturin into its own
 //! environment under `target/tools/pypkg` (in the workspace's target dir,
 //! dev profile, so it reuses the runtime already built for the tests), then
-//! its pytest suite run against what the sinks wrote.
+//! its pytest suite run against what the sinks wrote, structlog and loguru
+//! included.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,9 +12,14 @@ use anyhow::Result;
 use crate::language_sinks::{python_venv, tools};
 use crate::run;
 
-/// The maturin and pytest releases the package is built and tested with.
-const MATURIN: &str = "1.16.0";
-const PYTEST: &str = "9.2.0";
+/// What the package is built and tested with: maturin, pytest, and the
+/// real logging libraries its front ends are tested against.
+const TOOLS: &[(&str, &str)] = &[
+    ("maturin", "1.16.0"),
+    ("pytest", "9.2.0"),
+    ("structlog", "26.1.0"),
+    ("loguru", "0.7.3"),
+];
 
 /// The package's environment, with maturin and pytest installed.
 fn environment(root: &Path) -> Result<PathBuf> {
@@ -27,11 +33,14 @@ fn environment(root: &Path) -> Result<PathBuf> {
                 String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {version}"))
             })
     };
-    if !(has("maturin", MATURIN) && has("pytest", PYTEST)) {
+    if !TOOLS.iter().all(|(package, version)| has(package, version)) {
         run(Command::new(&pip)
             .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(format!("maturin=={MATURIN}"))
-            .arg(format!("pytest=={PYTEST}")))?;
+            .args(
+                TOOLS
+                    .iter()
+                    .map(|(package, version)| format!("{package}=={version}")),
+            ))?;
     }
     Ok(venv)
 }
