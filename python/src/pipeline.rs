@@ -17,7 +17,21 @@ use crate::python_json::write_value;
 /// A running pipeline and its sinks.
 #[pyclass(module = "sinkbox._sinkbox", frozen)]
 pub struct Pipeline {
-    inner: sinkbox::Pipeline,
+    /// Dropped only in the process that made it: after `os.fork()` the
+    /// child has none of its threads, and its locks may have been held at
+    /// the fork, so the child must not touch it (see `check_process`).
+    inner: std::mem::ManuallyDrop<sinkbox::Pipeline>,
+    /// The process that made it.
+    pid: u32,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if std::process::id() == self.pid {
+            // SAFETY: dropped once, here, and never used again.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.inner) };
+        }
+    }
 }
 
 fn build(loader: sinkbox::config::ConfigLoader<'_>) -> PyResult<sinkbox::Pipeline> {
@@ -55,8 +69,29 @@ fn level_of(level: &Bound<'_, PyAny>) -> PyResult<tracing::Level> {
 }
 
 impl Pipeline {
+    fn made(inner: sinkbox::Pipeline) -> Self {
+        Self {
+            inner: std::mem::ManuallyDrop::new(inner),
+            pid: std::process::id(),
+        }
+    }
+
+    /// Refuses use from a process forked after the pipeline was made: its
+    /// worker threads stayed in the parent, and a lock one of them held at
+    /// the fork would never be released in the child.
+    fn check_process(&self) -> PyResult<()> {
+        if std::process::id() == self.pid {
+            return Ok(());
+        }
+        Err(crate::errors::EmitError::new_err(format!(
+            "this pipeline was made in process {} and this process was forked from it; make a new pipeline in the child (gunicorn: in post_fork; multiprocessing: in the worker, or use the spawn start method)",
+            self.pid
+        )))
+    }
+
     fn take(&self, py: Python<'_>, json: Vec<u8>, level: Option<tracing::Level>) -> PyResult<()> {
-        let inner = &self.inner;
+        self.check_process()?;
+        let inner = &*self.inner;
         py.detach(|| match level {
             Some(level) => inner.emit_json_at(level, &json),
             None => inner.emit_json(&json),
@@ -95,9 +130,7 @@ impl Pipeline {
         for uri in sinks {
             loader = loader.cli_sink(uri);
         }
-        Ok(Self {
-            inner: build(loader)?,
-        })
+        Ok(Self::made(build(loader)?))
     }
 
     /// A pipeline from a `sinkbox.toml` file (relative paths in it resolve
@@ -105,9 +138,9 @@ impl Pipeline {
     #[staticmethod]
     fn from_config(path: PathBuf) -> PyResult<Self> {
         let registry = sinkbox::registry::SinkRegistry::builtin();
-        Ok(Self {
-            inner: build(sinkbox::config::ConfigLoader::new(&registry).file(path))?,
-        })
+        Ok(Self::made(build(
+            sinkbox::config::ConfigLoader::new(&registry).file(path),
+        )?))
     }
 
     /// A pipeline from configuration text; relative paths resolve against
@@ -117,11 +150,9 @@ impl Pipeline {
     fn from_toml(text: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
         let registry = sinkbox::registry::SinkRegistry::builtin();
         let base = base_dir.unwrap_or_else(|| PathBuf::from("."));
-        Ok(Self {
-            inner: build(
-                sinkbox::config::ConfigLoader::new(&registry).toml(text, "<toml>", &base),
-            )?,
-        })
+        Ok(Self::made(build(
+            sinkbox::config::ConfigLoader::new(&registry).toml(text, "<toml>", &base),
+        )?))
     }
 
     /// Emits one record: a dict (written as JSON in Rust), a str holding
@@ -159,28 +190,36 @@ impl Pipeline {
     /// Delivers everything emitted so far; the names of the sinks that had
     /// not finished when `timeout` (seconds) passed.
     #[pyo3(signature = (timeout = 30.0))]
-    fn flush(&self, py: Python<'_>, timeout: f64) -> Vec<String> {
-        let inner = &self.inner;
+    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<Vec<String>> {
+        self.check_process()?;
+        let inner = &*self.inner;
         let report = py.detach(|| inner.flush(Duration::from_secs_f64(timeout.max(0.0))));
-        report
+        Ok(report
             .timed_out
             .into_iter()
             .chain(report.failed.into_iter().map(|(name, _)| name))
-            .collect()
+            .collect())
     }
 
     /// Delivers what is queued and stops every sink, waiting at most
     /// `timeout` seconds; the names of the sinks that had not finished
-    /// (what they held went to their dead letters or disk buffers).
+    /// (what they held went to their dead letters or disk buffers). In a
+    /// process forked from the one that made the pipeline it does nothing
+    /// (the parent delivers its own records) and returns no names, so an
+    /// exit handler in a forked worker never hangs.
     #[pyo3(signature = (timeout = 30.0))]
     fn shutdown(&self, py: Python<'_>, timeout: f64) -> Vec<String> {
-        let inner = &self.inner;
+        if self.check_process().is_err() {
+            return Vec::new();
+        }
+        let inner = &*self.inner;
         py.detach(|| inner.shutdown_within(Duration::from_secs_f64(timeout.max(0.0))))
             .unfinished
     }
 
     /// Every sink's counters, as a list of dicts.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.check_process()?;
         let text = serde_json::to_string(&self.inner.stats())
             .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
         py.import("json")?.call_method1("loads", (text,))

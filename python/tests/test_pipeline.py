@@ -106,3 +106,63 @@ def test_eight_threads_each_record_exactly_once(tmp_path):
     seen = {(r["t"], r["i"]) for r in read(out)}
     assert len(seen) == 80_000
     assert sum(1 for _ in open(out)) == 80_000
+
+
+def test_a_forked_child_gets_a_clear_error_and_the_parent_loses_nothing(tmp_path):
+    import os
+
+    out = tmp_path / "out.ndjson"
+    pipeline = sinkbox.Pipeline([f"file://{out}"])
+    stop = threading.Event()
+
+    def busy():
+        # Another thread emitting while the fork happens.
+        i = 0
+        while not stop.is_set():
+            pipeline.emit({"from": "thread", "i": i})
+            i += 1
+
+    thread = threading.Thread(target=busy)
+    thread.start()
+    pipeline.emit({"from": "parent", "i": 0})
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            pipeline.emit({"from": "child"})
+        except sinkbox.EmitError as err:
+            code = 0 if "forked" in str(err) else 2
+        pipeline.shutdown()  # a no-op in the child, never a hang
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    stop.set()
+    thread.join()
+    assert os.WEXITSTATUS(status) == 0
+    pipeline.emit({"from": "parent", "i": 1})
+    pipeline.shutdown()
+    records = read(out)
+    assert [r["i"] for r in records if r["from"] == "parent"] == [0, 1]
+    assert not any(r["from"] == "child" for r in records)
+    emitted = [r["i"] for r in records if r["from"] == "thread"]
+    assert emitted == list(range(len(emitted))), "the parent's thread lost nothing"
+
+
+def test_a_forked_child_exits_normally_without_hanging(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "out.ndjson"
+    script = textwrap.dedent(
+        f"""
+        import logging, os, sinkbox
+        sinkbox.configure(sinks=["file://{out}"])
+        logging.getLogger("app").warning("before fork")
+        if os.fork() == 0:
+            raise SystemExit(0)   # atexit and garbage collection in the child
+        os.wait()
+        logging.getLogger("app").warning("after fork")
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    assert [r["message"] for r in read(out)] == ["before fork", "after fork"]

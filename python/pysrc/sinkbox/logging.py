@@ -12,7 +12,7 @@ import logging as _logging
 import os
 from typing import Iterable, Optional, Union
 
-from ._sinkbox import Pipeline
+from ._sinkbox import EmitError, Pipeline
 
 __all__ = ["SinkboxHandler", "configure"]
 
@@ -42,7 +42,12 @@ class SinkboxHandler(_logging.Handler):
             self.handleError(record)
 
     def flush(self) -> None:
-        self.pipeline.flush(self.flush_timeout)
+        try:
+            self.pipeline.flush(self.flush_timeout)
+        except EmitError:
+            # A process forked from the pipeline's: nothing of its own to
+            # deliver (the parent delivers its records).
+            pass
 
     def close(self) -> None:
         try:
