@@ -177,7 +177,10 @@ fn bench(root: &Path) -> Result<()> {
         cargo_bench.args(["--bench", name]);
     }
     run(&mut cargo_bench)?;
-    bench_summary::write(root, &BENCHES)
+    python_package::bench(root)?;
+    let mut written = BENCHES.to_vec();
+    written.push("python");
+    bench_summary::write(root, &written)
 }
 
 fn demo(root: &Path) -> Result<()> {

@@ -45,21 +45,47 @@ fn environment(root: &Path) -> Result<PathBuf> {
     Ok(venv)
 }
 
-/// Builds the package into its environment and runs its tests.
-pub(crate) fn test(root: &Path) -> Result<()> {
+/// Builds the package into its environment (`release` for benchmarks);
+/// the environment's `bin` and the `PATH` that puts it first.
+fn develop(root: &Path, release: bool) -> Result<(PathBuf, std::ffi::OsString)> {
     let venv = environment(root)?;
     let bin = venv.join("bin");
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut paths = vec![bin.clone()];
     paths.extend(std::env::split_paths(&path));
     let path = std::env::join_paths(paths)?;
-    run(Command::new(bin.join("maturin"))
-        .args(["develop", "--quiet", "--manifest-path"])
+    let mut maturin = Command::new(bin.join("maturin"));
+    maturin.args(["develop", "--quiet"]);
+    if release {
+        maturin.arg("--release");
+    }
+    run(maturin
+        .arg("--manifest-path")
         .arg(root.join("python").join("Cargo.toml"))
         .env("VIRTUAL_ENV", &venv)
         .env("PATH", &path))?;
+    Ok((bin, path))
+}
+
+/// Builds the package into its environment and runs its tests.
+pub(crate) fn test(root: &Path) -> Result<()> {
+    let (bin, path) = develop(root, false)?;
     run(Command::new(bin.join("python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(root.join("python").join("tests"))
+        .env("PATH", &path))
+}
+
+/// Builds the package optimised and runs its benchmark, which writes
+/// `target/bench/python.json`.
+pub(crate) fn bench(root: &Path) -> Result<()> {
+    let (bin, path) = develop(root, true)?;
+    run(Command::new(bin.join("python"))
+        .arg(
+            root.join("python")
+                .join("bench")
+                .join("logging_throughput.py"),
+        )
+        .arg(root.join("target").join("bench").join("python.json"))
         .env("PATH", &path))
 }
