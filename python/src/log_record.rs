@@ -128,12 +128,5 @@ pub fn write_log_record(record: &Bound<'_, PyAny>) -> PyResult<(Vec<u8>, tracing
         write_value(&value, &mut out, 1)?;
     }
     out.push(b'}');
-    let level = match levelno {
-        n if n >= 40 => tracing::Level::ERROR,
-        n if n >= 30 => tracing::Level::WARN,
-        n if n >= 20 => tracing::Level::INFO,
-        n if n >= 10 => tracing::Level::DEBUG,
-        _ => tracing::Level::TRACE,
-    };
-    Ok((out, level))
+    Ok((out, crate::pipeline::level_of_number(levelno)))
 }

@@ -41,17 +41,22 @@ fn build(loader: sinkbox::config::ConfigLoader<'_>) -> PyResult<sinkbox::Pipelin
     sinkbox::config::build_pipeline(&config).map_err(|err| ConfigError::new_err(format!("{err:#}")))
 }
 
+/// The `tracing` level of a `logging` level number.
+pub fn level_of_number(number: i64) -> tracing::Level {
+    match number {
+        n if n >= 40 => tracing::Level::ERROR,
+        n if n >= 30 => tracing::Level::WARN,
+        n if n >= 20 => tracing::Level::INFO,
+        n if n >= 10 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    }
+}
+
 /// The `tracing` level a Python level stands for: a `logging` number
 /// (10 debug, 20 info, 30 warning, 40 error and above) or a name.
 fn level_of(level: &Bound<'_, PyAny>) -> PyResult<tracing::Level> {
     if let Ok(number) = level.extract::<i64>() {
-        return Ok(match number {
-            n if n >= 40 => tracing::Level::ERROR,
-            n if n >= 30 => tracing::Level::WARN,
-            n if n >= 20 => tracing::Level::INFO,
-            n if n >= 10 => tracing::Level::DEBUG,
-            _ => tracing::Level::TRACE,
-        });
+        return Ok(level_of_number(number));
     }
     let name: String = level.extract()?;
     Ok(match name.to_ascii_lowercase().as_str() {
