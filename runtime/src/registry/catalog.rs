@@ -53,6 +53,11 @@ pub fn type_markdown(sink_type: &SinkType) -> String {
 /// default, help (how `sinkbox sources` prints a source type).
 pub fn options_text(title: &str, options: &[OptionSpec]) -> String {
     let width = options.iter().map(|s| s.name.len()).max().unwrap_or(8);
+    options_section(title, options, width)
+}
+
+/// `options_text` with the name column `width` wide.
+fn options_section(title: &str, options: &[OptionSpec], width: usize) -> String {
     let mut out = format!("{title}\n");
     for spec in options {
         out.push_str(&format!(
@@ -78,18 +83,7 @@ pub fn catalog_text(registry: &SinkRegistry) -> String {
         .max()
         .unwrap_or(8);
     let mut section = |title: String, options: &[OptionSpec]| {
-        out.push_str(&title);
-        out.push('\n');
-        for spec in options {
-            out.push_str(&format!(
-                "    {:width$}  {:8}  {:12}  {}\n",
-                spec.name,
-                spec.kind.label(),
-                default_cell(spec).replace('`', ""),
-                spec.help,
-            ));
-        }
-        out.push('\n');
+        out.push_str(&options_section(&title, options, width));
     };
     for sink_type in registry.types() {
         let schemes = sink_type
