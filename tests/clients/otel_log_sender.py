@@ -45,7 +45,7 @@ def main() -> int:
     provider.add_log_record_processor(
         BatchLogRecordProcessor(
             exporter,
-            max_queue_size=count + 1,
+            max_queue_size=max(count + 1, 512),
             max_export_batch_size=512,
             schedule_delay_millis=50,
         )
