@@ -4,6 +4,8 @@
 //! not mean to log can never make a record unbounded or fail the call.
 
 use pyo3::prelude::*;
+
+use crate::python_text::utf8;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 /// Longest `repr` kept for a value that is not JSON.
@@ -35,7 +37,7 @@ pub fn write_value(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) ->
             out.extend_from_slice(b"null");
         }
     } else if let Ok(text) = value.cast::<PyString>() {
-        write_json(out, &*text.to_cow()?);
+        write_json(out, utf8(text)?);
     } else if depth >= MAX_DEPTH {
         write_repr(value, out)?;
     } else if let Ok(dict) = value.cast::<PyDict>() {
@@ -68,8 +70,8 @@ pub fn write_dict(dict: &Bound<'_, PyDict>, out: &mut Vec<u8>, depth: usize) -> 
 /// Writes `"key":`.
 pub fn write_key(key: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     match key.cast::<PyString>() {
-        Ok(text) => write_json(out, &*text.to_cow()?),
-        Err(_) => write_json(out, &key.str()?.to_cow()?.as_ref()),
+        Ok(text) => write_json(out, utf8(text)?),
+        Err(_) => write_json(out, utf8(&key.str()?)?),
     }
     out.push(b':');
     Ok(())
@@ -93,7 +95,7 @@ fn write_items<'py>(
 
 fn write_repr(value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     let repr = match value.repr() {
-        Ok(repr) => repr.to_cow()?.into_owned(),
+        Ok(repr) => utf8(&repr)?.to_owned(),
         Err(_) => format!("<unrepresentable {}>", value.get_type().name()?),
     };
     let bounded: String = if repr.chars().count() > MAX_REPR_CHARS {

@@ -67,8 +67,10 @@ fn develop(root: &Path, release: bool) -> Result<(PathBuf, std::ffi::OsString)> 
     Ok((bin, path))
 }
 
-/// Builds the package into its environment and runs its tests.
+/// Runs the extension's own Rust tests, builds the package into its
+/// environment and runs its pytest suite.
 pub(crate) fn test(root: &Path) -> Result<()> {
+    run(crate::cargo().args(["test", "-p", "sinkbox-python", "--lib"]))?;
     let (bin, path) = develop(root, false)?;
     run(Command::new(bin.join("python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])

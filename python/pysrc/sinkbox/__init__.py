@@ -13,8 +13,43 @@ The ``logging`` front end is ``sinkbox.logging.SinkboxHandler``, and
 ``sinkbox.configure(...)`` installs it on the root logger in one line.
 """
 
-from ._sinkbox import ConfigError, EmitError, Pipeline, __version__
+import atexit as _atexit
+
+from ._sinkbox import ConfigError, EmitError, Pipeline, __version__, shutdown_all
 from .logging import SinkboxHandler, configure
+
+#: How long interpreter exit waits for pipelines to deliver what they hold.
+EXIT_TIMEOUT = 30.0
+
+
+def _shutdown_at_exit() -> None:
+    shutdown_all(EXIT_TIMEOUT)
+
+
+# Records emitted just before the interpreter exits are delivered: every
+# pipeline still running is shut down at exit (after `configure`'s own
+# handler, which atexit runs first).
+_atexit.register(_shutdown_at_exit)
+
+
+def _watch_multiprocessing_children() -> None:
+    # A `multiprocessing` child (fork start method) leaves through
+    # `os._exit`, skipping atexit; its finalizers run instead. A pipeline
+    # the child used (made again at its first emit) is shut down there.
+    try:
+        from multiprocessing import util
+    except ImportError:  # pragma: no cover - a Python without multiprocessing
+        return
+
+    def in_child(_module: object) -> None:
+        util.Finalize(None, _shutdown_at_exit, exitpriority=0)
+
+    import sys
+
+    util.register_after_fork(sys.modules[__name__], in_child)
+
+
+_watch_multiprocessing_children()
 
 __all__ = [
     "ConfigError",
@@ -22,5 +57,6 @@ __all__ = [
     "Pipeline",
     "SinkboxHandler",
     "configure",
+    "shutdown_all",
     "__version__",
 ]

@@ -1,5 +1,6 @@
 from os import PathLike
-from typing import Any, Dict, Iterable, List, Optional, Union
+from types import TracebackType
+from typing import Any, Dict, Iterable, List, Optional, Type, Union
 
 __version__: str
 
@@ -26,3 +27,13 @@ class Pipeline:
     def shutdown(self, timeout: float = 30.0) -> List[str]: ...
     def stats(self) -> List[Dict[str, Any]]: ...
     def sink_names(self) -> List[str]: ...
+    def __enter__(self) -> Pipeline: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+def shutdown_all(timeout: float = 30.0) -> List[str]:
+    """Shuts down every pipeline this process made, within `timeout` seconds together (run at exit)."""

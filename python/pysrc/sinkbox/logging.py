@@ -12,7 +12,7 @@ import logging as _logging
 import os
 from typing import Iterable, Optional, Union
 
-from ._sinkbox import EmitError, Pipeline
+from ._sinkbox import Pipeline
 
 __all__ = ["SinkboxHandler", "configure"]
 
@@ -35,19 +35,41 @@ class SinkboxHandler(_logging.Handler):
         self.pipeline = pipeline
         self.flush_timeout = flush_timeout
 
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pipeline records go to."""
+        return self._pipeline
+
+    @pipeline.setter
+    def pipeline(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+        self._emit_log_record = pipeline.emit_log_record
+
+    def handle(self, record: _logging.LogRecord) -> Union[bool, _logging.LogRecord]:
+        # The pipeline takes records from any thread at once, so the
+        # handler's lock (which ``Handler.handle`` holds around ``emit``)
+        # is not taken: one call less per record, and no thread waits for
+        # another's record to be written.
+        if self.filters:
+            rv = self.filter(record)
+            if not rv:
+                return rv
+            if isinstance(rv, _logging.LogRecord):  # a Python 3.12+ filter may replace it
+                record = rv
+        try:
+            self._emit_log_record(record)
+        except Exception:
+            self.handleError(record)
+        return True
+
     def emit(self, record: _logging.LogRecord) -> None:
         try:
-            self.pipeline.emit_log_record(record)
+            self._emit_log_record(record)
         except Exception:
             self.handleError(record)
 
     def flush(self) -> None:
-        try:
-            self.pipeline.flush(self.flush_timeout)
-        except EmitError:
-            # A process forked from the pipeline's: nothing of its own to
-            # deliver (the parent delivers its records).
-            pass
+        self._pipeline.flush(self.flush_timeout)
 
     def close(self) -> None:
         try:

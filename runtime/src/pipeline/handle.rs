@@ -137,6 +137,23 @@ impl Pipeline {
         })
     }
 
+    /// As [`Pipeline::emit_json`] (or [`Pipeline::emit_json_at`] with a
+    /// level), for bytes the caller wrote itself as exactly one JSON value
+    /// in UTF-8 without raw line breaks (a language binding's own
+    /// serializer): copied without being checked again. Bytes that break
+    /// that promise reach the sinks as they are.
+    pub fn emit_written_json(
+        &self,
+        level: Option<tracing::Level>,
+        json: &[u8],
+    ) -> Result<(), EmitError> {
+        let rank = level.map_or(0, |level| crate::routing::level::tracing_rank(&level));
+        self.append(rank, |buf| {
+            buf.extend_from_slice(json);
+            Ok(())
+        })
+    }
+
     /// Emits `records` (each one JSON value, as for [`Pipeline::emit_json`])
     /// as a batch of their own carrying an acknowledgement, which resolves
     /// once every sink that takes them (after `when`, `route` and
