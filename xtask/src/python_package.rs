@@ -21,8 +21,11 @@ const TOOLS: &[(&str, &str)] = &[
     ("loguru", "0.7.3"),
 ];
 
-/// The package's environment, with maturin and pytest installed.
-fn environment(root: &Path) -> Result<PathBuf> {
+/// What the benchmark adds: the seed library it is measured against.
+const BENCH_TOOLS: &[(&str, &str)] = &[("fapilog", "0.18.1")];
+
+/// The package's environment, with every list of `tools_needed` installed.
+fn environment(root: &Path, tools_needed: &[&[(&str, &str)]]) -> Result<PathBuf> {
     let venv = tools(root).join("pypkg");
     let pip = python_venv(&venv)?;
     let has = |package: &str, version: &str| {
@@ -33,14 +36,11 @@ fn environment(root: &Path) -> Result<PathBuf> {
                 String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {version}"))
             })
     };
-    if !TOOLS.iter().all(|(package, version)| has(package, version)) {
+    let wanted = || tools_needed.iter().flat_map(|list| list.iter());
+    if !wanted().all(|(package, version)| has(package, version)) {
         run(Command::new(&pip)
             .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(
-                TOOLS
-                    .iter()
-                    .map(|(package, version)| format!("{package}=={version}")),
-            ))?;
+            .args(wanted().map(|(package, version)| format!("{package}=={version}"))))?;
     }
     Ok(venv)
 }
@@ -48,7 +48,11 @@ fn environment(root: &Path) -> Result<PathBuf> {
 /// Builds the package into its environment (`release` for benchmarks);
 /// the environment's `bin` and the `PATH` that puts it first.
 fn develop(root: &Path, release: bool) -> Result<(PathBuf, std::ffi::OsString)> {
-    let venv = environment(root)?;
+    let venv = if release {
+        environment(root, &[TOOLS, BENCH_TOOLS])?
+    } else {
+        environment(root, &[TOOLS])?
+    };
     let bin = venv.join("bin");
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut paths = vec![bin.clone()];
