@@ -13,6 +13,7 @@ mod cli_follow;
 mod cli_input_checks;
 mod cli_input_format;
 mod cli_metrics;
+mod cli_new;
 mod cli_run_end;
 mod cli_top;
 mod config_composites;

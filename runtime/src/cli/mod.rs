@@ -8,6 +8,7 @@ mod follow_reader;
 mod input_lines;
 mod inspect;
 mod metrics_server;
+mod new_project;
 mod route;
 mod run;
 mod run_end;
@@ -196,6 +197,10 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Create a sink project that builds with one command and passes
+    /// `check` as generated: `sinkbox new my-sink --lang rust` (or
+    /// python, javascript; `--http` for a sink that sends over HTTP).
+    New(new_project::NewArgs),
     /// Run the conformance suite against a sink component: start, writes of
     /// empty, normal and unusual batches, flush twice, health, stop twice.
     Check(check::CheckArgs),
@@ -272,6 +277,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
         } => cache::cache(&action, dir.as_deref(), config.as_deref()),
         Command::DeadLetters { sources, action } => dead_letters::dead_letters(&sources, &action),
+        Command::New(args) => new_project::new_project(&args),
         Command::Check(args) => check::check(&args, false),
         Command::Dev(args) => check::check(&args, true),
     }
