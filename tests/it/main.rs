@@ -5,6 +5,7 @@
 mod support;
 
 mod buffer_disk;
+mod c_sinks;
 mod cli_cache;
 mod cli_commands;
 mod cli_dead_letters;

@@ -105,6 +105,8 @@ struct Run {
 }
 
 struct Attack<'a> {
+    /// The hostile guest: the Rust one, or the C one (`hostile-sink-c`).
+    guest: &'static str,
     mode: &'a str,
     records: usize,
     batch: usize,
@@ -119,6 +121,7 @@ struct Attack<'a> {
 impl<'a> Attack<'a> {
     fn new(mode: &'a str) -> Self {
         Self {
+            guest: "hostile-sink",
             mode,
             records: 40,
             batch: 20,
@@ -127,6 +130,12 @@ impl<'a> Attack<'a> {
             idle: Duration::ZERO,
             one_call_per_batch: false,
         }
+    }
+
+    /// The same attack from the C guest.
+    fn in_c(mut self) -> Self {
+        self.guest = "hostile-sink-c";
+        self
     }
 
     fn records(mut self, records: usize, batch: usize) -> Self {
@@ -164,7 +173,8 @@ impl<'a> Attack<'a> {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
-        format!("hostile_{mode}")
+        let language = if self.guest.ends_with("-c") { "c_" } else { "" };
+        format!("hostile_{language}{mode}")
     }
 
     fn run(self) -> Run {
@@ -182,7 +192,7 @@ impl<'a> Attack<'a> {
         if self.one_call_per_batch {
             options.merge_max_bytes = 0;
         }
-        let hostile = WasmSink::new(&name, component("hostile-sink"), options);
+        let hostile = WasmSink::new(&name, component(self.guest), options);
         let started = Instant::now();
         let pipeline = Pipeline::builder()
             .data_dir(dir.path().join("data"))
@@ -589,6 +599,50 @@ fn filesystem_escapes_stay_inside_the_grant() {
             .count();
         assert!(refused > 0, "{mode}: {:?}", run.log.messages);
     }
+}
+
+// ---- the same attacks written in C (`example-sinks/hostile-sink-c`) ----
+
+#[test]
+fn a_c_sink_that_loops_is_cut_at_the_call_timeout() {
+    let run = Attack::new("loop").in_c().run();
+    assert_bounded(&run, 2);
+    assert_eq!(run.hostile.dead_lettered, 40);
+    assert!(
+        run.dead_letters[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("call_timeout"),
+        "{}",
+        run.dead_letters[0]["reason"]
+    );
+}
+
+#[test]
+fn a_c_sink_that_allocates_without_bound_stops_at_its_memory_cap() {
+    let run = Attack::new("alloc").in_c().run();
+    assert_bounded(&run, 2);
+    assert_eq!(run.hostile.dead_lettered, 40);
+    assert!(run.hostile.restarts >= 2, "{:?}", run.hostile);
+    let reason = run.dead_letters[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("trap") || reason.contains("memory"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_c_sink_cannot_read_or_write_outside_its_grant() {
+    let run = Attack::new("escape").in_c().run();
+    assert_bounded(&run, 2);
+    assert_eq!(
+        run.hostile.dead_lettered, 40,
+        "every write was refused: {:?}",
+        run.hostile
+    );
+    let reason = run.dead_letters[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("refused: reading /etc/passwd"), "{reason}");
+    assert!(!run.dir.path().join("escaped.txt").exists());
 }
 
 #[test]

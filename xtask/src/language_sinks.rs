@@ -78,12 +78,12 @@ pub(crate) fn tools(root: &Path) -> PathBuf {
     root.join("target").join("tools")
 }
 
-fn output_dir(root: &Path) -> PathBuf {
+pub(crate) fn output_dir(root: &Path) -> PathBuf {
     root.join("target").join("wasm32-wasip2").join("release")
 }
 
 /// Whether `output` is older than any of `inputs` (or missing).
-fn stale(output: &Path, inputs: &[PathBuf]) -> bool {
+pub(crate) fn stale(output: &Path, inputs: &[PathBuf]) -> bool {
     let Ok(built) = output.metadata().and_then(|m| m.modified()) else {
         return true;
     };
@@ -96,7 +96,7 @@ fn stale(output: &Path, inputs: &[PathBuf]) -> bool {
 }
 
 /// Every file below `dir` (the WIT, a sink's folder).
-fn files_below(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_below(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return files;

@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask demo | test | bench | guests | build-sinks | lint`.
 
 mod bench_summary;
+mod c_sinks;
 mod language_sinks;
 mod python_package;
 mod test_servers;
@@ -113,11 +114,12 @@ fn build_guests() -> Result<()> {
     run(&mut cmd)
 }
 
-/// Every sink in every language: the Rust guests, then the Python and
-/// JavaScript sinks (installing their toolchains when missing).
+/// Every sink in every language: the Rust guests, then the Python,
+/// JavaScript and C sinks (installing their toolchains when missing).
 fn build_sinks(root: &Path) -> Result<()> {
     build_guests()?;
-    language_sinks::build(root)
+    language_sinks::build(root)?;
+    c_sinks::build(root)
 }
 
 /// The property-based fuzz targets of `tests/it/fuzz_inputs.rs`, run long.

@@ -21,14 +21,14 @@ fn target_dir() -> PathBuf {
 
 /// The compiled component of guest `name`: a Rust guest crate (e.g.
 /// `"trap-sink"`), or a Python or JavaScript sink (`"redact-sink-py"`,
-/// `"rollup-sink-js"`). Builds them once per test binary (quick when
+/// `"rollup-sink-js"`), or a C sink (`"csv-sink-c"`). Builds them once per test binary (quick when
 /// `cargo xtask test` already built them).
 pub fn guest(name: &str) -> PathBuf {
     static RUST: OnceLock<()> = OnceLock::new();
     static EVERY_LANGUAGE: OnceLock<()> = OnceLock::new();
     // `cargo xtask guests` knows the Rust guests and installs the target;
-    // `build-sinks` also installs the Python and JavaScript toolchains.
-    let (once, task) = if name.ends_with("-py") || name.ends_with("-js") {
+    // `build-sinks` also installs the Python, JavaScript and C toolchains.
+    let (once, task) = if name.ends_with("-py") || name.ends_with("-js") || name.ends_with("-c") {
         (&EVERY_LANGUAGE, "build-sinks")
     } else {
         (&RUST, "guests")
