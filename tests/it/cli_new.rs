@@ -1,5 +1,5 @@
-//! `sinkbox new`: every generated project (three languages, with and
-//! without `--http`) builds from a clean folder with the toolchain its
+//! `sinkbox new`: every generated project (four languages, with and
+//! without `--http`; C without) builds from a clean folder with the toolchain its
 //! README names and passes `sinkbox check` as generated, so the templates
 //! never rot; and the command refuses what it must.
 
@@ -121,6 +121,21 @@ fn build(project: &Path, name: &str, lang: &str, http: bool) -> PathBuf {
             );
             project.join(format!("{name}.wasm"))
         }
+        "c" => {
+            guest("csv-sink-c"); // installs the C toolchain when missing
+            let c = tools().join("c");
+            let zig = c.join("zig/bin/python");
+            run(
+                Command::new("sh")
+                    .current_dir(project)
+                    .arg("build.sh")
+                    .env("ZIG_CC", format!("{} -m ziglang cc", zig.display()))
+                    .env("WIT_BINDGEN", c.join("bin/wit-bindgen"))
+                    .env("WASM_TOOLS", c.join("bin/wasm-tools")),
+                "sh build.sh",
+            );
+            project.join(format!("{name}.wasm"))
+        }
         other => unreachable!("{other}"),
     }
 }
@@ -187,7 +202,13 @@ fn check(project: &Path, component: &Path, http: bool) {
 fn builds_and_passes_check(lang: &str) {
     let _heavy = crate::support::exclusive();
     let dir = tempfile::tempdir().unwrap();
-    for http in [false, true] {
+    // C has no HTTP helper yet (refused below).
+    let variants: &[bool] = if lang == "c" {
+        &[false]
+    } else {
+        &[false, true]
+    };
+    for &http in variants {
         let name = if http { "my-poster" } else { "my-sink" };
         let project = generate(dir.path(), name, lang, http);
         let component = build(&project, name, lang, http);
@@ -208,6 +229,24 @@ fn a_new_python_sink_builds_and_passes_check() {
 #[test]
 fn a_new_javascript_sink_builds_and_passes_check() {
     builds_and_passes_check("javascript");
+}
+
+#[test]
+fn a_new_c_sink_builds_and_passes_check() {
+    builds_and_passes_check("c");
+    let dir = tempfile::tempdir().unwrap();
+    let output = sinkbox()
+        .args(["new", "c-poster", "--lang", "c", "--http"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("--http is not available for C yet"),
+        "{}",
+        text(&output)
+    );
+    assert!(!dir.path().join("c-poster").exists());
 }
 
 /// Every file below `dir`, relative to it.
@@ -254,6 +293,28 @@ fn a_project_carries_this_builds_contract_and_sdk() {
             file.display()
         );
     }
+}
+
+#[test]
+fn a_c_project_carries_this_builds_c_sdk_and_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = generate(dir.path(), "carried-c", "c", false);
+    let root = workspace_root();
+    for file in ["sinkbox_sink.h", "sinkbox_sink.c"] {
+        assert_eq!(
+            std::fs::read(project.join(file)).unwrap(),
+            std::fs::read(root.join("guest-sdk-c").join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let adapter = std::fs::read(project.join("wasi_snapshot_preview1.reactor.wasm")).unwrap();
+    assert!(adapter.starts_with(b"\0asm"), "a wasm module");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(project.join("build.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o111, 0o111, "build.sh is executable");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `sinkbox new NAME --lang rust|python|javascript [--http]`: a sink
+//! `sinkbox new NAME --lang rust|python|javascript|c [--http]`: a sink
 //! project that builds with one documented command and passes `sinkbox
 //! check` as generated, like `cargo new` or `npm init`.
 
@@ -21,6 +21,8 @@ pub enum Language {
     Python,
     /// JavaScript, built with componentize-js.
     Javascript,
+    /// C (or C++), built with `zig cc` over the C guest SDK.
+    C,
 }
 
 /// What `sinkbox new` takes.
@@ -44,6 +46,11 @@ pub struct NewArgs {
 /// Creates the project and says what it wrote.
 pub fn new_project(args: &NewArgs) -> anyhow::Result<ExitCode> {
     check_name(&args.name)?;
+    if args.http && args.lang == Language::C {
+        bail!(
+            "--http is not available for C yet: the C SDK has no HTTP helper over wasi:http. Start a C sink without --http, or an HTTP sink with --lang rust, python or javascript"
+        );
+    }
     let dir = args
         .path
         .clone()
@@ -56,7 +63,7 @@ pub fn new_project(args: &NewArgs) -> anyhow::Result<ExitCode> {
     }
     let files = project_files(args.lang, &args.name, args.http);
     for file in &files {
-        write_file(&dir, &file.path, &file.text)?;
+        write_file(&dir, file)?;
     }
     let component = component_path(args.lang, &args.name);
     println!(
@@ -66,6 +73,7 @@ pub fn new_project(args: &NewArgs) -> anyhow::Result<ExitCode> {
             Language::Rust => "Rust",
             Language::Python => "Python",
             Language::Javascript => "JavaScript",
+            Language::C => "C",
         },
         if args.http { " sending over HTTP" } else { "" },
         files.len()
@@ -109,11 +117,18 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_file(dir: &Path, path: &str, text: &str) -> anyhow::Result<()> {
-    let full = dir.join(path);
+fn write_file(dir: &Path, file: &project_files::ProjectFile) -> anyhow::Result<()> {
+    let full = dir.join(&file.path);
     if let Some(parent) = full.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create `{}`", parent.display()))?;
     }
-    std::fs::write(&full, text).with_context(|| format!("cannot write `{}`", full.display()))
+    std::fs::write(&full, &file.bytes)
+        .with_context(|| format!("cannot write `{}`", full.display()))?;
+    if file.executable {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&full, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot make `{}` executable", full.display()))?;
+    }
+    Ok(())
 }

@@ -5,10 +5,12 @@
 
 use super::Language;
 
-/// One file of a project: its path inside the project and its text.
+/// One file of a project: its path inside the project and its bytes.
 pub struct ProjectFile {
     pub path: String,
-    pub text: String,
+    pub bytes: Vec<u8>,
+    /// Whether it is a script to run (`build.sh`).
+    pub executable: bool,
 }
 
 /// The pinned componentize-js a JavaScript project builds with (the
@@ -17,6 +19,23 @@ pub const COMPONENTIZE_JS: &str = "0.23.0";
 
 /// The pinned componentize-py a Python project builds with.
 pub const COMPONENTIZE_PY: &str = "0.25.1";
+
+/// The C toolchain a C project builds with (what `cargo xtask` installs).
+pub const ZIGLANG: &str = "0.15.2";
+pub const WIT_BINDGEN: &str = "0.61.1";
+pub const WASM_TOOLS: &str = "1.258.3";
+
+/// The C guest SDK, copied into a C project.
+const C_SDK: &[(&str, &str)] = &[
+    (
+        "sinkbox_sink.h",
+        include_str!("../../../../guest-sdk-c/sinkbox_sink.h"),
+    ),
+    (
+        "sinkbox_sink.c",
+        include_str!("../../../../guest-sdk-c/sinkbox_sink.c"),
+    ),
+];
 
 /// The contract: what a sink component implements and may import. The
 /// frozen 0.1 contract comes too: with two versions of the package in
@@ -121,7 +140,7 @@ pub fn component_path(language: Language, name: &str) -> String {
             "target/wasm32-wasip2/release/{}.wasm",
             name.replace('-', "_")
         ),
-        Language::Python | Language::Javascript => format!("{name}.wasm"),
+        Language::Python | Language::Javascript | Language::C => format!("{name}.wasm"),
     }
 }
 
@@ -134,6 +153,7 @@ pub fn build_command(language: Language, name: &str, http: bool) -> String {
             world(language, http)
         ),
         Language::Javascript => "npm install && npm run build".to_owned(),
+        Language::C => "sh build.sh".to_owned(),
     }
 }
 
@@ -142,6 +162,7 @@ pub fn project_files(language: Language, name: &str, http: bool) -> Vec<ProjectF
     let fill = |text: &str| {
         text.replace("{{name}}", name)
             .replace("{{world}}", world(language, http))
+            .replace("{{world_c}}", &world(language, http).replace('-', "_"))
             .replace("{{componentize_js}}", COMPONENTIZE_JS)
             .replace(
                 "{{sdk_features}}",
@@ -150,7 +171,8 @@ pub fn project_files(language: Language, name: &str, http: bool) -> Vec<ProjectF
     };
     let file = |path: &str, text: String| ProjectFile {
         path: path.to_owned(),
-        text,
+        bytes: text.into_bytes(),
+        executable: false,
     };
     let mut files: Vec<ProjectFile> = CONTRACT
         .iter()
@@ -202,6 +224,27 @@ pub fn project_files(language: Language, name: &str, http: bool) -> Vec<ProjectF
                 fill(include_str!("templates/javascript/build.mjs")),
             ));
             files.push(file(".gitignore", format!("/{name}.wasm\nnode_modules/\n")));
+        }
+        Language::C => {
+            files.push(file("sink.c", fill(include_str!("templates/c/sink.c"))));
+            files.extend(
+                C_SDK
+                    .iter()
+                    .map(|(path, text)| file(path, (*text).to_owned())),
+            );
+            files.push(ProjectFile {
+                path: "build.sh".to_owned(),
+                bytes: fill(include_str!("templates/c/build.sh")).into_bytes(),
+                executable: true,
+            });
+            files.push(ProjectFile {
+                path: "wasi_snapshot_preview1.reactor.wasm".to_owned(),
+                bytes:
+                    wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER
+                        .to_vec(),
+                executable: false,
+            });
+            files.push(file(".gitignore", format!("/{name}.wasm\n/build/\n")));
         }
     }
     files.push(file("sample.ndjson", SAMPLE.to_owned()));

@@ -2,7 +2,9 @@
 //! and what to edit.
 
 use super::Language;
-use super::project_files::{COMPONENTIZE_PY, build_command, component_path};
+use super::project_files::{
+    COMPONENTIZE_PY, WASM_TOOLS, WIT_BINDGEN, ZIGLANG, build_command, component_path,
+};
 
 /// The README's text.
 pub fn readme(language: Language, name: &str, http: bool) -> String {
@@ -25,6 +27,17 @@ pub fn readme(language: Language, name: &str, http: bool) -> String {
             "sink.js",
             "Node.js 18 or later; `npm install` fetches componentize-js, pinned in `package.json`."
                 .to_owned(),
+        ),
+        Language::C => (
+            "sink.c",
+            format!(
+                "`zig cc` (`pip install ziglang=={ZIGLANG}`), `wit-bindgen` and `wasm-tools` \
+                 (`cargo install wit-bindgen-cli@{WIT_BINDGEN} wasm-tools@{WASM_TOOLS}`). The C SDK \
+                 (`sinkbox_sink.h`, `sinkbox_sink.c`), the contract (`wit/`) and the WASI adapter \
+                 (`wasi_snapshot_preview1.reactor.wasm`, from the wasmtime release sinkbox runs) \
+                 come with the project; `ZIG_CC`, `WIT_BINDGEN` and `WASM_TOOLS` name other copies \
+                 of the tools."
+            ),
         ),
     };
     let what = if http {
