@@ -8,6 +8,10 @@
  *   escape  `write` tries to read /etc/passwd and to write next to its
  *           grant (/data/../escaped.txt); it answers `rejected` naming what
  *           the host refused, or `accepted` if anything got through
+ *   partial_past  answers `partial` counting more records than the batch
+ *           holds (what `sinkbox check` must catch)
+ *   bad_utf8  rejects each batch with a reason that is not UTF-8 (the SDK
+ *           must hand the host valid text)
  *   (unset) a well-behaved sink that accepts everything
  */
 #include <errno.h>
@@ -30,7 +34,6 @@ const char *sink_start(const sb_config *config) {
 }
 
 sb_outcome sink_write(const sb_batch *batch) {
-  (void)batch;
   if (strcmp(mode, "loop") == 0) {
     volatile unsigned long spins = 0;
     for (;;) spins++;
@@ -44,6 +47,8 @@ sb_outcome sink_write(const sb_batch *batch) {
       kept = block;
     }
   }
+  if (strcmp(mode, "partial_past") == 0) return sb_partial(batch->count + 5, "counted wrong");
+  if (strcmp(mode, "bad_utf8") == 0) return sb_rejected("not utf-8: \xff\xfe\xc3 end");
   if (strcmp(mode, "escape") == 0) {
     char reason[512];
     FILE *secret = fopen("/etc/passwd", "r");

@@ -156,3 +156,36 @@ fn a_full_file_keeps_the_rows_that_fit_and_retries_the_rest_in_order() {
     );
     assert!(stats.retries >= 1, "{stats:?}");
 }
+
+#[test]
+fn check_catches_a_partial_count_past_the_batch() {
+    let output = sinkbox()
+        .arg("check")
+        .arg(guest("hostile-sink-c"))
+        .args(["--config", "mode=partial_past"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("`partial` says 21 of the batch's 16 records were delivered: it must count fewer than the batch holds"),
+        "{said}"
+    );
+}
+
+#[test]
+fn the_c_sdk_hands_the_host_valid_utf8_whatever_the_sink_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(&input, "{\"a\":1}\n").unwrap();
+    let output = sinkbox()
+        .arg("check")
+        .arg(guest("hostile-sink-c"))
+        .args(["--config", "mode=bad_utf8", "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(4), "refused, not broken: {said}");
+    assert!(said.contains("rejected: not utf-8: ??? end"), "{said}");
+}

@@ -1,5 +1,5 @@
 //! The sink guides, followed to the letter: each guide's files and config are
-//! taken from `docs/writing-a-sink/{rust,python,javascript}.md`, built from
+//! taken from `docs/writing-a-sink/{rust,python,javascript,c}.md`, built from
 //! an empty folder with the guide's toolchain, checked and run. Keeps the
 //! guides from drifting from the SDK, the toolchains and the host.
 
@@ -405,4 +405,70 @@ fn the_readme_commands_run_as_written() {
     assert!(out.contains("\"i\":2"));
     let warnings = std::fs::read_to_string(dir.path().join("warnings.ndjson")).unwrap();
     assert!(warnings.contains("\"i\":2") && !warnings.contains("\"i\":1"));
+}
+
+#[test]
+fn the_c_sink_guide_builds_checks_and_runs() {
+    let _heavy = crate::support::exclusive();
+    let root = workspace_root();
+    // Installs the C toolchain into target/tools/c, as `cargo xtask build-sinks` does.
+    crate::support::guest("csv-sink-c");
+    let tools = root.join("target/tools/c");
+    let guide = std::fs::read_to_string(root.join("docs/writing-a-sink/c.md")).unwrap();
+    let blocks = code_blocks(&guide);
+    let dir = tempfile::tempdir().unwrap();
+    // "Copy the SDK and the contract into your folder."
+    for file in ["sinkbox_sink.h", "sinkbox_sink.c"] {
+        std::fs::copy(root.join("guest-sdk-c").join(file), dir.path().join(file)).unwrap();
+    }
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(root.join("wit"))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    std::fs::copy(
+        tools.join("wasi_snapshot_preview1.reactor.wasm"),
+        dir.path().join("wasi_snapshot_preview1.reactor.wasm"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("sink.c"), block(&blocks, "c", "sink_start")).unwrap();
+    // The guide's three build steps, with the tools `cargo xtask` installed.
+    let steps = block(&blocks, "sh", "wit-bindgen c --world")
+        .replace(
+            "wit-bindgen c",
+            &format!("{} c", tools.join("bin/wit-bindgen").display()),
+        )
+        .replace(
+            "python3 -m ziglang cc",
+            &format!("{} -m ziglang cc", tools.join("zig/bin/python").display()),
+        )
+        .replace(
+            "wasm-tools component",
+            &format!("{} component", tools.join("bin/wasm-tools").display()),
+        );
+    let output = Command::new("sh")
+        .current_dir(dir.path())
+        .args(["-e", "-c", &steps])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    check_and_run(
+        dir.path(),
+        "my-sink.wasm",
+        &blocks,
+        "{\"level\":\"info\",\"msg\":\"ok\"}\n{\"level\":\"error\",\"msg\":\"disk full\"}\n",
+    );
+    assert_eq!(
+        read_lines(&dir.path().join("out/out.ndjson")),
+        [
+            r#"{"level":"info","msg":"ok"}"#,
+            r#"{"level":"error","msg":"disk full"}"#
+        ]
+    );
 }
