@@ -1,9 +1,10 @@
-//! The same sink in Rust, Python and JavaScript: first and cached start,
-//! and records/s at batch 1024.
+//! The same sink in Rust, Python and JavaScript (and the CSV sink in Rust
+//! and C): first and cached start, and records/s at batch 1024.
 //!
 //! `cargo xtask bench` builds every sink (installing componentize-py and
-//! componentize-js into `target/tools`) and runs this in release mode. For
-//! `redact-sink` and `rollup-sink` in each language it measures:
+//! componentize-js into `target/tools`, and the C toolchain) and runs this
+//! in release mode. For `redact-sink` and `rollup-sink` in each language,
+//! and `csv-sink` in Rust and C (columns `ts,level,route,user`), it measures:
 //! - first start: compiling the component into an empty cache, then
 //!   instantiating and calling `start`, as the first run of a new module;
 //! - cached start: a fresh engine on the warm cache (as a new process would
@@ -35,8 +36,12 @@ fn guest(name: &str) -> PathBuf {
         .join(format!("{}.wasm", name.replace('-', "_")))
 }
 
-fn options(dir: &Path) -> WasmSinkOptions {
+fn options(dir: &Path, config: &[(&str, &str)]) -> WasmSinkOptions {
     WasmSinkOptions {
+        config: config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         grant: Some(DirGrant {
             host_path: dir.to_owned(),
             guest_path: "/data".into(),
@@ -48,9 +53,14 @@ fn options(dir: &Path) -> WasmSinkOptions {
 }
 
 /// Loads (through `engine`'s cache), instantiates and starts the sink.
-fn start(engine: &WasmEngine, path: &Path, dir: &Path) -> anyhow::Result<(WasmSink, Duration)> {
+fn start(
+    engine: &WasmEngine,
+    path: &Path,
+    dir: &Path,
+    config: &[(&str, &str)],
+) -> anyhow::Result<(WasmSink, Duration)> {
     let t = Instant::now();
-    let mut sink = WasmSink::new("bench", engine.load(path)?, options(dir));
+    let mut sink = WasmSink::new("bench", engine.load(path)?, options(dir, config));
     sink.start()?;
     Ok((sink, t.elapsed()))
 }
@@ -97,8 +107,14 @@ fn main() -> anyhow::Result<()> {
         "{:<16} {:>8} {:>12} {:>12} {:>12}",
         "sink", "size MB", "first start", "cached start", "records/s"
     );
-    for kind in ["redact-sink", "rollup-sink"] {
-        for language in ["", "-py", "-js"] {
+    let every_language: &[&str] = &["", "-py", "-js"];
+    let csv_columns: &[(&str, &str)] = &[("columns", "ts,level,route,user")];
+    for (kind, languages, config) in [
+        ("redact-sink", every_language, &[][..]),
+        ("rollup-sink", every_language, &[][..]),
+        ("csv-sink", &["", "-c"][..], csv_columns),
+    ] {
+        for language in languages {
             let name = format!("{kind}{language}");
             let path = guest(&name);
             anyhow::ensure!(
@@ -113,6 +129,7 @@ fn main() -> anyhow::Result<()> {
                 &WasmEngine::new(Some(cache.path().to_owned()))?,
                 &path,
                 out.path(),
+                config,
             )?;
             first.stop();
             // A new engine on the warm cache: what a restarted process pays.
@@ -120,6 +137,7 @@ fn main() -> anyhow::Result<()> {
                 &WasmEngine::new(Some(cache.path().to_owned()))?,
                 &path,
                 out.path(),
+                config,
             )?;
             let records_per_s = rate(&mut sink, &batches);
             sink.stop();

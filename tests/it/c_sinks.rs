@@ -189,3 +189,88 @@ fn the_c_sdk_hands_the_host_valid_utf8_whatever_the_sink_wrote() {
     assert_eq!(output.status.code(), Some(4), "refused, not broken: {said}");
     assert!(said.contains("rejected: not utf-8: ??? end"), "{said}");
 }
+
+/// Runs `records` through `guest` (batches of 4, a file of at most
+/// `max_bytes`), returns the CSV and the dead-lettered sequence numbers
+/// with their reasons.
+fn csv_of(guest_name: &str, records: &[&str], max_bytes: &str) -> (String, Vec<(u64, String)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let grant = dir.path().join("grant");
+    std::fs::create_dir(&grant).unwrap();
+    let sink = WasmSink::new(
+        "csv",
+        component(guest_name),
+        granted(
+            &grant,
+            &[
+                ("columns", "ts,level,message,n,ctx"),
+                ("max_bytes", max_bytes),
+            ],
+        ),
+    );
+    let pipeline = Pipeline::builder()
+        .data_dir(dir.path().join("data"))
+        .batch(BatchOptions {
+            max_records: 4,
+            max_bytes: 1 << 20,
+            timeout: Duration::from_secs(3600),
+        })
+        .sink_spec(SinkSpec::new("csv", sink).retry(RetryPolicy {
+            max_retries: Some(1),
+            max_retry_duration: None,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+            max_restarts: 1,
+        }))
+        .build()
+        .unwrap();
+    for record in records {
+        pipeline.emit_json(record.as_bytes()).unwrap();
+    }
+    pipeline.shutdown();
+    let csv = std::fs::read_to_string(grant.join("records.csv")).unwrap();
+    let dead = dead_letters(&dir.path().join("data/dead-letter/csv.ndjson"))
+        .iter()
+        .map(|d| {
+            (
+                d["sequence"].as_u64().unwrap(),
+                d["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (csv, dead)
+}
+
+#[test]
+fn the_c_and_rust_csv_sinks_write_the_same_bytes_and_answer_the_same() {
+    let _heavy = crate::support::exclusive();
+    let records = [
+        r#"{"ts":"2026-12-06T10:00:00Z","level":"info","message":"plain","n":1}"#,
+        r#"{"level":"warn","message":"a, comma and \"quotes\"","n":2.5,"ctx":{"k":[1,2]}}"#,
+        r#""a bare string""#,
+        r#"{"message":"line\nbreak, tab\t, unicode é 中 😀 \u00e9 \ud83d\ude00","n":null,"ts":"x"}"#,
+        r#"[1,2,3]"#,
+        r#"{"level":"error","unused":true,"n":-0.5e3}"#,
+        r#"{"message":"\\ backslash \/ slash \b\f\r","n":true}"#,
+        r#"{}"#,
+        r#"{"ctx":[],"n":"12,5"}"#,
+    ];
+    for max_bytes in ["0", "160"] {
+        let rust = csv_of("csv-sink", &records, max_bytes);
+        let c = csv_of("csv-sink-c", &records, max_bytes);
+        assert_eq!(c, rust, "max_bytes = {max_bytes}");
+        assert!(
+            rust.1
+                .iter()
+                .any(|(_, why)| why.contains("not a JSON object"))
+        );
+        if max_bytes != "0" {
+            assert!(rust.0.len() <= 160, "{}", rust.0);
+            assert!(
+                rust.1.iter().any(|(_, why)| why.contains("max_bytes")),
+                "{:?}",
+                rust.1
+            );
+        }
+    }
+}

@@ -18,6 +18,7 @@ const GUESTS: &[&str] = &[
     "stats-sink",
     "redact-sink",
     "rollup-sink",
+    "csv-sink",
     "elasticsearch-sink",
     "count-sink",
     "outcome-sink",
