@@ -15,7 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The bindings of the world the sink is built for: `sink-world`, or
+ * `sink-world-http` (built with -DSINKBOX_WORLD_HTTP, with sinkbox_http.c),
+ * whose types carry the world's name. */
+#ifdef SINKBOX_WORLD_HTTP
+#include "sink_world_http.h"
+typedef sink_world_http_string_t sink_world_string_t;
+#else
 #include "sink_world.h"
+#endif
 
 /* The host cuts every text it lifts to 4 KiB; longer copies are wasted. */
 #define SB_TEXT_MAX 4096
@@ -283,7 +291,9 @@ void exports_sinkbox_sink_0_2_0_sink_write(exports_sinkbox_sink_0_2_0_sink_batch
   view.count = batch->count;
   view.first_sequence = batch->first_sequence;
   sb_outcome o = sink_write(&view);
-  exports_sinkbox_sink_0_2_0_sink_batch_free(batch);
+  /* The records were allocated for this call (cabi_realloc is malloc); an
+   * empty list was not allocated at all. */
+  if (batch->records.len > 0) free(batch->records.ptr);
 
   memset(ret, 0, sizeof *ret);
   ret->tag = o.kind;

@@ -13,6 +13,8 @@
  *   void        sink_stop(void);
  *   sb_health   sink_health(void);
  *
+ * A sink that sends over HTTP adds sinkbox_http.h/.c (`sb_http_post`).
+ *
  * Build (see docs/writing-a-sink/c.md): `wit-bindgen c` generates
  * sink_world.c/.h from the contract in wit/, `zig cc -target wasm32-wasi
  * -mexec-model=reactor` compiles them with this file and yours, and

@@ -1,5 +1,5 @@
 //! `sinkbox new`: every generated project (four languages, with and
-//! without `--http`; C without) builds from a clean folder with the toolchain its
+//! without `--http`) builds from a clean folder with the toolchain its
 //! README names and passes `sinkbox check` as generated, so the templates
 //! never rot; and the command refuses what it must.
 
@@ -234,19 +234,6 @@ fn a_new_javascript_sink_builds_and_passes_check() {
 #[test]
 fn a_new_c_sink_builds_and_passes_check() {
     builds_and_passes_check("c");
-    let dir = tempfile::tempdir().unwrap();
-    let output = sinkbox()
-        .args(["new", "c-poster", "--lang", "c", "--http"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output).contains("--http is not available for C yet"),
-        "{}",
-        text(&output)
-    );
-    assert!(!dir.path().join("c-poster").exists());
 }
 
 /// Every file below `dir`, relative to it.

@@ -46,11 +46,6 @@ pub struct NewArgs {
 /// Creates the project and says what it wrote.
 pub fn new_project(args: &NewArgs) -> anyhow::Result<ExitCode> {
     check_name(&args.name)?;
-    if args.http && args.lang == Language::C {
-        bail!(
-            "--http is not available for C yet: the C SDK has no HTTP helper over wasi:http. Start a C sink without --http, or an HTTP sink with --lang rust, python or javascript"
-        );
-    }
     let dir = args
         .path
         .clone()

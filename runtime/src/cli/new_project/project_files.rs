@@ -163,6 +163,11 @@ pub fn project_files(language: Language, name: &str, http: bool) -> Vec<ProjectF
         text.replace("{{name}}", name)
             .replace("{{world}}", world(language, http))
             .replace("{{world_c}}", &world(language, http).replace('-', "_"))
+            .replace(
+                "{{c_flags}}",
+                if http { "-DSINKBOX_WORLD_HTTP " } else { "" },
+            )
+            .replace("{{c_sources}}", if http { "sinkbox_http.c " } else { "" })
             .replace("{{componentize_js}}", COMPONENTIZE_JS)
             .replace(
                 "{{sdk_features}}",

@@ -11,8 +11,8 @@ mkdir -p build
 "$WIT_BINDGEN" c --world {{world}} --out-dir build wit
 # A 128 KiB stack: Zig's default would make the first memory 16 MiB.
 $ZIG_CC -target wasm32-wasi -mexec-model=reactor -O2 -s -Wl,-z,stack-size=131072 \
-  -Wall -Wextra -I build -I . \
-  build/{{world_c}}.c build/{{world_c}}_component_type.o sinkbox_sink.c sink.c \
+  -Wall -Wextra {{c_flags}}-I build -I . \
+  build/{{world_c}}.c build/{{world_c}}_component_type.o sinkbox_sink.c {{c_sources}}sink.c \
   -o build/module.wasm
 "$WASM_TOOLS" component new build/module.wasm --adapt wasi_snapshot_preview1.reactor.wasm -o {{name}}.wasm
 echo "wrote {{name}}.wasm"
