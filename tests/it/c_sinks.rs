@@ -99,23 +99,21 @@ fn the_c_sink_writes_csv_beside_a_native_sink_and_refuses_non_objects_alone() {
     );
 }
 
-#[test]
-fn a_full_file_keeps_the_rows_that_fit_and_retries_the_rest_in_order() {
-    let _heavy = crate::support::exclusive();
-    let dir = tempfile::tempdir().unwrap();
-    let grant = dir.path().join("grant");
-    std::fs::create_dir(&grant).unwrap();
-    // The header (8 bytes: "message\r\n" is 9) and then rows of 7 bytes
-    // ("row-NN\r\n" is 8): 100 bytes hold the header and 11 rows.
-    let sink = WasmSink::new(
-        "csv",
-        component("csv-sink-c"),
-        granted(&grant, &[("columns", "message"), ("max_bytes", "100")]),
-    );
-    let pipeline = Pipeline::builder()
-        .data_dir(dir.path().join("data"))
+/// A pipeline whose one sink is the CSV sink `guest_name` writing into
+/// `grant` with `config`, in batches of `batch`: one retry, then dead
+/// letters under `dir/data`.
+fn csv_pipeline(
+    dir: &std::path::Path,
+    grant: &std::path::Path,
+    guest_name: &str,
+    config: &[(&str, &str)],
+    batch: u32,
+) -> Pipeline {
+    let sink = WasmSink::new("csv", component(guest_name), granted(grant, config));
+    Pipeline::builder()
+        .data_dir(dir.join("data"))
         .batch(BatchOptions {
-            max_records: 20,
+            max_records: batch,
             max_bytes: 1 << 20,
             timeout: Duration::from_secs(3600),
         })
@@ -127,7 +125,24 @@ fn a_full_file_keeps_the_rows_that_fit_and_retries_the_rest_in_order() {
             max_restarts: 1,
         }))
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_full_file_keeps_the_rows_that_fit_and_retries_the_rest_in_order() {
+    let _heavy = crate::support::exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let grant = dir.path().join("grant");
+    std::fs::create_dir(&grant).unwrap();
+    // The header ("message\r\n", 9 bytes) and rows of 8 ("row-NN\r\n"):
+    // 100 bytes hold the header and 11 rows.
+    let pipeline = csv_pipeline(
+        dir.path(),
+        &grant,
+        "csv-sink-c",
+        &[("columns", "message"), ("max_bytes", "100")],
+        20,
+    );
     for i in 0..20 {
         pipeline
             .emit_json(format!(r#"{{"message":"row-{i:02}"}}"#).as_bytes())
@@ -197,33 +212,16 @@ fn csv_of(guest_name: &str, records: &[&str], max_bytes: &str) -> (String, Vec<(
     let dir = tempfile::tempdir().unwrap();
     let grant = dir.path().join("grant");
     std::fs::create_dir(&grant).unwrap();
-    let sink = WasmSink::new(
-        "csv",
-        component(guest_name),
-        granted(
-            &grant,
-            &[
-                ("columns", "ts,level,message,n,ctx"),
-                ("max_bytes", max_bytes),
-            ],
-        ),
+    let pipeline = csv_pipeline(
+        dir.path(),
+        &grant,
+        guest_name,
+        &[
+            ("columns", "ts,level,message,n,ctx"),
+            ("max_bytes", max_bytes),
+        ],
+        4,
     );
-    let pipeline = Pipeline::builder()
-        .data_dir(dir.path().join("data"))
-        .batch(BatchOptions {
-            max_records: 4,
-            max_bytes: 1 << 20,
-            timeout: Duration::from_secs(3600),
-        })
-        .sink_spec(SinkSpec::new("csv", sink).retry(RetryPolicy {
-            max_retries: Some(1),
-            max_retry_duration: None,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(5),
-            max_restarts: 1,
-        }))
-        .build()
-        .unwrap();
     for record in records {
         pipeline.emit_json(record.as_bytes()).unwrap();
     }

@@ -203,7 +203,7 @@ fn the_python_sink_guide_builds_checks_and_runs() {
     crate::support::guest("redact-sink-py");
     let guide = std::fs::read_to_string(root.join("docs/writing-a-sink/python.md")).unwrap();
     let blocks = code_blocks(&guide);
-    let build = block(&blocks, "sh", "componentize-py -d");
+    let build = block(&blocks, "sh", ".venv/bin/componentize-py -d");
     assert!(build.contains(
         ".venv/bin/componentize-py -d /path/to/sinkbox/wit -w sink-world componentize app -o errors_only.wasm"
     ));
@@ -250,7 +250,8 @@ fn the_javascript_sink_guide_builds_checks_and_runs() {
     let guide = std::fs::read_to_string(root.join("docs/writing-a-sink/javascript.md")).unwrap();
     let blocks = code_blocks(&guide);
     assert!(
-        block(&blocks, "sh", "npm install").contains("@bytecodealliance/componentize-js@0.23.0")
+        block(&blocks, "sh", "npm install @bytecodealliance")
+            .contains("@bytecodealliance/componentize-js@0.23.0")
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
