@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 
 use serde_json::value::RawValue;
 use sinkbox_guest::{
@@ -27,7 +27,9 @@ const MAX_COLUMNS: usize = 64;
 struct CsvSink {
     columns: Vec<String>,
     path: String,
-    file: File,
+    /// Buffered as C's `FILE *` is: rows reach the file a buffer at a time
+    /// and at the end of each batch.
+    file: BufWriter<File>,
     size: u64,
     max_bytes: u64,
     rows: u64,
@@ -112,7 +114,7 @@ impl Sink for CsvSink {
         Ok(CsvSink {
             columns,
             path,
-            file,
+            file: BufWriter::new(file),
             size,
             max_bytes,
             rows: 0,
@@ -136,6 +138,7 @@ impl Sink for CsvSink {
             row.clear();
             self.put_row(&mut row, &fields);
             if self.max_bytes > 0 && self.size + row.len() as u64 > self.max_bytes {
+                let _ = self.file.flush();
                 log::warn(&format!(
                     "{} reached max_bytes ({}): {} record(s) wait",
                     self.path,
@@ -165,6 +168,9 @@ impl Sink for CsvSink {
             }
             self.size += row.len() as u64;
             self.rows += 1;
+        }
+        if let Err(e) = self.file.flush() {
+            return WriteOutcome::Retryable(format!("cannot write `{}`: {e}", self.path));
         }
         if refused_any {
             answer.into()
