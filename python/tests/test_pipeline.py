@@ -195,6 +195,34 @@ def test_multiprocessing_fork_workers_deliver_without_calling_shutdown(tmp_path)
         assert got == list(range(500)), f"worker {n}: {len(got)} records"
 
 
+def test_pool_workers_ended_by_terminate_deliver_first(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "out.ndjson"
+    # `with Pool(...)` ends with terminate(): SIGTERM to each worker.
+    script = textwrap.dedent(
+        f"""
+        import logging, multiprocessing, sinkbox
+        sinkbox.configure(sinks=["file://{out}"])
+        log = logging.getLogger("pool")
+
+        def work(n):
+            for i in range(3):
+                log.info("task %d record %d", n, i, extra={{"task": n, "i": i}})
+            return n
+
+        if __name__ == "__main__":
+            with multiprocessing.get_context("fork").Pool(2) as pool:
+                assert pool.map(work, range(4)) == [0, 1, 2, 3]
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    got = sorted((r["task"], r["i"]) for r in read(out))
+    assert got == [(n, i) for n in range(4) for i in range(3)]
+
+
 def test_a_pipeline_left_running_delivers_at_exit(tmp_path):
     import subprocess
     import sys

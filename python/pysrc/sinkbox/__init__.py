@@ -32,6 +32,19 @@ def _shutdown_at_exit() -> None:
 _atexit.register(_shutdown_at_exit)
 
 
+#: How long a terminated `multiprocessing` worker spends delivering.
+TERMINATE_TIMEOUT = 5.0
+
+
+def _deliver_then_die(signum: int, _frame: object) -> None:
+    import os
+    import signal
+
+    shutdown_all(TERMINATE_TIMEOUT)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
 def _watch_multiprocessing_children() -> None:
     # A `multiprocessing` child (fork start method) leaves through
     # `os._exit`, skipping atexit; its finalizers run instead. A pipeline
@@ -43,6 +56,14 @@ def _watch_multiprocessing_children() -> None:
 
     def in_child(_module: object) -> None:
         util.Finalize(None, _shutdown_at_exit, exitpriority=0)
+        # `Pool.terminate()` (what `with Pool(...)` does at its end) stops
+        # workers with SIGTERM, which runs no exit handler: deliver first,
+        # then die of the signal as before. A handler the application set
+        # is left alone.
+        import signal
+
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _deliver_then_die)
 
     import sys
 
