@@ -11,7 +11,8 @@
 //!   not check signatures; the sink signs every call).
 //!
 //! Rounds are interleaved and the median of 3 reported. Results go to
-//! `target/bench/db_sinks.json`.
+//! `target/bench/db_sinks.json`. `DB_SINKS_ONLY=postgres` (or `nats`,
+//! `cloudwatch`) runs one destination, for profiling; it writes no JSON.
 
 #[path = "support/mod.rs"]
 #[allow(dead_code)]
@@ -118,7 +119,9 @@ fn plain_postgres(port: u16, n: usize) -> f64 {
     })
 }
 
-fn plain_nats(url: &str, n: usize) -> f64 {
+/// `round` keeps the message ids of each round new: a repeated id inside
+/// the stream's duplicate window is acknowledged without being stored.
+fn plain_nats(url: &str, round: usize, n: usize) -> f64 {
     runtime().block_on(async {
         let client = async_nats::connect(url).await.unwrap();
         let jetstream = async_nats::jetstream::new(client);
@@ -136,7 +139,7 @@ fn plain_nats(url: &str, n: usize) -> f64 {
             for &i in chunk {
                 let publish = async_nats::jetstream::message::PublishMessage::build()
                     .payload(record(i).into())
-                    .message_id(format!("plain-{i}"));
+                    .message_id(format!("plain-{round}-{i}"));
                 acks.push(jetstream.send_publish("plain", publish).await.unwrap());
             }
             for ack in acks {
@@ -189,7 +192,7 @@ fn main() {
     let nats = nats_server::NatsServer::start(&[]);
     let moto = moto_server::MotoServer::start();
     let pg_rows = 100 * BATCH;
-    let nats_messages = 50 * BATCH;
+    let nats_messages = 150 * BATCH;
     let cw_events = 20 * BATCH;
     let secret_dir = tempfile::tempdir().unwrap();
     let pw = secret_dir.path().join("pg");
@@ -208,11 +211,16 @@ fn main() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis();
+    let only = std::env::var("DB_SINKS_ONLY").ok();
+    let runs = |destination: &str| only.as_deref().is_none_or(|o| o == destination);
     for round in 0..ROUNDS {
-        copy.push((through_sinkbox(&pg("copy"), pg_rows), 0.0));
-        insert.push((through_sinkbox(&pg("insert"), pg_rows), 0.0));
-        plain_pg.push((plain_postgres(postgres.port, pg_rows), 0.0));
-        nats_sink.push((
+        if runs("postgres") {
+            copy.push((through_sinkbox(&pg("copy"), pg_rows), 0.0));
+            insert.push((through_sinkbox(&pg("insert"), pg_rows), 0.0));
+            plain_pg.push((plain_postgres(postgres.port, pg_rows), 0.0));
+        }
+        if runs("nats") {
+            nats_sink.push((
             through_sinkbox(
                 &format!(
                     "[sinks.bus]\ntype = \"nats\"\nurl = \"{}\"\nsubject = \"bench.{{service}}\"\nstream = \"BENCH\"\n",
@@ -222,7 +230,11 @@ fn main() {
             ),
             0.0,
         ));
-        nats_plain.push((plain_nats(&nats.url(), nats_messages), 0.0));
+            nats_plain.push((plain_nats(&nats.url(), round, nats_messages), 0.0));
+        }
+        if !runs("cloudwatch") {
+            continue;
+        }
         // The records' own time would be out of CloudWatch's window: use now.
         cw_sink.push((
             through_sinkbox(
@@ -235,6 +247,23 @@ fn main() {
             0.0,
         ));
         cw_plain.push((plain_cloudwatch(&moto.endpoint(), cw_events), 0.0));
+    }
+    if let Some(only) = only {
+        let ratio = |sink: Vec<(f64, f64)>, plain: Vec<(f64, f64)>| {
+            if sink.is_empty() {
+                0.0
+            } else {
+                median(sink).0 / median(plain).0
+            }
+        };
+        println!(
+            "{only}: ratios copy {:.2} insert {:.2} nats {:.2} cloudwatch {:.2}",
+            ratio(copy, plain_pg.clone()),
+            ratio(insert, plain_pg),
+            ratio(nats_sink, nats_plain),
+            ratio(cw_sink, cw_plain)
+        );
+        return;
     }
     let (copy, insert, plain_pg) = (median(copy).0, median(insert).0, median(plain_pg).0);
     let (nats_sink, nats_plain) = (median(nats_sink).0, median(nats_plain).0);

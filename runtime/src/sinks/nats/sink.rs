@@ -1,12 +1,13 @@
 //! The running `nats` sink.
 
+use std::fmt::Write as _;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
-use bytes::Bytes;
+use async_nats::Subject;
 
 use super::connection::{NatsAuth, NatsServerOptions, connect};
 use crate::batch::Batch;
@@ -163,11 +164,15 @@ impl Sink for NatsSink {
         let (Some(runtime), Some(jetstream)) = (&self.runtime, &self.jetstream) else {
             return WriteOutcome::Fatal("the sink is not started".into());
         };
-        let messages = messages(batch, &self.options, &self.run_id);
-        let dedupe = self.options.dedupe;
-        let published = runtime.run(self.options.timeout, "publishing the batch", async {
-            Ok(publish(jetstream, messages, dedupe).await)
-        });
+        let messages = messages(batch, &self.options, &self.run_id, self.options.dedupe);
+        let jetstream = jetstream.clone();
+        // On the I/O thread, beside the connection task: the publishes and
+        // their acks then never cross threads one by one.
+        let published = runtime.run_on_io_thread(
+            self.options.timeout,
+            "publishing the batch",
+            async move { Ok(publish(&jetstream, messages).await) },
+        );
         let published = match published {
             Ok(published) => published,
             Err(reason) => return WriteOutcome::Retryable(reason),
@@ -205,33 +210,48 @@ impl Sink for NatsSink {
 
 /// One message to publish.
 struct Message {
-    subject: String,
-    id: String,
-    payload: Bytes,
+    subject: Subject,
+    publish: PublishMessage,
 }
 
-fn messages(batch: &Batch, options: &NatsSinkOptions, run_id: &str) -> Vec<Message> {
+/// The batch's messages, built before the first is sent. The payload is
+/// a slice of the batch's own buffer (no copy); a subject equal to the
+/// previous record's is shared, not allocated again.
+fn messages(batch: &Batch, options: &NatsSinkOptions, run_id: &str, dedupe: bool) -> Vec<Message> {
     // The subject's fields, read from the raw record; nothing else of it
     // is decoded.
     let reader = FieldReader::new(&options.subject.fields());
     let mut found = FoundFields::default();
+    let shared = batch.shared_bytes();
+    let mut last: Option<(String, Subject)> = None;
+    let mut id = String::with_capacity(run_id.len() + 21);
     batch
         .records()
         .enumerate()
         .map(|(i, record)| {
             reader.read(record, &mut found);
-            let subject = options.subject.render(
+            let text = options.subject.render(
                 |hole| {
                     let field = reader.field(&found, hole);
                     if field.is_null() { None } else { field.text() }
                 },
                 subject_token,
             );
-            Message {
-                subject,
-                id: format!("{run_id}-{}", batch.first_sequence() + i as u64),
-                payload: Bytes::copy_from_slice(record),
+            let subject = match &last {
+                Some((previous, subject)) if *previous == text => subject.clone(),
+                _ => {
+                    let subject = Subject::from(text.as_str());
+                    last = Some((text, subject.clone()));
+                    subject
+                }
+            };
+            let mut publish = PublishMessage::build().payload(shared.slice_ref(record));
+            if dedupe {
+                id.clear();
+                let _ = write!(id, "{run_id}-{}", batch.first_sequence() + i as u64);
+                publish = publish.message_id(&id);
             }
+            Message { subject, publish }
         })
         .collect()
 }
@@ -278,11 +298,7 @@ impl Published {
     }
 }
 
-async fn publish(
-    jetstream: &async_nats::jetstream::Context,
-    messages: Vec<Message>,
-    dedupe: bool,
-) -> Published {
+async fn publish(jetstream: &async_nats::jetstream::Context, messages: Vec<Message>) -> Published {
     let mut published = Published {
         refused: Vec::new(),
         failed_at: None,
@@ -291,11 +307,7 @@ async fn publish(
     let mut acks: Vec<(u32, PublishAckFuture)> = Vec::with_capacity(messages.len());
     for (i, message) in messages.into_iter().enumerate() {
         let i = i as u32;
-        let mut publish = PublishMessage::build().payload(message.payload);
-        if dedupe {
-            publish = publish.message_id(&message.id);
-        }
-        match jetstream.send_publish(message.subject, publish).await {
+        match jetstream.send_publish(message.subject, message.publish).await {
             Ok(ack) => acks.push((i, ack)),
             Err(err) if err.kind() == PublishErrorKind::MaxPayloadExceeded => {
                 published
@@ -342,6 +354,45 @@ async fn publish(
 mod tests {
     use super::*;
     use crate::sink::RecordResults;
+
+    #[test]
+    fn messages_carry_each_record_its_subject_and_id() {
+        let options = NatsSinkOptions {
+            url: "nats://127.0.0.1:4222".into(),
+            subject: FieldTemplate::parse("logs.{service}").unwrap(),
+            auth: NatsAuth::None,
+            tls_required: false,
+            ca_file: None,
+            stream: None,
+            dedupe: true,
+            ack_timeout: Duration::from_secs(1),
+            max_in_flight: 8,
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+        };
+        let records = [
+            r#"{"service":"api","n":1}"#,
+            r#"{"service":"api","n":2}"#,
+            r#"{"service":"db.main","n":3}"#,
+            r#"{"n":4}"#,
+            r#"{"service":"api","n":5}"#,
+        ];
+        let batch = Batch::from_records(records.iter().map(|r| r.as_bytes()), 40);
+        let built = messages(&batch, &options, "run", true);
+        let subjects: Vec<&str> = built.iter().map(|m| m.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            ["logs.api", "logs.api", "logs.db_main", "logs.unknown", "logs.api"]
+        );
+        for (i, (message, record)) in built.into_iter().zip(records).enumerate() {
+            let sent = message.publish.outbound_message(message.subject);
+            assert_eq!(sent.payload, record.as_bytes());
+            let id = sent.headers.as_ref().unwrap().get("Nats-Msg-Id");
+            assert_eq!(id.unwrap().as_str(), format!("run-{}", 40 + i));
+        }
+        let plain = messages(&batch, &options, "run", false).remove(0);
+        assert!(plain.publish.outbound_message("x").headers.is_none());
+    }
 
     #[test]
     fn field_values_cannot_add_subject_tokens_or_wildcards() {

@@ -38,4 +38,26 @@ impl BlockingRuntime {
             }
         })
     }
+
+    /// Runs `future` on the I/O thread itself, beside the client's
+    /// connection task, or gives up after `deadline`. A client whose
+    /// every request is a message to its connection task (async-nats,
+    /// tokio-postgres) then hands them over on one thread; from
+    /// [`run`](Self::run), the caller's thread, each hand-off and each
+    /// answer wakes the other thread.
+    pub fn run_on_io_thread<T: Send + 'static>(
+        &self,
+        deadline: Duration,
+        what: &str,
+        future: impl Future<Output = Result<T, String>> + Send + 'static,
+    ) -> Result<T, String> {
+        let task = self
+            .runtime
+            .spawn(async move { tokio::time::timeout(deadline, future).await });
+        match self.runtime.block_on(task) {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(format!("{what} timed out after {deadline:?}")),
+            Err(join) => Err(format!("{what} failed: {join}")),
+        }
+    }
 }
