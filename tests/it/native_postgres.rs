@@ -1,7 +1,8 @@
 //! The `postgres` sink against a real PostgreSQL server started by the
 //! test (`postgres_server.rs`): every record exactly once in both write
-//! modes, bad rows isolated and dead-lettered alone, a server restart in
-//! the middle of a run, and the password never printed.
+//! modes, bad rows isolated and dead-lettered alone, a table dropped and
+//! a server restarted in the middle of a run, and the password never
+//! printed.
 
 use std::time::Duration;
 
@@ -128,6 +129,41 @@ fn rows_the_server_refuses_are_dead_lettered_alone() {
             // The sequence is the record's own.
             assert_eq!(letter["sequence"], record_of(letter)["i"], "{letter}");
         }
+    }
+}
+
+#[test]
+fn a_table_dropped_mid_run_is_made_again_in_both_modes() {
+    let server = PostgresServer::start();
+    for mode in ["copy", "insert"] {
+        let dir = tempfile::tempdir().unwrap();
+        let table = format!("dropped_{mode}");
+        let p = pipeline(
+            dir.path(),
+            &server,
+            50,
+            &format!("write_mode = \"{mode}\"\ntable_name = \"{table}\"\n"),
+        );
+        for i in 0..100 {
+            p.emit_json(format!(r#"{{"i":{i}}}"#).as_bytes()).unwrap();
+        }
+        assert!(p.flush(Duration::from_secs(30)).is_complete());
+        // The INSERT mode keeps its statement prepared on the connection:
+        // it must not go on naming the table that was dropped.
+        server.query(&format!("DROP TABLE {table}"));
+        for i in 100..200 {
+            p.emit_json(format!(r#"{{"i":{i}}}"#).as_bytes()).unwrap();
+        }
+        let stats = p.shutdown().remove(0);
+        assert_eq!(stats.records, 200, "{mode}: {stats:?}");
+        assert_eq!(stats.dead_lettered, 0, "{mode}: {stats:?}");
+        assert_eq!(
+            server.query(&format!(
+                "SELECT count(*), min((event->>'i')::int) FROM {table}"
+            )),
+            "100|100",
+            "{mode}"
+        );
     }
 }
 

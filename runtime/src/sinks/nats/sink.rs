@@ -5,9 +5,9 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use async_nats::Subject;
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::Subject;
 
 use super::connection::{NatsAuth, NatsServerOptions, connect};
 use crate::batch::Batch;
@@ -168,11 +168,10 @@ impl Sink for NatsSink {
         let jetstream = jetstream.clone();
         // On the I/O thread, beside the connection task: the publishes and
         // their acks then never cross threads one by one.
-        let published = runtime.run_on_io_thread(
-            self.options.timeout,
-            "publishing the batch",
-            async move { Ok(publish(&jetstream, messages).await) },
-        );
+        let published =
+            runtime.run_on_io_thread(self.options.timeout, "publishing the batch", async move {
+                Ok(publish(&jetstream, messages).await)
+            });
         let published = match published {
             Ok(published) => published,
             Err(reason) => return WriteOutcome::Retryable(reason),
@@ -307,7 +306,10 @@ async fn publish(jetstream: &async_nats::jetstream::Context, messages: Vec<Messa
     let mut acks: Vec<(u32, PublishAckFuture)> = Vec::with_capacity(messages.len());
     for (i, message) in messages.into_iter().enumerate() {
         let i = i as u32;
-        match jetstream.send_publish(message.subject, message.publish).await {
+        match jetstream
+            .send_publish(message.subject, message.publish)
+            .await
+        {
             Ok(ack) => acks.push((i, ack)),
             Err(err) if err.kind() == PublishErrorKind::MaxPayloadExceeded => {
                 published
@@ -382,7 +384,13 @@ mod tests {
         let subjects: Vec<&str> = built.iter().map(|m| m.subject.as_str()).collect();
         assert_eq!(
             subjects,
-            ["logs.api", "logs.api", "logs.db_main", "logs.unknown", "logs.api"]
+            [
+                "logs.api",
+                "logs.api",
+                "logs.db_main",
+                "logs.unknown",
+                "logs.api"
+            ]
         );
         for (i, (message, record)) in built.into_iter().zip(records).enumerate() {
             let sent = message.publish.outbound_message(message.subject);

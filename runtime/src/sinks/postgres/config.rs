@@ -163,7 +163,7 @@ const OPTIONS: &[OptionSpec] = &[
         .help("the field read into the `message` column"),
     OptionSpec::new("write_mode", OptionKind::Choice(&["copy", "insert"]))
         .default("copy")
-        .help("copy: COPY FROM STDIN, PostgreSQL's bulk path; insert: multi-row INSERT"),
+        .help("copy: COPY FROM STDIN, PostgreSQL's bulk path; insert: one prepared INSERT of a text array per column (for where COPY is not allowed)"),
     OptionSpec::new("max_pool_size", OptionKind::Integer)
         .default("2")
         .help("most connections kept open (1 to 64); a dropped connection is replaced on the next write"),

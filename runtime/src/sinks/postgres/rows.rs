@@ -1,8 +1,7 @@
 //! One record as one row: its time, level and message read from their
 //! fields, the extra columns' fields as text, and the whole record as the
-//! `event` JSONB column, in the COPY text format or as `INSERT` parameters.
-
-use std::borrow::Cow;
+//! `event` JSONB column, in the COPY text format or as `INSERT` parameters
+//! (one text array per column).
 
 use super::table::TableLayout;
 use crate::sinks::util::record_fields::{FieldReader, FoundFields, utf8_text};
@@ -36,7 +35,9 @@ impl RowEncoder {
     /// The row's values in load order, `None` for SQL NULL. The `event`
     /// column is the record's own bytes: a record the server cannot take
     /// as JSON is refused by the server, row by row.
-    pub fn values<'r>(&self, record: &'r [u8]) -> Vec<Option<Cow<'r, str>>> {
+    #[cfg(test)]
+    pub fn values<'r>(&self, record: &'r [u8]) -> Vec<Option<std::borrow::Cow<'r, str>>> {
+        use std::borrow::Cow;
         let mut found = FoundFields::default();
         self.reader.read(record, &mut found);
         let field = |index: usize| -> Option<Cow<'r, str>> {
@@ -78,12 +79,103 @@ impl RowEncoder {
         out.push(b'\n');
     }
 
+    /// Appends `record` as one row of `arrays` (INSERT mode), the same
+    /// values [`values`](Self::values) gives; `found` is scratch space.
+    pub fn insert_row<'r>(
+        &self,
+        record: &'r [u8],
+        found: &mut FoundFields<'r>,
+        arrays: &mut ColumnArrays,
+    ) {
+        self.reader.read(record, found);
+        let field = |index: usize| {
+            let field = self.reader.field(found, index);
+            if field.is_null() { None } else { field.text() }
+        };
+        let mut columns = arrays.columns.iter_mut();
+        let mut push = |value: Option<&str>| {
+            if let Some(column) = columns.next() {
+                column.push(value);
+            }
+        };
+        push(self.timestamp(found).as_deref());
+        push(field(LEVEL).as_deref());
+        push(field(MESSAGE).as_deref());
+        push(Some(&utf8_text(record)));
+        for i in 0..self.extra_fields {
+            push(field(EXTRA + i).as_deref());
+        }
+        arrays.row_done();
+    }
+
     /// The record's time as RFC 3339, if it has one.
     fn timestamp(&self, found: &FoundFields<'_>) -> Option<String> {
         self.reader
             .field(found, TIMESTAMP)
             .unix_nanos()
             .and_then(rfc3339)
+    }
+}
+
+/// A batch's rows as one text array per column, for the INSERT that
+/// unnests them: each column's values back to back in one string, so a
+/// batch costs a few allocations, not one per value.
+pub(crate) struct ColumnArrays {
+    columns: Vec<ColumnText>,
+    rows: usize,
+}
+
+/// One column's values.
+#[derive(Default)]
+struct ColumnText {
+    text: String,
+    /// Where each row's value is in `text`; `None` for SQL NULL.
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl ColumnText {
+    fn push(&mut self, value: Option<&str>) {
+        self.spans.push(value.map(|value| {
+            let start = self.text.len();
+            self.text.push_str(value);
+            (start, self.text.len())
+        }));
+    }
+}
+
+impl ColumnArrays {
+    /// Room for `rows` rows of `width` columns.
+    pub fn new(width: usize, rows: usize) -> Self {
+        let columns = (0..width)
+            .map(|_| ColumnText {
+                text: String::new(),
+                spans: Vec::with_capacity(rows),
+            })
+            .collect();
+        Self { columns, rows: 0 }
+    }
+
+    /// Counts a row whose values were pushed.
+    fn row_done(&mut self) {
+        self.rows += 1;
+    }
+
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Rows `range` as one array per column, in column order.
+    pub fn arrays(&self, range: std::ops::Range<usize>) -> Vec<Vec<Option<&str>>> {
+        self.columns
+            .iter()
+            .map(|column| {
+                column.spans[range.clone()]
+                    .iter()
+                    .map(|span| span.map(|(start, end)| &column.text[start..end]))
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -157,5 +249,31 @@ mod tests {
         assert_eq!(values[0], None);
         assert_eq!(values[1].as_deref(), Some("warn"));
         assert_eq!(values[4].as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn insert_rows_are_the_values_column_by_column() {
+        let records: [&[u8]; 3] = [
+            br#"{"timestamp":1764583200,"level":"warn","message":"m","svc":{"name":7}}"#,
+            b"{\"x\":1}",
+            br#"{"level":"info","svc":{"name":"api"}}"#,
+        ];
+        let encoder = encoder();
+        let mut arrays = ColumnArrays::new(5, 3);
+        let mut found = FoundFields::default();
+        for record in records {
+            encoder.insert_row(record, &mut found, &mut arrays);
+        }
+        assert_eq!(arrays.len(), 3);
+        let columns = arrays.arrays(0..3);
+        for (row, record) in records.iter().enumerate() {
+            let values = encoder.values(record);
+            let row_values: Vec<Option<&str>> = columns.iter().map(|c| c[row]).collect();
+            assert_eq!(
+                row_values,
+                values.iter().map(|v| v.as_deref()).collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(arrays.arrays(1..3)[1], [None, Some("info")]);
     }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::SinkExt;
 
-use super::rows::RowEncoder;
+use super::rows::{ColumnArrays, RowEncoder};
 use super::table::TableLayout;
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
@@ -20,7 +20,8 @@ use crate::sinks::util::record_fields::FoundFields;
 pub enum PostgresWriteMode {
     /// `COPY … FROM STDIN` (text format): one stream per batch.
     Copy,
-    /// Multi-row `INSERT … VALUES`, up to 65,535 parameters each.
+    /// One prepared `INSERT … SELECT … FROM unnest(…)` of a text array per
+    /// column.
     Insert,
 }
 
@@ -57,7 +58,7 @@ impl std::fmt::Debug for PostgresSinkOptions {
 }
 
 /// Writes each batch into one PostgreSQL table in one transaction, with
-/// `COPY` (or a multi-row `INSERT`). A row the server refuses (bad JSON, a
+/// `COPY` (or one `INSERT` of a text array per column). A row the server refuses (bad JSON, a
 /// NUL byte, a constraint) does not hold the batch back: the sink finds
 /// exactly the refused rows by splitting the load in halves under
 /// savepoints, commits the rest, and answers `refused` for those rows
@@ -213,51 +214,44 @@ impl Sink for PostgresSink {
 }
 
 /// A batch's rows, encoded once whatever ranges are loaded.
-struct EncodedRows {
-    /// COPY text lines, back to back (COPY mode).
-    lines: Bytes,
-    /// Where each line ends in `lines`.
-    ends: Vec<usize>,
-    /// The records, for INSERT parameters.
-    records: Vec<Bytes>,
+enum EncodedRows {
+    /// COPY text lines, back to back, and where each ends.
+    Copy { lines: Bytes, ends: Vec<usize> },
+    /// One text array per column.
+    Insert(ColumnArrays),
 }
 
 impl EncodedRows {
     fn new(batch: &Batch, options: &PostgresSinkOptions) -> Self {
+        let mut found = FoundFields::default();
         match options.write_mode {
             PostgresWriteMode::Copy => {
                 let mut lines = Vec::with_capacity(batch.bytes().len() * 2);
                 let mut ends = Vec::with_capacity(batch.len() as usize);
-                let mut found = FoundFields::default();
                 for record in batch.records() {
                     options.encoder.copy_line(record, &mut found, &mut lines);
                     ends.push(lines.len());
                 }
-                Self {
+                Self::Copy {
                     lines: lines.into(),
                     ends,
-                    records: Vec::new(),
                 }
             }
-            PostgresWriteMode::Insert => Self {
-                lines: Bytes::new(),
-                ends: Vec::new(),
-                records: batch.records().map(Bytes::copy_from_slice).collect(),
-            },
+            PostgresWriteMode::Insert => {
+                let mut arrays = ColumnArrays::new(options.layout.width(), batch.len() as usize);
+                for record in batch.records() {
+                    options.encoder.insert_row(record, &mut found, &mut arrays);
+                }
+                Self::Insert(arrays)
+            }
         }
     }
 
     fn len(&self) -> usize {
-        self.ends.len().max(self.records.len())
-    }
-
-    fn lines(&self, range: Range<usize>) -> Bytes {
-        let start = if range.start == 0 {
-            0
-        } else {
-            self.ends[range.start - 1]
-        };
-        self.lines.slice(start..self.ends[range.end - 1])
+        match self {
+            Self::Copy { ends, .. } => ends.len(),
+            Self::Insert(arrays) => arrays.len(),
+        }
     }
 }
 
@@ -361,30 +355,32 @@ async fn load(
     rows: &EncodedRows,
     range: Range<usize>,
 ) -> Result<(), tokio_postgres::Error> {
-    match options.write_mode {
-        PostgresWriteMode::Copy => {
+    match rows {
+        EncodedRows::Copy { lines, ends } => {
+            let start = if range.start == 0 {
+                0
+            } else {
+                ends[range.start - 1]
+            };
             let sink = transaction
                 .copy_in(&options.layout.copy_statement())
                 .await?;
             futures_util::pin_mut!(sink);
-            sink.send(rows.lines(range)).await?;
+            sink.send(lines.slice(start..ends[range.end - 1])).await?;
             sink.finish().await?;
         }
-        PostgresWriteMode::Insert => {
-            for chunk in rows.records[range].chunks(options.layout.rows_per_insert()) {
-                let statement = options.layout.insert_statement(chunk.len());
-                let params: Vec<Option<String>> = chunk
-                    .iter()
-                    .flat_map(|record| {
-                        options
-                            .encoder
-                            .values(record)
-                            .into_iter()
-                            .map(|v| v.map(|v| v.into_owned()))
-                    })
-                    .collect();
-                transaction.execute_raw(&statement, params.iter()).await?;
-            }
+        EncodedRows::Insert(arrays) => {
+            // Prepared once per connection: the statement is the same for
+            // every batch whatever its length.
+            let statement = transaction
+                .prepare_cached(&options.layout.insert_statement())
+                .await?;
+            let arrays = arrays.arrays(range);
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = arrays
+                .iter()
+                .map(|array| array as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            transaction.execute(&statement, &params).await?;
         }
     }
     Ok(())

@@ -129,39 +129,28 @@ impl TableLayout {
         )
     }
 
-    /// One `INSERT` of `rows` rows; every parameter is text, cast by the
-    /// server.
-    pub fn insert_statement(&self, rows: usize) -> String {
+    /// The `INSERT` of any number of rows: one text array per column,
+    /// unnested into rows and cast by the server. Its text never changes,
+    /// so each connection prepares it once.
+    pub fn insert_statement(&self) -> String {
         let width = self.width();
-        let mut sql = format!(
-            "INSERT INTO {} ({}) VALUES ",
+        let casts: Vec<String> = (1..=width)
+            .map(|n| match n {
+                1 => format!("c{n}::timestamptz"),
+                4 => format!("c{n}::jsonb"),
+                _ => format!("c{n}"),
+            })
+            .collect();
+        let arrays: Vec<String> = (1..=width).map(|n| format!("${n}::text[]")).collect();
+        let names: Vec<String> = (1..=width).map(|n| format!("c{n}")).collect();
+        format!(
+            "INSERT INTO {} ({}) SELECT {} FROM unnest({}) AS row_values({})",
             self.qualified(),
-            self.column_list()
-        );
-        for row in 0..rows {
-            if row > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for col in 0..width {
-                if col > 0 {
-                    sql.push(',');
-                }
-                let n = row * width + col + 1;
-                match col {
-                    0 => sql.push_str(&format!("${n}::text::timestamptz")),
-                    3 => sql.push_str(&format!("${n}::text::jsonb")),
-                    _ => sql.push_str(&format!("${n}::text")),
-                }
-            }
-            sql.push(')');
-        }
-        sql
-    }
-
-    /// Most rows in one `INSERT` (the protocol allows 65,535 parameters).
-    pub fn rows_per_insert(&self) -> usize {
-        (65_535 / self.width()).max(1)
+            self.column_list(),
+            casts.join(", "),
+            arrays.join(", "),
+            names.join(", ")
+        )
     }
 }
 
@@ -216,10 +205,10 @@ mod tests {
             layout.copy_statement(),
             r#"COPY "Audit"."app_logs" ("timestamp", "level", "message", "event", "service") FROM STDIN"#
         );
-        assert!(layout.insert_statement(2).ends_with(
-            "($1::text::timestamptz,$2::text,$3::text,$4::text::jsonb,$5::text),($6::text::timestamptz,$7::text,$8::text,$9::text::jsonb,$10::text)"
-        ));
+        assert_eq!(
+            layout.insert_statement(),
+            r#"INSERT INTO "Audit"."app_logs" ("timestamp", "level", "message", "event", "service") SELECT c1::timestamptz, c2, c3, c4::jsonb, c5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS row_values(c1, c2, c3, c4, c5)"#
+        );
         assert!(layout.create_statements()[1].contains("\"service\" TEXT"));
-        assert_eq!(layout.rows_per_insert(), 13_107);
     }
 }
