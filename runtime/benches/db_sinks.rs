@@ -184,7 +184,7 @@ fn plain_nats(url: &str, round: usize, n: usize) -> f64 {
     })
 }
 
-fn plain_cloudwatch(endpoint: &str, n: usize) -> f64 {
+fn plain_cloudwatch(endpoint: &str, stream: &str, n: usize) -> f64 {
     let client = reqwest::blocking::Client::new();
     let call = |action: &str, body: String| {
         let response = client
@@ -200,22 +200,24 @@ fn plain_cloudwatch(endpoint: &str, n: usize) -> f64 {
             .unwrap();
         let _ = response.bytes();
     };
-    call("CreateLogGroup", r#"{"logGroupName":"/plain"}"#.into());
-    call(
-        "CreateLogStream",
-        r#"{"logGroupName":"/plain","logStreamName":"plain"}"#.into(),
-    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
+    // Timed from the group and a new stream on, as the sink makes its own
+    // on its first write.
     let started = Instant::now();
+    call("CreateLogGroup", r#"{"logGroupName":"/plain"}"#.into());
+    call(
+        "CreateLogStream",
+        serde_json::json!({"logGroupName": "/plain", "logStreamName": stream}).to_string(),
+    );
     for chunk in (0..n).collect::<Vec<_>>().chunks(BATCH) {
         let events: Vec<serde_json::Value> = chunk
             .iter()
             .map(|&i| serde_json::json!({"timestamp": now, "message": record(i)}))
             .collect();
-        let body = serde_json::json!({"logGroupName": "/plain", "logStreamName": "plain", "logEvents": events});
+        let body = serde_json::json!({"logGroupName": "/plain", "logStreamName": stream, "logEvents": events});
         call("PutLogEvents", body.to_string());
     }
     n as f64 / started.elapsed().as_secs_f64()
@@ -227,7 +229,7 @@ fn main() {
     let moto = moto_server::MotoServer::start();
     let pg_rows = 100 * BATCH;
     let nats_messages = 150 * BATCH;
-    let cw_events = 20 * BATCH;
+    let cw_events = 50 * BATCH;
     let secret_dir = tempfile::tempdir().unwrap();
     let pw = secret_dir.path().join("pg");
     std::fs::write(&pw, postgres_server::PASSWORD).unwrap();
@@ -282,7 +284,10 @@ fn main() {
             ),
             0.0,
         ));
-        cw_plain.push((plain_cloudwatch(&moto.endpoint(), cw_events), 0.0));
+        cw_plain.push((
+            plain_cloudwatch(&moto.endpoint(), &format!("p{round}-{now}"), cw_events),
+            0.0,
+        ));
     }
     if let Some(only) = only {
         let ratio = |sink: Vec<(f64, f64)>, plain: Vec<(f64, f64)>| {
