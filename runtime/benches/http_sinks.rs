@@ -266,6 +266,28 @@ fn main() {
         })
         .collect();
     let (mut otlp, mut otlp_plain) = (Vec::new(), Vec::new());
+    // `HTTP_SINKS_PROFILE=loki_plain` (or another sender below) runs that
+    // sender alone for a while, for a profiler; nothing is printed.
+    if let Ok(only) = std::env::var("HTTP_SINKS_PROFILE") {
+        for _ in 0..10 {
+            match only.as_str() {
+                "loki_plain" => {
+                    measure(|batch| plain_loki_push(&client, &url, batch, &labels, &times))
+                }
+                "loki" => {
+                    measure(|batch| assert_eq!(loki_protobuf.write(batch), WriteOutcome::Accepted))
+                }
+                "otlp_plain" => measure(|_| plain_otlp_export(&client, &url, &otlp_fields)),
+                "otlp" => {
+                    measure(|batch| assert_eq!(otlp_sink.write(batch), WriteOutcome::Accepted))
+                }
+                other => {
+                    panic!("HTTP_SINKS_PROFILE={other}: one of loki_plain, loki, otlp_plain, otlp")
+                }
+            };
+        }
+        return;
+    }
     for _ in 0..ROUNDS {
         otlp_plain.push(measure(|_batch| {
             plain_otlp_export(&client, &url, &otlp_fields)

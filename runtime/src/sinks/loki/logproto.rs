@@ -1,5 +1,7 @@
 //! Loki's push request, in the `logproto` protobuf schema
-//! (`pkg/push/push.proto`): only the fields a push sends.
+//! (`pkg/push/push.proto`): only the fields a push sends. The sink writes
+//! these bytes itself (`push_writer.rs`); the tests hold that to what
+//! prost writes for these types.
 
 /// `logproto.PushRequest`.
 #[derive(Clone, PartialEq, prost::Message)]

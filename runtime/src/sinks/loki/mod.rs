@@ -5,8 +5,10 @@
 
 pub(crate) mod config;
 mod labels;
+#[cfg(test)]
 mod logproto;
 mod push_answer;
+mod push_writer;
 pub(crate) mod sink;
 
 pub use sink::{LineSizeAction, LokiEncoding, LokiSink, LokiSinkOptions, OutOfOrderAction};

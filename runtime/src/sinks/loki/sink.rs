@@ -1,14 +1,13 @@
 //! The running `loki` sink: records grouped into streams by their labels,
 //! sent to the push API as snappy-compressed protobuf or as JSON.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use prost::Message;
-
 use super::labels::{LabelRules, prometheus_form};
-use super::logproto::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
 use super::push_answer::push_answer;
+use super::push_writer::{EncodedEntries, push_request};
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::breaker::BreakerState;
@@ -116,12 +115,43 @@ struct Decisions {
 struct StreamBuild {
     labels: Vec<(String, String)>,
     key: String,
-    entries: Vec<(u64, String)>,
+    entries: StreamEntries,
     /// The newest time sent on the stream before this request: by an
     /// earlier request of the same write, else delivered before.
     before: Option<u64>,
     /// The newest time of this request's entries.
     newest: Option<u64>,
+}
+
+/// A stream's entries as the body will hold them.
+enum StreamEntries {
+    /// Already encoded as protobuf.
+    Protobuf(EncodedEntries),
+    /// Times and lines, for the JSON body.
+    Json(Vec<(u64, String)>),
+}
+
+impl StreamEntries {
+    fn for_encoding(encoding: LokiEncoding) -> Self {
+        match encoding {
+            LokiEncoding::Protobuf => Self::Protobuf(EncodedEntries::default()),
+            LokiEncoding::Json => Self::Json(Vec::new()),
+        }
+    }
+
+    fn push(&mut self, at: u64, line: &str) {
+        match self {
+            Self::Protobuf(encoded) => encoded.push(at, line),
+            Self::Json(entries) => entries.push((at, line.to_owned())),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Protobuf(encoded) => encoded.len() == 0,
+            Self::Json(entries) => entries.is_empty(),
+        }
+    }
 }
 
 impl LokiSink {
@@ -184,6 +214,8 @@ impl LokiSink {
         // a record whose values were seen before builds no label set.
         let mut by_values: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut signature: Vec<u8> = Vec::new();
+        let mut last_signature: Vec<u8> = Vec::new();
+        let mut last: Option<usize> = None;
         let label_fields = self.rules.fields().count();
         let mut found = FoundFields::default();
         for raw in chunk.records() {
@@ -202,11 +234,20 @@ impl LokiSink {
                 // Never in UTF-8 text: the fields cannot run together.
                 signature.push(0xff);
             }
-            let slot = match by_values.get(signature.as_slice()) {
-                Some(slot) => *slot,
-                None => {
-                    let slot = self.stream_for(&found, label_fields, &mut streams, pending);
-                    by_values.insert(signature.clone(), slot);
+            // Records in a row mostly share their stream: no hash then.
+            let slot = match last {
+                Some(slot) if signature == last_signature => slot,
+                _ => {
+                    let slot = match by_values.get(signature.as_slice()) {
+                        Some(slot) => *slot,
+                        None => {
+                            let slot = self.stream_for(&found, label_fields, &mut streams, pending);
+                            by_values.insert(signature.clone(), slot);
+                            slot
+                        }
+                    };
+                    std::mem::swap(&mut last_signature, &mut signature);
+                    last = Some(slot);
                     slot
                 }
             };
@@ -228,19 +269,24 @@ impl LokiSink {
                     }
                 }
             }
-            let line = match self.line_at.map(|i| self.reader.field(&found, i)) {
-                Some(field) if !field.is_missing() => {
-                    field.text().map(|t| t.into_owned()).unwrap_or_default()
-                }
-                _ => utf8_text(raw).into_owned(),
+            let line: Cow<'_, str> = match self.line_at.map(|i| self.reader.field(&found, i)) {
+                Some(field) if !field.is_missing() => field.text().unwrap_or_default(),
+                _ => utf8_text(raw),
             };
-            let Some(line) = self.fit(line) else {
-                decisions.dropped_too_long += 1;
-                continue;
+            let line = if line.len() <= self.options.max_line_size {
+                line
+            } else {
+                match self.fit(line.into_owned()) {
+                    Some(line) => Cow::Owned(line),
+                    None => {
+                        decisions.dropped_too_long += 1;
+                        continue;
+                    }
+                }
             };
             let stream = &mut streams[slot];
             stream.newest = Some(stream.newest.map_or(at, |newest| newest.max(at)));
-            stream.entries.push((at, line));
+            stream.entries.push(at, &line);
         }
         streams.retain(|stream| !stream.entries.is_empty());
         for stream in &streams {
@@ -290,7 +336,7 @@ impl LokiSink {
         streams.push(StreamBuild {
             labels,
             key,
-            entries: Vec::new(),
+            entries: StreamEntries::for_encoding(self.options.encoding),
             before,
             newest: None,
         });
@@ -349,23 +395,10 @@ impl LokiSink {
 }
 
 fn protobuf_body(streams: Vec<StreamBuild>) -> Vec<u8> {
-    let request = PushRequest {
-        streams: streams
-            .into_iter()
-            .map(|stream| StreamAdapter {
-                labels: stream.key,
-                entries: stream
-                    .entries
-                    .into_iter()
-                    .map(|(at, line)| EntryAdapter {
-                        timestamp: Some(Timestamp::from_unix_nanos(at)),
-                        line,
-                    })
-                    .collect(),
-            })
-            .collect(),
-    };
-    let plain = request.encode_to_vec();
+    let plain = push_request(streams.iter().filter_map(|stream| match &stream.entries {
+        StreamEntries::Protobuf(encoded) => Some((stream.key.as_str(), encoded)),
+        StreamEntries::Json(_) => None,
+    }));
     // Loki reads the snappy block format, not the framed one.
     snap::raw::Encoder::new()
         .compress_vec(&plain)
@@ -373,10 +406,16 @@ fn protobuf_body(streams: Vec<StreamBuild>) -> Vec<u8> {
 }
 
 fn json_body(streams: &[StreamBuild]) -> Vec<u8> {
+    fn entries(stream: &StreamBuild) -> &[(u64, String)] {
+        match &stream.entries {
+            StreamEntries::Json(entries) => entries,
+            StreamEntries::Protobuf(_) => &[],
+        }
+    }
     let mut out = Vec::with_capacity(
         streams
             .iter()
-            .flat_map(|stream| stream.entries.iter().map(|(_, line)| line.len() + 32))
+            .flat_map(|stream| entries(stream).iter().map(|(_, line)| line.len() + 32))
             .sum::<usize>()
             + 64,
     );
@@ -398,7 +437,7 @@ fn json_body(streams: &[StreamBuild]) -> Vec<u8> {
             string(&mut out, value);
         }
         out.extend_from_slice(b"},\"values\":[");
-        for (j, (at, line)) in stream.entries.iter().enumerate() {
+        for (j, (at, line)) in entries(stream).iter().enumerate() {
             if j > 0 {
                 out.push(b',');
             }

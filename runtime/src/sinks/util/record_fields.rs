@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::record_time::{nanos_from_number, nanos_from_text};
+use super::record_time::{nanos_from_number, nanos_from_raw, nanos_from_text};
 use crate::routing::field_scan::FieldTree;
 use crate::routing::field_value::FieldValue;
 
@@ -137,6 +137,10 @@ impl<'a> Field<'a> {
                 let whole = std::str::from_utf8(self.span).ok()?.parse::<u64>().ok();
                 nanos_from_number(n, whole)
             }
+            FieldValue::Str {
+                raw,
+                escaped: false,
+            } => nanos_from_raw(raw),
             FieldValue::Str { .. } => nanos_from_text(&self.text()?),
             _ => None,
         }
