@@ -112,8 +112,18 @@ impl LogMapping {
         }
     }
 
+    /// Whether the seven fields are seven different names (the direct
+    /// writer's condition: one field never fills two slots).
+    pub(crate) fn has_distinct_fields(&self) -> bool {
+        let names = self.slots().map(|(name, _)| name);
+        names
+            .iter()
+            .enumerate()
+            .all(|(i, name)| !names[i + 1..].contains(name))
+    }
+
     /// The slots in the order they claim a field, each with what it takes.
-    fn slots(&self) -> [(&str, Slot); SLOTS] {
+    pub(crate) fn slots(&self) -> [(&str, Slot); SLOTS] {
         [
             (&self.timestamp_field, Slot::Time),
             (&self.severity_field, Slot::Severity),
@@ -163,7 +173,7 @@ const SLOTS: usize = 7;
 
 /// An OTLP slot a record field can fill.
 #[derive(Clone, Copy)]
-enum Slot {
+pub(crate) enum Slot {
     Time,
     Severity,
     TraceId,
@@ -317,7 +327,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
 
 /// A time as `record_time::unix_nanos` reads one: RFC 3339 text or a
 /// number of seconds to nanoseconds since the epoch.
-fn timestamp_nanos(value: &AnyValue) -> Option<u64> {
+pub(crate) fn timestamp_nanos(value: &AnyValue) -> Option<u64> {
     match value.value.as_ref()? {
         any_value::Value::StringValue(text) => nanos_from_text(text),
         any_value::Value::IntValue(n) => nanos_from_number(*n as f64, u64::try_from(*n).ok()),
@@ -328,7 +338,7 @@ fn timestamp_nanos(value: &AnyValue) -> Option<u64> {
 
 /// A level name (with its number) or a severity number 1–24; the value
 /// back for anything else.
-fn severity(value: AnyValue) -> Result<(i32, String), AnyValue> {
+pub(crate) fn severity(value: AnyValue) -> Result<(i32, String), AnyValue> {
     match value.value {
         Some(any_value::Value::StringValue(text)) => Ok((severity_number(&text), text)),
         Some(any_value::Value::IntValue(n)) if (1..=24).contains(&n) => {
@@ -366,7 +376,7 @@ fn hex_id(value: &AnyValue, bytes: usize) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sinks::util::record_time::unix_nanos;
     use proptest::prelude::*;
@@ -506,7 +516,7 @@ mod tests {
             Just(json!({"service.name": "a", "n": 1})),
             Just(json!({"name": "lib", "version": "1", "attributes": {"k": true}})),
             Just(json!({"name": "lib", "other": 1})),
-            "[a-z\\\"é\u{1F600}]{0,8}".prop_map(Value::from),
+            "[a-z\\\"\\\\\\té\u{1F600}]{0,40}".prop_map(Value::from),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {
             prop_oneof![
@@ -532,7 +542,7 @@ mod tests {
 
     /// Record text, keys possibly repeated (as JSON allows), or now and
     /// then a value that is not an object.
-    fn record_text() -> impl Strategy<Value = String> {
+    pub(crate) fn record_text() -> impl Strategy<Value = String> {
         prop_oneof![
             9 => prop::collection::vec((key(), field_value()), 0..8).prop_map(|pairs| {
                 let fields: Vec<String> = pairs
@@ -546,7 +556,7 @@ mod tests {
     }
 
     /// Mappings whose slots may share a field name.
-    fn mapping() -> impl Strategy<Value = LogMapping> {
+    pub(crate) fn mapping() -> impl Strategy<Value = LogMapping> {
         let name = || prop_oneof![3 => key(), 1 => Just("level".to_owned())];
         prop_oneof![
             3 => Just(LogMapping::default()),

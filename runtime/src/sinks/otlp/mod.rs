@@ -5,6 +5,7 @@
 pub(crate) mod any_value_json;
 pub(crate) mod config;
 mod log_mapping;
+mod log_record_writer;
 mod otlp_json;
 pub(crate) mod proto;
 pub(crate) mod sink;

@@ -5,7 +5,10 @@
 
 use prost::Message;
 
+use prost::encoding::{encode_varint, encoded_len_varint};
+
 use super::log_mapping::LogMapping;
+use super::log_record_writer::read_log_record;
 use super::otlp_json::{partial_success_json, request_json};
 use super::proto::{
     AnyValue, ExportLogsServiceRequest, ExportLogsServiceResponse, InstrumentationScope, KeyValue,
@@ -75,8 +78,27 @@ impl OtlpSink {
 
     fn request(&self, chunk: &Batch) -> EncodedRequest {
         let observed = now_unix_nanos();
-        // Records are grouped by the resource and scope they name (most
-        // batches name one, or none); each group keeps its records' order.
+        let (body, content_type) = match self.options.encoding {
+            OtlpEncoding::Protobuf => (
+                self.protobuf_body(chunk, observed),
+                "application/x-protobuf",
+            ),
+            OtlpEncoding::Json => (
+                request_json(&self.export_request(chunk, observed)),
+                "application/json",
+            ),
+        };
+        EncodedRequest {
+            body: body.into(),
+            content_type,
+            records: chunk.len(),
+        }
+    }
+
+    /// The export request of `chunk` as messages. Records are grouped by
+    /// the resource and scope they name (most batches name one, or none);
+    /// each group keeps its records' order.
+    fn export_request(&self, chunk: &Batch, observed: u64) -> ExportLogsServiceRequest {
         let mut groups: Vec<(Vec<KeyValue>, Option<InstrumentationScope>, Vec<LogRecord>)> =
             Vec::new();
         for raw in chunk.records() {
@@ -89,40 +111,109 @@ impl OtlpSink {
                 None => groups.push((mapped.resource, mapped.scope, vec![mapped.log])),
             }
         }
-        let request = ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
             resource_logs: groups
                 .into_iter()
                 .map(|(resource, scope, log_records)| ResourceLogs {
-                    resource: Some(Resource {
-                        attributes: self.resource_attributes(resource),
-                    }),
+                    resource: Some(self.resource(resource)),
                     scope_logs: vec![ScopeLogs {
-                        scope: Some(scope.unwrap_or_else(|| InstrumentationScope {
-                            name: "sinkbox".into(),
-                            version: env!("CARGO_PKG_VERSION").into(),
-                            attributes: Vec::new(),
-                        })),
+                        scope: Some(scope.unwrap_or_else(default_scope)),
                         log_records,
                     }],
                 })
                 .collect(),
-        };
-        let (body, content_type) = match self.options.encoding {
-            OtlpEncoding::Protobuf => (request.encode_to_vec(), "application/x-protobuf"),
-            OtlpEncoding::Json => (request_json(&request), "application/json"),
-        };
-        EncodedRequest {
-            body: body.into(),
-            content_type,
-            records: chunk.len(),
         }
+    }
+
+    /// The protobuf bytes of [`export_request`](Self::export_request),
+    /// written straight from the records where their shape allows
+    /// (`log_record_writer.rs`): each log record is written once, into
+    /// its group, and only the few outer messages go through prost.
+    fn protobuf_body(&self, chunk: &Batch, observed: u64) -> Vec<u8> {
+        let mapping = &self.options.mapping;
+        let direct = mapping.has_distinct_fields();
+        // Each group's log records, already written as `ScopeLogs` fields.
+        let mut groups: Vec<(Vec<KeyValue>, Option<InstrumentationScope>, Vec<u8>)> = Vec::new();
+        let group_of = |groups: &mut Vec<_>, resource, scope| match groups.iter().position(
+            |(r, s, _): &(Vec<KeyValue>, Option<InstrumentationScope>, Vec<u8>)| {
+                *r == resource && *s == scope
+            },
+        ) {
+            Some(at) => at,
+            None => {
+                groups.push((resource, scope, Vec::with_capacity(chunk.bytes().len() * 2)));
+                groups.len() - 1
+            }
+        };
+        let mut plain_group = None;
+        for raw in chunk.records() {
+            if direct && let Some(fields) = read_log_record(mapping, raw, observed) {
+                let at = match plain_group {
+                    Some(at) => at,
+                    None => *plain_group.insert(group_of(&mut groups, Vec::new(), None)),
+                };
+                fields.write_entry(&mut groups[at].2);
+                continue;
+            }
+            let mapped = mapping.log_record(raw, observed);
+            let at = group_of(&mut groups, mapped.resource, mapped.scope);
+            let records = &mut groups[at].2;
+            records.push(0x12);
+            encode_varint(mapped.log.encoded_len() as u64, records);
+            mapped
+                .log
+                .encode(records)
+                .expect("a Vec grows to hold any message");
+        }
+        let mut out = Vec::with_capacity(groups.iter().map(|g| g.2.len() + 64).sum());
+        for (resource, scope, records) in groups {
+            let resource = self.resource(resource);
+            let scope = scope.unwrap_or_else(default_scope);
+            let (resource_len, scope_len) = (resource.encoded_len(), scope.encoded_len());
+            let scope_logs_len =
+                1 + encoded_len_varint(scope_len as u64) + scope_len + records.len();
+            let resource_logs_len = 1
+                + encoded_len_varint(resource_len as u64)
+                + resource_len
+                + 1
+                + encoded_len_varint(scope_logs_len as u64)
+                + scope_logs_len;
+            // ExportLogsServiceRequest.resource_logs
+            out.push(0x0a);
+            encode_varint(resource_logs_len as u64, &mut out);
+            // ResourceLogs.resource
+            out.push(0x0a);
+            resource
+                .encode_length_delimited(&mut out)
+                .expect("a Vec grows to hold any message");
+            // ResourceLogs.scope_logs
+            out.push(0x12);
+            encode_varint(scope_logs_len as u64, &mut out);
+            // ScopeLogs.scope, then its log records
+            out.push(0x0a);
+            scope
+                .encode_length_delimited(&mut out)
+                .expect("a Vec grows to hold any message");
+            out.extend_from_slice(&records);
+        }
+        out
+    }
+}
+
+/// The scope of records that name none.
+fn default_scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: "sinkbox".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        attributes: Vec::new(),
     }
 }
 
 impl OtlpSink {
-    /// A record's own resource attributes, then the configured ones it
-    /// does not set (the record's origin knows itself best).
-    fn resource_attributes(&self, mut own: Vec<KeyValue>) -> Vec<KeyValue> {
+    /// The resource of a group: the records' own attributes, then the
+    /// configured ones they do not set (the record's origin knows itself
+    /// best).
+    fn resource(&self, mut own: Vec<KeyValue>) -> Resource {
         for (key, value) in &self.options.resource {
             if !own.iter().any(|kv| kv.key == *key) {
                 own.push(KeyValue {
@@ -133,7 +224,7 @@ impl OtlpSink {
                 });
             }
         }
-        own
+        Resource { attributes: own }
     }
 }
 
@@ -225,5 +316,91 @@ impl Sink for OtlpSink {
 
     fn health(&mut self) -> Health {
         self.delivery.health()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sinks::otlp::log_mapping::tests::{mapping, record_text};
+    use crate::sinks::otlp::log_record_writer::read_log_record;
+    use proptest::prelude::*;
+
+    fn sink(mapping: LogMapping) -> OtlpSink {
+        OtlpSink::new(OtlpSinkOptions {
+            http: HttpOptions::new("http://127.0.0.1:9/v1/logs".parse().unwrap()),
+            encoding: OtlpEncoding::Protobuf,
+            resource: vec![("service.name".into(), "app".into())],
+            mapping,
+        })
+    }
+
+    /// The written body against prost's encoding of the mapped request.
+    fn same_bytes(sink: &OtlpSink, records: &[&str]) -> Result<(), TestCaseError> {
+        let batch = Batch::from_records(records.iter().map(|r| r.as_bytes()), 0);
+        prop_assert_eq!(
+            sink.protobuf_body(&batch, 77),
+            sink.export_request(&batch, 77).encode_to_vec()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn common_records_are_written_directly_and_as_prost_writes_them() {
+        let sink = sink(LogMapping::default());
+        let records = [
+            r#"{"timestamp":"2026-11-22T10:00:00Z","level":"info","message":"request served","route":"/api/items","id":"00000001"}"#,
+            r#" { "level" : 9 , "message" : null , "n" : -0 , "big" : 123456789012345678901 , "f" : 1.5e3 } "#,
+            r#"{"message":"m","http":{"status":200,"a":[1,"x",{"b":null}]},"ok":true,"no":false,"e":"tab\tand \u00e9"}"#,
+            r#"{"timestamp":1764583200123,"trace_id":"5b8efff798038103d269b633813fc60c","span_id":"eee19b7ec3c1b174","message":""}"#,
+            r#"{"timestamp":"yesterday","level":30,"trace_id":"00","k":"v"}"#,
+            r#"{}"#,
+        ];
+        for record in records {
+            assert!(
+                read_log_record(&LogMapping::default(), record.as_bytes(), 77).is_some(),
+                "{record}"
+            );
+        }
+        same_bytes(&sink, &records).unwrap();
+    }
+
+    #[test]
+    fn other_shapes_take_the_full_mapping_and_give_the_same_bytes() {
+        let sink = sink(LogMapping::default());
+        let records = [
+            r#"{"a":1,"a":2,"message":"m"}"#,
+            r#"{"message":"m","message":"again"}"#,
+            r#"{"resource":{"service.name":"x"},"message":"m"}"#,
+            r#"{"scope":{"name":"lib"},"message":"m"}"#,
+            r#"[1,2]"#,
+            r#"{"message":"m"} trailing"#,
+            "{\"message\":\"raw\ttab\"}",
+            r#"{"message":"m",}"#,
+            r#"{"n":01}"#,
+        ];
+        for record in records {
+            assert!(
+                read_log_record(&LogMapping::default(), record.as_bytes(), 77).is_none(),
+                "{record}"
+            );
+        }
+        same_bytes(&sink, &records).unwrap();
+        let invalid_utf8 = Batch::from_records([&b"{\"message\":\"\xff\"}"[..]], 0);
+        assert_eq!(
+            sink.protobuf_body(&invalid_utf8, 1),
+            sink.export_request(&invalid_utf8, 1).encode_to_vec()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_batch_is_written_as_prost_writes_its_request(
+            records in proptest::collection::vec(record_text(), 1..6),
+            mapping in mapping(),
+        ) {
+            let records: Vec<&str> = records.iter().map(String::as_str).collect();
+            same_bytes(&sink(mapping), &records)?;
+        }
     }
 }
