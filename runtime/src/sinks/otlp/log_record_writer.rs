@@ -32,8 +32,9 @@ enum ValueRef<'a> {
     Bool(bool),
     Null,
     /// An object, an array or a number other than a plain whole one, as
-    /// the serde reader reads it.
-    Read(AnyValue),
+    /// the serde reader reads it (boxed: rare, and it would make every
+    /// value twice as large to move).
+    Read(Box<AnyValue>),
 }
 
 /// One record's log record fields, ready to write.
@@ -140,7 +141,7 @@ impl<'a> LogRecordFields<'a> {
                 self.severity_number = *n as i32;
                 Some(())
             }
-            (Slot::Severity, ValueRef::Read(any)) => match severity(any.clone()) {
+            (Slot::Severity, ValueRef::Read(any)) => match severity((**any).clone()) {
                 Ok((number, text)) if text.is_empty() => {
                     self.severity_number = number;
                     Some(())
@@ -316,15 +317,16 @@ fn write_key_value(tag: u8, key: &str, value: &ValueRef<'_>, out: &mut Vec<u8>) 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any of eight string bytes is a quote, a backslash or a control
-/// character (bytes of 0x80 and above are UTF-8, checked at the end).
-fn needs_a_look(word: u64) -> bool {
+/// The high bit of each of eight string bytes that is a quote, a
+/// backslash or a control character (bytes of 0x80 and above are UTF-8,
+/// checked at the end); zero when none is.
+fn needs_a_look(word: u64) -> u64 {
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
     let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
     // A byte under 0x20 (only bytes under 0x80 can set this).
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    quote | backslash | control != 0
+    quote | backslash | control
 }
 
 /// A strict reader of the JSON grammar over the record's top level.
@@ -375,10 +377,14 @@ impl<'a> Reader<'a> {
         let end = loop {
             if let Some(chunk) = self.bytes.get(i..i + 8) {
                 let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-                if !needs_a_look(word) {
+                let look = needs_a_look(word);
+                if look == 0 {
                     i += 8;
                     continue;
                 }
+                // The lowest flagged byte is a real one (a false flag can
+                // only sit above a real one).
+                i += look.trailing_zeros() as usize / 8;
             }
             match *self.bytes.get(i)? {
                 b'"' => break i,
@@ -413,7 +419,7 @@ impl<'a> Reader<'a> {
                     .into_iter::<ReadValue>();
                 let ReadValue(any) = values.next()?.ok()?;
                 self.at += values.byte_offset();
-                Some(ValueRef::Read(any))
+                Some(ValueRef::Read(Box::new(any)))
             }
             _ => None,
         }
@@ -475,6 +481,6 @@ impl<'a> Reader<'a> {
         }
         serde_json::from_slice::<ReadValue>(text)
             .ok()
-            .map(|ReadValue(any)| ValueRef::Read(any))
+            .map(|ReadValue(any)| ValueRef::Read(Box::new(any)))
     }
 }
