@@ -214,30 +214,38 @@ impl LokiSink {
         // a record whose values were seen before builds no label set.
         let mut by_values: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut signature: Vec<u8> = Vec::new();
-        let mut last_signature: Vec<u8> = Vec::new();
-        let mut last: Option<usize> = None;
         let label_fields = self.rules.fields().count();
+        // The previous record's label values (kind, raw text) and stream:
+        // records in a row mostly share their stream, and comparing the
+        // values in place costs less than a signature and a hash.
+        let mut previous: Vec<(u8, &[u8])> = Vec::with_capacity(label_fields);
+        let mut previous_slot: Option<usize> = None;
         let mut found = FoundFields::default();
         for raw in chunk.records() {
             self.reader.read(raw, &mut found);
-            signature.clear();
-            for i in 0..label_fields {
+            // The kind tells a string "1" from a number 1; 0 is missing.
+            let value = |i: usize| {
                 let field = self.reader.field(&found, i);
                 match field.raw() {
-                    Some(raw) => {
-                        // The kind tells a string "1" from a number 1.
-                        signature.push(if field.is_string() { 2 } else { 1 });
-                        signature.extend_from_slice(raw);
-                    }
-                    None => signature.push(0),
+                    Some(raw) => (if field.is_string() { 2 } else { 1 }, raw),
+                    None => (0, &b""[..]),
                 }
-                // Never in UTF-8 text: the fields cannot run together.
-                signature.push(0xff);
-            }
-            // Records in a row mostly share their stream: no hash then.
-            let slot = match last {
-                Some(slot) if signature == last_signature => slot,
+            };
+            let same =
+                previous_slot.is_some() && (0..label_fields).all(|i| value(i) == previous[i]);
+            let slot = match previous_slot {
+                Some(slot) if same => slot,
                 _ => {
+                    previous.clear();
+                    signature.clear();
+                    for i in 0..label_fields {
+                        let (kind, raw) = value(i);
+                        previous.push((kind, raw));
+                        signature.push(kind);
+                        signature.extend_from_slice(raw);
+                        // Never in UTF-8 text: the fields cannot run together.
+                        signature.push(0xff);
+                    }
                     let slot = match by_values.get(signature.as_slice()) {
                         Some(slot) => *slot,
                         None => {
@@ -246,8 +254,7 @@ impl LokiSink {
                             slot
                         }
                     };
-                    std::mem::swap(&mut last_signature, &mut signature);
-                    last = Some(slot);
+                    previous_slot = Some(slot);
                     slot
                 }
             };
