@@ -10,6 +10,12 @@ use crate::batch::Batch;
 /// ever dropped here; the sink decides what to do with it.
 pub(crate) fn request_chunks(batch: &Batch, max_events: u32, max_bytes: u64) -> Vec<Batch> {
     let max_events = max_events.max(1);
+    // The usual case, a batch within both limits, needs no pass over its
+    // records (each record counts its length and newline: the buffer's
+    // length).
+    if batch.len() <= max_events && batch.bytes().len() as u64 <= max_bytes {
+        return vec![batch.clone()];
+    }
     let mut chunks = Vec::new();
     let mut rest = batch.clone();
     while !rest.is_empty() {
@@ -52,6 +58,10 @@ mod tests {
         );
         let joined: Vec<u8> = by_bytes.iter().flat_map(|c| c.bytes().to_vec()).collect();
         assert_eq!(joined, batch.bytes());
+        let whole = request_chunks(&batch, 10, batch.bytes().len() as u64);
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0].bytes(), batch.bytes());
+        assert_eq!(request_chunks(&batch, 10, batch.bytes().len() as u64 - 1).len(), 2);
         let huge = Batch::from_records(["x".repeat(100)], 0);
         assert_eq!(request_chunks(&huge, 10, 20).len(), 1);
     }
