@@ -1,7 +1,8 @@
 //! The `http` and `loki` sinks against a plain reqwest loop posting the
 //! same batches, into the same loopback receiver (tiny_http, in this
 //! process, reading every body and answering 200): records/s and process
-//! CPU time per record, batches of 1024 records of ~100 bytes; `http` as
+//! CPU time per record, batches of 1024 records of ~110 bytes (each with
+//! its own millisecond, a thousand a second); `http` as
 //! NDJSON with gzip off and on, `loki` as snappy protobuf and as JSON (each
 //! record read for its `level` label and `ts` timestamp). The `loki` sink
 //! is also set against its own plain loop: one that builds the same
@@ -9,7 +10,7 @@
 //! the sink costs beyond the protocol itself), and the `otlp` sink
 //! (protobuf) against a plain loop that builds the same export request
 //! from time, severity, body and attributes extracted beforehand. Rounds are interleaved and
-//! the median of 3 reported, so every side sees the same machine noise.
+//! the median of 5 reported, so every side sees the same machine noise.
 //! Results go to `target/bench/http_sinks.json`.
 
 #[path = "support/mod.rs"]
@@ -28,7 +29,7 @@ use support::{cpu_time, loopback_receiver, median};
 
 const BATCH: usize = 1024;
 const BATCHES: usize = 200;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 /// Loki's push messages, written here from its published `logproto`
 /// (the sink's own types are private).
@@ -164,9 +165,23 @@ fn plain_loki_push(
     assert!(response.status().is_success());
 }
 
+/// Record `i`'s time: a thousand records a second, each its own
+/// millisecond (`2026-11-22T10:MM:SS.mmmZ`), in nanoseconds and as text.
+fn time_of(i: usize) -> (u64, String) {
+    let (minute, second, milli) = ((i / 60_000) % 60, (i / 1000) % 60, i % 1000);
+    let nanos = 1_795_860_000_000_000_000u64
+        + (minute as u64 * 60 + second as u64) * 1_000_000_000
+        + milli as u64 * 1_000_000;
+    (
+        nanos,
+        format!("2026-11-22T10:{minute:02}:{second:02}.{milli:03}Z"),
+    )
+}
+
 fn record(i: usize) -> String {
+    let (_, ts) = time_of(i);
     format!(
-        r#"{{"ts":"2026-11-22T10:00:00Z","level":"info","msg":"request served","route":"/api/items","id":"{i:08}"}}"#
+        r#"{{"ts":"{ts}","level":"info","msg":"request served","route":"/api/items","id":"{i:08}"}}"#
     )
 }
 
@@ -252,9 +267,12 @@ fn main() {
     let (mut plain, mut gzip, mut reference) = (Vec::new(), Vec::new(), Vec::new());
     let (mut loki_pb, mut loki_js, mut loki_plain) = (Vec::new(), Vec::new(), Vec::new());
     // What the plain Loki loop is handed: every record's stream and time,
-    // already extracted (all records here are `info` at one time).
+    // already extracted (all records here are `info`), per batch.
     let labels = vec![r#"{job="bench", level="info"}"#; BATCH];
-    let times = vec![1_795_860_000_000_000_000u64; BATCH];
+    let times: Vec<Vec<u64>> = (0..BATCHES)
+        .map(|b| (0..BATCH).map(|i| time_of(b * BATCH + i).0).collect())
+        .collect();
+    let times_of = |batch: &Batch| &times[batch.first_sequence() as usize / BATCH];
     // What the plain OTLP loop is handed: every record's slots (the ids
     // vary per batch in the records; the same length here).
     let otlp_fields: Vec<OtlpFields> = (0..BATCH)
@@ -272,7 +290,7 @@ fn main() {
         for _ in 0..10 {
             match only.as_str() {
                 "loki_plain" => {
-                    measure(|batch| plain_loki_push(&client, &url, batch, &labels, &times))
+                    measure(|batch| plain_loki_push(&client, &url, batch, &labels, times_of(batch)))
                 }
                 "loki" => {
                     measure(|batch| assert_eq!(loki_protobuf.write(batch), WriteOutcome::Accepted))
@@ -296,7 +314,7 @@ fn main() {
             assert_eq!(otlp_sink.write(batch), WriteOutcome::Accepted)
         }));
         loki_plain.push(measure(|batch| {
-            plain_loki_push(&client, &url, batch, &labels, &times)
+            plain_loki_push(&client, &url, batch, &labels, times_of(batch))
         }));
         reference.push(measure(|batch| {
             let response = client

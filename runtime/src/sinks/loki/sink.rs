@@ -15,7 +15,7 @@ use crate::sinks::util::http::delivery::{EncodedRequest, HttpDelivery};
 use crate::sinks::util::http::options::HttpOptions;
 use crate::sinks::util::http::request_chunks::request_chunks;
 use crate::sinks::util::record_fields::{FieldReader, FoundFields, utf8_text};
-use crate::sinks::util::record_time::now_unix_nanos;
+use crate::sinks::util::record_time::{TimeReader, now_unix_nanos};
 
 /// How a push body is encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,6 +221,7 @@ impl LokiSink {
         let mut previous: Vec<(u8, &[u8])> = Vec::with_capacity(label_fields);
         let mut previous_slot: Option<usize> = None;
         let mut found = FoundFields::default();
+        let mut times = TimeReader::default();
         for raw in chunk.records() {
             self.reader.read(raw, &mut found);
             // The kind tells a string "1" from a number 1; 0 is missing.
@@ -260,7 +261,7 @@ impl LokiSink {
             };
             let mut at = self
                 .timestamp_at
-                .and_then(|i| self.reader.field(&found, i).unix_nanos())
+                .and_then(|i| self.reader.field(&found, i).unix_nanos_with(&mut times))
                 .filter(|at| *at <= sent_at.saturating_add(MAX_AHEAD_NANOS))
                 .unwrap_or(sent_at);
             let stream = &streams[slot];

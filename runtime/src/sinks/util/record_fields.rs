@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::record_time::{nanos_from_number, nanos_from_raw, nanos_from_text};
+use super::record_time::{TimeReader, nanos_from_number, nanos_from_raw, nanos_from_text};
 use crate::routing::field_scan::FieldTree;
 use crate::routing::field_value::FieldValue;
 
@@ -125,6 +125,18 @@ impl<'a> Field<'a> {
             }
             _ if self.span.is_empty() => None,
             _ => Some(utf8_text(self.span)),
+        }
+    }
+
+    /// As [`unix_nanos`](Self::unix_nanos), through `times`, which
+    /// remembers the last whole second read (for the records of a batch).
+    pub fn unix_nanos_with(&self, times: &mut TimeReader) -> Option<u64> {
+        match self.value {
+            FieldValue::Str {
+                raw,
+                escaped: false,
+            } => times.nanos_from_raw(raw),
+            _ => self.unix_nanos(),
         }
     }
 

@@ -40,11 +40,50 @@ pub(crate) fn nanos_from_raw(raw: &[u8]) -> Option<u64> {
     rfc3339_direct(raw).or_else(|| nanos_from_text(&String::from_utf8_lossy(raw)))
 }
 
+/// Reads times of many records, remembering the last one's whole second
+/// (`YYYY-MM-DDTHH:MM:SS`): a record of the same second, as most in a
+/// batch are, reads only its fraction and zone.
+#[derive(Default)]
+pub(crate) struct TimeReader {
+    second: [u8; 19],
+    /// The remembered second, in seconds since the epoch before its zone
+    /// offset; `None` until one is read.
+    local_seconds: Option<i64>,
+}
+
+impl TimeReader {
+    /// As [`nanos_from_raw`].
+    pub fn nanos_from_raw(&mut self, raw: &[u8]) -> Option<u64> {
+        if let (Some(local), Some(second)) = (self.local_seconds, raw.get(..19))
+            && raw.len() >= 20
+            && *second == self.second
+        {
+            return rfc3339_rest(raw, local).or_else(|| nanos_from_raw(raw));
+        }
+        let local = rfc3339_local_seconds(raw);
+        if let (Some(local), Some(second)) = (local, raw.get(..19)) {
+            self.second.copy_from_slice(second);
+            self.local_seconds = Some(local);
+        }
+        match local {
+            Some(local) => rfc3339_rest(raw, local).or_else(|| nanos_from_raw(raw)),
+            None => nanos_from_raw(raw),
+        }
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` read in one pass, the way
 /// nearly every logger writes time: `None` for any other shape, and for
 /// values the full parser must judge (a leap second, a fraction past
 /// nanoseconds).
 fn rfc3339_direct(b: &[u8]) -> Option<u64> {
+    rfc3339_rest(b, rfc3339_local_seconds(b)?)
+}
+
+/// The whole-second part, `YYYY-MM-DDTHH:MM:SS`, in seconds since the
+/// epoch as if it were UTC; `None` for any other shape or an impossible
+/// date.
+fn rfc3339_local_seconds(b: &[u8]) -> Option<i64> {
     let digits = |at: usize, n: usize| -> Option<u64> {
         let slice = b.get(at..at + n)?;
         slice.iter().try_fold(0u64, |acc, d| {
@@ -71,9 +110,16 @@ fn rfc3339_direct(b: &[u8]) -> Option<u64> {
     {
         return None;
     }
+    let days = days_from_civil(year as i64, month as i64, day as i64);
+    Some(days * 86_400 + (hour * 3600 + minute * 60 + second) as i64)
+}
+
+/// The time whose whole second (before its zone) is `local`, from the
+/// fraction and zone after byte 19 of `b`.
+fn rfc3339_rest(b: &[u8], local: i64) -> Option<u64> {
     let mut at = 19;
     let mut fraction = 0u64;
-    if b[at] == b'.' {
+    if *b.get(at)? == b'.' {
         let start = at + 1;
         let mut end = start;
         while b.get(end).is_some_and(u8::is_ascii_digit) {
@@ -83,7 +129,10 @@ fn rfc3339_direct(b: &[u8]) -> Option<u64> {
         if count == 0 || count > 9 {
             return None;
         }
-        fraction = digits(start, count)? * 10u64.pow(9 - count as u32);
+        fraction = b[start..end]
+            .iter()
+            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'))
+            * 10u64.pow(9 - count as u32);
         at = end;
     }
     let offset_seconds: i64 = match b.get(at..)? {
@@ -102,9 +151,7 @@ fn rfc3339_direct(b: &[u8]) -> Option<u64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year as i64, month as i64, day as i64);
-    let seconds = days * 86_400 + (hour * 3600 + minute * 60 + second) as i64 - offset_seconds;
-    let seconds = u64::try_from(seconds).ok()?;
+    let seconds = u64::try_from(local - offset_seconds).ok()?;
     seconds.checked_mul(1_000_000_000)?.checked_add(fraction)
 }
 
@@ -228,6 +275,21 @@ mod tests {
     use serde_json::json;
 
     proptest::proptest! {
+        /// A reader that remembers the last second reads every time in a
+        /// sequence as reading each alone does.
+        #[test]
+        fn remembered_seconds_read_as_fresh_ones(
+            texts in proptest::collection::vec(
+                "(2026-11-22T10:00:0[0-2](\\.[0-9]{0,10})?(Z|[+-]0[0-2]:[0-5]0|x)?|2026-02-29T10:00:00Z|.{0,22})",
+                1..20,
+            )
+        ) {
+            let mut reader = TimeReader::default();
+            for text in &texts {
+                proptest::prop_assert_eq!(reader.nanos_from_raw(text.as_bytes()), nanos_from_raw(text.as_bytes()), "{}", text);
+            }
+        }
+
         /// Reading a string's raw bytes gives what reading its text does,
         /// for times in every shape and for anything else.
         #[test]

@@ -61,7 +61,10 @@ mod tests {
         let whole = request_chunks(&batch, 10, batch.bytes().len() as u64);
         assert_eq!(whole.len(), 1);
         assert_eq!(whole[0].bytes(), batch.bytes());
-        assert_eq!(request_chunks(&batch, 10, batch.bytes().len() as u64 - 1).len(), 2);
+        assert_eq!(
+            request_chunks(&batch, 10, batch.bytes().len() as u64 - 1).len(),
+            2
+        );
         let huge = Batch::from_records(["x".repeat(100)], 0);
         assert_eq!(request_chunks(&huge, 10, 20).len(), 1);
     }
