@@ -164,12 +164,18 @@ impl Sink for NatsSink {
         let (Some(runtime), Some(jetstream)) = (&self.runtime, &self.jetstream) else {
             return WriteOutcome::Fatal("the sink is not started".into());
         };
-        let messages = messages(batch, &self.options, &self.run_id, self.options.dedupe);
+        let (records, subject, run_id) = (
+            batch.clone(),
+            self.options.subject.clone(),
+            self.run_id.clone(),
+        );
+        let dedupe = self.options.dedupe;
         let jetstream = jetstream.clone();
         // On the I/O thread, beside the connection task: the publishes and
         // their acks then never cross threads one by one.
         let published =
             runtime.run_on_io_thread(self.options.timeout, "publishing the batch", async move {
+                let messages = messages(&records, &subject, &run_id, dedupe);
                 Ok(publish(&jetstream, messages).await)
             });
         let published = match published {
@@ -213,46 +219,48 @@ struct Message {
     publish: PublishMessage,
 }
 
-/// The batch's messages, built before the first is sent. The payload is
-/// a slice of the batch's own buffer (no copy); a subject equal to the
+/// The batch's messages, each built as it is about to be sent (the
+/// server works on the first while the rest are built). The payload is a
+/// slice of the batch's own buffer (no copy); a subject equal to the
 /// previous record's is shared, not allocated again.
-fn messages(batch: &Batch, options: &NatsSinkOptions, run_id: &str, dedupe: bool) -> Vec<Message> {
+fn messages<'b>(
+    batch: &'b Batch,
+    subject: &'b FieldTemplate,
+    run_id: &'b str,
+    dedupe: bool,
+) -> impl Iterator<Item = Message> + Send + 'b {
     // The subject's fields, read from the raw record; nothing else of it
     // is decoded.
-    let reader = FieldReader::new(&options.subject.fields());
+    let reader = FieldReader::new(&subject.fields());
     let mut found = FoundFields::default();
     let shared = batch.shared_bytes();
     let mut last: Option<(String, Subject)> = None;
     let mut id = String::with_capacity(run_id.len() + 21);
-    batch
-        .records()
-        .enumerate()
-        .map(|(i, record)| {
-            reader.read(record, &mut found);
-            let text = options.subject.render(
-                |hole| {
-                    let field = reader.field(&found, hole);
-                    if field.is_null() { None } else { field.text() }
-                },
-                subject_token,
-            );
-            let subject = match &last {
-                Some((previous, subject)) if *previous == text => subject.clone(),
-                _ => {
-                    let subject = Subject::from(text.as_str());
-                    last = Some((text, subject.clone()));
-                    subject
-                }
-            };
-            let mut publish = PublishMessage::build().payload(shared.slice_ref(record));
-            if dedupe {
-                id.clear();
-                let _ = write!(id, "{run_id}-{}", batch.first_sequence() + i as u64);
-                publish = publish.message_id(&id);
+    batch.records().enumerate().map(move |(i, record)| {
+        reader.read(record, &mut found);
+        let text = subject.render(
+            |hole| {
+                let field = reader.field(&found, hole);
+                if field.is_null() { None } else { field.text() }
+            },
+            subject_token,
+        );
+        let subject = match &last {
+            Some((previous, subject)) if *previous == text => subject.clone(),
+            _ => {
+                let subject = Subject::from(text.as_str());
+                last = Some((text, subject.clone()));
+                subject
             }
-            Message { subject, publish }
-        })
-        .collect()
+        };
+        let mut publish = PublishMessage::build().payload(shared.slice_ref(record));
+        if dedupe {
+            id.clear();
+            let _ = write!(id, "{run_id}-{}", batch.first_sequence() + i as u64);
+            publish = publish.message_id(&id);
+        }
+        Message { subject, publish }
+    })
 }
 
 /// A field value as one subject token: no spaces, dots or wildcards.
@@ -297,14 +305,17 @@ impl Published {
     }
 }
 
-async fn publish(jetstream: &async_nats::jetstream::Context, messages: Vec<Message>) -> Published {
+async fn publish(
+    jetstream: &async_nats::jetstream::Context,
+    messages: impl Iterator<Item = Message>,
+) -> Published {
     let mut published = Published {
         refused: Vec::new(),
         failed_at: None,
         stream_missing: false,
     };
-    let mut acks: Vec<(u32, PublishAckFuture)> = Vec::with_capacity(messages.len());
-    for (i, message) in messages.into_iter().enumerate() {
+    let mut acks: Vec<(u32, PublishAckFuture)> = Vec::with_capacity(messages.size_hint().0);
+    for (i, message) in messages.enumerate() {
         let i = i as u32;
         match jetstream
             .send_publish(message.subject, message.publish)
@@ -380,7 +391,7 @@ mod tests {
             r#"{"service":"api","n":5}"#,
         ];
         let batch = Batch::from_records(records.iter().map(|r| r.as_bytes()), 40);
-        let built = messages(&batch, &options, "run", true);
+        let built: Vec<Message> = messages(&batch, &options.subject, "run", true).collect();
         let subjects: Vec<&str> = built.iter().map(|m| m.subject.as_str()).collect();
         assert_eq!(
             subjects,
@@ -398,7 +409,9 @@ mod tests {
             let id = sent.headers.as_ref().unwrap().get("Nats-Msg-Id");
             assert_eq!(id.unwrap().as_str(), format!("run-{}", 40 + i));
         }
-        let plain = messages(&batch, &options, "run", false).remove(0);
+        let plain = messages(&batch, &options.subject, "run", false)
+            .next()
+            .unwrap();
         assert!(plain.publish.outbound_message("x").headers.is_none());
     }
 
