@@ -197,11 +197,11 @@ impl Slot {
                 Ok((number, text)) => (log.severity_number, log.severity_text) = (number, text),
                 Err(value) => return Some(value),
             },
-            Slot::TraceId => match hex_id(&value, 16) {
+            Slot::TraceId => match hex_id_of(&value, 16) {
                 Some(id) => log.trace_id = id,
                 None => return Some(value),
             },
-            Slot::SpanId => match hex_id(&value, 8) {
+            Slot::SpanId => match hex_id_of(&value, 8) {
                 Some(id) => log.span_id = id,
                 None => return Some(value),
             },
@@ -365,12 +365,17 @@ pub(crate) fn severity_number(level: &str) -> i32 {
     }
 }
 
-/// Exactly `bytes` bytes from hex text, not all zero, or `None` (the
-/// field is then left as an attribute).
-fn hex_id(value: &AnyValue, bytes: usize) -> Option<Vec<u8>> {
+/// Exactly `bytes` bytes from a string of hex text, not all zero, or
+/// `None` (the field is then left as an attribute).
+fn hex_id_of(value: &AnyValue, bytes: usize) -> Option<Vec<u8>> {
     let Some(any_value::Value::StringValue(text)) = &value.value else {
         return None;
     };
+    hex_id(text, bytes)
+}
+
+/// Exactly `bytes` bytes from hex text, not all zero.
+pub(crate) fn hex_id(text: &str, bytes: usize) -> Option<Vec<u8>> {
     let id = hex::decode(text).ok()?;
     (id.len() == bytes && id.iter().any(|b| *b != 0)).then_some(id)
 }

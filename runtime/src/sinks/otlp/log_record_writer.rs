@@ -16,7 +16,7 @@ use prost::encoding::{encode_varint, encoded_len_varint};
 use serde::de::{Deserialize, DeserializeSeed, Deserializer};
 
 use super::any_value_json::AnyValueSeed;
-use super::log_mapping::{LogMapping, Slot, severity, timestamp_nanos};
+use super::log_mapping::{LogMapping, Slot, hex_id, severity, severity_number, timestamp_nanos};
 use super::proto::AnyValue;
 use crate::sinks::util::record_time::{nanos_from_number, nanos_from_text};
 
@@ -118,44 +118,51 @@ impl<'a> LogRecordFields<'a> {
     /// `Some(Some(value))` when the value does not fit (it stays an
     /// attribute), `None` when only the full mapping can tell.
     fn fill(&mut self, slot: Slot, value: ValueRef<'a>) -> Option<Option<ValueRef<'a>>> {
-        let taken = match (slot, &value) {
-            (Slot::Resource | Slot::Scope, _) => return None,
-            (Slot::Body, _) => {
+        match (slot, value) {
+            (Slot::Resource | Slot::Scope, _) => None,
+            (Slot::Body, value) => {
                 self.body = Some(value);
-                return Some(None);
+                Some(None)
             }
-            (Slot::Time, ValueRef::Str(text)) => nanos_from_text(text).map(|at| self.time = at),
-            (Slot::Time, ValueRef::Int(n)) => {
-                nanos_from_number(*n as f64, u64::try_from(*n).ok()).map(|at| self.time = at)
-            }
-            (Slot::Time, ValueRef::Read(any)) => timestamp_nanos(any).map(|at| self.time = at),
-            (Slot::Severity, ValueRef::Str(_)) => {
-                let ValueRef::Str(text) = value else {
-                    unreachable!("matched as a string")
-                };
-                self.severity_number = super::log_mapping::severity_number(&text);
+            (Slot::Severity, ValueRef::Str(text)) => {
+                self.severity_number = severity_number(&text);
                 self.severity_text = text;
-                return Some(None);
+                Some(None)
             }
-            (Slot::Severity, ValueRef::Int(n)) if (1..=24).contains(n) => {
-                self.severity_number = *n as i32;
-                Some(())
+            (slot, value) => {
+                let taken = match (slot, &value) {
+                    (Slot::Time, ValueRef::Str(text)) => {
+                        nanos_from_text(text).map(|at| self.time = at)
+                    }
+                    (Slot::Time, ValueRef::Int(n)) => {
+                        nanos_from_number(*n as f64, u64::try_from(*n).ok())
+                            .map(|at| self.time = at)
+                    }
+                    (Slot::Time, ValueRef::Read(any)) => {
+                        timestamp_nanos(any).map(|at| self.time = at)
+                    }
+                    (Slot::Severity, ValueRef::Int(n)) if (1..=24).contains(n) => {
+                        self.severity_number = *n as i32;
+                        Some(())
+                    }
+                    (Slot::Severity, ValueRef::Read(any)) => match severity((**any).clone()) {
+                        Ok((number, text)) if text.is_empty() => {
+                            self.severity_number = number;
+                            Some(())
+                        }
+                        _ => None,
+                    },
+                    (Slot::TraceId, ValueRef::Str(text)) => {
+                        hex_id(text, 16).map(|id| self.trace_id = id)
+                    }
+                    (Slot::SpanId, ValueRef::Str(text)) => {
+                        hex_id(text, 8).map(|id| self.span_id = id)
+                    }
+                    _ => None,
+                };
+                Some(taken.is_none().then_some(value))
             }
-            (Slot::Severity, ValueRef::Read(any)) => match severity((**any).clone()) {
-                Ok((number, text)) if text.is_empty() => {
-                    self.severity_number = number;
-                    Some(())
-                }
-                _ => None,
-            },
-            (Slot::TraceId, ValueRef::Str(text)) => hex_id(text, 16).map(|id| self.trace_id = id),
-            (Slot::SpanId, ValueRef::Str(text)) => hex_id(text, 8).map(|id| self.span_id = id),
-            _ => None,
-        };
-        Some(match taken {
-            Some(()) => None,
-            None => Some(value),
-        })
+        }
     }
 
     /// Appends the log record as one `ScopeLogs.log_records` field (tag,
@@ -230,12 +237,6 @@ impl<'a> LogRecordFields<'a> {
         }
         len
     }
-}
-
-/// Exactly `bytes` bytes from hex text, not all zero.
-fn hex_id(text: &str, bytes: usize) -> Option<Vec<u8>> {
-    let id = hex::decode(text).ok()?;
-    (id.len() == bytes && id.iter().any(|b| *b != 0)).then_some(id)
 }
 
 /// A string or bytes field, left out when empty.
