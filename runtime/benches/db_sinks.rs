@@ -25,6 +25,11 @@ mod support {
     pub fn workspace_root() -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
     }
+
+    // Inside this inline module a path starts from `benches/support/`.
+    #[path = "../../../tests/it/support/ports.rs"]
+    mod ports;
+    pub use ports::free_port;
 }
 
 #[path = "../../tests/it/moto_server.rs"]

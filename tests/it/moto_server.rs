@@ -5,20 +5,13 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::support::free_port;
+
 /// One running moto server; killed on drop.
 pub struct MotoServer {
     child: Option<Child>,
     /// Its port on 127.0.0.1.
     pub port: u16,
-}
-
-/// A port nothing listens on yet.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl MotoServer {

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use crate::moto_server::{MotoServer, free_port};
+use crate::moto_server::MotoServer;
+use crate::support::free_port;
 use crate::support::{dead_letters, toml_pipeline};
 
 const GROUP: &str = "/sinkbox/test";

@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use crate::support::free_port;
+
 /// The superuser's password in every test server.
 pub const PASSWORD: &str = "pg-sinkbox-test-Secret-41";
 
@@ -31,14 +33,6 @@ fn bin_dir() -> PathBuf {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl PostgresServer {

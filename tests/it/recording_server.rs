@@ -174,8 +174,4 @@ pub fn ndjson_numbers(requests: &[RawRequest]) -> Vec<usize> {
         .collect()
 }
 
-/// A loopback port with nothing listening on it (yet).
-pub fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap().port()
-}
+pub use crate::support::free_port;

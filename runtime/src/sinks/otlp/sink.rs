@@ -132,13 +132,14 @@ impl OtlpSink {
     fn protobuf_body(&self, chunk: &Batch, observed: u64) -> Vec<u8> {
         let mapping = &self.options.mapping;
         let direct = mapping.has_distinct_fields();
-        // Each group's log records, already written as `ScopeLogs` fields.
-        let mut groups: Vec<(Vec<KeyValue>, Option<InstrumentationScope>, Vec<u8>)> = Vec::new();
-        let group_of = |groups: &mut Vec<_>, resource, scope| match groups.iter().position(
-            |(r, s, _): &(Vec<KeyValue>, Option<InstrumentationScope>, Vec<u8>)| {
-                *r == resource && *s == scope
-            },
-        ) {
+        // Each group's resource and scope, and its log records already
+        // written as `ScopeLogs` fields.
+        type Group = (Vec<KeyValue>, Option<InstrumentationScope>, Vec<u8>);
+        let mut groups: Vec<Group> = Vec::new();
+        let group_of = |groups: &mut Vec<Group>, resource, scope| match groups
+            .iter()
+            .position(|(r, s, _)| *r == resource && *s == scope)
+        {
             Some(at) => at,
             None => {
                 groups.push((resource, scope, Vec::with_capacity(chunk.bytes().len() * 2)));
