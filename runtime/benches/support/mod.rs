@@ -1,5 +1,5 @@
 //! What the benches that send over loopback share: process CPU time, the
-//! median of rounds, a receiver that reads every body and answers, and the
+//! median of rounds, paired ratios, a receiver that reads every body and answers, and the
 //! OTLP logs messages.
 
 // Each bench uses what it needs.
@@ -24,6 +24,18 @@ pub fn cpu_time() -> Duration {
 pub fn median(mut values: Vec<(f64, f64)>) -> (f64, f64) {
     values.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
     values[values.len() / 2]
+}
+
+/// The median over rounds of `sink` rate / `plain` rate, where round `i`
+/// of each was measured back to back (the bench alternates which goes
+/// first): a slow stretch of a shared machine then lands on both sides of
+/// a pair instead of on one side's median.
+// Not every bench has a plain loop to pair with.
+#[allow(dead_code)]
+pub fn paired_ratio(sink: &[(f64, f64)], plain: &[(f64, f64)]) -> f64 {
+    let mut ratios: Vec<f64> = sink.iter().zip(plain).map(|(s, p)| s.0 / p.0).collect();
+    ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    ratios[ratios.len() / 2]
 }
 
 /// A loopback HTTP server (two threads) that reads every request body and

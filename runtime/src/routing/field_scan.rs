@@ -247,6 +247,9 @@ impl<'a> Scanner<'a> {
 
     /// The string at the scanner (on its `"`): its raw bytes and whether
     /// they hold an escape. `None` if it is not closed.
+    // Inlined: the result comes back in registers, not through memory,
+    // where reading it whole right after it was written piecewise stalls.
+    #[inline(always)]
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
         let start = self.at + 1;
         let mut i = start;
@@ -282,6 +285,7 @@ impl<'a> Scanner<'a> {
 
     /// The value at the scanner, read as far as a test needs; objects and
     /// arrays are skipped.
+    #[inline(always)]
     fn value(&mut self) -> Option<FieldValue<'a>> {
         Some(match self.peek()? {
             b'"' => {

@@ -1,7 +1,8 @@
 //! A push request's protobuf written straight from each entry's time and
-//! line: every line is copied once, into its stream's encoded entries,
-//! rather than into a `String` of an `EntryAdapter` that is encoded in a
-//! second pass. The bytes are the ones prost writes for the same
+//! line: every line is copied once, into its stream's field, rather than
+//! into a `String` of an `EntryAdapter` that is encoded in a second pass;
+//! a push of one stream is compressed from that field as it is. The bytes
+//! are the ones prost writes for the same
 //! [`PushRequest`](super::logproto::PushRequest) (tested below).
 
 use prost::encoding::{encode_varint, encoded_len_varint};
@@ -16,25 +17,52 @@ const FIELD_1_VARINT: u8 = 0x08;
 /// Field 2 (varint): `Timestamp.nanos`.
 const FIELD_2_VARINT: u8 = 0x10;
 
-/// One stream's entries, encoded as `StreamAdapter.entries` fields.
-#[derive(Default)]
-pub(crate) struct EncodedEntries {
+/// Room kept at the front of a stream's buffer for its field tag and
+/// length, which are known only once its last entry is in: a tag byte and
+/// the longest varint.
+const HEAD_ROOM: usize = 1 + 10;
+
+/// One `PushRequest.streams` field being written: its label set, then its
+/// entries as they come. Finished in place, so a push of one stream is
+/// this buffer as it is, never copied.
+pub(crate) struct EncodedStream {
+    /// `HEAD_ROOM` bytes, the labels field, the entries.
     bytes: Vec<u8>,
     count: usize,
+    /// Where the finished field starts in `bytes` (inside the head room).
+    start: usize,
 }
 
-impl EncodedEntries {
+impl EncodedStream {
+    /// A stream labelled `labels` (Prometheus form), written into `buffer`
+    /// (emptied first: a buffer kept from an earlier request saves growing
+    /// a new one).
+    pub fn new(mut buffer: Vec<u8>, labels: &str) -> Self {
+        buffer.clear();
+        buffer.resize(HEAD_ROOM, 0);
+        if !labels.is_empty() {
+            buffer.push(FIELD_1_BYTES);
+            encode_varint(labels.len() as u64, &mut buffer);
+            buffer.extend_from_slice(labels.as_bytes());
+        }
+        Self {
+            bytes: buffer,
+            count: 0,
+            start: HEAD_ROOM,
+        }
+    }
+
     /// Appends one entry: `at` (nanoseconds since the epoch) and `line`.
     pub fn push(&mut self, at: u64, line: &str) {
-        let seconds = (at / 1_000_000_000) as i64;
-        let nanos = (at % 1_000_000_000) as i32;
+        let seconds = at / 1_000_000_000;
+        let nanos = at % 1_000_000_000;
         // proto3 leaves default values out, as prost does.
         let timestamp_len = if seconds != 0 {
-            1 + encoded_len_varint(seconds as u64)
+            1 + encoded_len_varint(seconds)
         } else {
             0
         } + if nanos != 0 {
-            1 + encoded_len_varint(nanos as u64)
+            1 + encoded_len_varint(nanos)
         } else {
             0
         };
@@ -44,25 +72,29 @@ impl EncodedEntries {
             1 + encoded_len_varint(line.len() as u64) + line.len()
         };
         let entry_len = 1 + encoded_len_varint(timestamp_len as u64) + timestamp_len + line_len;
-        let out = &mut self.bytes;
-        out.reserve(1 + encoded_len_varint(entry_len as u64) + entry_len);
-        out.push(FIELD_2_BYTES);
-        encode_varint(entry_len as u64, out);
-        out.push(FIELD_1_BYTES);
-        encode_varint(timestamp_len as u64, out);
+        // Everything up to the line's bytes, written in registers and
+        // appended at once.
+        let mut head = EntryHead::default();
+        head.byte(FIELD_2_BYTES);
+        head.varint(entry_len as u64);
+        head.byte(FIELD_1_BYTES);
+        head.varint(timestamp_len as u64);
         if seconds != 0 {
-            out.push(FIELD_1_VARINT);
-            encode_varint(seconds as u64, out);
+            head.byte(FIELD_1_VARINT);
+            head.varint(seconds);
         }
         if nanos != 0 {
-            out.push(FIELD_2_VARINT);
-            encode_varint(nanos as u64, out);
+            head.byte(FIELD_2_VARINT);
+            head.varint(nanos);
         }
         if !line.is_empty() {
-            out.push(FIELD_2_BYTES);
-            encode_varint(line.len() as u64, out);
-            out.extend_from_slice(line.as_bytes());
+            head.byte(FIELD_2_BYTES);
+            head.varint(line.len() as u64);
         }
+        let out = &mut self.bytes;
+        out.reserve(head.len + line.len());
+        out.extend_from_slice(&head.bytes[..head.len]);
+        out.extend_from_slice(line.as_bytes());
         self.count += 1;
     }
 
@@ -70,40 +102,103 @@ impl EncodedEntries {
     pub fn len(&self) -> usize {
         self.count
     }
+
+    /// The whole `streams` field: tag, length, labels, entries. Entries
+    /// pushed after this need another call.
+    pub fn finish(&mut self) -> &[u8] {
+        let len = (self.bytes.len() - HEAD_ROOM) as u64;
+        let mut head = Vec::with_capacity(HEAD_ROOM);
+        head.push(FIELD_1_BYTES);
+        encode_varint(len, &mut head);
+        self.start = HEAD_ROOM - head.len();
+        self.bytes[self.start..HEAD_ROOM].copy_from_slice(&head);
+        &self.bytes[self.start..]
+    }
+
+    /// The buffer back, for the next stream.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
-/// The encoded `PushRequest` of `streams`, each its label set in
-/// Prometheus form and its entries.
-pub(crate) fn push_request<'a>(
-    streams: impl Iterator<Item = (&'a str, &'a EncodedEntries)> + Clone,
-) -> Vec<u8> {
-    let stream_len = |labels: &str, entries: &EncodedEntries| {
-        let labels_len = if labels.is_empty() {
-            0
-        } else {
-            1 + encoded_len_varint(labels.len() as u64) + labels.len()
-        };
-        labels_len + entries.bytes.len()
-    };
-    let total: usize = streams
-        .clone()
-        .map(|(labels, entries)| {
-            let len = stream_len(labels, entries);
-            1 + encoded_len_varint(len as u64) + len
-        })
-        .sum();
-    let mut out = Vec::with_capacity(total);
-    for (labels, entries) in streams {
-        out.push(FIELD_1_BYTES);
-        encode_varint(stream_len(labels, entries) as u64, &mut out);
-        if !labels.is_empty() {
-            out.push(FIELD_1_BYTES);
-            encode_varint(labels.len() as u64, &mut out);
-            out.extend_from_slice(labels.as_bytes());
+/// An entry's bytes before its line: tags, lengths and the timestamp, at
+/// most five tags and five varints of up to ten bytes.
+struct EntryHead {
+    bytes: [u8; 56],
+    len: usize,
+}
+
+impl Default for EntryHead {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 56],
+            len: 0,
         }
-        out.extend_from_slice(&entries.bytes);
     }
-    out
+}
+
+impl EntryHead {
+    #[inline(always)]
+    fn byte(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// `value` as a protobuf varint: seven bits a byte, low first.
+    #[inline(always)]
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.byte(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.byte(value as u8);
+    }
+}
+
+/// Writes push bodies, snappy-compressed, reusing its encoder (whose hash
+/// table is 32 KiB) and its buffers from request to request.
+pub(crate) struct PushCompressor {
+    encoder: snap::raw::Encoder,
+    /// The uncompressed push, when it has more than one stream.
+    joined: Vec<u8>,
+    compressed: Vec<u8>,
+}
+
+impl Default for PushCompressor {
+    fn default() -> Self {
+        Self {
+            encoder: snap::raw::Encoder::new(),
+            joined: Vec::new(),
+            compressed: Vec::new(),
+        }
+    }
+}
+
+impl PushCompressor {
+    /// The snappy block (the format Loki reads, not the framed one) of the
+    /// `PushRequest` whose `streams` fields are `streams` (each from
+    /// [`EncodedStream::finish`]).
+    pub fn compress(&mut self, streams: &[&[u8]]) -> bytes::Bytes {
+        let plain: &[u8] = match streams {
+            [one] => one,
+            _ => {
+                self.joined.clear();
+                for stream in streams {
+                    self.joined.extend_from_slice(stream);
+                }
+                &self.joined
+            }
+        };
+        self.compressed
+            .resize(snap::raw::max_compress_len(plain.len()), 0);
+        let written = self
+            .encoder
+            .compress(plain, &mut self.compressed)
+            .expect("snappy compresses any buffer under 4 GiB");
+        // The compressed body is a fraction of the buffer: copying it out
+        // costs less than a fresh buffer's pages for every request.
+        bytes::Bytes::copy_from_slice(&self.compressed[..written])
+    }
 }
 
 #[cfg(test)]
@@ -133,18 +228,23 @@ mod tests {
     }
 
     fn written(streams: &[(String, Vec<(u64, String)>)]) -> Vec<u8> {
-        let encoded: Vec<(String, EncodedEntries)> = streams
+        let mut encoded: Vec<EncodedStream> = streams
             .iter()
             .map(|(labels, entries)| {
-                let mut encoded = EncodedEntries::default();
+                // A used buffer, to show its old bytes never leak in.
+                let mut stream = EncodedStream::new(vec![7; 100], labels);
                 for (at, line) in entries {
-                    encoded.push(*at, line);
+                    stream.push(*at, line);
                 }
-                assert_eq!(encoded.len(), entries.len());
-                (labels.clone(), encoded)
+                assert_eq!(stream.len(), entries.len());
+                stream
             })
             .collect();
-        push_request(encoded.iter().map(|(l, e)| (l.as_str(), e)))
+        let fields: Vec<&[u8]> = encoded.iter_mut().map(|s| s.finish()).collect();
+        let compressed = PushCompressor::default().compress(&fields);
+        snap::raw::Decoder::new()
+            .decompress_vec(&compressed)
+            .unwrap()
     }
 
     #[test]

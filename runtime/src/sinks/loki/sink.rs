@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::labels::{LabelRules, prometheus_form};
 use super::push_answer::push_answer;
-use super::push_writer::{EncodedEntries, push_request};
+use super::push_writer::{EncodedStream, PushCompressor};
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::breaker::BreakerState;
@@ -94,7 +94,21 @@ pub struct LokiSink {
     dropped_out_of_order: u64,
     dropped_too_long: u64,
     last_drop_warning: Option<Instant>,
+    /// Compresses protobuf pushes.
+    compressor: PushCompressor,
+    /// Stream buffers kept from earlier requests: a batch's streams reuse
+    /// them rather than grow new ones.
+    spare_buffers: Vec<Vec<u8>>,
 }
+
+/// Stream buffers kept for reuse; a request with more streams grows new
+/// ones.
+const MAX_SPARE_BUFFERS: usize = 16;
+
+/// The most memory the kept stream buffers hold together; past it a
+/// buffer is freed (a batch of unusually many or long lines does not stay
+/// resident).
+const MAX_SPARE_BYTES: usize = 16 << 20;
 
 /// A record time further ahead than this is not believed (Loki refuses
 /// entries past its 10-minute creation grace period): the entry takes the
@@ -126,15 +140,17 @@ struct StreamBuild {
 /// A stream's entries as the body will hold them.
 enum StreamEntries {
     /// Already encoded as protobuf.
-    Protobuf(EncodedEntries),
+    Protobuf(EncodedStream),
     /// Times and lines, for the JSON body.
     Json(Vec<(u64, String)>),
 }
 
 impl StreamEntries {
-    fn for_encoding(encoding: LokiEncoding) -> Self {
+    /// Entries of the stream labelled `key`, a protobuf one written into
+    /// `buffer`.
+    fn for_encoding(encoding: LokiEncoding, key: &str, buffer: Vec<u8>) -> Self {
         match encoding {
-            LokiEncoding::Protobuf => Self::Protobuf(EncodedEntries::default()),
+            LokiEncoding::Protobuf => Self::Protobuf(EncodedStream::new(buffer, key)),
             LokiEncoding::Json => Self::Json(Vec::new()),
         }
     }
@@ -185,6 +201,8 @@ impl LokiSink {
             dropped_out_of_order: 0,
             dropped_too_long: 0,
             last_drop_warning: None,
+            compressor: PushCompressor::default(),
+            spare_buffers: Vec::new(),
         })
     }
 
@@ -306,11 +324,11 @@ impl LokiSink {
             decisions.newest.insert(stream.key.clone(), newest);
         }
         let (body, content_type) = match self.options.encoding {
-            LokiEncoding::Protobuf => (protobuf_body(streams), "application/x-protobuf"),
-            LokiEncoding::Json => (json_body(&streams), "application/json"),
+            LokiEncoding::Protobuf => (self.protobuf_body(streams), "application/x-protobuf"),
+            LokiEncoding::Json => (json_body(&streams).into(), "application/json"),
         };
         let request = EncodedRequest {
-            body: body.into(),
+            body,
             content_type,
             records: chunk.len(),
         };
@@ -341,10 +359,11 @@ impl LokiSink {
             .get(&key)
             .or_else(|| self.last_sent.get(&key))
             .copied();
+        let buffer = self.spare_buffers.pop().unwrap_or_default();
         streams.push(StreamBuild {
+            entries: StreamEntries::for_encoding(self.options.encoding, &key, buffer),
             labels,
             key,
-            entries: StreamEntries::for_encoding(self.options.encoding),
             before,
             newest: None,
         });
@@ -385,6 +404,30 @@ impl LokiSink {
         Some(line)
     }
 
+    /// The compressed protobuf push of `streams`, whose buffers are kept
+    /// for the next request.
+    fn protobuf_body(&mut self, streams: Vec<StreamBuild>) -> bytes::Bytes {
+        let mut encoded: Vec<EncodedStream> = streams
+            .into_iter()
+            .filter_map(|stream| match stream.entries {
+                StreamEntries::Protobuf(encoded) => Some(encoded),
+                StreamEntries::Json(_) => None,
+            })
+            .collect();
+        let fields: Vec<&[u8]> = encoded.iter_mut().map(|stream| stream.finish()).collect();
+        let body = self.compressor.compress(&fields);
+        let mut kept: usize = self.spare_buffers.iter().map(Vec::capacity).sum();
+        for buffer in encoded.into_iter().map(EncodedStream::into_buffer) {
+            if self.spare_buffers.len() < MAX_SPARE_BUFFERS
+                && kept + buffer.capacity() <= MAX_SPARE_BYTES
+            {
+                kept += buffer.capacity();
+                self.spare_buffers.push(buffer);
+            }
+        }
+        body
+    }
+
     fn warn_about_drops(&mut self) {
         if self.dropped() == 0
             || self
@@ -400,17 +443,6 @@ impl LokiSink {
             "loki: entries left out so far by out_of_order_action = \"drop\" or max_line_size_action = \"drop\""
         );
     }
-}
-
-fn protobuf_body(streams: Vec<StreamBuild>) -> Vec<u8> {
-    let plain = push_request(streams.iter().filter_map(|stream| match &stream.entries {
-        StreamEntries::Protobuf(encoded) => Some((stream.key.as_str(), encoded)),
-        StreamEntries::Json(_) => None,
-    }));
-    // Loki reads the snappy block format, not the framed one.
-    snap::raw::Encoder::new()
-        .compress_vec(&plain)
-        .expect("snappy compresses any buffer under 4 GiB")
 }
 
 fn json_body(streams: &[StreamBuild]) -> Vec<u8> {

@@ -29,8 +29,11 @@ pub(crate) struct FoundFields<'a> {
 
 /// One field of one record.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Field<'a> {
-    value: FieldValue<'a>,
+pub(crate) struct Field<'f, 'a> {
+    /// Borrowed from the found fields, not copied: a copy of the enum is
+    /// written piecewise and read whole, which stalls the reads right
+    /// after it.
+    value: &'f FieldValue<'a>,
     /// The value's bytes as written in the record.
     span: &'a [u8],
 }
@@ -70,30 +73,30 @@ impl FieldReader {
 
     /// Field `index` (in the order given to [`Self::new`]) of the record
     /// last read into `found`.
-    pub fn field<'a>(&self, found: &FoundFields<'a>, index: usize) -> Field<'a> {
+    pub fn field<'f, 'a>(&self, found: &'f FoundFields<'a>, index: usize) -> Field<'f, 'a> {
         let (flat, dotted) = self.slots[index];
         let slot = match (found.values.get(flat), dotted) {
             (Some(FieldValue::Missing), Some(dotted)) => dotted,
             _ => flat,
         };
         Field {
-            value: found.values.get(slot).copied().unwrap_or_default(),
+            value: found.values.get(slot).unwrap_or(&FieldValue::Missing),
             span: found.spans.get(slot).copied().unwrap_or_default(),
         }
     }
 }
 
-impl<'a> Field<'a> {
+impl<'a> Field<'_, 'a> {
     /// Whether the record has the field.
     pub fn is_missing(&self) -> bool {
-        self.value == FieldValue::Missing
+        *self.value == FieldValue::Missing
     }
 
     /// The value's bytes as written in the record (a string without its
     /// quotes, still escaped), and whether it was found: a cheap key for
     /// "same value as before" (two spellings of one string differ).
     pub fn raw(&self) -> Option<&'a [u8]> {
-        match self.value {
+        match *self.value {
             FieldValue::Missing => None,
             FieldValue::Str { raw, .. } => Some(raw),
             _ => Some(self.span),
@@ -102,18 +105,18 @@ impl<'a> Field<'a> {
 
     /// Whether the field is a string.
     pub fn is_string(&self) -> bool {
-        matches!(self.value, FieldValue::Str { .. })
+        matches!(*self.value, FieldValue::Str { .. })
     }
 
     /// Whether the field is JSON `null`.
     pub fn is_null(&self) -> bool {
-        self.value == FieldValue::Null
+        *self.value == FieldValue::Null
     }
 
     /// The value as text: a string decoded, anything else as its JSON
     /// (`42`, `true`, `{"a":1}`). `None` when the record lacks it.
     pub fn text(&self) -> Option<Cow<'a, str>> {
-        match self.value {
+        match *self.value {
             FieldValue::Missing => None,
             FieldValue::Str {
                 raw,
@@ -131,7 +134,7 @@ impl<'a> Field<'a> {
     /// As [`unix_nanos`](Self::unix_nanos), through `times`, which
     /// remembers the last whole second read (for the records of a batch).
     pub fn unix_nanos_with(&self, times: &mut TimeReader) -> Option<u64> {
-        match self.value {
+        match *self.value {
             FieldValue::Str {
                 raw,
                 escaped: false,
@@ -144,7 +147,7 @@ impl<'a> Field<'a> {
     /// 3339 string, or a number of seconds, milliseconds, microseconds or
     /// nanoseconds (told apart by magnitude, whole numbers read exactly).
     pub fn unix_nanos(&self) -> Option<u64> {
-        match self.value {
+        match *self.value {
             FieldValue::Number(n) => {
                 let whole = std::str::from_utf8(self.span).ok()?.parse::<u64>().ok();
                 nanos_from_number(n, whole)
@@ -159,10 +162,11 @@ impl<'a> Field<'a> {
     }
 }
 
-/// `bytes` as text: borrowed when they are UTF-8 (the fast check), else
-/// with each bad sequence replaced.
+/// `bytes` as text: borrowed when they are UTF-8 (the fast check: SIMD,
+/// and its answer comes back in registers), else with each bad sequence
+/// replaced.
 pub(crate) fn utf8_text(bytes: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
+    match simdutf8::basic::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
     }
