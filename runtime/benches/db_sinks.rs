@@ -12,7 +12,9 @@
 //! - CloudWatch: reqwest `PutLogEvents` of 1024 events, unsigned (moto does
 //!   not check signatures; the sink signs every call).
 //!
-//! Rounds are interleaved and the median of 3 reported. Results go to
+//! Rounds are interleaved and the median of 5 reported; each sink runs
+//! back to back with its plain loop (which goes first alternating) and
+//! their ratio is the median of the rounds' ratios. Results go to
 //! `target/bench/db_sinks.json`. `DB_SINKS_ONLY=postgres` (or `nats`,
 //! `cloudwatch`) runs one destination, for profiling; it writes no JSON.
 
@@ -45,10 +47,10 @@ mod postgres_server;
 use std::path::Path;
 use std::time::Instant;
 
-use bench_support::median;
+use bench_support::{median, paired_ratio};
 
 const BATCH: usize = 1024;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn record(i: usize) -> String {
     format!(
@@ -255,59 +257,72 @@ fn main() {
         .as_millis();
     let only = std::env::var("DB_SINKS_ONLY").ok();
     let runs = |destination: &str| only.as_deref().is_none_or(|o| o == destination);
+    // Each sink and its plain loop run back to back, the first of the pair
+    // alternating by round; a pair's ratio is the median of its rounds'.
+    let pair = |round: usize, sink: &mut dyn FnMut(), plain: &mut dyn FnMut()| {
+        if round.is_multiple_of(2) {
+            sink();
+            plain();
+        } else {
+            plain();
+            sink();
+        }
+    };
     for round in 0..ROUNDS {
         if runs("postgres") {
-            copy.push((through_sinkbox(&pg("copy"), pg_rows), 0.0));
-            insert.push((through_sinkbox(&pg("insert"), pg_rows), 0.0));
-            plain_copy.push((plain_postgres(postgres.port, "copy", pg_rows), 0.0));
-            plain_insert.push((plain_postgres(postgres.port, "insert", pg_rows), 0.0));
+            pair(
+                round,
+                &mut || copy.push((through_sinkbox(&pg("copy"), pg_rows), 0.0)),
+                &mut || plain_copy.push((plain_postgres(postgres.port, "copy", pg_rows), 0.0)),
+            );
+            pair(
+                round,
+                &mut || insert.push((through_sinkbox(&pg("insert"), pg_rows), 0.0)),
+                &mut || plain_insert.push((plain_postgres(postgres.port, "insert", pg_rows), 0.0)),
+            );
         }
         if runs("nats") {
-            nats_sink.push((
-            through_sinkbox(
-                &format!(
-                    "[sinks.bus]\ntype = \"nats\"\nurl = \"{}\"\nsubject = \"bench.{{service}}\"\nstream = \"BENCH\"\n",
-                    nats.url()
-                ),
-                nats_messages,
-            ),
-            0.0,
-        ));
-            nats_plain.push((plain_nats(&nats.url(), round, nats_messages), 0.0));
+            let sink_toml = format!(
+                "[sinks.bus]\ntype = \"nats\"\nurl = \"{}\"\nsubject = \"bench.{{service}}\"\nstream = \"BENCH\"\n",
+                nats.url()
+            );
+            pair(
+                round,
+                &mut || nats_sink.push((through_sinkbox(&sink_toml, nats_messages), 0.0)),
+                &mut || nats_plain.push((plain_nats(&nats.url(), round, nats_messages), 0.0)),
+            );
         }
         if !runs("cloudwatch") {
             continue;
         }
         // The records' own time would be out of CloudWatch's window: use now.
-        cw_sink.push((
-            through_sinkbox(
-                &format!(
-                    "[sinks.cw]\ntype = \"cloudwatch\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\nlog_group_name = \"/bench\"\nlog_stream_name = \"r{round}-{now}\"\naccess_key_id = \"AKIDBENCH\"\nsecret_access_key = \"bench\"\ntimestamp_field = \"none\"\n",
-                    moto.endpoint()
-                ),
-                cw_events,
-            ),
-            0.0,
-        ));
-        cw_plain.push((
-            plain_cloudwatch(&moto.endpoint(), &format!("p{round}-{now}"), cw_events),
-            0.0,
-        ));
+        let sink_toml = format!(
+            "[sinks.cw]\ntype = \"cloudwatch\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\nlog_group_name = \"/bench\"\nlog_stream_name = \"r{round}-{now}\"\naccess_key_id = \"AKIDBENCH\"\nsecret_access_key = \"bench\"\ntimestamp_field = \"none\"\n",
+            moto.endpoint()
+        );
+        pair(
+            round,
+            &mut || cw_sink.push((through_sinkbox(&sink_toml, cw_events), 0.0)),
+            &mut || {
+                cw_plain.push((
+                    plain_cloudwatch(&moto.endpoint(), &format!("p{round}-{now}"), cw_events),
+                    0.0,
+                ))
+            },
+        );
     }
+    let ratio = |sink: &[(f64, f64)], plain: &[(f64, f64)]| {
+        if sink.is_empty() {
+            0.0
+        } else {
+            paired_ratio(sink, plain)
+        }
+    };
+    let (copy_ratio, insert_ratio) = (ratio(&copy, &plain_copy), ratio(&insert, &plain_insert));
+    let (nats_ratio, cw_ratio) = (ratio(&nats_sink, &nats_plain), ratio(&cw_sink, &cw_plain));
     if let Some(only) = only {
-        let ratio = |sink: Vec<(f64, f64)>, plain: Vec<(f64, f64)>| {
-            if sink.is_empty() {
-                0.0
-            } else {
-                median(sink).0 / median(plain).0
-            }
-        };
         println!(
-            "{only}: ratios copy {:.2} insert {:.2} nats {:.2} cloudwatch {:.2}",
-            ratio(copy, plain_copy.clone()),
-            ratio(insert, plain_insert),
-            ratio(nats_sink, nats_plain),
-            ratio(cw_sink, cw_plain)
+            "{only}: ratios copy {copy_ratio:.2} insert {insert_ratio:.2} nats {nats_ratio:.2} cloudwatch {cw_ratio:.2}"
         );
         return;
     }
@@ -316,36 +331,26 @@ fn main() {
     let (nats_sink, nats_plain) = (median(nats_sink).0, median(nats_plain).0);
     let (cw_sink, cw_plain) = (median(cw_sink).0, median(cw_plain).0);
     println!("postgres, batches of {BATCH}, rows/s (median of {ROUNDS}):");
+    println!("  sink, COPY        {copy:>10.0}   {copy_ratio:.2}x the plain COPY loop");
     println!(
-        "  sink, COPY        {copy:>10.0}   {:.2}x the plain COPY loop",
-        copy / plain_copy
-    );
-    println!(
-        "  sink, INSERT      {insert:>10.0}   {:.2}x the plain INSERT loop, {:.2}x the sink's COPY",
-        insert / plain_insert,
+        "  sink, INSERT      {insert:>10.0}   {insert_ratio:.2}x the plain INSERT loop, {:.2}x the sink's COPY",
         insert / copy
     );
     println!("  plain COPY loop   {plain_copy:>10.0}");
     println!("  plain INSERT loop {plain_insert:>10.0}");
     println!("nats JetStream, acked, messages/s:");
-    println!(
-        "  sink            {nats_sink:>10.0}   {:.2}x the plain loop",
-        nats_sink / nats_plain
-    );
+    println!("  sink            {nats_sink:>10.0}   {nats_ratio:.2}x the plain loop");
     println!("  plain loop      {nats_plain:>10.0}");
     println!("cloudwatch (moto), events/s:");
-    println!(
-        "  sink            {cw_sink:>10.0}   {:.2}x the plain loop",
-        cw_sink / cw_plain
-    );
+    println!("  sink            {cw_sink:>10.0}   {cw_ratio:.2}x the plain loop");
     println!("  plain loop      {cw_plain:>10.0}");
     let json = serde_json::json!({
         "batch": BATCH,
         "postgres_rows_per_s": {"sink_copy": copy, "sink_insert": insert,
             "plain_copy": plain_copy, "plain_insert": plain_insert,
-            "copy_ratio": copy / plain_copy, "insert_ratio": insert / plain_insert},
-        "nats_messages_per_s": {"sink": nats_sink, "plain": nats_plain, "ratio": nats_sink / nats_plain},
-        "cloudwatch_events_per_s": {"sink": cw_sink, "plain": cw_plain, "ratio": cw_sink / cw_plain},
+            "copy_ratio": copy_ratio, "insert_ratio": insert_ratio},
+        "nats_messages_per_s": {"sink": nats_sink, "plain": nats_plain, "ratio": nats_ratio},
+        "cloudwatch_events_per_s": {"sink": cw_sink, "plain": cw_plain, "ratio": cw_ratio},
     });
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out).unwrap();

@@ -312,7 +312,7 @@ fn main() {
     for round in 0..ROUNDS {
         // Each sink and its plain loop back to back, the first of the pair
         // alternating by round.
-        for first in [round % 2 == 0, round % 2 == 1] {
+        for first in [round.is_multiple_of(2), !round.is_multiple_of(2)] {
             if first {
                 otlp_plain.push(measure(|_batch| {
                     plain_otlp_export(&client, &url, &otlp_fields)
@@ -323,7 +323,7 @@ fn main() {
                 }));
             }
         }
-        for first in [round % 2 == 0, round % 2 == 1] {
+        for first in [round.is_multiple_of(2), !round.is_multiple_of(2)] {
             if first {
                 loki_plain.push(measure(|batch| {
                     plain_loki_push(&client, &url, batch, &labels, times_of(batch))

@@ -552,8 +552,11 @@ fn checked_json(json: &[u8]) -> Result<&[u8], EmitError> {
             values.byte_offset()
         ))));
     }
-    // serde_json skips strings without checking their UTF-8.
-    if let Err(err) = std::str::from_utf8(json) {
+    // serde_json skips strings without checking their UTF-8. The SIMD
+    // check first; the standard one only to say where the bad byte is.
+    if simdutf8::basic::from_utf8(json).is_err()
+        && let Err(err) = std::str::from_utf8(json)
+    {
         return Err(EmitError::InvalidJson(serde::de::Error::custom(format!(
             "invalid UTF-8 at byte {}",
             err.valid_up_to()

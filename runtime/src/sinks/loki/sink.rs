@@ -233,23 +233,16 @@ impl LokiSink {
         let mut by_values: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut signature: Vec<u8> = Vec::new();
         let label_fields = self.rules.fields().count();
-        // The previous record's label values (kind, raw text) and stream:
+        // The previous record's label values (as spelled) and stream:
         // records in a row mostly share their stream, and comparing the
         // values in place costs less than a signature and a hash.
-        let mut previous: Vec<(u8, &[u8])> = Vec::with_capacity(label_fields);
+        let mut previous: Vec<Option<(bool, &[u8])>> = Vec::with_capacity(label_fields);
         let mut previous_slot: Option<usize> = None;
         let mut found = FoundFields::default();
         let mut times = TimeReader::default();
         for raw in chunk.records() {
             self.reader.read(raw, &mut found);
-            // The kind tells a string "1" from a number 1; 0 is missing.
-            let value = |i: usize| {
-                let field = self.reader.field(&found, i);
-                match field.raw() {
-                    Some(raw) => (if field.is_string() { 2 } else { 1 }, raw),
-                    None => (0, &b""[..]),
-                }
-            };
+            let value = |i: usize| self.reader.field(&found, i).spelling();
             let same =
                 previous_slot.is_some() && (0..label_fields).all(|i| value(i) == previous[i]);
             let slot = match previous_slot {
@@ -258,8 +251,14 @@ impl LokiSink {
                     previous.clear();
                     signature.clear();
                     for i in 0..label_fields {
-                        let (kind, raw) = value(i);
-                        previous.push((kind, raw));
+                        let spelling = value(i);
+                        previous.push(spelling);
+                        // The kind tells a string "1" from a number 1.
+                        let (kind, raw) = match spelling {
+                            Some((true, raw)) => (2, raw),
+                            Some((false, raw)) => (1, raw),
+                            None => (0, &b""[..]),
+                        };
                         signature.push(kind);
                         signature.extend_from_slice(raw);
                         // Never in UTF-8 text: the fields cannot run together.

@@ -221,8 +221,9 @@ struct Message {
 
 /// The batch's messages, each built as it is about to be sent (the
 /// server works on the first while the rest are built). The payload is a
-/// slice of the batch's own buffer (no copy); a subject equal to the
-/// previous record's is shared, not allocated again.
+/// slice of the batch's own buffer (no copy); a record whose subject
+/// fields are spelled as the previous record's shares its subject, which is
+/// not rendered again.
 fn messages<'b>(
     batch: &'b Batch,
     subject: &'b FieldTemplate,
@@ -232,24 +233,31 @@ fn messages<'b>(
     // The subject's fields, read from the raw record; nothing else of it
     // is decoded.
     let reader = FieldReader::new(&subject.fields());
+    let holes = subject.fields().len();
     let mut found = FoundFields::default();
     let shared = batch.shared_bytes();
-    let mut last: Option<(String, Subject)> = None;
+    let mut previous: Vec<Option<(bool, &'b [u8])>> = Vec::with_capacity(holes);
+    let mut last: Option<Subject> = None;
     let mut id = String::with_capacity(run_id.len() + 21);
     batch.records().enumerate().map(move |(i, record)| {
         reader.read(record, &mut found);
-        let text = subject.render(
-            |hole| {
-                let field = reader.field(&found, hole);
-                if field.is_null() { None } else { field.text() }
-            },
-            subject_token,
-        );
+        let spelling = |hole| reader.field(&found, hole).spelling();
         let subject = match &last {
-            Some((previous, subject)) if *previous == text => subject.clone(),
+            Some(subject) if (0..holes).all(|hole| spelling(hole) == previous[hole]) => {
+                subject.clone()
+            }
             _ => {
-                let subject = Subject::from(text.as_str());
-                last = Some((text, subject.clone()));
+                previous.clear();
+                previous.extend((0..holes).map(spelling));
+                let text = subject.render(
+                    |hole| {
+                        let field = reader.field(&found, hole);
+                        if field.is_null() { None } else { field.text() }
+                    },
+                    subject_token,
+                );
+                let subject = Subject::from(text);
+                last = Some(subject.clone());
                 subject
             }
         };

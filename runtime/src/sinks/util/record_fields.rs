@@ -103,6 +103,14 @@ impl<'a> Field<'_, 'a> {
         }
     }
 
+    /// The value as written and whether it is a string (`None` when the
+    /// record lacks it): equal for two records when their values are
+    /// spelled alike, the cheap test of "same as the previous record"
+    /// (the string `"1"` and the number `1` differ).
+    pub fn spelling(&self) -> Option<(bool, &'a [u8])> {
+        self.raw().map(|raw| (self.is_string(), raw))
+    }
+
     /// Whether the field is a string.
     pub fn is_string(&self) -> bool {
         matches!(*self.value, FieldValue::Str { .. })
