@@ -35,7 +35,13 @@ pub fn median(mut values: Vec<(f64, f64)>) -> (f64, f64) {
 pub fn paired_ratio(sink: &[(f64, f64)], plain: &[(f64, f64)]) -> f64 {
     let mut ratios: Vec<f64> = sink.iter().zip(plain).map(|(s, p)| s.0 / p.0).collect();
     ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    ratios[ratios.len() / 2]
+    let middle = ratios.len() / 2;
+    if ratios.len().is_multiple_of(2) {
+        // The two middle rounds: one of each order, for an even count.
+        (ratios[middle - 1] + ratios[middle]) / 2.0
+    } else {
+        ratios[middle]
+    }
 }
 
 /// A loopback HTTP server (two threads) that reads every request body and
