@@ -10,7 +10,9 @@
 //! - NATS: async-nats JetStream publishes of 1024 messages with
 //!   `Nats-Msg-Id`, then their acks;
 //! - CloudWatch: reqwest `PutLogEvents` of 1024 events, unsigned (moto does
-//!   not check signatures; the sink signs every call).
+//!   not check signatures; the sink signs every call), 100 calls a round,
+//!   each side's log group deleted after its round so moto's heap starts
+//!   empty for the next.
 //!
 //! Rounds are interleaved and the median of 6 reported; each sink runs
 //! back to back with its plain loop (which goes first alternating) and
@@ -192,22 +194,45 @@ fn plain_nats(url: &str, round: usize, n: usize) -> f64 {
     })
 }
 
+/// One CloudWatch Logs call to moto, unsigned (moto reads only the access
+/// key, for the account).
+fn logs_call(
+    client: &reqwest::blocking::Client,
+    endpoint: &str,
+    access_key: &str,
+    action: &str,
+    body: String,
+) {
+    let response = client
+        .post(endpoint)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", format!("Logs_20140328.{action}"))
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential={access_key}/20260101/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=0"),
+        )
+        .body(body)
+        .send()
+        .unwrap();
+    let _ = response.bytes();
+}
+
+/// Empties moto of a group and its events, off the clock: moto keeps every
+/// event as a Python object, and a heap grown by the other side of a pair
+/// makes the garbage collector's pauses land on whoever runs next.
+fn delete_log_group(endpoint: &str, access_key: &str, group: &str) {
+    logs_call(
+        &reqwest::blocking::Client::new(),
+        endpoint,
+        access_key,
+        "DeleteLogGroup",
+        serde_json::json!({ "logGroupName": group }).to_string(),
+    );
+}
+
 fn plain_cloudwatch(endpoint: &str, stream: &str, n: usize) -> f64 {
     let client = reqwest::blocking::Client::new();
-    let call = |action: &str, body: String| {
-        let response = client
-            .post(endpoint)
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", format!("Logs_20140328.{action}"))
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=0",
-            )
-            .body(body)
-            .send()
-            .unwrap();
-        let _ = response.bytes();
-    };
+    let call = |action: &str, body: String| logs_call(&client, endpoint, "bench", action, body);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -237,7 +262,7 @@ fn main() {
     let moto = moto_server::MotoServer::start();
     let pg_rows = 100 * BATCH;
     let nats_messages = 150 * BATCH;
-    let cw_events = 50 * BATCH;
+    let cw_events = 100 * BATCH;
     let secret_dir = tempfile::tempdir().unwrap();
     let pw = secret_dir.path().join("pg");
     std::fs::write(&pw, postgres_server::PASSWORD).unwrap();
@@ -303,12 +328,16 @@ fn main() {
         );
         pair(
             round,
-            &mut || cw_sink.push((through_sinkbox(&sink_toml, cw_events), 0.0)),
+            &mut || {
+                cw_sink.push((through_sinkbox(&sink_toml, cw_events), 0.0));
+                delete_log_group(&moto.endpoint(), "AKIDBENCH", "/bench");
+            },
             &mut || {
                 cw_plain.push((
                     plain_cloudwatch(&moto.endpoint(), &format!("p{round}-{now}"), cw_events),
                     0.0,
-                ))
+                ));
+                delete_log_group(&moto.endpoint(), "bench", "/plain");
             },
         );
     }
