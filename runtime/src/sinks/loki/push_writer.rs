@@ -29,8 +29,6 @@ pub(crate) struct EncodedStream {
     /// `HEAD_ROOM` bytes, the labels field, the entries.
     bytes: Vec<u8>,
     count: usize,
-    /// Where the finished field starts in `bytes` (inside the head room).
-    start: usize,
 }
 
 impl EncodedStream {
@@ -48,7 +46,6 @@ impl EncodedStream {
         Self {
             bytes: buffer,
             count: 0,
-            start: HEAD_ROOM,
         }
     }
 
@@ -106,13 +103,13 @@ impl EncodedStream {
     /// The whole `streams` field: tag, length, labels, entries. Entries
     /// pushed after this need another call.
     pub fn finish(&mut self) -> &[u8] {
-        let len = (self.bytes.len() - HEAD_ROOM) as u64;
-        let mut head = Vec::with_capacity(HEAD_ROOM);
-        head.push(FIELD_1_BYTES);
-        encode_varint(len, &mut head);
-        self.start = HEAD_ROOM - head.len();
-        self.bytes[self.start..HEAD_ROOM].copy_from_slice(&head);
-        &self.bytes[self.start..]
+        let mut head = EntryHead::default();
+        head.byte(FIELD_1_BYTES);
+        head.varint((self.bytes.len() - HEAD_ROOM) as u64);
+        // Right-aligned in the room: the field starts where its head does.
+        let start = HEAD_ROOM - head.len;
+        self.bytes[start..HEAD_ROOM].copy_from_slice(&head.bytes[..head.len]);
+        &self.bytes[start..]
     }
 
     /// The buffer back, for the next stream.
@@ -121,8 +118,9 @@ impl EncodedStream {
     }
 }
 
-/// An entry's bytes before its line: tags, lengths and the timestamp, at
-/// most five tags and five varints of up to ten bytes.
+/// An entry's bytes before its line (tags, lengths and the timestamp: at
+/// most five tags and five varints of up to ten bytes), or a stream
+/// field's tag and length, written in registers.
 struct EntryHead {
     bytes: [u8; 56],
     len: usize,
@@ -156,7 +154,8 @@ impl EntryHead {
 }
 
 /// Writes push bodies, snappy-compressed, reusing its encoder (whose hash
-/// table is 32 KiB) and its buffers from request to request.
+/// table is 32 KiB) and its buffers from request to request (they stay as
+/// large as the largest request so far: about `max_bytes`).
 pub(crate) struct PushCompressor {
     encoder: snap::raw::Encoder,
     /// The uncompressed push, when it has more than one stream.
@@ -263,6 +262,14 @@ mod tests {
         ];
         assert_eq!(written(&streams), prost_bytes(&streams));
         assert_eq!(written(&[]), prost_bytes(&[]));
+        // Stream lengths of three and four varint bytes, in the room kept
+        // at the front, alone and beside another stream.
+        for size in [20_000, 2_100_000] {
+            let long = vec![("{a=\"b\"}".to_string(), vec![(1, "x".repeat(size))])];
+            assert_eq!(written(&long), prost_bytes(&long));
+            let two = [long.clone(), streams.clone()].concat();
+            assert_eq!(written(&two), prost_bytes(&two));
+        }
     }
 
     proptest! {
