@@ -232,8 +232,9 @@ fn messages<'b>(
 ) -> impl Iterator<Item = Message> + Send + 'b {
     // The subject's fields, read from the raw record; nothing else of it
     // is decoded.
-    let reader = FieldReader::new(&subject.fields());
-    let holes = subject.fields().len();
+    let fields = subject.fields();
+    let reader = FieldReader::new(&fields);
+    let holes = fields.len();
     let mut found = FoundFields::default();
     let shared = batch.shared_bytes();
     let mut previous: Vec<Option<(bool, &'b [u8])>> = Vec::with_capacity(holes);
