@@ -49,7 +49,7 @@ mod postgres_server;
 use std::path::Path;
 use std::time::Instant;
 
-use bench_support::{median, paired_ratio};
+use bench_support::{back_to_back, median, paired_ratio};
 
 const BATCH: usize = 1024;
 /// Even: each side of a pair goes first equally often.
@@ -285,23 +285,14 @@ fn main() {
     let runs = |destination: &str| only.as_deref().is_none_or(|o| o == destination);
     // Each sink and its plain loop run back to back, the first of the pair
     // alternating by round; a pair's ratio is the median of its rounds'.
-    let pair = |round: usize, sink: &mut dyn FnMut(), plain: &mut dyn FnMut()| {
-        if round.is_multiple_of(2) {
-            sink();
-            plain();
-        } else {
-            plain();
-            sink();
-        }
-    };
     for round in 0..ROUNDS {
         if runs("postgres") {
-            pair(
+            back_to_back(
                 round,
                 &mut || copy.push((through_sinkbox(&pg("copy"), pg_rows), 0.0)),
                 &mut || plain_copy.push((plain_postgres(postgres.port, "copy", pg_rows), 0.0)),
             );
-            pair(
+            back_to_back(
                 round,
                 &mut || insert.push((through_sinkbox(&pg("insert"), pg_rows), 0.0)),
                 &mut || plain_insert.push((plain_postgres(postgres.port, "insert", pg_rows), 0.0)),
@@ -312,7 +303,7 @@ fn main() {
                 "[sinks.bus]\ntype = \"nats\"\nurl = \"{}\"\nsubject = \"bench.{{service}}\"\nstream = \"BENCH\"\n",
                 nats.url()
             );
-            pair(
+            back_to_back(
                 round,
                 &mut || nats_sink.push((through_sinkbox(&sink_toml, nats_messages), 0.0)),
                 &mut || nats_plain.push((plain_nats(&nats.url(), round, nats_messages), 0.0)),
@@ -326,7 +317,7 @@ fn main() {
             "[sinks.cw]\ntype = \"cloudwatch\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\nlog_group_name = \"/bench\"\nlog_stream_name = \"r{round}-{now}\"\naccess_key_id = \"AKIDBENCH\"\nsecret_access_key = \"bench\"\ntimestamp_field = \"none\"\n",
             moto.endpoint()
         );
-        pair(
+        back_to_back(
             round,
             &mut || {
                 cw_sink.push((through_sinkbox(&sink_toml, cw_events), 0.0));

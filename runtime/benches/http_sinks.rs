@@ -28,7 +28,7 @@ use sinkbox::sinks::{
     OutOfOrderAction,
 };
 use sinkbox::{Batch, Sink, WriteOutcome};
-use support::{cpu_time, loopback_receiver, median, paired_ratio};
+use support::{back_to_back, cpu_time, loopback_receiver, median, paired_ratio};
 
 const BATCH: usize = 1024;
 const BATCHES: usize = 200;
@@ -314,28 +314,28 @@ fn main() {
     for round in 0..ROUNDS {
         // Each sink and its plain loop back to back, the first of the pair
         // alternating by round.
-        for first in [round.is_multiple_of(2), !round.is_multiple_of(2)] {
-            if first {
-                otlp_plain.push(measure(|_batch| {
-                    plain_otlp_export(&client, &url, &otlp_fields)
-                }));
-            } else {
+        back_to_back(
+            round,
+            &mut || {
                 otlp.push(measure(|batch| {
                     assert_eq!(otlp_sink.write(batch), WriteOutcome::Accepted)
-                }));
-            }
-        }
-        for first in [round.is_multiple_of(2), !round.is_multiple_of(2)] {
-            if first {
-                loki_plain.push(measure(|batch| {
-                    plain_loki_push(&client, &url, batch, &labels, times_of(batch))
-                }));
-            } else {
+                }))
+            },
+            &mut || otlp_plain.push(measure(|_| plain_otlp_export(&client, &url, &otlp_fields))),
+        );
+        back_to_back(
+            round,
+            &mut || {
                 loki_pb.push(measure(|batch| {
                     assert_eq!(loki_protobuf.write(batch), WriteOutcome::Accepted)
-                }));
-            }
-        }
+                }))
+            },
+            &mut || {
+                loki_plain.push(measure(|batch| {
+                    plain_loki_push(&client, &url, batch, &labels, times_of(batch))
+                }))
+            },
+        );
         reference.push(measure(|batch| {
             let response = client
                 .post(url.clone())

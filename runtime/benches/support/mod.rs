@@ -26,6 +26,20 @@ pub fn median(mut values: Vec<(f64, f64)>) -> (f64, f64) {
     values[values.len() / 2]
 }
 
+/// Runs `sink` and `plain` back to back, the sink first in even rounds
+/// and second in odd ones, for [`paired_ratio`].
+// Not every bench has a plain loop to pair with.
+#[allow(dead_code)]
+pub fn back_to_back(round: usize, sink: &mut dyn FnMut(), plain: &mut dyn FnMut()) {
+    if round.is_multiple_of(2) {
+        sink();
+        plain();
+    } else {
+        plain();
+        sink();
+    }
+}
+
 /// The median over rounds of `sink` rate / `plain` rate, where round `i`
 /// of each was measured back to back (the bench alternates which goes
 /// first): a slow stretch of a shared machine then lands on both sides of
