@@ -8,7 +8,9 @@
 //!   `INSERT … SELECT FROM unnest(…)`, one transaction per 1024 rows, into
 //!   tables of the shape the sink creates;
 //! - NATS: async-nats JetStream publishes of 1024 messages with
-//!   `Nats-Msg-Id`, then their acks;
+//!   `Nats-Msg-Id`, then their acks; subjects and ids shaped as the sink's
+//!   (`plain.api` captured by `plain.*`, ids of a run and a number), so the
+//!   server does the same work per message for both;
 //! - CloudWatch: reqwest `PutLogEvents` of 1024 events, unsigned (moto does
 //!   not check signatures; the sink signs every call), 100 calls a round,
 //!   each side's log group deleted after its round so moto's heap starts
@@ -172,19 +174,25 @@ fn plain_nats(url: &str, round: usize, n: usize) -> f64 {
         jetstream
             .get_or_create_stream(async_nats::jetstream::stream::Config {
                 name: "PLAIN".into(),
-                subjects: vec!["plain".into()],
+                subjects: vec!["plain.*".into()],
                 ..Default::default()
             })
             .await
             .unwrap();
+        // The sink's ids: its run (time, process, a counter) and a number.
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let run = format!("{millis:x}.{:x}.{round:x}", std::process::id());
         let started = Instant::now();
         for chunk in (0..n).collect::<Vec<_>>().chunks(BATCH) {
             let mut acks = Vec::with_capacity(BATCH);
             for &i in chunk {
                 let publish = async_nats::jetstream::message::PublishMessage::build()
                     .payload(record(i).into())
-                    .message_id(format!("plain-{round}-{i}"));
-                acks.push(jetstream.send_publish("plain", publish).await.unwrap());
+                    .message_id(format!("{run}-{i}"));
+                acks.push(jetstream.send_publish("plain.api", publish).await.unwrap());
             }
             for ack in acks {
                 ack.await.unwrap();
