@@ -43,10 +43,11 @@ fn both_write_modes_store_every_record_once_with_its_columns() {
     for mode in ["copy", "insert"] {
         let dir = tempfile::tempdir().unwrap();
         let table = format!("logs_{mode}");
+        // Batches of 600 are loaded in pieces (256 rows each).
         let p = pipeline(
             dir.path(),
             &server,
-            64,
+            600,
             &format!(
                 "write_mode = \"{mode}\"\ntable_name = \"{table}\"\nschema_name = \"audit\"\ncolumns = {{ service = \"service.name\" }}\n"
             ),
@@ -94,12 +95,16 @@ fn rows_the_server_refuses_are_dead_lettered_alone() {
         let p = pipeline(
             dir.path(),
             &server,
-            100,
+            1000,
             &format!("write_mode = \"{mode}\"\ntable_name = \"{table}\"\n"),
         );
-        // jsonb refuses \u0000; those rows, and only those, cannot be stored.
-        let bad = [0usize, 13, 14, 57, 99, 150];
-        for i in 0..200usize {
+        // jsonb refuses \u0000; those rows, and only those, cannot be
+        // stored. Batches of 1000 are loaded in pieces of 256 rows: refused
+        // rows on both sides of a piece's edge, and at a batch's ends.
+        let bad = [
+            0usize, 13, 14, 57, 99, 150, 255, 256, 511, 700, 999, 1000, 1513,
+        ];
+        for i in 0..2000usize {
             let record = if bad.contains(&i) {
                 format!(r#"{{"i":{i},"message":"nul \u0000 here"}}"#)
             } else {
@@ -108,13 +113,13 @@ fn rows_the_server_refuses_are_dead_lettered_alone() {
             p.emit_json(record.as_bytes()).unwrap();
         }
         let stats = p.shutdown().remove(0);
-        assert_eq!(stats.records, 194, "{mode}: {stats:?}");
-        assert_eq!(stats.dead_lettered, 6, "{mode}: {stats:?}");
+        assert_eq!(stats.records, 1987, "{mode}: {stats:?}");
+        assert_eq!(stats.dead_lettered, 13, "{mode}: {stats:?}");
         assert_eq!(
             server.query(&format!(
                 "SELECT count(*), count(DISTINCT event->>'i') FROM {table}"
             )),
-            "194|194"
+            "1987|1987"
         );
         let letters = dead_letters(&dir.path().join("data/dead-letter/db.ndjson"));
         let mut numbers: Vec<usize> = letters

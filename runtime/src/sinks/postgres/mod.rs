@@ -2,6 +2,7 @@
 //! bad rows isolated.
 
 pub(crate) mod config;
+mod load;
 pub(crate) mod rows;
 pub(crate) mod sink;
 pub(crate) mod table;

@@ -3,8 +3,15 @@
 //! `event` JSONB column, in the COPY text format or as `INSERT` parameters
 //! (one text array per column).
 
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio_postgres::types::{IsNull, Kind, ToSql, Type, to_sql_checked};
+
 use super::table::TableLayout;
 use crate::sinks::util::record_fields::{FieldReader, FoundFields, utf8_text};
+use crate::sinks::util::record_time::{TimeReader, write_rfc3339};
 
 /// Which fields fill the fixed columns: read from each record's raw
 /// bytes with the routing scanner, nothing else of it decoded.
@@ -13,6 +20,15 @@ pub(crate) struct RowEncoder {
     /// The time, level and message fields, then the extra columns'.
     reader: FieldReader,
     extra_fields: usize,
+}
+
+/// What encoding one row needs besides the row, reused from row to row
+/// of a batch: the fields found, the last time read, the time written.
+#[derive(Default)]
+pub(crate) struct RowScratch<'r> {
+    found: FoundFields<'r>,
+    times: TimeReader,
+    time: Vec<u8>,
 }
 
 /// Field positions in the reader.
@@ -38,14 +54,17 @@ impl RowEncoder {
     #[cfg(test)]
     pub fn values<'r>(&self, record: &'r [u8]) -> Vec<Option<std::borrow::Cow<'r, str>>> {
         use std::borrow::Cow;
-        let mut found = FoundFields::default();
-        self.reader.read(record, &mut found);
+        let mut scratch = RowScratch::default();
+        let time = self
+            .timestamp(record, &mut scratch)
+            .then(|| String::from_utf8(scratch.time.clone()).expect("RFC 3339 is ASCII"));
+        let found = &scratch.found;
         let field = |index: usize| -> Option<Cow<'r, str>> {
-            let field = self.reader.field(&found, index);
+            let field = self.reader.field(found, index);
             if field.is_null() { None } else { field.text() }
         };
         let mut values = Vec::with_capacity(4 + self.extra_fields);
-        values.push(self.timestamp(&found).map(Cow::Owned));
+        values.push(time.map(Cow::Owned));
         values.push(field(LEVEL));
         values.push(field(MESSAGE));
         values.push(Some(utf8_text(record)));
@@ -55,15 +74,16 @@ impl RowEncoder {
         values
     }
 
-    /// Appends `record` as one line of `COPY … FROM STDIN` text; `found`
-    /// is scratch space, reused from record to record.
-    pub fn copy_line<'r>(&self, record: &'r [u8], found: &mut FoundFields<'r>, out: &mut Vec<u8>) {
-        self.reader.read(record, found);
+    /// Appends `record` as one line of `COPY … FROM STDIN` text.
+    pub fn copy_line<'r>(&self, record: &'r [u8], scratch: &mut RowScratch<'r>, out: &mut Vec<u8>) {
+        // RFC 3339 has nothing COPY escapes.
+        let time = self.timestamp(record, scratch).then_some(&scratch.time[..]);
+        copy_value(time, out);
+        let found = &scratch.found;
         let field = |index: usize| {
             let field = self.reader.field(found, index);
             if field.is_null() { None } else { field.text() }
         };
-        copy_value(self.timestamp(found).as_deref().map(str::as_bytes), out);
         out.push(b'\t');
         copy_value(field(LEVEL).as_deref().map(str::as_bytes), out);
         out.push(b'\t');
@@ -80,14 +100,15 @@ impl RowEncoder {
     }
 
     /// Appends `record` as one row of `arrays` (INSERT mode), the same
-    /// values [`values`](Self::values) gives; `found` is scratch space.
+    /// values [`values`](Self::values) gives.
     pub fn insert_row<'r>(
         &self,
         record: &'r [u8],
-        found: &mut FoundFields<'r>,
+        scratch: &mut RowScratch<'r>,
         arrays: &mut ColumnArrays,
     ) {
-        self.reader.read(record, found);
+        let time = self.timestamp(record, scratch);
+        let (found, time) = (&scratch.found, time.then_some(&scratch.time[..]));
         let field = |index: usize| {
             let field = self.reader.field(found, index);
             if field.is_null() { None } else { field.text() }
@@ -98,35 +119,41 @@ impl RowEncoder {
                 column.push(value);
             }
         };
-        push(self.timestamp(found).as_deref());
+        // Written as ASCII: the check cannot fail.
+        push(time.and_then(|time| std::str::from_utf8(time).ok()));
         push(field(LEVEL).as_deref());
         push(field(MESSAGE).as_deref());
         push(Some(&utf8_text(record)));
         for i in 0..self.extra_fields {
             push(field(EXTRA + i).as_deref());
         }
-        arrays.row_done();
     }
 
-    /// The record's time as RFC 3339, if it has one.
-    fn timestamp(&self, found: &FoundFields<'_>) -> Option<String> {
-        self.reader
-            .field(found, TIMESTAMP)
-            .unix_nanos()
-            .and_then(rfc3339)
+    /// Reads `record`'s fields into `scratch` and writes its time there as
+    /// RFC 3339 in UTC; `false` if it has none.
+    fn timestamp<'r>(&self, record: &'r [u8], scratch: &mut RowScratch<'r>) -> bool {
+        self.reader.read(record, &mut scratch.found);
+        let nanos = self
+            .reader
+            .field(&scratch.found, TIMESTAMP)
+            .unix_nanos_with(&mut scratch.times);
+        scratch.time.clear();
+        nanos
+            .inspect(|nanos| write_rfc3339(*nanos, &mut scratch.time))
+            .is_some()
     }
 }
 
-/// A batch's rows as one text array per column, for the INSERT that
-/// unnests them: each column's values back to back in one string, so a
-/// batch costs a few allocations, not one per value.
+/// Rows as one text array per column, for the INSERT that unnests them:
+/// each column's values back to back in one string, so a piece of a batch
+/// costs a few allocations, not one per value.
+#[derive(Debug)]
 pub(crate) struct ColumnArrays {
     columns: Vec<ColumnText>,
-    rows: usize,
 }
 
 /// One column's values.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct ColumnText {
     text: String,
     /// Where each row's value is in `text`; `None` for SQL NULL.
@@ -152,21 +179,30 @@ impl ColumnArrays {
                 spans: Vec::with_capacity(rows),
             })
             .collect();
-        Self { columns, rows: 0 }
-    }
-
-    /// Counts a row whose values were pushed.
-    fn row_done(&mut self) {
-        self.rows += 1;
+        Self { columns }
     }
 
     /// How many rows.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.rows
+        self.columns.first().map_or(0, |column| column.spans.len())
+    }
+
+    /// Rows `rows` as the statement's parameters: one `text[]` per column,
+    /// in column order, each written straight from the column's text.
+    pub fn params(self: &Arc<Self>, rows: Range<usize>) -> Vec<TextArrayParam> {
+        (0..self.columns.len())
+            .map(|column| TextArrayParam {
+                arrays: Arc::clone(self),
+                column,
+                rows: rows.clone(),
+            })
+            .collect()
     }
 
     /// Rows `range` as one array per column, in column order.
-    pub fn arrays(&self, range: std::ops::Range<usize>) -> Vec<Vec<Option<&str>>> {
+    #[cfg(test)]
+    pub fn arrays(&self, range: Range<usize>) -> Vec<Vec<Option<&str>>> {
         self.columns
             .iter()
             .map(|column| {
@@ -177,6 +213,53 @@ impl ColumnArrays {
             })
             .collect()
     }
+}
+
+/// Some rows of one column as a `text[]` parameter. It owns its rows (they
+/// are shared), so a statement given it can be in flight while the next
+/// rows are encoded.
+#[derive(Debug)]
+pub(crate) struct TextArrayParam {
+    arrays: Arc<ColumnArrays>,
+    column: usize,
+    rows: Range<usize>,
+}
+
+impl ToSql for TextArrayParam {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let Kind::Array(member) = ty.kind() else {
+            return Err(format!("a column's values go as an array, not as {ty}").into());
+        };
+        let column = &self.arrays.columns[self.column];
+        let dimension = postgres_protocol::types::ArrayDimension {
+            len: i32::try_from(self.rows.len())?,
+            lower_bound: 1,
+        };
+        postgres_protocol::types::array_to_sql(
+            Some(dimension),
+            member.oid(),
+            &column.spans[self.rows.clone()],
+            |span, out| match span {
+                Some((start, end)) => {
+                    postgres_protocol::types::text_to_sql(&column.text[*start..*end], out);
+                    Ok(postgres_protocol::IsNull::No)
+                }
+                None => Ok(postgres_protocol::IsNull::Yes),
+            },
+            out,
+        )?;
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.kind(), Kind::Array(member) if <&str as ToSql>::accepts(member))
+    }
+
+    to_sql_checked!();
 }
 
 /// One value in the COPY text format: `\N` for NULL; backslash, tab,
@@ -202,13 +285,6 @@ fn copy_value(value: Option<&[u8]>, out: &mut Vec<u8>) {
     out.extend_from_slice(&value[start..]);
 }
 
-fn rfc3339(nanos: u64) -> Option<String> {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
-        .ok()?
-        .format(&time::format_description::well_known::Rfc3339)
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,7 +308,7 @@ mod tests {
         let record =
             br#"{"timestamp":1764583200,"level":"info","message":"a\tb\\c","svc":{"name":"api"}}"#;
         let mut out = Vec::new();
-        encoder().copy_line(record, &mut FoundFields::default(), &mut out);
+        encoder().copy_line(record, &mut RowScratch::default(), &mut out);
         let line = String::from_utf8(out).unwrap();
         assert_eq!(
             line,
@@ -241,9 +317,33 @@ mod tests {
     }
 
     #[test]
+    fn times_are_written_in_utc_whatever_their_zone_or_shape() {
+        let mut scratch = RowScratch::default();
+        let mut out = Vec::new();
+        for (record, time) in [
+            (
+                r#"{"timestamp":"2026-12-01T11:00:00.5+01:00"}"#,
+                "2026-12-01T10:00:00.5Z",
+            ),
+            // The same second again (read from the remembered second).
+            (
+                r#"{"timestamp":"2026-12-01T11:00:00.25+01:00"}"#,
+                "2026-12-01T10:00:00.25Z",
+            ),
+            (r#"{"timestamp":1764583200123}"#, "2025-12-01T10:00:00.123Z"),
+            (r#"{"timestamp":"yesterday"}"#, "\\N"),
+        ] {
+            out.clear();
+            encoder().copy_line(record.as_bytes(), &mut scratch, &mut out);
+            let line = String::from_utf8(out.clone()).unwrap();
+            assert_eq!(line.split('\t').next(), Some(time), "{record}");
+        }
+    }
+
+    #[test]
     fn missing_fields_are_null_and_values_match_the_copy_line() {
         let mut out = Vec::new();
-        encoder().copy_line(b"{\"x\":1}", &mut FoundFields::default(), &mut out);
+        encoder().copy_line(b"{\"x\":1}", &mut RowScratch::default(), &mut out);
         assert_eq!(out, b"\\N\t\\N\t\\N\t{\"x\":1}\t\\N\n");
         let values = encoder().values(br#"{"level":"warn","svc":{"name":7}}"#);
         assert_eq!(values[0], None);
@@ -260,9 +360,9 @@ mod tests {
         ];
         let encoder = encoder();
         let mut arrays = ColumnArrays::new(5, 3);
-        let mut found = FoundFields::default();
+        let mut scratch = RowScratch::default();
         for record in records {
-            encoder.insert_row(record, &mut found, &mut arrays);
+            encoder.insert_row(record, &mut scratch, &mut arrays);
         }
         assert_eq!(arrays.len(), 3);
         let columns = arrays.arrays(0..3);
@@ -275,5 +375,38 @@ mod tests {
             );
         }
         assert_eq!(arrays.arrays(1..3)[1], [None, Some("info")]);
+    }
+
+    #[test]
+    fn params_are_encoded_as_the_library_encodes_the_same_arrays() {
+        let encoder = encoder();
+        let mut arrays = ColumnArrays::new(5, 3);
+        let mut scratch = RowScratch::default();
+        for record in [
+            br#"{"level":"warn","message":"\u00e9t\u00e9","svc":{"name":"api"}}"#.as_slice(),
+            b"{}",
+            br#"{"timestamp":"2026-01-01T00:00:00Z","message":""}"#,
+        ] {
+            encoder.insert_row(record, &mut scratch, &mut arrays);
+        }
+        let arrays = Arc::new(arrays);
+        for rows in [0..3, 1..3, 2..2] {
+            let expected = arrays.arrays(rows.clone());
+            for (param, values) in arrays.params(rows.clone()).iter().zip(&expected) {
+                let (mut ours, mut theirs) = (BytesMut::new(), BytesMut::new());
+                param.to_sql_checked(&Type::TEXT_ARRAY, &mut ours).unwrap();
+                values
+                    .as_slice()
+                    .to_sql_checked(&Type::TEXT_ARRAY, &mut theirs)
+                    .unwrap();
+                assert_eq!(ours, theirs, "rows {rows:?}");
+            }
+        }
+        let wrong = arrays.params(0..1).remove(0);
+        assert!(
+            wrong
+                .to_sql_checked(&Type::INT4_ARRAY, &mut BytesMut::new())
+                .is_err()
+        );
     }
 }

@@ -1,19 +1,15 @@
 //! The running `postgres` sink.
 
-use std::ops::Range;
 use std::time::Duration;
 
-use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use futures_util::SinkExt;
 
-use super::rows::{ColumnArrays, RowEncoder};
+use super::load::{LoadError, db_error, load_batch, pool_error};
+use super::rows::RowEncoder;
 use super::table::TableLayout;
 use crate::batch::Batch;
 use crate::sink::{Health, Sink, SinkError, WriteOutcome};
 use crate::sinks::util::blocking_runtime::BlockingRuntime;
-use crate::sinks::util::http::response_class::bounded_text;
-use crate::sinks::util::record_fields::FoundFields;
 
 /// How rows are loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,14 +67,6 @@ pub struct PostgresSink {
     pool: Option<Pool>,
     table_ready: bool,
     last_failure: Option<String>,
-}
-
-/// Why a load stopped.
-enum LoadError {
-    /// The server, the connection or the deadline: retry the batch.
-    Transient(String),
-    /// The table is gone: create it again, then retry.
-    NoTable(String),
 }
 
 impl PostgresSink {
@@ -166,9 +154,8 @@ impl Sink for PostgresSink {
         let (Some(runtime), Some(pool)) = (&self.runtime, &self.pool) else {
             return WriteOutcome::Fatal("the sink is not started".into());
         };
-        let rows = EncodedRows::new(batch, &self.options);
         let loaded = runtime.run(self.options.timeout, "writing the batch", async {
-            Ok(load_isolating(pool, &self.options, &rows).await)
+            Ok(load_batch(pool, &self.options, batch).await)
         });
         match loaded {
             Ok(Ok(refused)) if refused.is_empty() => {
@@ -210,213 +197,5 @@ impl Sink for PostgresSink {
             pool.close();
         }
         self.runtime = None;
-    }
-}
-
-/// A batch's rows, encoded once whatever ranges are loaded.
-enum EncodedRows {
-    /// COPY text lines, back to back, and where each ends.
-    Copy { lines: Bytes, ends: Vec<usize> },
-    /// One text array per column.
-    Insert(ColumnArrays),
-}
-
-impl EncodedRows {
-    fn new(batch: &Batch, options: &PostgresSinkOptions) -> Self {
-        let mut found = FoundFields::default();
-        match options.write_mode {
-            PostgresWriteMode::Copy => {
-                let mut lines = Vec::with_capacity(batch.bytes().len() * 2);
-                let mut ends = Vec::with_capacity(batch.len() as usize);
-                for record in batch.records() {
-                    options.encoder.copy_line(record, &mut found, &mut lines);
-                    ends.push(lines.len());
-                }
-                Self::Copy {
-                    lines: lines.into(),
-                    ends,
-                }
-            }
-            PostgresWriteMode::Insert => {
-                let mut arrays = ColumnArrays::new(options.layout.width(), batch.len() as usize);
-                for record in batch.records() {
-                    options.encoder.insert_row(record, &mut found, &mut arrays);
-                }
-                Self::Insert(arrays)
-            }
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Self::Copy { ends, .. } => ends.len(),
-            Self::Insert(arrays) => arrays.len(),
-        }
-    }
-}
-
-/// Loads every row in one transaction. A range the server refuses for its
-/// data is rolled back to its savepoint and split in halves until each
-/// refused row stands alone; everything else is committed. Returns the
-/// refused rows, ascending, each with the server's reason.
-/// What a failed load that is not about the rows' data means.
-fn load_error(options: &PostgresSinkOptions, err: &tokio_postgres::Error) -> LoadError {
-    if err.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) {
-        return LoadError::NoTable(format!(
-            "the table {} does not exist: {}",
-            options.layout.qualified(),
-            db_error(err)
-        ));
-    }
-    transient("the server refused the batch", err)
-}
-
-async fn load_isolating(
-    pool: &Pool,
-    options: &PostgresSinkOptions,
-    rows: &EncodedRows,
-) -> Result<Vec<(Range<u32>, String)>, LoadError> {
-    let mut client = pool
-        .get()
-        .await
-        .map_err(|e| LoadError::Transient(pool_error(&e)))?;
-    // Nearly every batch loads whole: try that first, in one transaction
-    // without savepoints (two round trips fewer). Only a batch the server
-    // refuses for its data is loaded again, halving under savepoints.
-    let whole = client
-        .transaction()
-        .await
-        .map_err(|e| transient("cannot begin a transaction", &e))?;
-    match load(&whole, options, rows, 0..rows.len()).await {
-        Ok(()) => {
-            whole
-                .commit()
-                .await
-                .map_err(|e| transient("cannot commit", &e))?;
-            return Ok(Vec::new());
-        }
-        Err(err) if is_data_error(&err) => {
-            whole
-                .rollback()
-                .await
-                .map_err(|e| transient("cannot roll back", &e))?;
-        }
-        Err(err) => return Err(load_error(options, &err)),
-    }
-    let transaction = client
-        .transaction()
-        .await
-        .map_err(|e| transient("cannot begin a transaction", &e))?;
-    let mut refused = Vec::new();
-    // Ranges still to load, the next one last.
-    let mut pending = Vec::with_capacity(16);
-    pending.push(0..rows.len());
-    while let Some(range) = pending.pop() {
-        if range.is_empty() {
-            continue;
-        }
-        transaction
-            .batch_execute("SAVEPOINT sinkbox_rows")
-            .await
-            .map_err(|e| transient("cannot set a savepoint", &e))?;
-        match load(&transaction, options, rows, range.clone()).await {
-            Ok(()) => transaction
-                .batch_execute("RELEASE SAVEPOINT sinkbox_rows")
-                .await
-                .map_err(|e| transient("cannot release a savepoint", &e))?,
-            Err(err) if is_data_error(&err) => {
-                transaction
-                    .batch_execute("ROLLBACK TO SAVEPOINT sinkbox_rows")
-                    .await
-                    .map_err(|e| transient("cannot roll back to a savepoint", &e))?;
-                if range.len() == 1 {
-                    let at = range.start as u32;
-                    refused.push((at..at + 1, db_error(&err)));
-                } else {
-                    let middle = range.start + range.len() / 2;
-                    pending.push(middle..range.end);
-                    pending.push(range.start..middle);
-                }
-            }
-            Err(err) => return Err(load_error(options, &err)),
-        }
-    }
-    transaction
-        .commit()
-        .await
-        .map_err(|e| transient("cannot commit", &e))?;
-    Ok(refused)
-}
-
-/// Loads `range` of `rows` with the configured statement.
-async fn load(
-    transaction: &deadpool_postgres::Transaction<'_>,
-    options: &PostgresSinkOptions,
-    rows: &EncodedRows,
-    range: Range<usize>,
-) -> Result<(), tokio_postgres::Error> {
-    match rows {
-        EncodedRows::Copy { lines, ends } => {
-            let start = if range.start == 0 {
-                0
-            } else {
-                ends[range.start - 1]
-            };
-            let sink = transaction
-                .copy_in(&options.layout.copy_statement())
-                .await?;
-            futures_util::pin_mut!(sink);
-            sink.send(lines.slice(start..ends[range.end - 1])).await?;
-            sink.finish().await?;
-        }
-        EncodedRows::Insert(arrays) => {
-            // Prepared once per connection: the statement is the same for
-            // every batch whatever its length.
-            let statement = transaction
-                .prepare_cached(&options.layout.insert_statement())
-                .await?;
-            let arrays = arrays.arrays(range);
-            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = arrays
-                .iter()
-                .map(|array| array as &(dyn tokio_postgres::types::ToSql + Sync))
-                .collect();
-            transaction.execute(&statement, &params).await?;
-        }
-    }
-    Ok(())
-}
-
-/// A refusal of the rows themselves (SQLSTATE class 22, data exception,
-/// or 23, integrity constraint), as opposed to the server or connection.
-fn is_data_error(err: &tokio_postgres::Error) -> bool {
-    err.code()
-        .is_some_and(|code| matches!(&code.code()[..2], "22" | "23"))
-}
-
-fn transient(what: &str, err: &tokio_postgres::Error) -> LoadError {
-    LoadError::Transient(format!("{what}: {}", db_error(err)))
-}
-
-/// The server's own words and SQLSTATE, or the client's error, bounded
-/// and escaped (they reach logs and dead letters).
-fn db_error(err: &tokio_postgres::Error) -> String {
-    let text = match err.as_db_error() {
-        Some(db) => {
-            let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
-            if let Some(detail) = db.detail() {
-                text.push_str(": ");
-                text.push_str(detail);
-            }
-            text
-        }
-        None => err.to_string(),
-    };
-    bounded_text(text.as_bytes())
-}
-
-fn pool_error(err: &deadpool_postgres::PoolError) -> String {
-    match err {
-        deadpool_postgres::PoolError::Backend(e) => format!("cannot connect: {}", db_error(e)),
-        other => format!("cannot get a connection: {other}"),
     }
 }
