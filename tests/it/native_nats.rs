@@ -64,6 +64,30 @@ fn every_record_is_published_once_on_its_subject_with_a_message_id() {
 }
 
 #[test]
+fn a_stream_deleted_after_start_is_made_again_and_nothing_is_lost() {
+    let server = NatsServer::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    // Three publishes awaiting acks at most: the sink waits for acks
+    // between publishes.
+    let p = pipeline(dir.path(), &server.url(), 100, "max_in_flight = 3
+");
+    // The sink made the stream at start; without it the server has no
+    // one to answer the publishes ("no responders").
+    server.delete_stream("LOGS");
+    for i in 0..500u64 {
+        p.emit(&serde_json::json!({"i": i, "level": "info", "service": "api"}))
+            .unwrap();
+    }
+    let stats = p.shutdown().remove(0);
+    assert_eq!((stats.records, stats.dead_lettered), (500, 0), "{stats:?}");
+    assert!(stats.retries >= 1, "the first write found no stream: {stats:?}");
+    assert_eq!(
+        numbers(&server.messages("LOGS")),
+        (0..500).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn the_server_stopped_and_restarted_mid_run_loses_and_doubles_nothing() {
     let mut server = NatsServer::start(&[]);
     let dir = tempfile::tempdir().unwrap();

@@ -172,6 +172,17 @@ impl NatsServer {
         })
     }
 
+    /// Deletes stream `name` and every message in it.
+    pub fn delete_stream(&self, name: &str) {
+        self.block_on(async {
+            let client = async_nats::connect(self.url()).await.unwrap();
+            async_nats::jetstream::new(client)
+                .delete_stream(name)
+                .await
+                .unwrap();
+        })
+    }
+
     /// Publishes every payload to `subject` and waits for the stream's
     /// acknowledgements.
     pub fn publish(&self, subject: &str, payloads: impl IntoIterator<Item = String>) {

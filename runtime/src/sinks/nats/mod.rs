@@ -2,6 +2,7 @@
 
 pub(crate) mod config;
 pub(crate) mod connection;
+mod publish;
 pub(crate) mod sink;
 
 pub use connection::{NatsAuth, NatsServerOptions};
