@@ -265,7 +265,13 @@ fn plain_cloudwatch(endpoint: &str, stream: &str, n: usize) -> f64 {
 }
 
 fn main() {
-    let postgres = postgres_server::PostgresServer::start();
+    // No background work to land on one side of a pair: no autovacuum, and
+    // checkpoints only when asked for, before each side, off the clock.
+    let postgres = postgres_server::PostgresServer::start_with(&[
+        "autovacuum=off",
+        "max_wal_size=10GB",
+        "checkpoint_timeout=1d",
+    ]);
     let nats = nats_server::NatsServer::start(&[]);
     let moto = moto_server::MotoServer::start();
     let pg_rows = 100 * BATCH;
@@ -295,15 +301,28 @@ fn main() {
     // alternating by round; a pair's ratio is the median of its rounds'.
     for round in 0..ROUNDS {
         if runs("postgres") {
+            let checkpoint = || postgres.query("CHECKPOINT");
             back_to_back(
                 round,
-                &mut || copy.push((through_sinkbox(&pg("copy"), pg_rows), 0.0)),
-                &mut || plain_copy.push((plain_postgres(postgres.port, "copy", pg_rows), 0.0)),
+                &mut || {
+                    checkpoint();
+                    copy.push((through_sinkbox(&pg("copy"), pg_rows), 0.0));
+                },
+                &mut || {
+                    checkpoint();
+                    plain_copy.push((plain_postgres(postgres.port, "copy", pg_rows), 0.0));
+                },
             );
             back_to_back(
                 round,
-                &mut || insert.push((through_sinkbox(&pg("insert"), pg_rows), 0.0)),
-                &mut || plain_insert.push((plain_postgres(postgres.port, "insert", pg_rows), 0.0)),
+                &mut || {
+                    checkpoint();
+                    insert.push((through_sinkbox(&pg("insert"), pg_rows), 0.0));
+                },
+                &mut || {
+                    checkpoint();
+                    plain_insert.push((plain_postgres(postgres.port, "insert", pg_rows), 0.0));
+                },
             );
         }
         if runs("nats") {

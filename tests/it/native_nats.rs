@@ -69,8 +69,13 @@ fn a_stream_deleted_after_start_is_made_again_and_nothing_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     // Three publishes awaiting acks at most: the sink waits for acks
     // between publishes.
-    let p = pipeline(dir.path(), &server.url(), 100, "max_in_flight = 3
-");
+    let p = pipeline(
+        dir.path(),
+        &server.url(),
+        100,
+        "max_in_flight = 3
+",
+    );
     // The sink made the stream at start; without it the server has no
     // one to answer the publishes ("no responders").
     server.delete_stream("LOGS");
@@ -80,7 +85,10 @@ fn a_stream_deleted_after_start_is_made_again_and_nothing_is_lost() {
     }
     let stats = p.shutdown().remove(0);
     assert_eq!((stats.records, stats.dead_lettered), (500, 0), "{stats:?}");
-    assert!(stats.retries >= 1, "the first write found no stream: {stats:?}");
+    assert!(
+        stats.retries >= 1,
+        "the first write found no stream: {stats:?}"
+    );
     assert_eq!(
         numbers(&server.messages("LOGS")),
         (0..500).collect::<Vec<_>>()

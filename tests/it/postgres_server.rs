@@ -15,6 +15,8 @@ pub const PASSWORD: &str = "pg-sinkbox-test-Secret-41";
 pub struct PostgresServer {
     dir: tempfile::TempDir,
     bin: PathBuf,
+    /// `-c name=value` for each setting it was started with.
+    settings: String,
     /// Its port on 127.0.0.1.
     pub port: u16,
 }
@@ -38,12 +40,19 @@ fn is_root() -> bool {
 impl PostgresServer {
     /// Initialises a cluster and starts it.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Initialises a cluster and starts it with these `name=value`
+    /// settings besides the usual ones.
+    pub fn start_with(settings: &[&str]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("sinkbox-pg-")
             .tempdir_in("/tmp")
             .unwrap();
         let server = Self {
             bin: bin_dir(),
+            settings: settings.iter().map(|s| format!(" -c {s}")).collect(),
             port: free_port(),
             dir,
         };
@@ -102,9 +111,10 @@ impl PostgresServer {
 
     fn pg_ctl_start(&self) {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off -c full_page_writes=off",
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off -c full_page_writes=off{}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.settings
         );
         let log = self.dir.path().join("server.log");
         self.as_server_user(
