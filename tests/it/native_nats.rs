@@ -69,13 +69,7 @@ fn a_stream_deleted_after_start_is_made_again_and_nothing_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     // Three publishes awaiting acks at most: the sink waits for acks
     // between publishes.
-    let p = pipeline(
-        dir.path(),
-        &server.url(),
-        100,
-        "max_in_flight = 3
-",
-    );
+    let p = pipeline(dir.path(), &server.url(), 100, "max_in_flight = 3\n");
     // The sink made the stream at start; without it the server has no
     // one to answer the publishes ("no responders").
     server.delete_stream("LOGS");

@@ -48,10 +48,6 @@ pub fn back_to_back(round: usize, sink: &mut dyn FnMut(), plain: &mut dyn FnMut(
 #[allow(dead_code)]
 pub fn paired_ratio(sink: &[(f64, f64)], plain: &[(f64, f64)]) -> f64 {
     let mut ratios: Vec<f64> = sink.iter().zip(plain).map(|(s, p)| s.0 / p.0).collect();
-    eprintln!(
-        "rounds: {:?}",
-        ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>()
-    );
     ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let middle = ratios.len() / 2;
     if ratios.len().is_multiple_of(2) {
