@@ -541,6 +541,26 @@ fn a_request_stored_and_then_timed_out_is_sent_again_and_counted_indeterminate()
 }
 
 #[test]
+fn a_healthcheck_against_a_server_that_never_answers_gives_up_within_seconds() {
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/in", listener.local_addr().unwrap());
+    let mut opts = options(url.parse().unwrap(), BatchFormat::Ndjson);
+    opts.http.healthcheck = true;
+    opts.http.timeout = Duration::from_secs(120);
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let p = pipeline(dir.path(), HttpSink::new(opts), 3, quick_retries(0));
+    // The healthcheck waits 5 s, not the request timeout of 120 s: a
+    // bound on how long building a pipeline can hang, not a speed test.
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(60), "{waited:?}");
+    assert!(waited >= Duration::from_secs(4), "it did wait: {waited:?}");
+    drop(listener);
+    drop(p);
+}
+
+#[test]
 fn concurrent_requests_are_in_flight_together_and_reported_in_record_order() {
     use crate::recording_server::{Answer, RecordingServer};
     use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,9 +3,15 @@
 //! compression.
 
 use std::io::Write;
+use std::time::Duration;
 
 use super::options::{Compression, HttpAuth, HttpOptions};
 use super::signing::Signing;
+
+/// The longest a start-up healthcheck waits for an answer: it only decides
+/// what is logged (the sink starts either way), and it holds up pipeline
+/// construction (a Python `Pipeline(...)` call) while it waits.
+pub(crate) const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What came back from one request.
 #[derive(Debug)]
@@ -142,10 +148,12 @@ impl HttpClient {
         })
     }
 
-    /// Asks the endpoint for its headers (HEAD): whether a server answers.
+    /// Asks the endpoint for its headers (HEAD): whether a server answers,
+    /// within [`HEALTHCHECK_TIMEOUT`] (or the sink's `timeout`, if shorter).
     pub fn healthcheck(&self) -> Result<u16, String> {
         self.client
             .head(self.options.endpoint.clone())
+            .timeout(self.options.timeout.min(HEALTHCHECK_TIMEOUT))
             .send()
             .map(|r| r.status().as_u16())
             .map_err(|e| self.describe(e))
