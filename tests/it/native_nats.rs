@@ -114,6 +114,42 @@ fn the_server_stopped_and_restarted_mid_run_loses_and_doubles_nothing() {
 }
 
 #[test]
+fn a_publish_no_one_acknowledges_fails_one_ack_timeout_after_it_was_sent() {
+    let server = NatsServer::start(&[]);
+    // A plain subscriber takes the messages and never answers: no stream,
+    // so no ack and no "no responders" either.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _silent = runtime.block_on(async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let subscriber = client.subscribe("void").await.unwrap();
+        client.flush().await.unwrap();
+        (client, subscriber)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let p = toml_pipeline(
+        dir.path(),
+        &format!(
+            "[runtime]\ndata_dir = \"data\"\n[runtime.batch]\nmax_records = 50\ntimeout = \"1h\"\n\
+             [sinks.bus]\ntype = \"nats\"\nurl = \"{}\"\nsubject = \"void\"\n\
+             ack_timeout = \"1s\"\ntimeout = \"1500ms\"\nmax_in_flight = 10\nmax_retries = 0\n",
+            server.url()
+        ),
+    );
+    for i in 0..50u64 {
+        p.emit(&serde_json::json!({"i": i})).unwrap();
+    }
+    let stats = p.shutdown().remove(0);
+    assert_eq!((stats.records, stats.dead_lettered), (0, 50), "{stats:?}");
+    // The ack deadline (1 s after each publish) ends the wait, not the
+    // batch's deadline (1.5 s): once the first ten wait past theirs, nothing
+    // more is waited for (the deadline holds from each publish, not from
+    // each wait).
+    let letters = dead_letters(&dir.path().join("data/dead-letter/bus.ndjson"));
+    let reason = letters[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("no acknowledgement within 1s"), "{reason}");
+}
+
+#[test]
 fn a_record_larger_than_the_server_takes_is_dead_lettered_alone() {
     let conf = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(conf.path(), "max_payload: 2048\n").unwrap();

@@ -553,7 +553,7 @@ fn options_with_tls(dir: &std::path::Path) -> HttpServerOptions {
 fn sources_follow_a_configuration_reload() {
     use crate::recording_server::free_port;
     let dir = tempfile::tempdir().unwrap();
-    let (edge_port, otel_port) = (free_port(), free_port());
+    let (edge_port, otel_port, metrics_port) = (free_port(), free_port(), free_port());
     let out = dir.path().join("out.ndjson");
     let config = |sources: &str| {
         crate::support::config_file(
@@ -570,10 +570,13 @@ fn sources_follow_a_configuration_reload() {
         )
     };
     let path = config(&edge("/a"));
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
     let mut child = crate::support::spawn_sinkbox_run(&[
         "--config".as_ref(),
         path.as_os_str(),
         "--watch".as_ref(),
+        "--metrics-addr".as_ref(),
+        metrics_addr.as_ref(),
     ]);
     let (stderr, reader) = crate::support::collect_stderr(&mut child);
     crate::support::wait_until("the source to listen", || {
@@ -610,6 +613,22 @@ fn sources_follow_a_configuration_reload() {
     assert_eq!(
         post(format!("http://127.0.0.1:{edge_port}/a")).unwrap(),
         404
+    );
+    // Its counters went on from where they were: every record it took,
+    // before the restart and after, is counted.
+    let metrics = client
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "sinkbox_source_records_total{{source=\"edge\"}} {}\n",
+            accepted.get()
+        )),
+        "{} records: {metrics}",
+        accepted.get()
     );
     let otlp = client
         .post(format!("http://127.0.0.1:{otel_port}/v1/logs"))

@@ -1,8 +1,11 @@
 //! The sources `sinkbox run` serves, kept in line with the configuration:
 //! started with the run, and on a reload (SIGHUP, `--watch`) a removed
 //! source stops, a new one starts, and a changed one restarts with its new
-//! options (or, if those cannot start, goes back to its old ones).
+//! options (or, if those cannot start, goes back to its old ones). A
+//! source's counters are kept by name for the whole run: a restart does
+//! not start them again from zero.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use sinkbox::Pipeline;
@@ -12,7 +15,30 @@ use sinkbox::sources::{RunningSource, SourceStats};
 /// The running sources of one `sinkbox run`.
 pub struct ServedSources {
     pipeline: Pipeline,
-    running: Mutex<Vec<(SourceConfig, RunningSource)>>,
+    served: Mutex<Served>,
+}
+
+#[derive(Default)]
+struct Served {
+    running: Vec<(SourceConfig, RunningSource)>,
+    /// What stopped runs of each source counted, by name.
+    earlier: HashMap<String, SourceStats>,
+}
+
+impl Served {
+    /// A running source's counters, its earlier runs' included.
+    fn stats(&self, config: &SourceConfig, source: &RunningSource) -> SourceStats {
+        self.earlier.get(&config.name).copied().unwrap_or_default() + source.stats()
+    }
+
+    /// Stops `source`, keeping what it counted.
+    fn stop(&mut self, config: &SourceConfig, source: RunningSource) {
+        // Read once it has stopped: its last requests are answered by then.
+        let stats = source.stats_reader();
+        source.stop();
+        let counted = self.earlier.entry(config.name.clone()).or_default();
+        *counted = *counted + stats();
+    }
 }
 
 impl ServedSources {
@@ -27,43 +53,51 @@ impl ServedSources {
         }
         Ok(Self {
             pipeline: pipeline.clone(),
-            running: Mutex::new(running),
+            served: Mutex::new(Served {
+                running,
+                earlier: HashMap::new(),
+            }),
         })
     }
 
     /// How many are serving.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().running.len()
     }
 
-    /// Each source's name and counters, now.
+    /// Each running source's name and counters, now (since the run began,
+    /// restarts included).
     pub fn stats(&self) -> Vec<(String, SourceStats)> {
-        self.lock()
+        let served = self.lock();
+        served
+            .running
             .iter()
-            .map(|(config, source)| (config.name.clone(), source.stats()))
+            .map(|(config, source)| (config.name.clone(), served.stats(config, source)))
             .collect()
     }
 
     /// One line per source for the run summary.
     pub fn summary(&self) -> String {
-        self.lock()
+        let served = self.lock();
+        served
+            .running
             .iter()
-            .map(|(config, source)| summary_line(config, &source.stats()))
+            .map(|(config, source)| summary_line(config, &served.stats(config, source)))
             .collect()
     }
 
     /// Brings the running sources in line with `config` (already accepted
     /// by the pipeline); each change is logged.
     pub fn apply(&self, config: &sinkbox::Config) {
-        let mut running = self.lock();
-        let before = std::mem::take(&mut *running);
+        let mut served = self.lock();
+        let before = std::mem::take(&mut served.running);
         let mut kept = Vec::new();
         for (old, source) in before {
             match config.sources.iter().find(|s| s.name == old.name) {
                 Some(new) if *new == old => kept.push((old, source)),
                 Some(new) => {
                     // The new options may need the old one's port: stop first.
-                    source.stop();
+                    served.stop(&old, source);
                     match start(new, &self.pipeline) {
                         Ok(server) => {
                             tracing::info!(
@@ -89,7 +123,7 @@ impl ServedSources {
                     }
                 }
                 None => {
-                    source.stop();
+                    served.stop(&old, source);
                     tracing::info!("source `{}` removed; stopped", old.name);
                 }
             }
@@ -106,11 +140,11 @@ impl ServedSources {
                 Err(why) => tracing::error!("source `{}` cannot start: {why}", new.name),
             }
         }
-        *running = kept;
+        served.running = kept;
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(SourceConfig, RunningSource)>> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Served> {
+        self.served.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

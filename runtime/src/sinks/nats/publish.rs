@@ -173,7 +173,7 @@ pub(super) async fn publish(
     let inbox = client.new_inbox();
     // Subscribed before the first publish goes out on the same connection,
     // so the server knows where to answer.
-    let mut acks = match client.subscribe(format!("{inbox}.*")).await {
+    let acks = match client.subscribe(format!("{inbox}.*")).await {
         Ok(acks) => acks,
         Err(err) => {
             published.failed_at = Some((
@@ -186,12 +186,11 @@ pub(super) async fn publish(
             return published;
         }
     };
-    let mut answers: Vec<Answer> = Vec::with_capacity(len as usize);
-    let mut waiting = 0;
+    let mut answers = Answers::new(acks, len as usize, limits.ack_timeout);
     let mut reply = String::with_capacity(inbox.len() + 11);
     'publishing: for (i, message) in messages.enumerate() {
-        while waiting >= limits.max_in_flight.max(1) {
-            if !take_ack(&mut acks, &mut answers, &mut waiting, limits.ack_timeout).await {
+        while answers.waiting >= limits.max_in_flight.max(1) {
+            if !answers.take_one().await {
                 break 'publishing;
             }
         }
@@ -216,10 +215,7 @@ pub(super) async fn publish(
             }
         };
         match sent {
-            Ok(()) => {
-                answers.push(Answer::Waiting);
-                waiting += 1;
-            }
+            Ok(()) => answers.push(Answer::Waiting),
             Err(err) if err.kind() == PublishErrorKind::MaxPayloadExceeded => {
                 let i = i as u32;
                 published
@@ -239,11 +235,10 @@ pub(super) async fn publish(
             }
         }
     }
-    while waiting > 0 {
-        if !take_ack(&mut acks, &mut answers, &mut waiting, limits.ack_timeout).await {
-            break;
-        }
-    }
+    // Past one message's deadline the rest are not waited for: the retry
+    // starts at the first message not stored anyway.
+    while answers.waiting > 0 && answers.take_one().await {}
+    let mut answers = answers.answers;
     // The first message not stored decides where the retry starts.
     let first_unsettled = answers.iter().position(|answer| *answer != Answer::Settled);
     published.failed_at = match first_unsettled {
@@ -269,31 +264,75 @@ pub(super) async fn publish(
     published
 }
 
-/// Waits for the next ack; `false` when none came within `timeout` (or
-/// the connection is gone).
-async fn take_ack(
-    acks: &mut async_nats::Subscriber,
-    answers: &mut [Answer],
-    waiting: &mut usize,
-    timeout: Duration,
-) -> bool {
-    let Ok(Some(message)) = tokio::time::timeout(timeout, acks.next()).await else {
-        return false;
-    };
-    let index = message
-        .subject
-        .rsplit('.')
-        .next()
-        .and_then(|index| index.parse::<usize>().ok());
-    // An answer to nothing this batch is waiting for is ignored.
-    if let Some(answer) = index
-        .and_then(|index| answers.get_mut(index))
-        .filter(|answer| **answer == Answer::Waiting)
-    {
-        *answer = answer_of(&message);
-        *waiting -= 1;
+/// The batch's messages' answers as they come in on the reply
+/// subscription.
+struct Answers {
+    acks: async_nats::Subscriber,
+    /// By message index.
+    answers: Vec<Answer>,
+    /// When each message was handed to the client.
+    sent_at: Vec<tokio::time::Instant>,
+    /// Messages still waiting for an answer.
+    waiting: usize,
+    /// No message before this one is waiting.
+    oldest_waiting: usize,
+    ack_timeout: Duration,
+}
+
+impl Answers {
+    fn new(acks: async_nats::Subscriber, len: usize, ack_timeout: Duration) -> Self {
+        Self {
+            acks,
+            answers: Vec::with_capacity(len),
+            sent_at: Vec::with_capacity(len),
+            waiting: 0,
+            oldest_waiting: 0,
+            ack_timeout,
+        }
     }
-    true
+
+    /// The next message's answer so far (`Waiting` once it is sent).
+    fn push(&mut self, answer: Answer) {
+        if answer == Answer::Waiting {
+            self.waiting += 1;
+        }
+        self.answers.push(answer);
+        self.sent_at.push(tokio::time::Instant::now());
+    }
+
+    /// Waits for the next answer; `false` once the oldest message still
+    /// waiting has waited `ack_timeout` since it was sent (or the
+    /// connection is gone). Its deadline holds whatever else arrives.
+    async fn take_one(&mut self) -> bool {
+        while self
+            .answers
+            .get(self.oldest_waiting)
+            .is_some_and(|answer| *answer != Answer::Waiting)
+        {
+            self.oldest_waiting += 1;
+        }
+        let Some(sent_at) = self.sent_at.get(self.oldest_waiting) else {
+            return false;
+        };
+        let deadline = *sent_at + self.ack_timeout;
+        let Ok(Some(message)) = tokio::time::timeout_at(deadline, self.acks.next()).await else {
+            return false;
+        };
+        let index = message
+            .subject
+            .rsplit('.')
+            .next()
+            .and_then(|index| index.parse::<usize>().ok());
+        // An answer to nothing this batch is waiting for is ignored.
+        if let Some(answer) = index
+            .and_then(|index| self.answers.get_mut(index))
+            .filter(|answer| **answer == Answer::Waiting)
+        {
+            *answer = answer_of(&message);
+            self.waiting -= 1;
+        }
+        true
+    }
 }
 
 /// A JetStream publish ack (`{"stream":"S","seq":7}`) or its refusal

@@ -202,9 +202,8 @@ struct EncodedRows<'b, R> {
     /// shared out among its pieces).
     piece_capacity: usize,
     scratch: RowScratch<'b>,
-    /// Rows encoded so far, of `rows`.
+    /// Rows encoded so far.
     encoded: usize,
-    rows: usize,
     pieces: Pieces,
 }
 
@@ -236,7 +235,6 @@ fn encode_lazily<'b>(
         piece_capacity: batch.bytes().len() * 2 / piece_count,
         scratch: RowScratch::default(),
         encoded: 0,
-        rows: batch.len() as usize,
         pieces,
     }
 }
@@ -250,17 +248,17 @@ impl<'b, R: Iterator<Item = &'b [u8]>> EncodedRows<'b, R> {
     /// Encodes the next piece; its rows, or `None` once every row is.
     fn encode_piece(&mut self) -> Option<Range<usize>> {
         let start = self.encoded;
-        if start == self.rows {
-            return None;
-        }
         let encoder = &self.options.encoder;
-        let records = self.records.by_ref().take(ROWS_PER_PIECE);
+        let mut records = self.records.by_ref().take(ROWS_PER_PIECE).peekable();
+        records.peek()?;
+        let mut count = 0;
         match &mut self.pieces {
             Pieces::Copy { lines, ends } => {
                 let mut piece = Vec::with_capacity(self.piece_capacity);
                 for record in records {
                     encoder.copy_line(record, &mut self.scratch, &mut piece);
                     ends.push(piece.len());
+                    count += 1;
                 }
                 lines.push(Bytes::from(piece));
             }
@@ -268,11 +266,12 @@ impl<'b, R: Iterator<Item = &'b [u8]>> EncodedRows<'b, R> {
                 let mut arrays = ColumnArrays::new(self.options.layout.width(), ROWS_PER_PIECE);
                 for record in records {
                     encoder.insert_row(record, &mut self.scratch, &mut arrays);
+                    count += 1;
                 }
                 pieces.push(Arc::new(arrays));
             }
         }
-        self.encoded = self.rows.min(start + ROWS_PER_PIECE);
+        self.encoded = start + count;
         Some(start..self.encoded)
     }
 
@@ -325,7 +324,7 @@ fn load_error(options: &PostgresSinkOptions, err: &tokio_postgres::Error) -> Loa
 /// or 23, integrity constraint), as opposed to the server or connection.
 fn is_data_error(err: &tokio_postgres::Error) -> bool {
     err.code()
-        .is_some_and(|code| matches!(&code.code()[..2], "22" | "23"))
+        .is_some_and(|code| matches!(code.code().get(..2), Some("22" | "23")))
 }
 
 fn transient(what: &str, err: &tokio_postgres::Error) -> LoadError {

@@ -31,6 +31,26 @@ pub struct SourceStats {
     pub ack_wait_us: u64,
 }
 
+impl std::ops::Add for SourceStats {
+    type Output = SourceStats;
+
+    /// The counts of two runs of one source (before and after a restart),
+    /// together.
+    fn add(self, other: SourceStats) -> SourceStats {
+        SourceStats {
+            requests: self.requests.saturating_add(other.requests),
+            records: self.records.saturating_add(other.records),
+            bytes: self.bytes.saturating_add(other.bytes),
+            accepted: self.accepted.saturating_add(other.accepted),
+            bad_requests: self.bad_requests.saturating_add(other.bad_requests),
+            unauthorized: self.unauthorized.saturating_add(other.unauthorized),
+            unavailable: self.unavailable.saturating_add(other.unavailable),
+            acknowledged: self.acknowledged.saturating_add(other.acknowledged),
+            ack_wait_us: self.ack_wait_us.saturating_add(other.ack_wait_us),
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) requests: AtomicU64,
