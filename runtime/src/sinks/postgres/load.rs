@@ -84,7 +84,7 @@ pub(super) async fn load_batch(
             .batch_execute("SAVEPOINT sinkbox_rows")
             .await
             .map_err(|e| transient("cannot set a savepoint", &e))?;
-        match load_range(&transaction, options, &rows, range.clone()).await {
+        match load_range(&transaction, options, &mut rows, range.clone()).await {
             Ok(()) => transaction
                 .batch_execute("RELEASE SAVEPOINT sinkbox_rows")
                 .await
@@ -114,12 +114,44 @@ pub(super) async fn load_batch(
 }
 
 /// Encodes the batch piece by piece, each handed to the server as soon as
-/// it is encoded: one `COPY` fed piece by piece, or one `INSERT` per piece,
-/// pipelined (each sent before the previous one is answered).
+/// it is encoded.
 async fn load_whole<'b>(
     transaction: &Transaction<'_>,
     options: &PostgresSinkOptions,
     rows: &mut EncodedRows<'b, impl Iterator<Item = &'b [u8]>>,
+) -> Result<(), tokio_postgres::Error> {
+    load_parts(transaction, options, rows, EncodedRows::encode_piece).await
+}
+
+/// Loads rows `range` (already encoded).
+async fn load_range<'b>(
+    transaction: &Transaction<'_>,
+    options: &PostgresSinkOptions,
+    rows: &mut EncodedRows<'b, impl Iterator<Item = &'b [u8]>>,
+    range: Range<usize>,
+) -> Result<(), tokio_postgres::Error> {
+    // Split where pieces end: an INSERT's arrays are one piece's.
+    let mut start = range.start;
+    let mut parts = std::iter::from_fn(move || {
+        (start < range.end).then(|| {
+            let end = range.end.min((start / ROWS_PER_PIECE + 1) * ROWS_PER_PIECE);
+            let part = start..end;
+            start = end;
+            part
+        })
+    });
+    load_parts(transaction, options, rows, |_| parts.next()).await
+}
+
+/// Loads the rows of each part `next_part` gives (within one piece each;
+/// it may encode them first) with the configured statement: one `COPY`
+/// fed part by part, or one `INSERT` per part, pipelined (each sent before
+/// the previous one is answered).
+async fn load_parts<'b, R: Iterator<Item = &'b [u8]>>(
+    transaction: &Transaction<'_>,
+    options: &PostgresSinkOptions,
+    rows: &mut EncodedRows<'b, R>,
+    mut next_part: impl FnMut(&mut EncodedRows<'b, R>) -> Option<Range<usize>>,
 ) -> Result<(), tokio_postgres::Error> {
     match options.write_mode {
         PostgresWriteMode::Copy => {
@@ -127,22 +159,20 @@ async fn load_whole<'b>(
                 .copy_in(&options.layout.copy_statement())
                 .await?;
             futures_util::pin_mut!(sink);
-            while let Some(piece) = rows.encode_piece() {
-                for lines in rows.copy_lines(piece) {
-                    sink.send(lines).await?;
-                }
+            while let Some(part) = next_part(rows) {
+                sink.send(rows.copy_lines(part)).await?;
             }
             sink.finish().await?;
         }
         PostgresWriteMode::Insert => {
             // Prepared once per connection: the statement is the same for
-            // every piece whatever its length.
+            // every part whatever its length.
             let statement = transaction
                 .prepare_cached(&options.layout.insert_statement())
                 .await?;
             let mut in_flight = FuturesOrdered::new();
-            while let Some(piece) = rows.encode_piece() {
-                in_flight.push_back(transaction.execute_raw(&statement, rows.insert_params(piece)));
+            while let Some(part) = next_part(rows) {
+                in_flight.push_back(transaction.execute_raw(&statement, rows.insert_params(part)));
                 // One poll sends the statement; answers already back are
                 // taken now, so a refusal stops the encoding early.
                 while let Some(Some(answer)) = in_flight.next().now_or_never() {
@@ -151,42 +181,6 @@ async fn load_whole<'b>(
             }
             while let Some(answer) = in_flight.next().await {
                 answer?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Loads rows `range` (already encoded) with the configured statement.
-async fn load_range<'b>(
-    transaction: &Transaction<'_>,
-    options: &PostgresSinkOptions,
-    rows: &EncodedRows<'b, impl Iterator<Item = &'b [u8]>>,
-    range: Range<usize>,
-) -> Result<(), tokio_postgres::Error> {
-    match options.write_mode {
-        PostgresWriteMode::Copy => {
-            let sink = transaction
-                .copy_in(&options.layout.copy_statement())
-                .await?;
-            futures_util::pin_mut!(sink);
-            for lines in rows.copy_lines(range) {
-                sink.send(lines).await?;
-            }
-            sink.finish().await?;
-        }
-        PostgresWriteMode::Insert => {
-            let statement = transaction
-                .prepare_cached(&options.layout.insert_statement())
-                .await?;
-            // A range may span pieces: one statement for each part.
-            let mut start = range.start;
-            while start < range.end {
-                let end = range.end.min((start / ROWS_PER_PIECE + 1) * ROWS_PER_PIECE);
-                transaction
-                    .execute_raw(&statement, rows.insert_params(start..end))
-                    .await?;
-                start = end;
             }
         }
     }
@@ -275,26 +269,17 @@ impl<'b, R: Iterator<Item = &'b [u8]>> EncodedRows<'b, R> {
         Some(start..self.encoded)
     }
 
-    /// Rows `range`'s COPY lines, a slice of each piece they are in.
-    fn copy_lines(&self, range: Range<usize>) -> Vec<Bytes> {
-        let Pieces::Copy { lines, ends, .. } = &self.pieces else {
-            return Vec::new();
+    /// Rows `range`'s COPY lines (within one piece).
+    fn copy_lines(&self, range: Range<usize>) -> Bytes {
+        let Pieces::Copy { lines, ends } = &self.pieces else {
+            return Bytes::new();
         };
-        let mut slices = Vec::new();
-        let mut row = range.start;
-        while row < range.end {
-            let piece = row / ROWS_PER_PIECE;
-            let piece_end = range.end.min((piece + 1) * ROWS_PER_PIECE);
-            let from = if row.is_multiple_of(ROWS_PER_PIECE) {
-                0
-            } else {
-                ends[row - 1]
-            };
-            let to = ends[piece_end - 1];
-            slices.push(lines[piece].slice(from..to));
-            row = piece_end;
-        }
-        slices
+        let from = if range.start.is_multiple_of(ROWS_PER_PIECE) {
+            0
+        } else {
+            ends[range.start - 1]
+        };
+        lines[range.start / ROWS_PER_PIECE].slice(from..ends[range.end - 1])
     }
 
     /// Rows `range` (within one piece) as the INSERT's parameters.
