@@ -302,28 +302,22 @@ fn main() {
     for round in 0..ROUNDS {
         if runs("postgres") {
             let checkpoint = || postgres.query("CHECKPOINT");
-            back_to_back(
-                round,
-                &mut || {
-                    checkpoint();
-                    copy.push((through_sinkbox(&pg("copy"), pg_rows), 0.0));
-                },
-                &mut || {
-                    checkpoint();
-                    plain_copy.push((plain_postgres(postgres.port, "copy", pg_rows), 0.0));
-                },
-            );
-            back_to_back(
-                round,
-                &mut || {
-                    checkpoint();
-                    insert.push((through_sinkbox(&pg("insert"), pg_rows), 0.0));
-                },
-                &mut || {
-                    checkpoint();
-                    plain_insert.push((plain_postgres(postgres.port, "insert", pg_rows), 0.0));
-                },
-            );
+            for (mode, sink, plain) in [
+                ("copy", &mut copy, &mut plain_copy),
+                ("insert", &mut insert, &mut plain_insert),
+            ] {
+                back_to_back(
+                    round,
+                    &mut || {
+                        checkpoint();
+                        sink.push((through_sinkbox(&pg(mode), pg_rows), 0.0));
+                    },
+                    &mut || {
+                        checkpoint();
+                        plain.push((plain_postgres(postgres.port, mode, pg_rows), 0.0));
+                    },
+                );
+            }
         }
         if runs("nats") {
             let sink_toml = format!(

@@ -56,7 +56,7 @@ impl RowEncoder {
         use std::borrow::Cow;
         let mut scratch = RowScratch::default();
         let time = self
-            .timestamp(record, &mut scratch)
+            .read_row(record, &mut scratch)
             .then(|| String::from_utf8(scratch.time.clone()).expect("RFC 3339 is ASCII"));
         let found = &scratch.found;
         let field = |index: usize| -> Option<Cow<'r, str>> {
@@ -77,7 +77,7 @@ impl RowEncoder {
     /// Appends `record` as one line of `COPY … FROM STDIN` text.
     pub fn copy_line<'r>(&self, record: &'r [u8], scratch: &mut RowScratch<'r>, out: &mut Vec<u8>) {
         // RFC 3339 has nothing COPY escapes.
-        let time = self.timestamp(record, scratch).then_some(&scratch.time[..]);
+        let time = self.read_row(record, scratch).then_some(&scratch.time[..]);
         copy_value(time, out);
         let found = &scratch.found;
         let field = |index: usize| {
@@ -107,7 +107,7 @@ impl RowEncoder {
         scratch: &mut RowScratch<'r>,
         arrays: &mut ColumnArrays,
     ) {
-        let time = self.timestamp(record, scratch);
+        let time = self.read_row(record, scratch);
         let (found, time) = (&scratch.found, time.then_some(&scratch.time[..]));
         let field = |index: usize| {
             let field = self.reader.field(found, index);
@@ -130,8 +130,8 @@ impl RowEncoder {
     }
 
     /// Reads `record`'s fields into `scratch` and writes its time there as
-    /// RFC 3339 in UTC; `false` if it has none.
-    fn timestamp<'r>(&self, record: &'r [u8], scratch: &mut RowScratch<'r>) -> bool {
+    /// RFC 3339 in UTC; `false` if it has no time.
+    fn read_row<'r>(&self, record: &'r [u8], scratch: &mut RowScratch<'r>) -> bool {
         self.reader.read(record, &mut scratch.found);
         let nanos = self
             .reader
